@@ -1,0 +1,1 @@
+//! policy-lint: filled in by its own issue.

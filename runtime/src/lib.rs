@@ -1,0 +1,1 @@
+//! vouch-runtime: filled in by its own issue.

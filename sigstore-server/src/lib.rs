@@ -1,0 +1,1 @@
+//! sigstore-server: filled in by its own issue.
