@@ -4,7 +4,19 @@
 //! Every other crate (sign, verify, runtime, the CLI) speaks in these types,
 //! so the dependency arrows point one way: CLI → crates → image.
 
+pub mod apply;
+pub mod archive;
+pub mod auth;
+pub mod digest;
+pub mod import;
+pub mod manifest;
+pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod registry;
+pub mod store;
 pub mod unpack;
 
+pub use digest::Digest;
 pub use reference::{ImageRef, RefError};
+pub use store::{ImageRecord, Store};

@@ -1,0 +1,431 @@
+#!/usr/bin/env bash
+# Pull/push benchmark: vouch against podman and skopeo, same image, same
+# local registry, same machine.
+#
+#   bench/pull-push.sh                 # 5 rounds, all tools
+#   BENCH_ROUNDS=3 BENCH_TOOLS="vouch skopeo" bench/pull-push.sh
+#
+# Environment:
+#   VOUCH           vouch binary (default: target/release/vouch, built with
+#                   `cargo build --release` if missing, unless BENCH_NO_BUILD=1)
+#   BENCH_ROUNDS    rounds per tool and operation (default 5); medians reported
+#   BENCH_TOOLS     subset of "vouch podman skopeo" (default: all three)
+#   BENCH_SIZE_MB, BENCH_LAYERS, BENCH_SEED
+#                   big-image parameters (default 210, 5, 1)
+#   TMPDIR          where registries and stores live (default /tmp)
+#
+# What is timed (wall clock, `date +%s.%N` around the command):
+#   pull  vouch:  vouch --root FRESH pull --tls-verify=false REG/bench/src:latest
+#         podman: podman --root FRESH --runroot FRESH --storage-driver overlay
+#                        pull --tls-verify=false REG/bench/src:latest
+#         skopeo: skopeo copy --src-tls-verify=false docker://REG/bench/src:latest
+#                        oci:FRESH:latest   (stores blobs as-is: no decompression)
+#   push  vouch:  vouch --root R push --tls-verify=false localhost/big:latest
+#                        REG2/bench/vouch-rN:latest
+#         podman: podman --root R ... push --tls-verify=false localhost/big:latest
+#                        REG2/bench/podman-rN:latest
+#         skopeo: skopeo copy --dest-tls-verify=false oci-archive:big.tar
+#                        docker://REG2/bench/skopeo-rN:latest
+# Every push goes to a *fresh, empty* registry (REG2, new port, new storage):
+# podman and skopeo share a blob-info cache (/var/lib/containers/cache) that
+# remembers where each blob already sits, and would otherwise turn rounds 2..N
+# into cross-repository mounts that upload nothing.  Registry start-up and
+# store preparation (vouch load, podman load) are not timed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+rounds=${BENCH_ROUNDS:-5}
+tools=${BENCH_TOOLS:-vouch podman skopeo}
+size_mb=${BENCH_SIZE_MB:-210}
+layers=${BENCH_LAYERS:-5}
+seed=${BENCH_SEED:-1}
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+    echo "BENCH_ROUNDS must be a positive integer, got '$rounds'" >&2
+    exit 2
+fi
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+have_tool() { [[ " $tools " == *" $1 "* ]]; }
+
+for cmd in python3 docker-registry skopeo; do
+    if ! command -v "$cmd" >/dev/null; then
+        echo "$0: '$cmd' is required (Debian: python3, docker-registry, skopeo)" >&2
+        exit 1
+    fi
+done
+
+# ------------------------------------------------------------ cleanup
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench.XXXXXX")
+registry_pids=()
+
+cleanup() {
+    local pid mnt
+    set +e
+    for pid in "${registry_pids[@]}"; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    # A store driver that mounted something below $work must not make rm -rf
+    # wander into (or fail on) a live mount.
+    while read -r mnt; do
+        [[ $mnt == "$work"/* ]] && umount -l "$mnt" 2>/dev/null
+    done < <(awk '{print $2}' /proc/self/mounts | sort -r)
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------ helpers
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_registry DIR: start a docker-registry with storage in DIR on a free
+# port; sets REG_PORT and REG_PID.  Access logging off: it costs CPU that
+# would be charged to whichever tool is being timed.
+start_registry() {
+    local dir=$1 i
+    mkdir -p "$dir/data"
+    REG_PORT=$(free_port)
+    cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$REG_PORT
+EOF
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    REG_PID=$!
+    registry_pids+=("$REG_PID")
+    for ((i = 0; i < 100; i++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$REG_PORT") 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$REG_PID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    echo "$0: docker-registry did not come up on 127.0.0.1:$REG_PORT:" >&2
+    cat "$dir/log" >&2
+    exit 1
+}
+
+stop_registry() {
+    local pid=$1 dir=$2 i
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for i in "${!registry_pids[@]}"; do
+        [[ ${registry_pids[$i]} == "$pid" ]] && unset 'registry_pids[i]'
+    done
+    rm -rf "$dir"
+}
+
+# Peak RSS: GNU time's %M (max RSS in KiB) when /usr/bin/time is GNU time
+# (Debian package "time"); otherwise poll VmHWM of the process from /proc,
+# which sees only that process (fine for single-process tools).
+if /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
+    gnu_time=1
+else
+    gnu_time=0
+    log "GNU time not found (apt-get install time); peak RSS comes from polling /proc/PID/status VmHWM"
+fi
+
+# timed LOG CMD...: run CMD with output to LOG; sets ELAPSED (s) and RSS_KB.
+# Returns CMD's exit status.
+timed() {
+    local out=$1 t0 t1 rc=0 pid hwm=0 v
+    shift
+    t0=$(date +%s.%N)
+    if ((gnu_time)); then
+        /usr/bin/time -f %M -o "$out.rss" "$@" >"$out" 2>&1 || rc=$?
+        t1=$(date +%s.%N)
+        RSS_KB=$(tail -n 1 "$out.rss" 2>/dev/null || echo 0)
+    else
+        "$@" >"$out" 2>&1 &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null; do
+            v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+            [[ -n $v ]] && hwm=$v
+            sleep 0.05
+        done
+        wait "$pid" || rc=$?
+        t1=$(date +%s.%N)
+        RSS_KB=$hwm
+    fi
+    [[ $RSS_KB =~ ^[0-9]+$ ]] || RSS_KB=0
+    ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    return "$rc"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "nan"; exit }
+            if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
+            else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+# fail TOOL-OP LOG MESSAGE: report a failed step once, show the log's tail.
+declare -A broken=()
+fail() {
+    broken[$1]=1
+    log "$1 FAILED: $3 (last lines of $2 below; skipping further $1 rounds)"
+    tail -n 15 "$2" | sed 's/^/    | /' >&2
+}
+
+# ------------------------------------------------------------ image
+
+cache=$repo/fixtures/.cache
+mkdir -p "$cache"
+big=$cache/big-${size_mb}mb-${layers}l-seed${seed}.tar
+log "building/validating the big image (cached in fixtures/.cache/)"
+python3 "$repo/fixtures/make-big-image.py" "$big" --size-mb "$size_mb" \
+    --layers "$layers" --seed "$seed" >&2
+read -r usize csize mdigest <<<"$(python3 -c '
+import json, sys
+img = json.load(open(sys.argv[1]))["image"]
+print(img["uncompressed_size"], img["compressed_size"], img["manifest_digest"])
+' "$big.params")"
+
+# ------------------------------------------------------------ tools
+
+vouch_ok=0
+if have_tool vouch; then
+    vouch=${VOUCH:-$repo/target/release/vouch}
+    if [[ ! -x $vouch && -z ${VOUCH:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
+        if command -v cargo >/dev/null; then
+            log "building vouch (cargo build --release; set BENCH_NO_BUILD=1 to skip)"
+            (cd "$repo" && cargo build --release) >&2 || log "cargo build --release failed"
+        else
+            log "cargo not found; cannot build vouch"
+        fi
+    fi
+    if [[ -x $vouch ]]; then
+        vouch_ok=1
+    else
+        log "vouch binary '$vouch' is missing or not executable: skipping all vouch runs" \
+            "(set VOUCH=/path/to/vouch)"
+    fi
+fi
+
+podman_ok=0
+if have_tool podman; then
+    if command -v podman >/dev/null; then
+        podman_ok=1
+    else
+        log "podman not installed: skipping podman runs"
+    fi
+fi
+skopeo_ok=0
+if have_tool skopeo; then
+    skopeo_ok=1
+fi
+
+# ------------------------------------------------------------ registry
+
+start_registry "$work/registry-src"
+src_pid=$REG_PID
+src=127.0.0.1:$REG_PORT
+log "seeding $src/bench/src:latest"
+if ! skopeo copy --quiet --dest-tls-verify=false "oci-archive:$big" \
+    "docker://$src/bench/src:latest" >"$work/seed.log" 2>&1; then
+    echo "$0: could not seed the registry:" >&2
+    cat "$work/seed.log" >&2
+    exit 1
+fi
+
+# Push sources, prepared once, untimed.
+vouch_img=localhost/big:latest
+if ((vouch_ok)); then
+    log "vouch load (untimed)"
+    if "$vouch" --root "$work/vouch-store" load -i "$big" >"$work/vouch-load.log" 2>&1; then
+        # Use the name vouch reports (podman says "Loaded image: NAME"; an
+        # oci-archive whose ref.name is "latest" becomes localhost/latest:latest)
+        # and give it the benchmark's name if vouch can tag.
+        loaded=$(sed -nE 's/^Loaded image(\(s\))?: *//p' "$work/vouch-load.log" | head -n 1)
+        if [[ -n $loaded && $loaded != "$vouch_img" ]]; then
+            if ! "$vouch" --root "$work/vouch-store" tag "$loaded" "$vouch_img" \
+                >>"$work/vouch-load.log" 2>&1; then
+                vouch_img=$loaded
+            fi
+        fi
+    else
+        fail vouch-push "$work/vouch-load.log" "vouch load -i $big"
+    fi
+fi
+
+podman_store=(--root "$work/podman-store" --runroot "$work/podman-store-run" --storage-driver overlay)
+if ((podman_ok)); then
+    log "podman load (untimed)"
+    if podman "${podman_store[@]}" load -i "$big" >"$work/podman-load.log" 2>&1 &&
+        loaded=$(sed -nE 's/^Loaded image(\(s\))?: *//p' "$work/podman-load.log" | head -n 1) &&
+        podman "${podman_store[@]}" tag "$loaded" localhost/big:latest >>"$work/podman-load.log" 2>&1; then
+        :
+    else
+        fail podman-push "$work/podman-load.log" "podman load -i $big"
+        log "hint: podman may need /etc/containers/containers.conf with [engine] runtime=\"runc\" cgroup_manager=\"cgroupfs\" (scripts/setup.sh writes it)"
+    fi
+fi
+
+# ------------------------------------------------------------ rounds
+
+declare -A times=() rss=()
+
+# run TOOL OP LOG CMD...: time one run and record it, unless TOOL-OP broke.
+run() {
+    local tool=$1 op=$2 out=$3
+    shift 3
+    [[ -z ${broken[$tool-$op]:-} ]] || return 0
+    # Flush the previous run's dirty pages first, so its writeback is not
+    # billed to this one.
+    sync
+    if timed "$out" "$@"; then
+        times[$tool-$op]+="$ELAPSED "
+        rss[$tool-$op]+="$RSS_KB "
+        log "$op $tool round $r: $ELAPSED s, peak RSS $((RSS_KB / 1024)) MB"
+    else
+        fail "$tool-$op" "$out" "$*"
+        [[ $tool == podman ]] && log "hint: podman may need /etc/containers/containers.conf with [engine] runtime=\"runc\" cgroup_manager=\"cgroupfs\" (scripts/setup.sh writes it)"
+    fi
+    return 0
+}
+
+log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds"
+for ((r = 1; r <= rounds; r++)); do
+    # Tools alternate within a round so slow drift in machine load (other
+    # work on the 2 shared cores) spreads over all of them.
+    d=$work/round-$r
+    mkdir -p "$d"
+
+    # --- pull from the seeded registry into a fresh store
+    if ((vouch_ok)); then
+        run vouch pull "$d/vouch-pull.log" \
+            "$vouch" --root "$d/vouch-root" pull --tls-verify=false "$src/bench/src:latest"
+        rm -rf "$d/vouch-root"
+    fi
+    if ((podman_ok)); then
+        run podman pull "$d/podman-pull.log" \
+            podman --root "$d/podman-root" --runroot "$d/podman-run" --storage-driver overlay \
+            pull --tls-verify=false "$src/bench/src:latest"
+        rm -rf "$d/podman-root" "$d/podman-run"
+    fi
+    if ((skopeo_ok)); then
+        run skopeo pull "$d/skopeo-pull.log" \
+            skopeo copy --src-tls-verify=false "docker://$src/bench/src:latest" "oci:$d/skopeo-oci:latest"
+        rm -rf "$d/skopeo-oci"
+    fi
+
+    # --- push to a fresh, empty registry each time (see header)
+    if ((vouch_ok)) && [[ -z ${broken[vouch-push]:-} ]]; then
+        start_registry "$d/reg-vouch"
+        run vouch push "$d/vouch-push.log" \
+            "$vouch" --root "$work/vouch-store" push --tls-verify=false "$vouch_img" \
+            "127.0.0.1:$REG_PORT/bench/vouch-r$r:latest"
+        stop_registry "$REG_PID" "$d/reg-vouch"
+    fi
+    if ((podman_ok)) && [[ -z ${broken[podman-push]:-} ]]; then
+        start_registry "$d/reg-podman"
+        run podman push "$d/podman-push.log" \
+            podman "${podman_store[@]}" push --tls-verify=false localhost/big:latest \
+            "127.0.0.1:$REG_PORT/bench/podman-r$r:latest"
+        stop_registry "$REG_PID" "$d/reg-podman"
+    fi
+    if ((skopeo_ok)); then
+        start_registry "$d/reg-skopeo"
+        run skopeo push "$d/skopeo-push.log" \
+            skopeo copy --dest-tls-verify=false "oci-archive:$big" \
+            "docker://127.0.0.1:$REG_PORT/bench/skopeo-r$r:latest"
+        stop_registry "$REG_PID" "$d/reg-skopeo"
+    fi
+done
+stop_registry "$src_pid" "$work/registry-src"
+
+# ------------------------------------------------------------ report
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+declare -A med=()
+echo
+echo "== vouch pull/push benchmark =="
+echo "All tools, the registry and this script share ONE $(nproc)-core machine"
+echo "($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)); runs are sequential,"
+echo "loopback only, registry data in the page cache. Absolute numbers are"
+echo "machine-specific; the ratios are the point."
+echo "image:  $layers layers, $(mb "$usize") MB uncompressed, $(mb "$csize") MB compressed (gzip),"
+echo "        manifest $mdigest"
+echo "rounds: $rounds per tool and operation; median, min, max of wall time"
+echo "MB/s:   compressed bytes on the wire / median time"
+echo
+printf '%-5s %-7s %9s %8s %8s %8s %12s\n' op tool "median s" "min s" "max s" "MB/s" "peak RSS MB"
+for op in pull push; do
+    for tool in vouch podman skopeo; do
+        have_tool "$tool" || continue
+        key=$tool-$op
+        if [[ -z ${times[$key]:-} ]]; then
+            printf '%-5s %-7s %9s\n' "$op" "$tool" "n/a"
+            continue
+        fi
+        read -ra ts <<<"${times[$key]}"
+        read -ra rs <<<"${rss[$key]}"
+        m=$(median "${ts[@]}")
+        med[$key]=$m
+        lo=$(printf '%s\n' "${ts[@]}" | sort -g | head -n 1)
+        hi=$(printf '%s\n' "${ts[@]}" | sort -g | tail -n 1)
+        rm_kb=$(median "${rs[@]}")
+        printf '%-5s %-7s %9.3f %8.3f %8.3f %8.1f %12.0f\n' "$op" "$tool" "$m" "$lo" "$hi" \
+            "$(awk -v b="$csize" -v t="$m" 'BEGIN { printf "%.1f", b / 1e6 / t }')" \
+            "$(awk -v k="$rm_kb" 'BEGIN { printf "%.0f", k / 1024 }')"
+        [[ ${#ts[@]} -lt $rounds ]] && echo "      (only ${#ts[@]} of $rounds rounds succeeded)"
+    done
+done
+echo
+echo "ratio = peer median / vouch median: (N x faster) means vouch took 1/N of the"
+echo "peer's time; a bare (0.49x) means vouch is slower (took 1/0.49 = 2x as long)."
+for op in pull push; do
+    line="$op:"
+    v=${med[vouch-$op]:-}
+    if [[ -n $v ]]; then
+        line+=" vouch $(printf '%.2f' "$v") s"
+    else
+        line+=" vouch n/a"
+    fi
+    for tool in podman skopeo; do
+        p=${med[$tool-$op]:-}
+        [[ -n $p ]] || { have_tool "$tool" && line+=", $tool n/a"; continue; }
+        line+=", $tool $(printf '%.2f' "$p") s"
+        if [[ -n $v ]]; then
+            line+=$(awk -v p="$p" -v v="$v" 'BEGIN {
+                r = p / v
+                if (r >= 1) printf " (%.1fx faster)", r; else printf " (%.2fx)", r }')
+        fi
+    done
+    echo "$line"
+done
+echo "note: skopeo pull stores the compressed blobs (no decompression); vouch and"
+echo "podman pull into a store.  skopeo push reads the oci-archive (untars it to a"
+echo "temp dir first); podman push recompresses layers from its store."
+if [[ -n ${rss[vouch-pull]:-} ]]; then
+    read -ra rs <<<"${rss[vouch-pull]}"
+    echo "vouch pull peak RSS: $(awk -v k="$(median "${rs[@]}")" 'BEGIN { printf "%.0f", k / 1024 }') MB" \
+        "(median of ${#rs[@]}; max $(printf '%s\n' "${rs[@]}" | sort -g | tail -n 1 |
+            awk '{ printf "%.0f", $1 / 1024 }') MB)"
+fi
+if ((${#broken[@]})); then
+    echo "failed: ${!broken[*]} (see messages above)"
+fi

@@ -1,0 +1,217 @@
+//! Pulling: resolve the manifest first (so a policy can judge it before a
+//! single layer moves), then fetch, verify, unpack and commit the layers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt};
+use oci_client::RegistryOperation;
+
+use crate::digest::Digest;
+use crate::manifest::{self, ImageConfig, ImageManifest, Parsed, Platform};
+use crate::reference::ImageRef;
+use crate::registry::{FetchedManifest, Registry, RegistryError, RegistryOptions};
+use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
+use crate::apply;
+
+/// Why a pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{reference}: {source}")]
+    Manifest {
+        reference: String,
+        #[source]
+        source: manifest::ManifestError,
+    },
+    #[error("{reference}: {source}")]
+    Apply {
+        reference: String,
+        #[source]
+        source: apply::ApplyError,
+    },
+    #[error("{reference}: a manifest list may not point to another list")]
+    NestedIndex { reference: String },
+    #[error("internal error: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A manifest resolved from a reference, not yet trusted and not yet stored.
+pub struct Resolved {
+    pub reference: ImageRef,
+    /// What the reference names: the list when it names a list. Signatures
+    /// are made over this manifest's digest.
+    pub top: FetchedManifest,
+    /// The image manifest to fetch: `top` itself or the chosen list entry.
+    pub instance: FetchedManifest,
+    manifest: ImageManifest,
+}
+
+/// A pull in progress, bound to one registry.
+pub struct Puller {
+    registry: Registry,
+    concurrency: usize,
+}
+
+impl Puller {
+    pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Self {
+        Self {
+            registry: Registry::new(reference, opts),
+            concurrency: opts.concurrency.max(1),
+        }
+    }
+
+    /// Fetches the manifest `reference` names, and the platform's instance
+    /// when it is a list. Nothing is written to the store.
+    pub async fn resolve(&self, reference: &ImageRef, platform: &Platform) -> Result<Resolved, PullError> {
+        self.registry.login(reference, RegistryOperation::Pull).await?;
+        let top = self.registry.fetch_manifest(reference).await?;
+        let merr = |source| PullError::Manifest {
+            reference: reference.to_string(),
+            source,
+        };
+        let (instance, manifest) = match manifest::parse(&top.bytes, &top.media_type).map_err(merr)? {
+            Parsed::Image(m) => (top.clone(), m),
+            Parsed::Index(index) => {
+                let entry = manifest::select_platform(&index, platform).map_err(merr)?;
+                let by_digest = reference.with_digest(&entry.digest.to_string());
+                let inst = self.registry.fetch_manifest(&by_digest).await?;
+                match manifest::parse(&inst.bytes, &inst.media_type).map_err(merr)? {
+                    Parsed::Image(m) => (inst, m),
+                    Parsed::Index(_) => {
+                        return Err(PullError::NestedIndex {
+                            reference: reference.to_string(),
+                        })
+                    }
+                }
+            }
+        };
+        Ok(Resolved {
+            reference: reference.clone(),
+            top,
+            instance,
+            manifest,
+        })
+    }
+
+    /// Fetches config and layers of a resolved image, verifies every digest
+    /// (compressed and uncompressed), unpacks, and commits the image under
+    /// `name`. Layers the store already has are not fetched again.
+    pub async fn store(&self, store: &Arc<Store>, resolved: Resolved, name: Option<&ImageRef>) -> Result<ImageRecord, PullError> {
+        let r = &resolved.reference;
+        let m = &resolved.manifest;
+        let cfg_bytes = self
+            .registry
+            .fetch_small_blob(r, &m.config, manifest::MAX_CONFIG_BYTES)
+            .await?;
+        let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(|source| PullError::Manifest {
+            reference: r.to_string(),
+            source,
+        })?;
+        let staging = Arc::new(store.staging()?);
+        let jobs: Vec<_> = m.layers.iter().cloned().zip(config.rootfs.diff_ids.iter().cloned()).collect();
+        let layers: Vec<(LayerRecord, Option<PathBuf>, Option<PathBuf>)> = futures_util::stream::iter(jobs)
+            .map(|(blob, diff_id)| {
+                let staging = staging.clone();
+                let store = store.clone();
+                async move { self.fetch_layer(&store, &staging, r, blob, diff_id).await }
+            })
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+
+        let lock = store.lock()?;
+        for (rec, blob, layer) in &layers {
+            if let Some(b) = blob {
+                store.commit_blob(b, &rec.blob.digest)?;
+            }
+            if let Some(l) = layer {
+                store.commit_layer(l, &rec.diff_id)?;
+            }
+        }
+        store.put_blob(&cfg_bytes)?;
+        store.put_blob(&resolved.instance.bytes)?;
+        let mut repo_digests = vec![format!("{}@{}", r.name(), resolved.instance.digest)];
+        if resolved.top.digest != resolved.instance.digest {
+            repo_digests.push(format!("{}@{}", r.name(), resolved.top.digest));
+        }
+        let names = match (name, r.digest()) {
+            (Some(n), _) => vec![n.to_string()],
+            (None, None) => vec![r.to_string()],
+            (None, Some(_)) => vec![],
+        };
+        let rec = ImageRecord {
+            id: m.config.digest.hex().to_string(),
+            names,
+            digest: resolved.instance.digest.clone(),
+            manifest_media_type: resolved.instance.media_type.clone(),
+            config: m.config.clone(),
+            layers: layers.into_iter().map(|(l, _, _)| l).collect(),
+            repo_digests,
+            created: config.created.clone(),
+            stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        };
+        let rec = store.commit_image(&lock, rec)?;
+        drop(lock);
+        Ok(rec)
+    }
+
+    /// Fetches one layer blob (unless stored) and unpacks it (unless stored),
+    /// returning staged paths to commit.
+    async fn fetch_layer(
+        &self,
+        store: &Store,
+        staging: &crate::store::Staging,
+        r: &ImageRef,
+        blob: manifest::Descriptor,
+        diff_id: Digest,
+    ) -> Result<(LayerRecord, Option<PathBuf>, Option<PathBuf>), PullError> {
+        let have_blob = store.has_blob(&blob.digest);
+        let have_layer = store.has_layer(&diff_id);
+        let mut staged_blob = None;
+        let blob_path = if have_blob {
+            store.blob_path(&blob.digest)
+        } else {
+            let p = staging.blob(&blob.digest);
+            let mut f = tokio::io::BufWriter::with_capacity(
+                1 << 20,
+                tokio::fs::File::create(&p).await.map_err(|source| StoreError::Io {
+                    path: p.clone(),
+                    source,
+                })?,
+            );
+            self.registry.fetch_blob(r, &blob, &mut f, &p).await?;
+            staged_blob = Some(p.clone());
+            p
+        };
+        if have_layer {
+            let size = dir_size_hint(&blob);
+            return Ok((LayerRecord { blob, diff_id, size }, staged_blob, None));
+        }
+        let dest = staging.layer(&diff_id);
+        let (bp, dp, bd, want) = (blob_path.clone(), dest.clone(), blob.digest.clone(), diff_id.clone());
+        let (_, size) = tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
+            .await?
+            .map_err(|source| PullError::Apply {
+                reference: r.to_string(),
+                source,
+            })?;
+        Ok((
+            LayerRecord {
+                blob,
+                diff_id,
+                size,
+            },
+            staged_blob,
+            Some(dest),
+        ))
+    }
+}
+
+/// A stored layer's size is not re-measured; the blob size stands in.
+fn dir_size_hint(blob: &manifest::Descriptor) -> u64 {
+    blob.size
+}

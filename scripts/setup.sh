@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every system package vouch's demo, tests and benchmarks need, and
+# the podman configuration this host requires. Idempotent: re-running it
+# installs nothing new and rewrites nothing that is already right.
+set -euo pipefail
+
+PACKAGES=(
+  # build: sequoia's crypto backends (bindgen), sequoia-gpg-agent (capnp)
+  build-essential pkg-config libssl-dev libclang-dev clang nettle-dev capnproto
+  # peers and real components used by tests
+  docker-registry skopeo podman runc busybox-static gnupg apache2-utils
+  # runtime networking
+  nftables iproute2
+  # tools used by tests and benchmarks
+  zstd curl python3 wrk hyperfine time git
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# podman as a test peer: crun refuses this host's hybrid cgroups, and the
+# default ulimits exceed the hard limits here.
+conf=/etc/containers/containers.conf
+want='# written by vouch scripts/setup.sh
+[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+'
+if [[ ! -f $conf ]] || ! grep -q 'written by vouch' "$conf"; then
+  mkdir -p /etc/containers
+  printf '%s' "$want" >"$conf"
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }

@@ -1,0 +1,86 @@
+//! Flags shared by several commands, and the helpers that turn them into
+//! library options.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use vouch_image::auth;
+use vouch_image::registry::RegistryOptions;
+use vouch_image::{ImageRef, Store};
+
+/// Global flags (podman's names).
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Root directory of the image store.
+    #[arg(long, global = true, default_value = super::DEFAULT_ROOT, env = "VOUCH_ROOT")]
+    pub root: PathBuf,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long = "log-level", global = true, default_value = "warn")]
+    pub log_level: String,
+}
+
+impl Global {
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.root).with_context(|| format!("opening store {}", self.root.display()))
+    }
+}
+
+/// Registry flags of pull and push (podman's).
+#[derive(Args, Debug, Clone)]
+pub struct RegistryFlags {
+    /// Require HTTPS and verify certificates (`--tls-verify=false` for a plain-HTTP registry).
+    #[arg(long = "tls-verify", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// Credentials USER:PASSWORD for the registry.
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// Path of a containers-auth.json file.
+    #[arg(long, env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Suppress progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl RegistryFlags {
+    pub fn options(&self, r: &ImageRef) -> anyhow::Result<RegistryOptions> {
+        let credentials = auth::resolve(self.creds.as_deref(), self.authfile.as_deref(), r.registry(), r.repository())?;
+        Ok(RegistryOptions {
+            tls_verify: self.tls_verify.unwrap_or(true),
+            credentials,
+            concurrency: 6,
+        })
+    }
+}
+
+pub fn init_tracing(g: &Global) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&g.log_level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting async runtime")
+}
+
+/// Prints podman-style progress on stderr unless quiet.
+pub struct Progress {
+    pub quiet: bool,
+}
+
+impl Progress {
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The end-to-end harness: real registries (Debian's docker-registry) on
+//! free loopback ports, the vouch binary with a throwaway store, fixture
+//! images built from busybox-static, and the fault-injecting proxy.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A directory shared by all tests of one run for built fixtures.
+pub fn fixture_cache() -> PathBuf {
+    let d = repo_root().join("target/test-fixtures");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `addr` answers an HTTP GET of `/v2/` with any status.
+fn wait_http(addr: &str, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited early: {status}");
+        }
+        if let Ok(mut s) = TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = write!(s, "GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not come up on {addr}");
+}
+
+/// A real distribution registry with temporary storage, killed on drop.
+pub struct Registry {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry that demands HTTP basic auth for `user`/`password`.
+    pub fn start_htpasswd(user: &str, password: &str) -> Self {
+        Self::start_with(Some((user, password)))
+    }
+
+    fn start_with(auth: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut auth_cfg = String::new();
+        if let Some((u, p)) = auth {
+            let htpasswd = dir.path().join("htpasswd");
+            let st = Command::new("htpasswd")
+                .args(["-Bbc"])
+                .arg(&htpasswd)
+                .args([u, p])
+                .stderr(Stdio::null())
+                .status()
+                .expect("htpasswd (apache2-utils) is installed by scripts/setup.sh");
+            assert!(st.success());
+            auth_cfg = format!(
+                "auth:\n  htpasswd:\n    realm: vouch-test\n    path: {}\n",
+                htpasswd.display()
+            );
+        }
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_cfg}",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry is installed by scripts/setup.sh");
+        wait_http(&format!("127.0.0.1:{port}"), &mut child, "docker-registry");
+        Registry { port, dir, child }
+    }
+
+    /// `127.0.0.1:PORT`, the host part of references.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// fixtures/fault-proxy.py in front of a registry, killed on drop.
+pub struct FaultProxy {
+    pub port: u16,
+    child: Child,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &Registry, mode: &str) -> Self {
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("fixtures/fault-proxy.py"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--upstream", &upstream.host()])
+            .args(["--mode", mode])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "fault proxy said {line:?}");
+        FaultProxy { port, child }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The vouch binary with its own store.
+pub struct Vouch {
+    pub home: tempfile::TempDir,
+}
+
+impl Vouch {
+    pub fn new() -> Self {
+        Vouch {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.home.path().join("root")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        c.arg("--root").arg(self.root());
+        c.env("HOME", self.home.path());
+        c.env_remove("XDG_RUNTIME_DIR");
+        c.env_remove("REGISTRY_AUTH_FILE");
+        c
+    }
+
+    /// Runs vouch with `args`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "vouch {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs vouch with `args`, asserting failure with exit code 2 and a
+    /// one-line error; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(!out.status.success(), "vouch {args:?} unexpectedly succeeded");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let error_lines: Vec<_> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+        assert_eq!(error_lines.len(), 1, "expected one Error: line, got:\n{err}");
+        err
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Image records as `vouch images --format json` shows them.
+    pub fn images(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["images", "--format", "json"])).unwrap()
+    }
+
+    /// Imports the busybox httpd fixture as `name`.
+    pub fn import_httpd(&self, name: &str) -> String {
+        let tar = httpd_rootfs();
+        self.ok(&[
+            "import",
+            "--change",
+            r#"CMD ["/bin/httpd","-f","-v","-p","80","-h","/www"]"#,
+            "--change",
+            "EXPOSE 80/tcp",
+            tar.to_str().unwrap(),
+            name,
+        ])
+        .trim()
+        .to_string()
+    }
+
+    /// Every blob in the store must hash to its file name.
+    pub fn assert_store_consistent(&self) {
+        let blobs = self.root().join("blobs/sha256");
+        if !blobs.exists() {
+            return;
+        }
+        for e in std::fs::read_dir(&blobs).unwrap() {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            use sha2::Digest as _;
+            let got = hex::encode(sha2::Sha256::digest(&bytes));
+            assert_eq!(got, p.file_name().unwrap().to_str().unwrap(), "corrupt blob {}", p.display());
+        }
+        for img in self.images() {
+            let id = img["Id"].as_str().unwrap();
+            assert!(blobs.join(id).exists(), "image {id} without config");
+        }
+    }
+}
+
+/// The busybox httpd root filesystem tarball, built once per test run.
+pub fn httpd_rootfs() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let out = fixture_cache().join(format!("httpd-rootfs-{}.tar", std::process::id()));
+        let st = Command::new("bash")
+            .arg(repo_root().join("fixtures/build-httpd.sh"))
+            .arg(&out)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "fixtures/build-httpd.sh failed");
+        out
+    })
+    .clone()
+}
+
+/// A tarball of `size` pseudo-random bytes in one file, for pulls that take
+/// long enough to be interrupted.
+pub fn random_rootfs(dir: &Path, size: usize) -> PathBuf {
+    let out = dir.join("random-rootfs.tar");
+    let f = std::fs::File::create(&out).unwrap();
+    let mut b = tar::Builder::new(f);
+    let mut data = vec![0u8; size];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let bytes = x.to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(size as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "data/random.bin", &data[..]).unwrap();
+    b.finish().unwrap();
+    out
+}
+
+/// Runs a peer tool (skopeo, podman), asserting success; returns stdout.
+pub fn peer_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// podman with a throwaway store.
+pub fn podman(dir: &Path) -> Command {
+    let mut c = Command::new("podman");
+    c.arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--storage-driver", "vfs"]);
+    c
+}
