@@ -61,18 +61,29 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench.XXXXXX")
 registry_pids=()
 
+# remove_tree DIR...: rm -rf that survives mounts.  podman's overlay driver
+# bind-mounts ROOT/overlay onto itself and leaves that mount behind when a
+# command fails; rm -rf then stops with EBUSY (and would kill this script
+# under set -e).  Unmount everything below DIR first, deepest first.
+remove_tree() {
+    local dir mnt
+    for dir in "$@"; do
+        [[ -e $dir ]] || continue
+        while read -r mnt; do
+            [[ $mnt == "$dir" || $mnt == "$dir"/* ]] && { umount -l "$mnt" 2>/dev/null || true; }
+        done < <(awk '{print $2}' /proc/self/mounts | sort -r)
+        rm -rf "$dir" || log "warning: could not remove $dir"
+    done
+    return 0
+}
+
 cleanup() {
-    local pid mnt
+    local pid
     set +e
     for pid in "${registry_pids[@]}"; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
-    # A store driver that mounted something below $work must not make rm -rf
-    # wander into (or fail on) a live mount.
-    while read -r mnt; do
-        [[ $mnt == "$work"/* ]] && umount -l "$mnt" 2>/dev/null
-    done < <(awk '{print $2}' /proc/self/mounts | sort -r)
-    rm -rf "$work"
+    remove_tree "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -132,7 +143,7 @@ stop_registry() {
     for i in "${!registry_pids[@]}"; do
         [[ ${registry_pids[$i]} == "$pid" ]] && unset 'registry_pids[i]'
     done
-    rm -rf "$dir"
+    remove_tree "$dir"
 }
 
 # Peak RSS: GNU time's %M (max RSS in KiB) when /usr/bin/time is GNU time
@@ -307,7 +318,8 @@ run() {
     return 0
 }
 
-log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log "machine: $(nproc) cores, load average $load_start; $rounds rounds"
 for ((r = 1; r <= rounds; r++)); do
     # Tools alternate within a round so slow drift in machine load (other
     # work on the 2 shared cores) spreads over all of them.
@@ -318,18 +330,18 @@ for ((r = 1; r <= rounds; r++)); do
     if ((vouch_ok)); then
         run vouch pull "$d/vouch-pull.log" \
             "$vouch" --root "$d/vouch-root" pull --tls-verify=false "$src/bench/src:latest"
-        rm -rf "$d/vouch-root"
+        remove_tree "$d/vouch-root"
     fi
     if ((podman_ok)); then
         run podman pull "$d/podman-pull.log" \
             podman --root "$d/podman-root" --runroot "$d/podman-run" --storage-driver overlay \
             pull --tls-verify=false "$src/bench/src:latest"
-        rm -rf "$d/podman-root" "$d/podman-run"
+        remove_tree "$d/podman-root" "$d/podman-run"
     fi
     if ((skopeo_ok)); then
         run skopeo pull "$d/skopeo-pull.log" \
             skopeo copy --src-tls-verify=false "docker://$src/bench/src:latest" "oci:$d/skopeo-oci:latest"
-        rm -rf "$d/skopeo-oci"
+        remove_tree "$d/skopeo-oci"
     fi
 
     # --- push to a fresh, empty registry each time (see header)
@@ -363,10 +375,12 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 declare -A med=()
 echo
 echo "== vouch pull/push benchmark =="
-echo "All tools, the registry and this script share ONE $(nproc)-core machine"
-echo "($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)); runs are sequential,"
-echo "loopback only, registry data in the page cache. Absolute numbers are"
-echo "machine-specific; the ratios are the point."
+cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+echo "machine: all tools, the registry and this script share ONE machine with"
+echo "         $(nproc) cores (${cpu:-unknown CPU}) and $(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB;"
+echo "         runs are sequential, over loopback, with the registry's data in"
+echo "         the page cache. Absolute numbers are machine-specific; compare ratios."
+echo "         load average (1/5/15 min) at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "image:  $layers layers, $(mb "$usize") MB uncompressed, $(mb "$csize") MB compressed (gzip),"
 echo "        manifest $mdigest"
 echo "rounds: $rounds per tool and operation; median, min, max of wall time"

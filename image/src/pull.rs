@@ -183,7 +183,9 @@ impl Puller {
                     source,
                 })?,
             );
+            let t = std::time::Instant::now();
             self.registry.fetch_blob(r, &blob, &mut f, &p).await?;
+            tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "fetched");
             staged_blob = Some(p.clone());
             p
         };
@@ -193,12 +195,14 @@ impl Puller {
         }
         let dest = staging.layer(&diff_id);
         let (bp, dp, bd, want) = (blob_path.clone(), dest.clone(), blob.digest.clone(), diff_id.clone());
+        let t = std::time::Instant::now();
         let (_, size) = tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
             .await?
             .map_err(|source| PullError::Apply {
                 reference: r.to_string(),
                 source,
             })?;
+        tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "unpacked");
         Ok((
             LayerRecord {
                 blob,

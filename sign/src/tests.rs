@@ -186,13 +186,19 @@ impl GpgHome {
     }
 }
 
-impl Drop for GpgHome {
-    fn drop(&mut self) {
+impl GpgHome {
+    pub fn kill_agent(&self) {
         let _ = Command::new("gpgconf")
             .arg("--homedir")
             .arg(self.dir.path())
             .args(["--kill", "gpg-agent"])
             .output();
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        self.kill_agent();
     }
 }
 
@@ -206,6 +212,9 @@ fn gpg_agent_signs_with_real_gnupg_key() {
     let pass_file = home.path().join("passphrase");
     std::fs::write(&pass_file, "agent pass 1\n").unwrap();
     let pass = Passphrase::read_file(&pass_file).unwrap();
+    // Key generation left the passphrase in the agent's cache: start afresh so
+    // the loopback path is what unlocks the key.
+    home.kill_agent();
 
     for spec in [fpr.as_str(), &fpr[24..], "agent@example.com"] {
         let mut key = SigningKey::from_gpg_agent(spec, Some(home.path()), Some(&pass))
@@ -221,7 +230,7 @@ fn gpg_agent_signs_with_real_gnupg_key() {
     assert!(err.to_string().contains("no secret key matching"), "{err}");
 
     // The agent caches passphrases; a fresh agent must refuse a wrong one.
-    let _ = Command::new("gpgconf").arg("--homedir").arg(home.path()).args(["--kill", "gpg-agent"]).output();
+    home.kill_agent();
     let mut key = SigningKey::from_gpg_agent(&fpr, Some(home.path()), Some(&Passphrase::new("wrong"))).unwrap();
     assert!(key.sign_manifest(b"{}", "r:1").is_err());
 }

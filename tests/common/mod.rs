@@ -278,6 +278,9 @@ pub fn random_rootfs(dir: &Path, size: usize) -> PathBuf {
     let mut h = tar::Header::new_gnu();
     h.set_size(size as u64);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
     h.set_cksum();
     b.append_data(&mut h, "data/random.bin", &data[..]).unwrap();
     b.finish().unwrap();

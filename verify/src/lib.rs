@@ -1,1 +1,12 @@
-//! vouch-verify: filled in by its own issue.
+//! vouch-verify: deciding whether an image's simple signatures are trusted.
+pub mod docker_ref;
+pub mod json;
+pub mod keyring;
+pub mod mechanism;
+pub mod sniff;
+#[cfg(test)]
+mod test_support;
+pub mod untrusted;
+#[cfg(test)]
+mod untrusted_tests;
+pub mod signature;

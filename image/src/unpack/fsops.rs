@@ -265,7 +265,7 @@ fn list_dir(dir: OwnedFd) -> nix::Result<Vec<CString>> {
 }
 
 /// Sets an xattr on an open file or directory.
-pub(super) fn fset_xattr(fd: RawFd, name: &CString, value: &[u8]) -> nix::Result<()> {
+pub(super) fn fset_xattr(fd: RawFd, name: &CStr, value: &[u8]) -> nix::Result<()> {
     // SAFETY: name is NUL-terminated and value is a valid slice for the call.
     let res = unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     Errno::result(res).map(drop)
@@ -277,7 +277,7 @@ pub(super) fn fset_xattr(fd: RawFd, name: &CString, value: &[u8]) -> nix::Result
 pub(super) fn lset_xattr_at(
     parent: RawFd,
     name: &[u8],
-    xattr: &CString,
+    xattr: &CStr,
     value: &[u8],
 ) -> nix::Result<()> {
     let mut path = format!("/proc/self/fd/{parent}/").into_bytes();

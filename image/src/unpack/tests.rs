@@ -844,3 +844,179 @@ fn missing_destination_is_reported() {
     let err = unpack_layer(&b""[..], &fx.dest.join("nope"), &UnpackOptions::default()).unwrap_err();
     assert!(matches!(err, UnpackError::Destination { .. }));
 }
+
+/// The tarballs the end-to-end tests use, refused here already. Skipped
+/// when python3 is not installed.
+#[test]
+fn refuses_every_evil_fixture() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/evil-layers.py");
+    let out = tempfile::tempdir().unwrap();
+    let Ok(status) = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+    else {
+        return;
+    };
+    assert!(status.success(), "{} failed", script.display());
+    let expected = |name: &str| -> Refusal {
+        let link = |problem| Refusal::HardLinkTarget {
+            target: String::new(),
+            problem: Box::new(problem),
+        };
+        match name {
+            "dotdot.tar" | "absolute-dotdot.tar" => Refusal::DotDot,
+            "hardlink-escape.tar" => link(Refusal::DotDot),
+            "hardlink-absolute.tar" => link(Refusal::Missing),
+            "hardlink-through-symlink.tar" => link(Refusal::SymlinkInPath),
+            "whiteout-dotdot.tar" => Refusal::BadWhiteout,
+            "nul-name.tar" => Refusal::NulByte,
+            _ => Refusal::SymlinkInPath,
+        }
+    };
+    let mut seen = 0;
+    for file in fs::read_dir(out.path()).unwrap() {
+        let path = file.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let fx = Fixture::new();
+        let got = match refusal(fx.unpack(&fs::read(&path).unwrap())) {
+            Refusal::HardLinkTarget { problem, .. } => Refusal::HardLinkTarget {
+                target: String::new(),
+                problem,
+            },
+            other => other,
+        };
+        assert_eq!(got, expected(&name), "{name}");
+        assert_eq!(
+            fs::read(fx.path("harmless.txt")).unwrap(),
+            b"this entry is fine\n"
+        );
+        fx.assert_outside_untouched();
+        seen += 1;
+    }
+    assert!(seen >= 9, "only {seen} fixtures written");
+    let escaped: Vec<_> = fs::read_dir("/tmp")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vouch-evil-"))
+        .collect();
+    assert!(escaped.is_empty(), "escaped: {escaped:?}");
+}
+
+/// Runs only unprivileged (e.g. under `setpriv --reuid=65534`): rootless
+/// podman skips device nodes, and so do we, hard links to them included.
+#[test]
+fn device_nodes_are_skipped_without_root() {
+    if is_root() {
+        return;
+    }
+    let fx = Fixture::new();
+    let layer = RawTar::default()
+        .entry(b"dev/null", EntryType::Char, b"", 0o666, b"")
+        .hard_link(b"dev/null2", b"dev/null")
+        .entry(b"dev/fifo", EntryType::Fifo, b"", 0o600, b"")
+        .entry(b"ro/", EntryType::Directory, b"", 0o555, b"")
+        .file(b"ro/file", b"still written")
+        .finish();
+    fx.unpack(&layer).unwrap();
+    assert!(!fx.path("dev/null").exists());
+    assert!(!fx.path("dev/null2").exists());
+    assert!(fs::metadata(fx.path("dev/fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(fs::read(fx.path("ro/file")).unwrap(), b"still written");
+    assert_eq!(fs::metadata(fx.path("ro")).unwrap().mode() & 0o7777, 0o555);
+    fx.assert_outside_untouched();
+}
+
+/// Throughput check, not run by default:
+/// `cargo test -p vouch-image --lib unpack -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_unpack_throughput() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut text = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b"abcdefghij \n"[(seed % 12) as usize]
+            })
+            .collect()
+    };
+    for i in 0..20_000 {
+        let data = text(4096);
+        let mut h = Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(MTIME);
+        b.append_data(&mut h, format!("small/{}/{i}", i % 100), &data[..])
+            .unwrap();
+    }
+    for i in 0..8 {
+        let data = text(16 << 20);
+        let mut h = Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_mtime(MTIME);
+        b.append_data(&mut h, format!("big/{i}"), &data[..])
+            .unwrap();
+    }
+    let layer = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&layer).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&layer[..], 3).unwrap();
+    let mb = |n: usize| n as f64 / 1e6;
+    for (name, blob) in [("gzip", &gz), ("zstd", &zst)] {
+        let start = std::time::Instant::now();
+        let mut decoder = Decoder::new(detect_compression(blob), &blob[..]).unwrap();
+        let cell = std::cell::Cell::new(false);
+        let mut hashing = HashingReader::new(&mut decoder, u64::MAX, &cell);
+        std::io::copy(&mut hashing, &mut std::io::sink()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{name} decode+hash only: {secs:.2}s: {:.0} MB/s tar",
+            mb(layer.len()) / secs
+        );
+    }
+    for (name, blob) in [
+        ("plain", &layer),
+        ("gzip", &gz),
+        ("zstd", &zst),
+        ("plain", &layer),
+    ] {
+        let fx = Fixture::new();
+        let start = std::time::Instant::now();
+        fx.unpack(blob).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: {:.0} MB blob, {:.0} MB tar in {secs:.2}s: {:.0} MB/s blob, {:.0} MB/s tar",
+            mb(blob.len()),
+            mb(layer.len()),
+            mb(blob.len()) / secs,
+            mb(layer.len()) / secs
+        );
+    }
+    let fx = Fixture::new();
+    let blob = fx.tmp.path().join("layer.tar.gz");
+    fs::write(&blob, &gz).unwrap();
+    let start = std::time::Instant::now();
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&blob)
+        .arg("-C")
+        .arg(&fx.dest)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "GNU tar -xzf: {secs:.2}s: {:.0} MB/s tar",
+        mb(layer.len()) / secs
+    );
+}

@@ -1,0 +1,146 @@
+//! The public keys a `signedBy` requirement trusts.
+//!
+//! containers/image imports `keyPath`/`keyPaths`/`keyData` into an empty,
+//! throwaway keyring and trusts exactly what the import reports: the primary
+//! fingerprints, in order (docs/trust-formats.md §2.5). GPGME's import is
+//! forgiving — junk yields no keys rather than an error, several armor blocks
+//! with prose around them all import (podman's own test policy relies on it) —
+//! so this import is forgiving the same way, and "no keys at all" is decided
+//! by the caller (`No public keys imported`).
+
+use sequoia_openpgp::cert::CertParser;
+use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::Cert;
+
+/// Trusted certificates, in import order.
+#[derive(Clone, Debug, Default)]
+pub struct Keyring {
+    certs: Vec<Cert>,
+    identities: Vec<String>,
+}
+
+const ARMOR_BEGIN: &[u8] = b"-----BEGIN PGP ";
+const ARMOR_END: &[u8] = b"-----END PGP ";
+
+impl Keyring {
+    /// Imports every certificate in `blob`: binary, one armor block, or
+    /// several armor blocks with text between them. Never fails.
+    pub fn import(blob: &[u8]) -> Self {
+        let mut ring = Self::default();
+        ring.add(blob);
+        ring
+    }
+
+    /// Adds the certificates of another blob (for `keyPaths`, which pools keys).
+    pub fn add(&mut self, blob: &[u8]) {
+        let blocks = armor_blocks(blob);
+        if blocks.is_empty() {
+            self.add_parsed(blob);
+        } else {
+            for block in blocks {
+                self.add_parsed(block);
+            }
+        }
+    }
+
+    fn add_parsed(&mut self, bytes: &[u8]) {
+        let Ok(parser) = CertParser::from_bytes(bytes) else {
+            return;
+        };
+        for cert in parser.flatten() {
+            let fpr = cert.fingerprint().to_hex();
+            self.identities.push(fpr);
+            match self.certs.iter_mut().find(|c| c.fingerprint() == cert.fingerprint()) {
+                Some(existing) => {
+                    if let Ok(merged) = existing.clone().merge_public(cert) {
+                        *existing = merged;
+                    }
+                }
+                None => self.certs.push(cert),
+            }
+        }
+    }
+
+    /// Primary fingerprints as GPGME's import reports them: upper-case hex,
+    /// in order, duplicates kept.
+    pub fn identities(&self) -> &[String] {
+        &self.identities
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+
+    pub(crate) fn certs(&self) -> &[Cert] {
+        &self.certs
+    }
+}
+
+/// The armor blocks in `blob`, each from its BEGIN line through its END line.
+fn armor_blocks(blob: &[u8]) -> Vec<&[u8]> {
+    let mut blocks = Vec::new();
+    let mut rest = blob;
+    let mut offset = 0;
+    while let Some(start) = find(rest, ARMOR_BEGIN) {
+        let after_begin = start + ARMOR_BEGIN.len();
+        let Some(end_rel) = find(&rest[after_begin..], ARMOR_END) else {
+            break;
+        };
+        let end = after_begin + end_rel;
+        let line_end = rest[end..].iter().position(|b| *b == b'\n').map_or(rest.len(), |i| end + i + 1);
+        blocks.push(&blob[offset + start..offset + line_end]);
+        offset += line_end;
+        rest = &rest[line_end..];
+    }
+    blocks
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{fixture, TEST_KEY};
+
+    const PASS_KEY: &str = "F2B501009F78B0B340221A12A3CD242DA6028093";
+    const SUBKEY_PRIMARY: &str = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36";
+    const REVOKED_PRIMARY: &str = "6D88C5A1993648A17B2BB0DC6B8499AF63388D63";
+
+    fn ids(blob: &[u8]) -> Vec<String> {
+        Keyring::import(blob).identities().to_vec()
+    }
+
+    #[test]
+    fn imports_like_gpgme() {
+        // §8.1 #1–#6.
+        assert_eq!(ids(&fixture("signature/fixtures/public-key.gpg")), [TEST_KEY]);
+        assert_eq!(ids(&fixture("signature/fixtures/public-key-1.gpg")), [TEST_KEY]);
+        assert_eq!(ids(&fixture("signature/fixtures/public-key-2.gpg")), [PASS_KEY]);
+        assert_eq!(ids(&fixture("signature/fixtures/public-key-with-subkey.gpg")), [SUBKEY_PRIMARY]);
+        assert_eq!(ids(&fixture("signature/fixtures/public-key-with-revoked-subkey.gpg")), [REVOKED_PRIMARY]);
+        let ring = [PASS_KEY, TEST_KEY, SUBKEY_PRIMARY, REVOKED_PRIMARY];
+        assert_eq!(ids(&fixture("signature/fixtures/pubring.gpg")), ring);
+        let twice = [fixture("signature/fixtures/pubring.gpg"), fixture("signature/fixtures/pubring.gpg")].concat();
+        assert_eq!(ids(&twice), [ring, ring].concat());
+        let mut pooled = Keyring::import(&fixture("signature/fixtures/public-key-1.gpg"));
+        pooled.add(&fixture("signature/fixtures/public-key-2.gpg"));
+        assert_eq!(pooled.identities(), [TEST_KEY, PASS_KEY]);
+        assert_eq!(pooled.certs().len(), 2);
+        assert!(Keyring::import(b"").is_empty());
+        assert!(Keyring::import(b"This is invalid").is_empty());
+        assert_eq!(
+            ids(&fixture("generated/gpg-skopeo-standalone/public-key.asc")),
+            ["A06D9F7AAD47327032766DEBEB5B0FCF10966A88"]
+        );
+    }
+
+    #[test]
+    fn imports_armor_blocks_among_prose() {
+        let armored = String::from_utf8(fixture("signature/fixtures/public-key.gpg")).unwrap();
+        let other = String::from_utf8(fixture("signature/fixtures/public-key-with-subkey.gpg")).unwrap();
+        let blob = format!("Some prose first.\n{armored}\nand in between\n{other}\ntrailing words");
+        assert_eq!(ids(blob.as_bytes()), [TEST_KEY, SUBKEY_PRIMARY]);
+    }
+}
