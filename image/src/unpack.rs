@@ -143,6 +143,8 @@ pub enum Refusal {
     NulByte,
     #[error("path escapes the layer directory")]
     DotDot,
+    #[error("name is longer than PATH_MAX")]
+    NameTooLong,
     #[error("path goes through a symlink")]
     SymlinkInPath,
     #[error("a parent path component is not a directory")]

@@ -10,3 +10,4 @@ pub mod untrusted;
 #[cfg(test)]
 mod untrusted_tests;
 pub mod signature;
+pub mod policy;

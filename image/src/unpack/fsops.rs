@@ -2,11 +2,12 @@
 //! descriptor inside the layer and never follow a symlink.
 //!
 //! Each path component is opened on its own with `O_NOFOLLOW | O_DIRECTORY`
-//! from its parent's descriptor. That gives the same guarantee as `openat2`
-//! with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` (names are already free of
-//! `..`, so nothing can climb out, and a symlink anywhere fails with `ELOOP`)
-//! on every kernel, and lets [`DirCache`] keep the descriptors of the
-//! directory being filled so most entries need no path resolution at all.
+//! from its parent's descriptor. That gives the guarantee of `openat2` with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` (names are already free of `..`,
+//! so nothing can climb out, and a symlink anywhere is refused) on every
+//! kernel, with no fallback path to get wrong, and lets [`DirCache`] keep the
+//! descriptors of the directory being filled, so most entries need no path
+//! resolution at all where `openat2` would resolve the whole parent path.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -218,21 +219,57 @@ fn remove(parent: RawFd, name: &[u8]) -> nix::Result<bool> {
 }
 
 /// `rm -rf` through descriptors, so a symlink inside the tree is unlinked,
-/// never followed.
+/// never followed. Iterative, so a deep hostile tree cannot overflow the
+/// stack.
 fn remove_tree(parent: RawFd, name: &[u8]) -> nix::Result<()> {
-    let dir = open_dir(parent, name, false)?;
-    // Listed first: unlinking while readdir is open may skip entries.
-    let children = list_dir(dir.try_clone().map_err(|_| Errno::EMFILE)?)?;
-    for child in children {
-        remove(dir.as_raw_fd(), child.as_bytes())?;
+    struct Level {
+        fd: OwnedFd,
+        name: Vec<u8>,
+        children: Vec<CString>,
     }
-    drop(dir);
-    unlinkat(Some(parent), name, UnlinkatFlags::RemoveDir)
+    let open = |parent: RawFd, name: &[u8]| -> nix::Result<Level> {
+        let fd = open_dir(parent, name, false)?;
+        // Listed up front: unlinking while readdir runs may skip entries.
+        let children = list_dir(fd.as_fd())?;
+        Ok(Level {
+            fd,
+            name: name.to_vec(),
+            children,
+        })
+    };
+    let mut levels = vec![open(parent, name)?];
+    loop {
+        let Some(level) = levels.last_mut() else {
+            return Ok(());
+        };
+        let dir = level.fd.as_raw_fd();
+        match level.children.pop() {
+            Some(child) => {
+                match unlinkat(Some(dir), child.as_bytes(), UnlinkatFlags::NoRemoveDir) {
+                    Ok(()) => {}
+                    Err(Errno::EISDIR) => levels.push(open(dir, child.as_bytes())?),
+                    Err(e) => return Err(e),
+                }
+            }
+            None => {
+                let Some(done) = levels.pop() else {
+                    return Ok(());
+                };
+                drop(done.fd);
+                let parent = levels.last().map_or(parent, |l| l.fd.as_raw_fd());
+                unlinkat(Some(parent), done.name.as_slice(), UnlinkatFlags::RemoveDir)?;
+            }
+        }
+    }
 }
 
-/// The names in a directory, without `.` and `..`; consumes the descriptor.
-fn list_dir(dir: OwnedFd) -> nix::Result<Vec<CString>> {
-    let raw = dir.into_raw_fd();
+/// The names in a directory, without `.` and `..`.
+fn list_dir(dir: BorrowedFd<'_>) -> nix::Result<Vec<CString>> {
+    // fdopendir takes the descriptor over, so give it a duplicate.
+    let dup = dir
+        .try_clone_to_owned()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let raw = dup.into_raw_fd();
     // SAFETY: raw is an open directory descriptor we own; on success
     // fdopendir takes it over and closedir below releases it.
     let stream = unsafe { libc::fdopendir(raw) };

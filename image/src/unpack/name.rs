@@ -10,6 +10,11 @@ const WHITEOUT_META_PREFIX: &[u8] = b".wh..wh.";
 /// Marks a directory whose lower-layer contents are hidden.
 const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
 
+/// Longer names cannot be used with path-based tools on Linux, and
+/// containers/storage fails on them (ENAMETOOLONG); bounding them also bounds
+/// directory depth, and with it the work and descriptors one entry can cost.
+const MAX_PATH: usize = libc::PATH_MAX as usize;
+
 /// Turns a raw tar name into `a/b/c` form (no leading, trailing or doubled
 /// slashes, no `.`); the empty result names the layer root.
 ///
@@ -37,6 +42,9 @@ pub(super) fn normalize(raw: &[u8]) -> Result<Vec<u8>, Refusal> {
                 out.extend_from_slice(name);
             }
         }
+    }
+    if out.len() > MAX_PATH {
+        return Err(Refusal::NameTooLong);
     }
     Ok(out)
 }
@@ -118,6 +126,8 @@ mod tests {
         assert_eq!(normalize(b"a/../b"), Err(Refusal::DotDot));
         assert_eq!(normalize(b"a/.."), Err(Refusal::DotDot));
         assert_eq!(normalize(b"a/..b").unwrap(), b"a/..b");
+        let deep = b"a/".repeat(MAX_PATH / 2 + 1);
+        assert_eq!(normalize(&deep), Err(Refusal::NameTooLong));
     }
 
     #[test]

@@ -567,6 +567,27 @@ fn later_entries_replace_earlier_ones() {
 }
 
 #[test]
+fn deep_trees_are_replaced_and_deep_names_refused() {
+    let fx = Fixture::new();
+    let deep = "d/".repeat(500);
+    let mut layer = RawTar::default();
+    layer
+        .pax(&[("path", format!("{deep}leaf").as_bytes())])
+        .file(b"x", b"leaf");
+    layer.file(b"d", b"flat now");
+    fx.unpack(&layer.finish()).unwrap();
+    assert_eq!(fs::read(fx.path("d")).unwrap(), b"flat now");
+
+    let too_deep = "d/".repeat(2100);
+    let layer = RawTar::default()
+        .pax(&[("path", too_deep.as_bytes())])
+        .dir(b"x/")
+        .finish();
+    assert_eq!(refusal(fx.unpack(&layer)), Refusal::NameTooLong);
+    fx.assert_outside_untouched();
+}
+
+#[test]
 fn leading_slash_is_stripped() {
     let fx = Fixture::new();
     let layer = RawTar::default()
