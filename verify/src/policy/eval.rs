@@ -8,7 +8,6 @@
 //! all reasons joined. An empty list denies. Anything vouch cannot check
 //! (signedBaseLayer, sigstoreSigned, non-GPG key types) denies: fail closed.
 
-use std::error::Error as _;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
