@@ -206,3 +206,69 @@ fn tag_and_rmi_follow_podman() {
     assert_eq!(std::fs::read_dir(v.root().join("blobs/sha256")).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(v.root().join("layers")).unwrap().count(), 0);
 }
+
+/// zstd layers, Docker schema2 manifests and multi-platform indexes, each
+/// pushed by skopeo from an OCI layout and pulled by vouch.
+#[test]
+fn manifest_and_compression_variants() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = common::layer_with_file("hello.txt", b"zstd layer\n");
+    let zst = zstd::encode_all(&plain[..], 3).unwrap();
+    let zimg = common::OciImage {
+        layers: vec![(zst, "application/vnd.oci.image.layer.v1.tar+zstd".into(), plain)],
+        arch: "amd64".into(),
+    };
+    let layout = tmp.path().join("zstd");
+    common::oci_layout(&layout, &[zimg], Some("z"));
+    let dest = format!("{}/variants/zstd:1", reg.host());
+    peer_ok(Command::new("skopeo").args([
+        "copy", "-q", "--dest-tls-verify=false",
+        &format!("oci:{}:z", layout.display()), &format!("docker://{dest}"),
+    ]));
+    let v = Vouch::new();
+    v.ok(&["pull", "-q", "--tls-verify=false", &dest]);
+
+    // Docker schema2 (gzip layers): skopeo converts on the way to the registry.
+    let plain = common::layer_with_file("hello.txt", b"gzip layer\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    let gimg = common::OciImage {
+        layers: vec![(gz.finish().unwrap(), "application/vnd.oci.image.layer.v1.tar+gzip".into(), plain)],
+        arch: "amd64".into(),
+    };
+    let layout = tmp.path().join("gzip");
+    common::oci_layout(&layout, &[gimg], Some("g"));
+    let s2 = format!("{}/variants/schema2:1", reg.host());
+    peer_ok(Command::new("skopeo").args([
+        "copy", "-q", "--dest-tls-verify=false", "--format", "v2s2",
+        &format!("oci:{}:g", layout.display()), &format!("docker://{s2}"),
+    ]));
+    v.ok(&["pull", "-q", "--tls-verify=false", &s2]);
+    let out = v.ok(&["image", "inspect", &s2]);
+    assert!(out.contains("application/vnd.docker.distribution.manifest.v2+json"), "{out}");
+
+    // An index with two platforms: amd64 by default, arm64 on request.
+    let amd = common::OciImage::one_layer(common::layer_with_file("arch", b"amd64"), "application/vnd.oci.image.layer.v1.tar", "amd64");
+    let arm = common::OciImage::one_layer(common::layer_with_file("arch", b"arm64"), "application/vnd.oci.image.layer.v1.tar", "arm64");
+    let layout = tmp.path().join("index");
+    common::oci_layout(&layout, &[amd, arm], Some("multi"));
+    let multi = format!("{}/variants/multi:1", reg.host());
+    peer_ok(Command::new("skopeo").args([
+        "copy", "-q", "--all", "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()), &format!("docker://{multi}"),
+    ]));
+    let index_digest = skopeo_digest(&reg, "variants/multi:1");
+    let w = Vouch::new();
+    w.ok(&["pull", "-q", "--tls-verify=false", &multi]);
+    let inspect: serde_json::Value = serde_json::from_str(&w.ok(&["image", "inspect", &multi])).unwrap();
+    assert_eq!(inspect[0]["Architecture"], "amd64");
+    let rd = inspect[0]["RepoDigests"].to_string();
+    assert!(rd.contains(&index_digest), "the list digest is recorded: {rd}");
+    let x = Vouch::new();
+    x.ok(&["pull", "-q", "--tls-verify=false", "--arch", "arm64", &multi]);
+    let inspect: serde_json::Value = serde_json::from_str(&x.ok(&["image", "inspect", &multi])).unwrap();
+    assert_eq!(inspect[0]["Architecture"], "arm64");
+    let err = x.fails(&["pull", "--tls-verify=false", "--platform", "linux/s390x", &multi]);
+    assert!(err.contains("linux/s390x"), "{err}");
+}

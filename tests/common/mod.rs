@@ -308,3 +308,102 @@ pub fn podman(dir: &Path) -> Command {
         .args(["--storage-driver", "vfs"]);
     c
 }
+
+/// One image to put into a test OCI layout.
+pub struct OciImage {
+    /// (blob bytes as stored, media type, uncompressed bytes)
+    pub layers: Vec<(Vec<u8>, String, Vec<u8>)>,
+    pub arch: String,
+}
+
+impl OciImage {
+    /// An image whose only layer is `blob`; `blob` is also its own diff_id
+    /// input unless the media type says it is compressed, in which case the
+    /// caller should use [`OciImage::layers`] directly.
+    pub fn one_layer(blob: Vec<u8>, media_type: &str, arch: &str) -> Self {
+        OciImage {
+            layers: vec![(blob.clone(), media_type.to_string(), blob)],
+            arch: arch.to_string(),
+        }
+    }
+}
+
+/// Writes an OCI image layout at `dir` holding `images`; with more than one
+/// image, they are joined by an OCI index (a multi-platform image) tagged
+/// `tag`, otherwise the single manifest is tagged. Returns the digest of
+/// what the tag names.
+pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String {
+    use sha2::Digest as _;
+    let tag = tag.unwrap_or("evil");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let mut manifests = Vec::new();
+    for img in images {
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (blob, mt, plain) in &img.layers {
+            let (d, size) = put(blob);
+            layers.push(serde_json::json!({"mediaType": mt, "digest": d, "size": size}));
+            diff_ids.push(format!("sha256:{}", hex::encode(sha2::Sha256::digest(plain))));
+        }
+        let config = serde_json::json!({
+            "architecture": img.arch, "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        })
+        .to_string();
+        let (config, config_size) = put(config.as_bytes());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": layers,
+        })
+        .to_string();
+        let (m, m_size) = put(manifest.as_bytes());
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_size,
+            "platform": {"architecture": img.arch, "os": "linux"}}));
+    }
+    let top = if manifests.len() == 1 {
+        manifests.pop().unwrap()
+    } else {
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        })
+        .to_string();
+        let (d, size) = put(index.as_bytes());
+        serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": size})
+    };
+    let digest = top["digest"].as_str().unwrap().to_string();
+    let mut top = top;
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [top]}).to_string(),
+    )
+    .unwrap();
+    digest
+}
+
+/// A small layer tarball holding `path` with `content`.
+pub fn layer_with_file(path: &str, content: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append_data(&mut h, path, content).unwrap();
+    b.into_inner().unwrap()
+}

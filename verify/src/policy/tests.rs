@@ -254,7 +254,7 @@ fn scope_selection_table() {
     ];
     let docker: Vec<String> = scopes
         .iter()
-        .map(|s| format!(r#"{s:?}:[{{"type":"signedBy","keyType":"GPGKeys","keyPath":{s:?}}}]"#))
+        .map(|s| format!(r#"{s:?}:[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k/{s}"}}]"#))
         .collect();
     let text = format!(
         r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{{}}},"atomic":{{"unmatched":[{{"type":"reject"}}]}}}}}}"#,

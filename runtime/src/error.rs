@@ -1,0 +1,88 @@
+//! Typed errors of the runtime. Every variant names the container (by name
+//! or ID), the file or the command it concerns, so the CLI can print one line
+//! that says what went wrong where (docs/runtime.md, "Errors").
+
+use std::path::PathBuf;
+
+/// Why a runtime operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("container name {name:?} is already in use by {id}")]
+    NameInUse { name: String, id: String },
+    #[error("invalid container name {0:?}: names are [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
+    BadName(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("invalid port mapping {spec:?}: {why}")]
+    BadPort { spec: String, why: String },
+    #[error("host port {addr} is already in use: {source}")]
+    PortInUse {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("OCI runtime {path} not found or not executable")]
+    RuntimeMissing { path: PathBuf },
+    #[error("OCI runtime {runtime} {action} failed for container {id}: {stderr}")]
+    Runtime {
+        runtime: String,
+        action: &'static str,
+        id: String,
+        stderr: String,
+    },
+    #[error("container {id}: {what}: {source}")]
+    Sys {
+        id: String,
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("container {id}: network {what}: {detail}")]
+    Network { id: String, what: String, detail: String },
+    #[error("container {id} is {state}: {what}")]
+    BadState { id: String, state: String, what: String },
+    #[error("container {id}: the host's cgroups do not allow {what}")]
+    Cgroup { id: String, what: String },
+    #[error("image {image}: {source}")]
+    Image {
+        image: String,
+        #[source]
+        source: vouch_image::store::StoreError,
+    },
+    #[error("image {image}: config: {source}")]
+    ImageConfig {
+        image: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("container {id}: monitor failed: {message}")]
+    Monitor { id: String, message: String },
+    #[error("container {id}: user {user:?} not found in the image's /etc/passwd")]
+    NoUser { id: String, user: String },
+    #[error("seccomp profile: {0}")]
+    Seccomp(String),
+    #[error("invalid spec: {0}")]
+    Spec(String),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Maps an io::Error to [`RuntimeError::Io`] naming `path`.
+pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    let path = path.into();
+    move |source| RuntimeError::Io { path, source }
+}
