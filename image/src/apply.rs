@@ -39,15 +39,26 @@ pub fn apply_layer(
     dest: &Path,
     expected: Option<&Digest>,
 ) -> Result<(Digest, u64), ApplyError> {
-    std::fs::create_dir(dest).map_err(|source| ApplyError::Io {
-        path: dest.to_path_buf(),
-        source,
-    })?;
     let f = std::fs::File::open(blob_path).map_err(|source| ApplyError::Io {
         path: blob_path.to_path_buf(),
         source,
     })?;
-    let summary = unpack::unpack_layer(f, dest, &UnpackOptions::default()).map_err(|source| ApplyError::Unpack {
+    apply_layer_from(f, blob, dest, expected)
+}
+
+/// [`apply_layer`] from any reader of the blob's bytes (a pull streams them
+/// straight from the network while they are also written to the store).
+pub fn apply_layer_from(
+    reader: impl std::io::Read,
+    blob: &Digest,
+    dest: &Path,
+    expected: Option<&Digest>,
+) -> Result<(Digest, u64), ApplyError> {
+    std::fs::create_dir(dest).map_err(|source| ApplyError::Io {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    let summary = unpack::unpack_layer(reader, dest, &UnpackOptions::default()).map_err(|source| ApplyError::Unpack {
         blob: blob.clone(),
         source,
     })?;

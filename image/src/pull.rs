@@ -171,51 +171,119 @@ impl Puller {
     ) -> Result<(LayerRecord, Option<PathBuf>, Option<PathBuf>), PullError> {
         let have_blob = store.has_blob(&blob.digest);
         let have_layer = store.has_layer(&diff_id);
-        let mut staged_blob = None;
-        let blob_path = if have_blob {
-            store.blob_path(&blob.digest)
-        } else {
-            let p = staging.blob(&blob.digest);
-            let mut f = tokio::io::BufWriter::with_capacity(
-                1 << 20,
-                tokio::fs::File::create(&p).await.map_err(|source| StoreError::Io {
-                    path: p.clone(),
-                    source,
-                })?,
-            );
-            let t = std::time::Instant::now();
-            self.registry.fetch_blob(r, &blob, &mut f, &p).await?;
-            tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "fetched");
-            staged_blob = Some(p.clone());
-            p
-        };
-        if have_layer {
+        if have_blob && have_layer {
             let size = dir_size_hint(&blob);
-            return Ok((LayerRecord { blob, diff_id, size }, staged_blob, None));
+            return Ok((LayerRecord { blob, diff_id, size }, None, None));
         }
-        let dest = staging.layer(&diff_id);
-        let (bp, dp, bd, want) = (blob_path.clone(), dest.clone(), blob.digest.clone(), diff_id.clone());
         let t = std::time::Instant::now();
-        let (_, size) = tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
-            .await?
-            .map_err(|source| PullError::Apply {
-                reference: r.to_string(),
-                source,
-            })?;
+        let dest = staging.layer(&diff_id);
+        let apply_err = |source| PullError::Apply {
+            reference: r.to_string(),
+            source,
+        };
+        if have_blob {
+            // Stored blob, missing layer: unpack from the store.
+            let (bp, dp, bd, want) = (store.blob_path(&blob.digest), dest.clone(), blob.digest.clone(), diff_id.clone());
+            let (_, size) = tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
+                .await?
+                .map_err(apply_err)?;
+            return Ok((LayerRecord { blob, diff_id, size }, None, Some(dest)));
+        }
+        // Download into staging, and (unless the layer is stored) unpack the
+        // same bytes as they arrive, so the network and the unpacking overlap
+        // and the blob is never read back.
+        let p = staging.blob(&blob.digest);
+        let file = tokio::fs::File::create(&p).await.map_err(|source| StoreError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let file = tokio::io::BufWriter::with_capacity(256 << 10, file);
+        let (tx, unpacker) = if have_layer {
+            (None, None)
+        } else {
+            let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+            let (dp, bd, want) = (dest.clone(), blob.digest.clone(), diff_id.clone());
+            let h = tokio::task::spawn_blocking(move || {
+                apply::apply_layer_from(ChannelReader::new(rx), &bd, &dp, Some(&want))
+            });
+            (Some(tx), Some(h))
+        };
+        let mut sink = Tee { file, tx };
+        let fetched = self.registry.fetch_blob(r, &blob, &mut sink, &p).await;
+        drop(sink);
+        tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "fetched");
+        let unpacked = match unpacker {
+            Some(h) => Some(h.await?),
+            None => None,
+        };
+        fetched?;
+        let (size, layer) = match unpacked {
+            Some(res) => (res.map_err(apply_err)?.1, Some(dest)),
+            None => (dir_size_hint(&blob), None),
+        };
         tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "unpacked");
-        Ok((
-            LayerRecord {
-                blob,
-                diff_id,
-                size,
-            },
-            staged_blob,
-            Some(dest),
-        ))
+        Ok((LayerRecord { blob, diff_id, size }, Some(p), layer))
     }
 }
 
 /// A stored layer's size is not re-measured; the blob size stands in.
 fn dir_size_hint(blob: &manifest::Descriptor) -> u64 {
     blob.size
+}
+
+/// Writes a blob to its staging file and hands each chunk to the unpacker.
+struct Tee {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    tx: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+}
+
+impl crate::registry::ChunkSink for Tee {
+    async fn chunk(&mut self, chunk: bytes::Bytes) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.file.write_all(&chunk).await?;
+        if let Some(tx) = &self.tx {
+            // A closed channel means the unpacker stopped (it refused the
+            // layer); its error is reported once the download ends.
+            if tx.send(chunk).await.is_err() {
+                self.tx = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.tx = None;
+        self.file.flush().await
+    }
+}
+
+/// The blocking side of [`Tee`]: a `Read` over the chunks it sends.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    cur: bytes::Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Self {
+        Self {
+            rx,
+            cur: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
 }

@@ -99,6 +99,21 @@ pub struct FetchedManifest {
     pub digest: Digest,
 }
 
+/// Where a fetched blob's bytes go, chunk by chunk as they arrive.
+pub trait ChunkSink: Send {
+    fn chunk(&mut self, chunk: Bytes) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn finish(&mut self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin + Send> ChunkSink for W {
+    async fn chunk(&mut self, chunk: Bytes) -> std::io::Result<()> {
+        self.write_all(&chunk).await
+    }
+    async fn finish(&mut self) -> std::io::Result<()> {
+        self.flush().await
+    }
+}
+
 /// A client bound to one registry host.
 pub struct Registry {
     client: oci_client::Client,
@@ -196,7 +211,7 @@ impl Registry {
         &self,
         reference: &ImageRef,
         desc: &Descriptor,
-        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        out: &mut impl ChunkSink,
         path_for_errors: &Path,
     ) -> Result<u64, RegistryError> {
         let od = to_oci(desc);
@@ -216,7 +231,7 @@ impl Registry {
                     size: desc.size,
                 });
             }
-            out.write_all(&chunk).await.map_err(|source| RegistryError::Io {
+            out.chunk(chunk).await.map_err(|source| RegistryError::Io {
                 reference: reference.to_string(),
                 path: path_for_errors.display().to_string(),
                 source,
@@ -229,7 +244,7 @@ impl Registry {
                 detail: format!("got {n} bytes, descriptor declares {}", desc.size),
             });
         }
-        out.flush().await.map_err(|source| RegistryError::Io {
+        out.finish().await.map_err(|source| RegistryError::Io {
             reference: reference.to_string(),
             path: path_for_errors.display().to_string(),
             source,

@@ -1,1 +1,25 @@
-//! vouch-runtime: filled in by its own issue.
+//! vouch-runtime: runs images from the vouch store the way podman does,
+//! without a daemon. The engine writes an OCI bundle (oci-spec) whose root
+//! is an overlay of the image's layers, drives an OCI runtime binary (runc
+//! by default) behind [`oci::OciRuntime`], and leaves each container to a
+//! small monitor process that owns its stdio, log, ports and exit status.
+//! State is files: see [`state`] and docs/runtime.md.
+
+pub mod defaults;
+pub mod engine;
+pub mod lifecycle;
+pub mod error;
+pub mod inspect;
+pub mod logs;
+pub mod monitor;
+pub mod net;
+pub mod oci;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod user;
+
+pub use engine::{CreateOptions, Engine};
+pub use error::{Result, RuntimeError};

@@ -157,7 +157,7 @@ fn masked_paths() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{Capability, LinuxNamespaceType, LinuxRlimitType};
+    use oci_spec::runtime::{Capability, LinuxNamespaceType, PosixRlimitType};
 
     fn input() -> SpecInput {
         SpecInput {
@@ -225,7 +225,7 @@ mod tests {
     fn caps_nnp_and_env() {
         let s = generate(&input()).unwrap();
         let p = s.process().as_ref().unwrap();
-        assert_eq!(p.no_new_privileges(), &Some(true));
+        assert_eq!(p.no_new_privileges(), Some(true));
         let c = p.capabilities().as_ref().unwrap();
         assert_eq!(c.bounding().as_ref().unwrap().len(), 11);
         assert!(c.effective().as_ref().unwrap().contains(&Capability::Chown));
@@ -241,9 +241,9 @@ mod tests {
     fn rlimits_never_exceed_the_hard_limit() {
         let s = generate(&input()).unwrap();
         let rl = s.process().as_ref().unwrap().rlimits().as_ref().unwrap();
-        let nofile = rl.iter().find(|r| r.typ() == LinuxRlimitType::RlimitNofile).unwrap();
+        let nofile = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNofile).unwrap();
         assert_eq!((nofile.soft(), nofile.hard()), (20000, 20000));
-        let nproc = rl.iter().find(|r| r.typ() == LinuxRlimitType::RlimitNproc).unwrap();
+        let nproc = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNproc).unwrap();
         assert_eq!(nproc.hard(), RLIMIT_DEFAULT);
     }
 

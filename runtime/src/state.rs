@@ -56,11 +56,22 @@ pub struct ContainerConfig {
     pub ip: Option<String>,
     #[serde(default)]
     pub mac: Option<String>,
+    /// The bridge the address belongs to.
+    #[serde(default)]
+    pub bridge: Option<String>,
     pub runtime: PathBuf,
     pub read_only: bool,
     pub stop_signal: i32,
     /// Layer directories, uppermost first (overlay lowerdir order).
     pub lower_dirs: Vec<PathBuf>,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
 }
 
 /// `--network`.

@@ -15,6 +15,9 @@ pub struct Global {
     /// Root directory of the image store.
     #[arg(long, global = true, default_value = super::DEFAULT_ROOT, env = "VOUCH_ROOT")]
     pub root: PathBuf,
+    /// Directory for volatile container state (OCI runtime state, address leases).
+    #[arg(long, global = true, default_value = "/run/vouch", env = "VOUCH_RUNROOT")]
+    pub runroot: PathBuf,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log-level", global = true, default_value = "warn")]
     pub log_level: String,
@@ -49,7 +52,7 @@ impl RegistryFlags {
         Ok(RegistryOptions {
             tls_verify: self.tls_verify.unwrap_or(true),
             credentials,
-            concurrency: 6,
+            concurrency: 3,
         })
     }
 }

@@ -11,3 +11,6 @@ pub mod untrusted;
 mod untrusted_tests;
 pub mod signature;
 pub mod policy;
+pub mod lookaside;
+pub mod registries_d;
+pub mod standalone;

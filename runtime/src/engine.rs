@@ -1,0 +1,403 @@
+//! The engine: turns an image and `run`'s flags into a container directory,
+//! a mounted rootfs, a network and an OCI bundle, and takes them down again.
+//! Every step that creates something has a matching idempotent teardown,
+//! and a failure anywhere undoes all earlier steps (fail closed: no veth, no
+//! nft rule, no mount, no state directory left behind).
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use vouch_image::manifest::ImageConfig;
+use vouch_image::{ImageRecord, Store};
+
+use crate::error::{io, Result, RuntimeError};
+use crate::net::{bridge, NetConfig, PortMapping};
+use crate::oci::{OciRuntime, Runc};
+use crate::spec::{self, SpecInput};
+use crate::state::{now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State, Status};
+use crate::sys::Sys;
+use crate::{defaults, rootfs, user};
+
+/// Where things live.
+pub struct Engine {
+    /// The store root (`--root`); containers live in `ROOT/containers`.
+    pub root: PathBuf,
+    /// Volatile state (`--runroot`, default /run/vouch): runc state, IPAM,
+    /// console sockets.
+    pub run_dir: PathBuf,
+    pub sys: Box<dyn Sys>,
+}
+
+/// The flags of `run`/`create` after parsing.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub image_name: String,
+    pub args: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub network: Option<NetworkMode>,
+    pub ports: Vec<PortMapping>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub memory: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub runtime: Option<PathBuf>,
+}
+
+fn random_id() -> Result<String> {
+    let mut b = [0u8; 32];
+    let p = Path::new("/dev/urandom");
+    use std::io::Read;
+    fs::File::open(p).and_then(|mut f| f.read_exact(&mut b)).map_err(io(p))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// podman's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(n: &str) -> bool {
+    let mut b = n.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric()) && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+}
+
+/// podman's generated names are adjective_noun; vouch's are shorter but of
+/// the same shape.
+fn generated_name(id: &str) -> String {
+    const A: &[&str] = &["brave", "calm", "eager", "fond", "keen", "lucid", "proud", "quiet", "swift", "witty"];
+    const N: &[&str] = &["otter", "heron", "lynx", "finch", "mole", "newt", "orca", "panda", "raven", "yak"];
+    let b = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    format!("{}_{}{}", A[(b % 10) as usize], N[((b / 10) % 10) as usize], &id[..4])
+}
+
+impl Engine {
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+    pub fn dir(&self, id: &str) -> ContainerDir {
+        ContainerDir { dir: self.containers_dir().join(id) }
+    }
+    pub fn runtime_for(&self, cfg: &ContainerConfig) -> Result<Runc> {
+        Runc::locate(&cfg.runtime, &self.run_dir.join("runc"))
+    }
+    pub fn console_dir(&self) -> PathBuf {
+        self.run_dir.join("console")
+    }
+
+    /// All container IDs.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let d = self.containers_dir();
+        let rd = match fs::read_dir(&d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            r => r.map_err(io(&d))?,
+        };
+        Ok(rd
+            .flatten()
+            .filter(|e| e.path().join("config.json").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    }
+
+    /// Finds a container by full ID, unique ID prefix or name.
+    pub fn lookup(&self, what: &str) -> Result<(ContainerDir, ContainerConfig)> {
+        let ids = self.ids()?;
+        if ids.iter().any(|i| i == what) {
+            let d = self.dir(what);
+            let c = d.read_config()?;
+            return Ok((d, c));
+        }
+        let mut by_prefix = Vec::new();
+        for id in &ids {
+            let d = self.dir(id);
+            let Ok(c) = d.read_config() else { continue };
+            if c.name == what {
+                return Ok((d, c));
+            }
+            if what.len() >= 3 && id.starts_with(what) {
+                by_prefix.push((d, c));
+            }
+        }
+        if by_prefix.len() == 1 {
+            return Ok(by_prefix.remove(0));
+        }
+        Err(RuntimeError::NoSuchContainer(what.to_string()))
+    }
+
+    /// Writes the container's config under a fresh ID, with the name
+    /// allocated under the global names lock. Nothing is mounted yet.
+    pub fn create(&self, o: &CreateOptions, image: &ImageRecord, store: &Store) -> Result<(ContainerDir, ContainerConfig)> {
+        let img_cfg_bytes = store
+            .read_blob(&image.config.digest)
+            .map_err(|source| RuntimeError::Image { image: o.image_name.clone(), source })?;
+        let ic: ImageConfig = serde_json::from_slice(&img_cfg_bytes)
+            .map_err(|source| RuntimeError::ImageConfig { image: o.image_name.clone(), source })?;
+        let rc = ic.config.unwrap_or_default();
+        let entrypoint = o.entrypoint.clone().unwrap_or_else(|| rc.entrypoint.clone().unwrap_or_default());
+        let cmd = if !o.args.is_empty() {
+            o.args.clone()
+        } else if o.entrypoint.is_some() {
+            vec![] // --entrypoint resets the image's Cmd (docker/podman)
+        } else {
+            rc.cmd.clone().unwrap_or_default()
+        };
+        let command: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+        if command.is_empty() {
+            return Err(RuntimeError::Usage(format!("{}: no command specified and the image has none", o.image_name)));
+        }
+        let mut env = rc.env.clone().unwrap_or_default();
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let caps = defaults::capabilities(&o.cap_add, &o.cap_drop).map_err(RuntimeError::Usage)?;
+        let _ = caps;
+        let runtime = o.runtime.clone().unwrap_or_else(|| PathBuf::from("runc"));
+        Runc::locate(&runtime, &self.run_dir.join("runc"))?;
+        let network = o.network.unwrap_or(NetworkMode::Bridge);
+        if network != NetworkMode::Bridge && !o.ports.is_empty() {
+            return Err(RuntimeError::Usage(format!("-p needs --network bridge, not {}", network.as_str())));
+        }
+        if o.memory.is_some() && !cgroup_has("memory") {
+            return Err(RuntimeError::Cgroup { id: "(new)".into(), what: "--memory (no memory controller)".into() });
+        }
+        if o.pids_limit.is_some() && !cgroup_has("pids") {
+            return Err(RuntimeError::Cgroup { id: "(new)".into(), what: "--pids-limit (no pids controller)".into() });
+        }
+        let id = random_id()?;
+        let name = o.name.clone().unwrap_or_else(|| generated_name(&id));
+        if !valid_name(&name) {
+            return Err(RuntimeError::BadName(name));
+        }
+        let lower_dirs: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_path(&l.diff_id)).collect();
+        let cfg = ContainerConfig {
+            id: id.clone(),
+            name: name.clone(),
+            image_name: o.image_name.clone(),
+            image_id: image.id.clone(),
+            created: now_rfc3339(),
+            command,
+            env,
+            working_dir: o.workdir.clone().or(rc.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            user: o.user.clone().or(rc.user.clone()).unwrap_or_default(),
+            hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+            tty: o.tty,
+            interactive: o.interactive,
+            auto_remove: o.auto_remove,
+            network,
+            ports: o.ports.clone(),
+            ip: None,
+            mac: None,
+            bridge: None,
+            runtime,
+            read_only: o.read_only,
+            stop_signal: rc.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM),
+            lower_dirs,
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            memory: o.memory,
+            pids_limit: o.pids_limit,
+        };
+        let cdir = self.containers_dir();
+        fs::create_dir_all(&cdir).map_err(io(&cdir))?;
+        let _names = Flock::take(&cdir.join(".lock"))?;
+        for other in self.ids()? {
+            if let Ok(c) = self.dir(&other).read_config() {
+                if c.name == name {
+                    return Err(RuntimeError::NameInUse { name, id: other });
+                }
+            }
+        }
+        let d = self.dir(&id);
+        fs::create_dir_all(&d.dir).map_err(io(&d.dir))?;
+        let r = write_json(&d.config(), &cfg).and_then(|_| d.write_state(&State { status: Some(Status::Created), ..Default::default() }));
+        if let Err(e) = r {
+            let _ = fs::remove_dir_all(&d.dir);
+            return Err(e);
+        }
+        Ok((d, cfg))
+    }
+
+    /// Mounts the rootfs, sets up the network and writes the bundle. On
+    /// failure everything done here is undone. Returns the updated config
+    /// (with the assigned address).
+    pub fn prepare(&self, d: &ContainerDir, mut cfg: ContainerConfig) -> Result<ContainerConfig> {
+        let r = self.prepare_inner(d, &mut cfg);
+        if let Err(e) = r {
+            let _ = self.teardown(&cfg);
+            return Err(e);
+        }
+        Ok(cfg)
+    }
+
+    fn prepare_inner(&self, d: &ContainerDir, cfg: &mut ContainerConfig) -> Result<()> {
+        let id = cfg.id.clone();
+        rootfs::mount(self.sys.as_ref(), &id, d, &cfg.lower_dirs)?;
+        let u = user::resolve(&d.rootfs(), &cfg.user).ok_or_else(|| RuntimeError::NoUser { id: id.clone(), user: cfg.user.clone() })?;
+        let mut netns_path = None;
+        if cfg.network == NetworkMode::Bridge {
+            let net = NetConfig::from_env().map_err(|e| RuntimeError::Network { id: id.clone(), what: "config".into(), detail: e })?;
+            let want: Option<Ipv4Addr> = cfg.ip.as_deref().and_then(|s| s.parse().ok());
+            if let Some(ip) = want {
+                // Take the recorded address again (stable across stop/start).
+                let f = self.run_dir.join("ipam").join(&net.bridge);
+                fs::create_dir_all(&f).map_err(io(&f))?;
+                let p = f.join(ip.to_string());
+                match fs::read_to_string(&p) {
+                    Ok(owner) if owner != id => {
+                        return Err(RuntimeError::Network { id, what: "address".into(), detail: format!("{ip} is taken by {owner}") })
+                    }
+                    _ => fs::write(&p, &id).map_err(io(&p))?,
+                }
+            }
+            cfg.bridge = Some(net.bridge.clone());
+            let ip = bridge::setup(&self.run_dir, &net, &id, want, &cfg.ports)?;
+            cfg.ip = Some(ip.to_string());
+            netns_path = Some(bridge::netns_path(&id));
+        }
+        let etc = d.dir.join("etc");
+        fs::create_dir_all(&etc).map_err(io(&etc))?;
+        let mut etc_files = vec![];
+        let hosts = format!(
+            "127.0.0.1 localhost\n::1 localhost\n{} {}\n",
+            cfg.ip.as_deref().unwrap_or("127.0.1.1"),
+            cfg.hostname
+        );
+        for (name, content) in [("hostname", format!("{}\n", cfg.hostname)), ("hosts", hosts)] {
+            fs::write(etc.join(name), content).map_err(io(etc.join(name)))?;
+            etc_files.push((format!("/etc/{name}"), etc.join(name)));
+        }
+        if cfg.network != NetworkMode::None {
+            if let Ok(r) = fs::read("/etc/resolv.conf") {
+                fs::write(etc.join("resolv.conf"), r).map_err(io(etc.join("resolv.conf")))?;
+                etc_files.push(("/etc/resolv.conf".into(), etc.join("resolv.conf")));
+            }
+        }
+        let caps = defaults::capabilities(&cfg.cap_add, &cfg.cap_drop).map_err(RuntimeError::Usage)?;
+        let input = SpecInput {
+            id: id.clone(),
+            hostname: cfg.hostname.clone(),
+            args: cfg.command.clone(),
+            env: cfg.env.clone(),
+            cwd: cfg.working_dir.clone(),
+            uid: u.uid,
+            gid: u.gid,
+            additional_gids: u.additional_gids,
+            terminal: cfg.tty,
+            read_only: cfg.read_only,
+            caps,
+            netns_path,
+            new_netns: cfg.network != NetworkMode::Host,
+            memory: cfg.memory,
+            pids_limit: cfg.pids_limit.or(cgroup_has("pids").then_some(defaults::PIDS_LIMIT)),
+            etc_files,
+            nofile_limit: rlimit(libc::RLIMIT_NOFILE),
+            nproc_limit: rlimit(libc::RLIMIT_NPROC),
+            cgroups_path: format!("/vouch-{id}"),
+            kernel: crate::seccomp::running_kernel(),
+        };
+        let spec = spec::generate(&input)?;
+        let p = d.bundle().join("config.json");
+        spec.save(&p).map_err(|e| RuntimeError::Spec(format!("{}: {e}", p.display())))?;
+        write_json(&d.config(), &*cfg)?;
+        let mut st = d.read_state()?;
+        st.mounted = true;
+        st.network_up = cfg.network == NetworkMode::Bridge;
+        d.write_state(&st)
+    }
+
+    /// Deletes the runtime's container, unmounts and removes the network;
+    /// idempotent, and tolerant of pieces that never existed.
+    pub fn teardown(&self, cfg: &ContainerConfig) -> Result<()> {
+        let d = self.dir(&cfg.id);
+        if let Ok(rt) = self.runtime_for(cfg) {
+            let _ = rt.delete(&cfg.id, true);
+        }
+        if cfg.network == NetworkMode::Bridge {
+            let b = cfg.bridge.clone().unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
+            bridge::teardown(&self.run_dir, &b, &cfg.id, cfg.ip.as_deref());
+        }
+        rootfs::unmount(self.sys.as_ref(), &cfg.id, &d)?;
+        let _ = fs::remove_dir_all(d.work());
+        Ok(())
+    }
+
+    /// The state as readers should see it: `state.json` merged with the exit
+    /// file and the liveness of the monitor (podman's syncContainer +
+    /// checkExitFile). Never writes.
+    pub fn effective_state(&self, d: &ContainerDir, proc: &Path) -> Result<State> {
+        let mut st = d.read_state()?;
+        if let Some(x) = d.read_exit()? {
+            st.status = Some(Status::Exited);
+            st.exit_code = Some(x.code);
+            st.finished_at = Some(x.finished_at);
+            st.pid = None;
+            return Ok(st);
+        }
+        if matches!(st.status, Some(Status::Running) | Some(Status::Stopping)) {
+            let monitor_alive = st.monitor_pid.is_some_and(|p| crate::state::pid_alive(proc, p, st.monitor_start));
+            if !monitor_alive {
+                // The monitor died without an exit file (SIGKILL): the
+                // container is not supervised any more; report it exited.
+                st.status = Some(Status::Exited);
+                st.exit_code = st.exit_code.or(Some(-1));
+            }
+        }
+        Ok(st)
+    }
+
+    /// The spec the container was started with, for inspect.
+    pub fn read_spec(&self, d: &ContainerDir) -> Option<serde_json::Value> {
+        read_json(&d.bundle().join("config.json")).ok()
+    }
+}
+
+/// Whether a cgroup controller is usable here (v1 hierarchy or v2 list).
+pub fn cgroup_has(controller: &str) -> bool {
+    let v1 = Path::new("/sys/fs/cgroup").join(controller);
+    if v1.join("cgroup.procs").exists() {
+        return true;
+    }
+    fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
+}
+
+fn rlimit(res: libc::__rlimit_resource_t) -> (u64, u64) {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit into a valid struct.
+    if unsafe { libc::getrlimit(res, &mut r) } != 0 {
+        return (1024, 1024);
+    }
+    (r.rlim_cur, r.rlim_max)
+}
+
+/// `SIGTERM`, `TERM`, `15` → 15.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_signals() {
+        assert!(valid_name("basic_httpd"));
+        assert!(!valid_name("-x") && !valid_name("") && !valid_name("a/b"));
+        assert_eq!(parse_signal("TERM"), Some(15));
+        assert_eq!(parse_signal("SIGKILL"), Some(9));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert!(valid_name(&generated_name(&"ab".repeat(32))));
+    }
+}

@@ -1,0 +1,183 @@
+//! Port publishing as nftables DNAT in vouch's own `table inet vouch`,
+//! netavark's design (src/firewall/nft.rs; runtime-notes §4): base NAT
+//! chains send traffic for local addresses to `hostports`, where one rule
+//! per published port (commented with the container ID) jumps to the
+//! container's chain `c-<id12>` holding its DNATs. Localhost and outbound
+//! traffic is masqueraded. Everything goes through `nft -j -f -` (the JSON
+//! interface the nftables crate and netavark use), and setup/teardown are
+//! idempotent and keyed by container ID.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use super::ports::PortMapping;
+use super::Subnet;
+
+pub const TABLE: &str = "vouch";
+pub const FAMILY: &str = "inet";
+
+pub fn chain_name(id: &str) -> String {
+    format!("c-{}", &id[..12.min(id.len())])
+}
+
+fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, String> {
+    let mut c = Command::new("nft");
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    let mut child = c.spawn().map_err(|e| format!("running nft: {e}"))?;
+    if let Some(v) = input {
+        let mut stdin = child.stdin.take().ok_or("nft stdin")?;
+        stdin.write_all(v.to_string().as_bytes()).map_err(|e| format!("writing to nft: {e}"))?;
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().map_err(|e| format!("waiting for nft: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("nft {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn m(left: Value, op: &str, right: Value) -> Value {
+    json!({"match": {"op": op, "left": left, "right": right}})
+}
+fn payload(proto: &str, field: &str) -> Value {
+    json!({"payload": {"protocol": proto, "field": field}})
+}
+fn prefix(s: &Subnet) -> Value {
+    json!({"prefix": {"addr": s.network.to_string(), "len": s.len}})
+}
+fn rule(chain: &str, expr: Vec<Value>, comment: Option<&str>) -> Value {
+    let mut r = json!({"family": FAMILY, "table": TABLE, "chain": chain, "expr": expr});
+    if let Some(c) = comment {
+        r["comment"] = json!(c);
+    }
+    json!({"add": {"rule": r}})
+}
+fn base_chain(name: &str, hook: &str, prio: i32) -> Value {
+    json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": name, "type": "nat", "hook": hook, "prio": prio, "policy": "accept"}}})
+}
+
+/// The table, its base chains and their fixed rules (run once per boot;
+/// the caller holds the network lock and checks [`base_exists`]).
+pub fn base_ruleset(bridge: &str, subnet: &Subnet) -> Value {
+    let local = m(json!({"fib": {"result": "type", "flags": ["daddr"]}}), "==", json!("local"));
+    let jump = json!({"jump": {"target": "hostports"}});
+    json!({"nftables": [
+        {"add": {"table": {"family": FAMILY, "name": TABLE}}},
+        {"add": {"chain": {"family": FAMILY, "table": TABLE, "name": "hostports"}}},
+        base_chain("prerouting", "prerouting", -100),
+        base_chain("output", "output", -100),
+        base_chain("postrouting", "postrouting", 100),
+        rule("prerouting", vec![local.clone(), jump.clone()], None),
+        rule("output", vec![local, jump], None),
+        // DNAT'd localhost traffic needs a real source address (netavark
+        // marks and masquerades it; route_localnet lets it leave lo).
+        rule("postrouting", vec![
+            m(payload("ip", "saddr"), "==", json!({"prefix": {"addr": "127.0.0.0", "len": 8}})),
+            m(json!({"meta": {"key": "oifname"}}), "==", json!(bridge)),
+            json!({"masquerade": null}),
+        ], None),
+        rule("postrouting", vec![
+            m(payload("ip", "saddr"), "==", prefix(subnet)),
+            m(payload("ip", "daddr"), "!=", prefix(subnet)),
+            json!({"masquerade": null}),
+        ], None),
+    ]})
+}
+
+pub fn base_exists() -> bool {
+    run_nft(&["list", "chain", FAMILY, TABLE, "hostports"], None).is_ok()
+}
+
+pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), String> {
+    if base_exists() {
+        return Ok(());
+    }
+    run_nft(&["-j", "-f", "-"], Some(&base_ruleset(bridge, subnet))).map(|_| ())
+}
+
+/// The container's chain and its jump rules.
+pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value {
+    let chain = chain_name(id);
+    let mut cmds = vec![json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}})];
+    for p in ports {
+        let proto = p.protocol.as_str();
+        let mut sel = Vec::new();
+        if let Some(hip) = p.host_ip {
+            sel.push(m(payload("ip", "daddr"), "==", json!(hip.to_string())));
+        }
+        sel.push(m(payload(proto, "dport"), "==", json!(p.host_port)));
+        let mut jump = sel.clone();
+        jump.push(json!({"jump": {"target": chain}}));
+        cmds.push(rule("hostports", jump, Some(id)));
+        let mut dnat = sel;
+        dnat.push(json!({"dnat": {"family": "ip", "addr": ip.to_string(), "port": p.container_port}}));
+        cmds.push(rule(&chain, dnat, Some(id)));
+    }
+    json!({"nftables": cmds})
+}
+
+pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<(), String> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    run_nft(&["-j", "-f", "-"], Some(&container_ruleset(id, ip, ports))).map(|_| ())
+}
+
+/// Deletes the container's jump rules (found by comment) and chain; absent
+/// pieces are fine, so this can run any number of times.
+pub fn remove_container(id: &str) -> Result<(), String> {
+    let Ok(listing) = run_nft(&["-j", "list", "table", FAMILY, TABLE], None) else {
+        return Ok(()); // no table, nothing of ours
+    };
+    let v: Value = serde_json::from_str(&listing).map_err(|e| format!("nft -j output: {e}"))?;
+    let chain = chain_name(id);
+    let mut cmds = Vec::new();
+    let mut has_chain = false;
+    for item in v["nftables"].as_array().into_iter().flatten() {
+        if let Some(r) = item.get("rule") {
+            if r["chain"] == "hostports" && r["comment"] == id {
+                cmds.push(json!({"delete": {"rule": {"family": FAMILY, "table": TABLE, "chain": "hostports", "handle": r["handle"]}}}));
+            }
+        } else if let Some(c) = item.get("chain") {
+            if c["name"] == chain.as_str() {
+                has_chain = true;
+            }
+        }
+    }
+    if has_chain {
+        cmds.push(json!({"flush": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}}));
+        cmds.push(json!({"delete": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}}));
+    }
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    run_nft(&["-j", "-f", "-"], Some(&json!({"nftables": cmds}))).map(|_| ())
+}
+
+/// Whether any rule or chain of container `id` is present (for tests).
+pub fn container_present(id: &str) -> bool {
+    run_nft(&["-j", "list", "table", FAMILY, TABLE], None)
+        .map(|s| s.contains(&format!("\"{}\"", chain_name(id))) || s.contains(&format!("\"comment\": \"{id}\"")))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_rules_are_keyed_by_id() {
+        let p = vec![PortMapping::parse("127.0.0.1:8080:80").unwrap()];
+        let id = "0123456789abcdef";
+        let v = container_ruleset(id, "10.90.0.2".parse().unwrap(), &p);
+        let s = v.to_string();
+        assert!(s.contains("\"c-0123456789ab\""));
+        assert!(s.contains("\"comment\":\"0123456789abcdef\""));
+        assert!(s.contains("\"dnat\":{\"addr\":\"10.90.0.2\",\"family\":\"ip\",\"port\":80}"), "{s}");
+        assert!(s.contains("\"right\":\"127.0.0.1\""));
+    }
+}

@@ -1,0 +1,244 @@
+//! Command-line front end shared by the `sigstore-server` binary and
+//! `vouch sigstore-server`: flag definitions and the process-level glue
+//! (runtime, signals, TLS files, logging). Uses anyhow like a binary does;
+//! everything below it returns typed errors.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::{app, AppConfig, AppState};
+use crate::check::{SignedBy, Structural, UploadCheck};
+use crate::server::{serve, ServeOptions};
+use crate::store::Store;
+use crate::tokens::{hash_token, Tokens};
+
+/// Log line format on stderr.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Serving flags (everything but the directory, which `vouch` takes from its
+/// global `--root`).
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free one; the chosen address is
+    /// printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Token file enabling uploads: lines `sha256:<hex> <prefix>[,<prefix>…] [label]`
+    /// (see `sigstore-server hash-token`). Without it the server is read-only.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Accept only uploads that verify against the public keys in KEYRING.
+    #[arg(long, value_name = "KEYRING")]
+    pub require_signer: Option<PathBuf>,
+    /// Cache-Control max-age of signature responses, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub max_age: u32,
+    /// Largest upload body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body: usize,
+    /// PEM certificate chain; serves HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to send each request head (and a TLS handshake).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client has to send an upload body.
+    #[arg(long, default_value_t = 10)]
+    pub body_timeout: u64,
+    /// Connections served at once; more wait in the listen queue.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+    /// Signature files kept in memory (0 disables the cache).
+    #[arg(long, default_value_t = 8192)]
+    pub cache_entries: usize,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Do not log one line per request.
+    #[arg(long)]
+    pub no_access_log: bool,
+    /// Worker threads (default: one per CPU).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Serve a containers/image lookaside directory over HTTP(S), with
+/// authenticated write-once uploads.
+///
+/// Examples:
+///   sigstore-server --root /srv/sigstore --listen 127.0.0.1:8000
+///   sigstore-server --root /srv/sigstore --tokens /etc/sigstore/tokens --require-signer release.gpg
+///   sigstore-server hash-token --prefix ns/app --label ci < ci.token >> /etc/sigstore/tokens
+///
+/// Exit codes: 0 after a clean shutdown, 2 on any error (printed on one line).
+#[derive(Parser, Debug)]
+#[command(name = "sigstore-server", version, verbatim_doc_comment, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    /// The lookaside directory to serve (the `lookaside-staging` directory of registries.d).
+    #[arg(long, value_name = "DIR", required = true)]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read a token on stdin and print its token-file line.
+    HashToken {
+        /// Repository prefix the token may publish under (repeatable; `*` = all).
+        #[arg(long = "prefix", required = true)]
+        prefixes: Vec<String>,
+        /// Name of the publisher, shown in upload logs.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+/// `main` of the standalone binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match (cli.command, cli.root) {
+        (Some(Command::HashToken { prefixes, label }), _) => hash_token_cmd(&prefixes, label.as_deref()),
+        (None, Some(root)) => {
+            init_logging(cli.server.log_format);
+            run(&root, &cli.server)
+        }
+        (None, None) => Err(anyhow::anyhow!("--root is required")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Installs the stderr subscriber; `RUST_LOG` overrides the default
+/// (`info`, which includes the access log).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().flatten_event(true).try_init(),
+    };
+}
+
+fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()> {
+    let mut token = String::new();
+    std::io::stdin().read_line(&mut token).context("reading the token from stdin")?;
+    let token = token.trim();
+    if token.len() < 16 {
+        bail!("refusing a token shorter than 16 characters");
+    }
+    let line = format!("{} {}{}", hash_token(token), prefixes.join(","), label.map(|l| format!(" {l}")).unwrap_or_default());
+    Tokens::parse(&line).map_err(|(_, problem)| anyhow::anyhow!("{problem}"))?;
+    println!("{line}");
+    Ok(())
+}
+
+/// Builds the state from flags, binds, and serves until SIGTERM/SIGINT.
+pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
+    let store = Store::open(root, a.cache_entries)?;
+    let tokens = a.tokens.as_deref().map(Tokens::load).transpose()?;
+    let check: Arc<dyn UploadCheck> = match &a.require_signer {
+        None => Arc::new(Structural),
+        Some(p) => {
+            let blob = std::fs::read(p).with_context(|| format!("reading keyring {}", p.display()))?;
+            let s = SignedBy::new(&blob).with_context(|| format!("no public keys in {}", p.display()))?;
+            tracing::info!(keys = ?s.fingerprints(), "uploads must be signed by these keys");
+            Arc::new(s)
+        }
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
+        _ => None,
+    };
+    let config = AppConfig {
+        max_age: a.max_age,
+        max_body: a.max_body,
+        body_timeout: Duration::from_secs(a.body_timeout),
+        access_log: !a.no_access_log,
+    };
+    let state = AppState::new(store, tokens, check, config);
+    let opts = ServeOptions {
+        header_timeout: Duration::from_secs(a.header_timeout.max(1)),
+        max_connections: a.max_connections,
+        grace: Duration::from_secs(a.shutdown_timeout),
+        metrics: Some(state.metrics()),
+        tls,
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = a.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build().context("starting the async runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
+        eprintln!("sigstore-server: serving {} on {scheme}://{addr}", root.display());
+        serve(listener, app(state), opts, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading TLS certificates from {}", cert.display()))?;
+    if certs.is_empty() {
+        bail!("no certificate in {}", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading TLS key from {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("TLS certificate and key do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
