@@ -292,7 +292,8 @@ mod tests {
 
     #[test]
     fn accepts_lookaside_layout() {
-        let p = SigPath::parse(&format!("/sigs/ns/app@sha256={HEX}/signature-12")).unwrap();
+        let raw = format!("/sigs/ns/app@sha256={HEX}/signature-12");
+        let p = SigPath::parse(&raw).unwrap();
         assert_eq!(p.repo(), "sigs/ns/app");
         assert_eq!(p.dir(), format!("sigs/ns/app@sha256={HEX}"));
         assert_eq!(p.rel(), format!("sigs/ns/app@sha256={HEX}/signature-12"));
@@ -300,14 +301,17 @@ mod tests {
         assert_eq!(p.target(), Target::Signature(12));
         assert!(matches!(p.rel, Cow::Borrowed(_)));
 
-        let p = SigPath::parse(&format!("/library/busy_box-1.x@sha256={HEX}/signatures")).unwrap();
+        let raw = format!("/library/busy_box-1.x@sha256={HEX}/signatures");
+        let p = SigPath::parse(&raw).unwrap();
         assert_eq!(p.target(), Target::Collection);
         assert_eq!(p.repo(), "library/busy_box-1.x");
 
         // Escaped '@' and '=' (some clients encode them) decode to the same file.
-        let p = SigPath::parse(&format!("/ns/app%40sha256%3D{HEX}/signature-1")).unwrap();
+        let raw = format!("/ns/app%40sha256%3D{HEX}/signature-1");
+        let p = SigPath::parse(&raw).unwrap();
         assert_eq!(p.rel(), format!("ns/app@sha256={HEX}/signature-1"));
-        let p = SigPath::parse(&format!("/a@sha512={}/signature-4294967295", "f".repeat(128))).unwrap();
+        let raw = format!("/a@sha512={}/signature-4294967295", "f".repeat(128));
+        let p = SigPath::parse(&raw).unwrap();
         assert_eq!(p.target(), Target::Signature(u32::MAX));
     }
 

@@ -8,6 +8,9 @@
 //! so this import is forgiving the same way, and "no keys at all" is decided
 //! by the caller (`No public keys imported`).
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use sequoia_openpgp::cert::CertParser;
 use sequoia_openpgp::parse::Parse;
 use sequoia_openpgp::Cert;
@@ -73,6 +76,46 @@ impl Keyring {
 
     pub(crate) fn certs(&self) -> &[Cert] {
         &self.certs
+    }
+}
+
+/// Why the user's GnuPG keyring could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum GnupgExportError {
+    #[error("running gpg --export for GnuPG home {home}")]
+    Spawn {
+        home: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("gpg --export for GnuPG home {home} failed: {stderr}")]
+    Failed { home: PathBuf, stderr: String },
+}
+
+impl Keyring {
+    /// Every public key of a GnuPG home (default `$GNUPGHOME`, else
+    /// `~/.gnupg`), for `standalone-verify` without `--public-key-file`.
+    /// GnuPG's keybox is read through `gpg --export`.
+    pub fn from_gnupg_home(home: Option<&Path>) -> Result<Self, GnupgExportError> {
+        let mut cmd = Command::new("gpg");
+        if let Some(h) = home {
+            cmd.arg("--homedir").arg(h);
+        }
+        let shown = home.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(default)"));
+        let out = cmd
+            .args(["--batch", "--no-tty", "--export"])
+            .output()
+            .map_err(|source| GnupgExportError::Spawn {
+                home: shown.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(GnupgExportError::Failed {
+                home: shown,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(Self::import(&out.stdout))
     }
 }
 

@@ -158,7 +158,9 @@ fn skopeo_accepts_gpg_agent_signature() {
     let out = skopeo_verify(&home, &manifest_path, "registry.example.com/ns/app:v1", &fpr, &sig);
     assert!(out.status.success(), "skopeo: {} {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 
-    // vouch agrees, with the key exported from that home.
+    // vouch agrees, with the home's keyring and with the exported key.
+    let ring = vouch_verify::keyring::Keyring::from_gnupg_home(Some(&home)).unwrap();
+    assert_eq!(ring.identities(), [fpr.clone()]);
     let exported = gpg(&home).arg("--export").arg(&fpr).output().unwrap();
     let public = home.join("public.gpg");
     std::fs::write(&public, exported.stdout).unwrap();
