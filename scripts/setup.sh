@@ -13,6 +13,8 @@ PACKAGES=(
   nftables iproute2
   # tools used by tests and benchmarks
   zstd curl python3 wrk hyperfine time git
+  # bench/sigstore-server.sh compares against nginx serving the same files
+  nginx
 )
 
 missing=()

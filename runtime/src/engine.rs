@@ -19,6 +19,9 @@ use crate::state::{now_rfc3339, read_json, write_json, ContainerConfig, Containe
 use crate::sys::Sys;
 use crate::{defaults, rootfs, user};
 
+/// See [`Engine::net_dir`].
+pub const NET_DIR: &str = "/run/vouch";
+
 /// Where things live.
 pub struct Engine {
     /// The store root (`--root`); containers live in `ROOT/containers`.
@@ -88,6 +91,12 @@ impl Engine {
     }
     pub fn console_dir(&self) -> PathBuf {
         self.run_dir.join("console")
+    }
+    /// Host-wide network state (address leases per bridge, the nft lock):
+    /// the bridge is shared by every store, so its leases cannot live in a
+    /// per-store runroot.
+    pub fn net_dir(&self) -> PathBuf {
+        PathBuf::from(NET_DIR)
     }
 
     /// All container IDs.
@@ -246,7 +255,7 @@ impl Engine {
             let want: Option<Ipv4Addr> = cfg.ip.as_deref().and_then(|s| s.parse().ok());
             if let Some(ip) = want {
                 // Take the recorded address again (stable across stop/start).
-                let f = self.run_dir.join("ipam").join(&net.bridge);
+                let f = self.net_dir().join("ipam").join(&net.bridge);
                 fs::create_dir_all(&f).map_err(io(&f))?;
                 let p = f.join(ip.to_string());
                 match fs::read_to_string(&p) {
@@ -257,7 +266,7 @@ impl Engine {
                 }
             }
             cfg.bridge = Some(net.bridge.clone());
-            let ip = bridge::setup(&self.run_dir, &net, &id, want, &cfg.ports)?;
+            let ip = bridge::setup(&self.net_dir(), &net, &id, want, &cfg.ports)?;
             cfg.ip = Some(ip.to_string());
             netns_path = Some(bridge::netns_path(&id));
         }
@@ -321,7 +330,7 @@ impl Engine {
         }
         if cfg.network == NetworkMode::Bridge {
             let b = cfg.bridge.clone().unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
-            bridge::teardown(&self.run_dir, &b, &cfg.id, cfg.ip.as_deref());
+            bridge::teardown(&self.net_dir(), &b, &cfg.id, cfg.ip.as_deref());
         }
         rootfs::unmount(self.sys.as_ref(), &cfg.id, &d)?;
         let _ = fs::remove_dir_all(d.work());

@@ -19,6 +19,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod top;
 pub mod user;
 
 pub use engine::{CreateOptions, Engine};

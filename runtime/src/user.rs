@@ -14,7 +14,7 @@ pub struct ExecUser {
     pub additional_gids: Vec<u32>,
 }
 
-fn read_in_root(root: &Path, rel: &str) -> Option<String> {
+pub fn read_in_root(root: &Path, rel: &str) -> Option<String> {
     let mut p = root.to_path_buf();
     for comp in rel.split('/') {
         p.push(comp);

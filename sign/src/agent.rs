@@ -126,7 +126,12 @@ impl SigningKey {
             .display()
             .to_string();
         let listed = gpg(gnupg_home)
-            .args(["--with-colons", "--fixed-list-mode", "--list-secret-keys", "--"])
+            .args([
+                "--with-colons",
+                "--fixed-list-mode",
+                "--list-secret-keys",
+                "--",
+            ])
             .arg(spec)
             .output()
             .map_err(|source| AgentError::Spawn {
@@ -171,11 +176,14 @@ impl SigningKey {
             source,
         })?;
         let now = SystemTime::now();
-        let available = |k: &sequoia_openpgp::packet::Key<_, _>| !listing.unavailable.contains(&k.fingerprint().to_hex());
-        let chosen = choose_signing_key(&cert, now, &available).map_err(|source| AgentError::Select {
-            spec: spec.to_string(),
-            source,
-        })?;
+        let available = |k: &sequoia_openpgp::packet::Key<_, _>| {
+            !listing.unavailable.contains(&k.fingerprint().to_hex())
+        };
+        let chosen =
+            choose_signing_key(&cert, now, &available).map_err(|source| AgentError::Select {
+                spec: spec.to_string(),
+                source,
+            })?;
         let agent_err = |source| AgentError::Agent {
             home: home_name.clone(),
             source,
@@ -184,9 +192,9 @@ impl SigningKey {
             Some(h) => gnupg::Context::with_homedir(h),
             None => gnupg::Context::new(),
         }
-        .map_err(|e| agent_err(e.into()))?;
+        .map_err(agent_err)?;
         // gpg --list-secret-keys normally started it already; make sure.
-        ctx.start("gpg-agent").map_err(|e| agent_err(e.into()))?;
+        ctx.start("gpg-agent").map_err(agent_err)?;
         let mut keypair = KeyPair::new_for_gnupg_context(&ctx, &chosen.key).map_err(agent_err)?;
         let policy = StandardPolicy::new();
         if let Ok(vc) = cert.with_policy(&policy, now) {
@@ -197,7 +205,12 @@ impl SigningKey {
         }
         let signing_fingerprint = chosen.key.fingerprint().to_hex();
         let signer: Box<dyn crypto::Signer + Send + Sync> = Box::new(keypair);
-        Ok(SigningKey::new(signer, chosen.primary_fingerprint, signing_fingerprint, chosen.is_subkey))
+        Ok(SigningKey::new(
+            signer,
+            chosen.primary_fingerprint,
+            signing_fingerprint,
+            chosen.is_subkey,
+        ))
     }
 }
 
@@ -224,8 +237,13 @@ ssb:u:3072:1:1111111111111111:1795908251::::::e:::#:::23:
 fpr:::::::::1111111111111111111111111111111111111111:
 ";
         let listing = parse_listing(text);
-        assert_eq!(listing.primaries, vec!["A06D9F7AAD47327032766DEBEB5B0FCF10966A88"]);
-        assert!(listing.unavailable.contains("1111111111111111111111111111111111111111"));
+        assert_eq!(
+            listing.primaries,
+            vec!["A06D9F7AAD47327032766DEBEB5B0FCF10966A88"]
+        );
+        assert!(listing
+            .unavailable
+            .contains("1111111111111111111111111111111111111111"));
         assert_eq!(listing.unavailable.len(), 1);
     }
 }

@@ -237,7 +237,10 @@ fn check_jwk(index: usize, block: &Map<String, Value>) -> Result<(), DigestError
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/containers-image");
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/containers-image"
+    );
 
     fn fixture(rel: &str) -> Vec<u8> {
         std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -250,7 +253,10 @@ mod tests {
         let v2 = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
         let cases = [
             ("internal/manifest/testdata/v2s1.manifest.json", schema1),
-            ("internal/manifest/testdata/v2s1-unsigned.manifest.json", schema1),
+            (
+                "internal/manifest/testdata/v2s1-unsigned.manifest.json",
+                schema1,
+            ),
             ("internal/manifest/testdata/v2s2.manifest.json", v2),
             ("signature/fixtures/image.manifest.json", v2),
             ("generated/gpg-skopeo-standalone/manifest.json", v2),
@@ -264,7 +270,11 @@ mod tests {
             "internal/manifest/testdata/ociv1.manifest.json",
         ] {
             let bytes = fixture(rel);
-            assert_eq!(manifest_digest(&bytes).unwrap(), sha256_digest(&bytes), "{rel}");
+            assert_eq!(
+                manifest_digest(&bytes).unwrap(),
+                sha256_digest(&bytes),
+                "{rel}"
+            );
         }
         assert_eq!(
             manifest_digest(b"").unwrap(),
@@ -286,9 +296,18 @@ mod tests {
     fn schema1_with(protected: &[&str]) -> Vec<u8> {
         let blocks: Vec<String> = protected
             .iter()
-            .map(|p| format!(r#"{{"protected":"{}","signature":"x"}}"#, URL_SAFE.encode(p).trim_end_matches('=')))
+            .map(|p| {
+                format!(
+                    r#"{{"protected":"{}","signature":"x"}}"#,
+                    URL_SAFE.encode(p).trim_end_matches('=')
+                )
+            })
             .collect();
-        format!(r#"{{"schemaVersion":1,"name":"a","signatures":[{}]}}"#, blocks.join(",")).into_bytes()
+        format!(
+            r#"{{"schemaVersion":1,"name":"a","signatures":[{}]}}"#,
+            blocks.join(",")
+        )
+        .into_bytes()
     }
 
     #[test]
@@ -296,17 +315,32 @@ mod tests {
         let tail = URL_SAFE.encode("}").trim_end_matches('=').to_string();
         let ok = format!(r#"{{"formatLength":10,"formatTail":"{tail}"}}"#);
         let m = schema1_with(&[&ok, &ok]);
-        assert_eq!(manifest_digest(&m).unwrap(), sha256_digest(&[&m[..10], b"}"].concat()));
+        assert_eq!(
+            manifest_digest(&m).unwrap(),
+            sha256_digest(&[&m[..10], b"}"].concat())
+        );
 
         let other_len = format!(r#"{{"formatLength":11,"formatTail":"{tail}"}}"#);
-        assert!(matches!(manifest_digest(&schema1_with(&[&ok, &other_len])), Err(DigestError::ConflictingLength)));
+        assert!(matches!(
+            manifest_digest(&schema1_with(&[&ok, &other_len])),
+            Err(DigestError::ConflictingLength)
+        ));
         let other_tail = r#"{"formatLength":10,"formatTail":"fQo"}"#;
-        assert!(matches!(manifest_digest(&schema1_with(&[&ok, other_tail])), Err(DigestError::ConflictingTail)));
+        assert!(matches!(
+            manifest_digest(&schema1_with(&[&ok, other_tail])),
+            Err(DigestError::ConflictingTail)
+        ));
         let too_long = format!(r#"{{"formatLength":100000,"formatTail":"{tail}"}}"#);
-        assert!(matches!(manifest_digest(&schema1_with(&[&too_long])), Err(DigestError::LengthTooLarge { .. })));
+        assert!(matches!(
+            manifest_digest(&schema1_with(&[&too_long])),
+            Err(DigestError::LengthTooLarge { .. })
+        ));
         assert!(manifest_digest(&schema1_with(&["not json"])).is_err());
         // Empty signatures array: empty payload.
-        assert_eq!(manifest_digest(&schema1_with(&[])).unwrap(), sha256_digest(b""));
+        assert_eq!(
+            manifest_digest(&schema1_with(&[])).unwrap(),
+            sha256_digest(b"")
+        );
         // A v2 media type is never schema1, whatever the signatures say.
         let v2 = br#"{"schemaVersion":1,"mediaType":"application/vnd.oci.image.manifest.v1+json","signatures":1}"#;
         assert_eq!(manifest_digest(v2).unwrap(), sha256_digest(v2));
@@ -325,7 +359,9 @@ mod tests {
             format!(r#"{{"schemaVersion":1,"signatures":[{{"header":{{"jwk":{jwk}}},"protected":"{protected}"}}]}}"#)
                 .into_bytes()
         };
-        assert!(manifest_digest(&with_jwk(r#"{"kty":"EC","crv":"P-256","x":"a","y":"b"}"#)).is_ok());
+        assert!(
+            manifest_digest(&with_jwk(r#"{"kty":"EC","crv":"P-256","x":"a","y":"b"}"#)).is_ok()
+        );
         assert!(manifest_digest(&with_jwk(r#"{"kty":"EC"}"#)).is_err());
         assert!(manifest_digest(&with_jwk(r#""jwk""#)).is_err());
     }

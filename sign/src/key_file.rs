@@ -54,9 +54,13 @@ pub enum KeyFileError {
 impl SigningKey {
     /// Loads the secret key in `path`, unlocking it with `passphrase` if it is
     /// protected, and picks the signing key (primary preferred, see `select`).
-    pub fn from_key_file(path: &Path, passphrase: Option<&Passphrase>) -> Result<Self, KeyFileError> {
+    pub fn from_key_file(
+        path: &Path,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<Self, KeyFileError> {
         let p = || path.to_path_buf();
-        let bytes = std::fs::read(path).map_err(|source| KeyFileError::Read { path: p(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| KeyFileError::Read { path: p(), source })?;
         let certs: Vec<Cert> = CertParser::from_bytes(&bytes)
             .and_then(|parser| parser.collect::<sequoia_openpgp::Result<Vec<_>>>())
             .map_err(|source| KeyFileError::Parse { path: p(), source })?;
@@ -76,7 +80,10 @@ impl SigningKey {
             secret
         } else {
             let Some(pass) = passphrase else {
-                return Err(KeyFileError::NeedPassphrase { path: p(), fingerprint });
+                return Err(KeyFileError::NeedPassphrase {
+                    path: p(),
+                    fingerprint,
+                });
             };
             secret
                 .decrypt_secret(pass.password())
@@ -86,12 +93,19 @@ impl SigningKey {
                     source,
                 })?
         };
-        let keypair = secret.into_keypair().map_err(|source| KeyFileError::Unlock {
-            path: p(),
-            fingerprint: fingerprint.clone(),
-            source,
-        })?;
+        let keypair = secret
+            .into_keypair()
+            .map_err(|source| KeyFileError::Unlock {
+                path: p(),
+                fingerprint: fingerprint.clone(),
+                source,
+            })?;
         let signer: Box<dyn crypto::Signer + Send + Sync> = Box::new(keypair);
-        Ok(SigningKey::new(signer, chosen.primary_fingerprint, fingerprint, chosen.is_subkey))
+        Ok(SigningKey::new(
+            signer,
+            chosen.primary_fingerprint,
+            fingerprint,
+            chosen.is_subkey,
+        ))
     }
 }

@@ -117,9 +117,11 @@ impl SigningKey {
             .and_then(|t| u64::try_from(t).ok())
             .map(|t| UNIX_EPOCH + Duration::from_secs(t))
             .unwrap_or_else(SystemTime::now);
-        message::sign_message(self.signer.as_mut(), &bytes, time).map_err(|source| SignError::OpenPgp {
-            fingerprint: self.signing_fingerprint.clone(),
-            source,
+        message::sign_message(self.signer.as_mut(), &bytes, time).map_err(|source| {
+            SignError::OpenPgp {
+                fingerprint: self.signing_fingerprint.clone(),
+                source,
+            }
         })
     }
 
@@ -128,7 +130,11 @@ impl SigningKey {
     /// `docker_reference` is written verbatim; `push --sign-by` should pass the
     /// destination's fully normalised form (`docker.io/library/busybox:latest`),
     /// `standalone-sign` the user's string (docs/trust-formats.md §1.2).
-    pub fn sign_manifest(&mut self, manifest: &[u8], docker_reference: &str) -> Result<Vec<u8>, SignError> {
+    pub fn sign_manifest(
+        &mut self,
+        manifest: &[u8],
+        docker_reference: &str,
+    ) -> Result<Vec<u8>, SignError> {
         let digest = manifest_digest(manifest)?;
         self.sign_payload(&Payload::new(&digest, docker_reference))
     }

@@ -82,7 +82,11 @@ mod tests {
         let p = read("  WithPassphrase123\n").unwrap();
         assert!(p.password().map(|b| &b[..] == b"WithPassphrase123"));
         let err = read("With\nPassphrase123\n").unwrap_err();
-        assert!(err.to_string().ends_with("invalid passphrase: must not contain a line break"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("invalid passphrase: must not contain a line break"),
+            "{err}"
+        );
         assert!(format!("{p:?}").contains("redacted"));
     }
 

@@ -111,7 +111,10 @@ fn push_go_string(out: &mut String, s: &str) {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/containers-image");
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/containers-image"
+    );
 
     fn payload(digest: &str, reference: &str, creator: Option<&str>, ts: Option<i64>) -> Payload {
         Payload {
@@ -139,13 +142,18 @@ mod tests {
         assert_eq!(String::from_utf8(bare.to_bytes().unwrap()).unwrap(), want);
 
         let only_ts = payload(&digest, "r", None, Some(5));
-        assert!(String::from_utf8(only_ts.to_bytes().unwrap()).unwrap().ends_with(r#""optional":{"timestamp":5}}"#));
+        assert!(String::from_utf8(only_ts.to_bytes().unwrap())
+            .unwrap()
+            .ends_with(r#""optional":{"timestamp":5}}"#));
     }
 
     #[test]
     fn reproduces_skopeo_payload_bytes() {
         // generated/gpg-skopeo-standalone/payload.json came out of skopeo 1.9.3.
-        let want = std::fs::read(format!("{FIXTURES}/generated/gpg-skopeo-standalone/payload.json")).unwrap();
+        let want = std::fs::read(format!(
+            "{FIXTURES}/generated/gpg-skopeo-standalone/payload.json"
+        ))
+        .unwrap();
         let p = payload(
             "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55",
             "docker.io/library/busybox:latest",
@@ -160,7 +168,11 @@ mod tests {
         // §8.1 #25.
         for (d, r) in [("", "busybox:latest"), ("sha256:aa", "")] {
             let err = payload(d, r, None, None).to_bytes().unwrap_err();
-            assert!(err.to_string().starts_with("Unexpected empty signature content"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("Unexpected empty signature content"),
+                "{err}"
+            );
         }
     }
 

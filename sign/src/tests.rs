@@ -13,7 +13,10 @@ use sequoia_openpgp::Cert;
 
 use crate::{KeyFileError, Passphrase, Payload, SigningKey};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/containers-image");
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/fixtures/containers-image"
+);
 
 fn write_tsk(dir: &Path, certs: &[&Cert]) -> PathBuf {
     let path = dir.join("key.pgp");
@@ -69,8 +72,13 @@ fn key_file_signature_has_skopeo_compatible_shape() {
     assert_eq!(key.signing_fingerprint(), key.primary_fingerprint());
     assert!(!key.is_subkey());
 
-    let blob = key.sign_manifest(b"{}", "docker.io/library/busybox:latest").unwrap();
-    assert_eq!(blob[0], 0xC4, "new-format one-pass signature first (§2.2 sniffing)");
+    let blob = key
+        .sign_manifest(b"{}", "docker.io/library/busybox:latest")
+        .unwrap();
+    assert_eq!(
+        blob[0], 0xC4,
+        "new-format one-pass signature first (§2.2 sniffing)"
+    );
     assert_eq!(packet_tags(&blob), ["OnePassSig", "Literal", "Signature"]);
     assert_eq!(issuer_of(&blob), cert.fingerprint().to_hex());
 }
@@ -78,7 +86,9 @@ fn key_file_signature_has_skopeo_compatible_shape() {
 #[test]
 fn falls_back_to_signing_subkey_when_primary_cannot_sign() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, _) = CertBuilder::general_purpose(Some("Sub <sub@example.com>")).generate().unwrap();
+    let (cert, _) = CertBuilder::general_purpose(Some("Sub <sub@example.com>"))
+        .generate()
+        .unwrap();
     let path = write_tsk(dir.path(), &[&cert]);
     let mut key = SigningKey::from_key_file(&path, None).unwrap();
     assert!(key.is_subkey());
@@ -92,11 +102,15 @@ fn passphrase_rules() {
     let dir = tempfile::tempdir().unwrap();
     let cert = primary_signer(Some("WithPassphrase123"));
     let path = write_tsk(dir.path(), &[&cert]);
-    assert!(matches!(SigningKey::from_key_file(&path, None), Err(KeyFileError::NeedPassphrase { .. })));
+    assert!(matches!(
+        SigningKey::from_key_file(&path, None),
+        Err(KeyFileError::NeedPassphrase { .. })
+    ));
     let wrong = SigningKey::from_key_file(&path, Some(&Passphrase::new("nope"))).unwrap_err();
     assert!(matches!(wrong, KeyFileError::Unlock { .. }), "{wrong}");
     assert!(wrong.to_string().contains(&path.display().to_string()));
-    let mut key = SigningKey::from_key_file(&path, Some(&Passphrase::new("WithPassphrase123"))).unwrap();
+    let mut key =
+        SigningKey::from_key_file(&path, Some(&Passphrase::new("WithPassphrase123"))).unwrap();
     key.sign_manifest(b"{}", "r:1").unwrap();
 }
 
@@ -105,7 +119,10 @@ fn key_file_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let two = write_tsk(dir.path(), &[&primary_signer(None), &primary_signer(None)]);
     let err = SigningKey::from_key_file(&two, None).unwrap_err();
-    assert!(matches!(err, KeyFileError::CertCount { count: 2, .. }), "{err}");
+    assert!(
+        matches!(err, KeyFileError::CertCount { count: 2, .. }),
+        "{err}"
+    );
 
     let junk = dir.path().join("junk");
     std::fs::write(&junk, "not a key").unwrap();
@@ -133,10 +150,15 @@ fn signs_with_upstream_passphrase_key_from_secring() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_tsk(dir.path(), &[&cert]);
     assert!(SigningKey::from_key_file(&path, Some(&Passphrase::new("wrong"))).is_err());
-    let mut key = SigningKey::from_key_file(&path, Some(&Passphrase::new("WithPassphrase123"))).unwrap();
-    assert_eq!(key.primary_fingerprint(), "F2B501009F78B0B340221A12A3CD242DA6028093");
+    let mut key =
+        SigningKey::from_key_file(&path, Some(&Passphrase::new("WithPassphrase123"))).unwrap();
+    assert_eq!(
+        key.primary_fingerprint(),
+        "F2B501009F78B0B340221A12A3CD242DA6028093"
+    );
     let payload = Payload {
-        manifest_digest: "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55".into(),
+        manifest_digest: "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55"
+            .into(),
         docker_reference: "testing/manifest".into(),
         creator: None,
         timestamp: Some(1_800_000_000),
@@ -158,16 +180,30 @@ impl GpgHome {
             eprintln!("skipping: gpg is not installed");
             return None;
         }
-        let dir = tempfile::Builder::new().prefix("vg").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("vg")
+            .tempdir_in("/tmp")
+            .unwrap();
         let home = Self { dir };
         let status = Command::new("gpg")
             .arg("--homedir")
             .arg(home.dir.path())
-            .args(["--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", passphrase])
+            .args([
+                "--batch",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                passphrase,
+            ])
             .args(["--quick-gen-key", uid, "default", "default", "never"])
             .output()
             .unwrap();
-        assert!(status.status.success(), "gpg --quick-gen-key: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "gpg --quick-gen-key: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         Some(home)
     }
 
@@ -221,16 +257,21 @@ fn gpg_agent_signs_with_real_gnupg_key() {
             .unwrap_or_else(|e| panic!("{spec}: {e:?}"));
         assert_eq!(key.primary_fingerprint(), fpr);
         assert!(!key.is_subkey(), "gpg default keys sign with the primary");
-        let blob = key.sign_manifest(b"{}", "docker.io/library/busybox:latest").unwrap();
+        let blob = key
+            .sign_manifest(b"{}", "docker.io/library/busybox:latest")
+            .unwrap();
         assert_eq!(packet_tags(&blob), ["OnePassSig", "Literal", "Signature"]);
         assert_eq!(issuer_of(&blob), fpr);
     }
 
-    let err = SigningKey::from_gpg_agent("nobody@example.com", Some(home.path()), None).unwrap_err();
+    let err =
+        SigningKey::from_gpg_agent("nobody@example.com", Some(home.path()), None).unwrap_err();
     assert!(err.to_string().contains("no secret key matching"), "{err}");
 
     // The agent caches passphrases; a fresh agent must refuse a wrong one.
     home.kill_agent();
-    let mut key = SigningKey::from_gpg_agent(&fpr, Some(home.path()), Some(&Passphrase::new("wrong"))).unwrap();
+    let mut key =
+        SigningKey::from_gpg_agent(&fpr, Some(home.path()), Some(&Passphrase::new("wrong")))
+            .unwrap();
     assert!(key.sign_manifest(b"{}", "r:1").is_err());
 }

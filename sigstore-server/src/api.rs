@@ -63,9 +63,15 @@ struct Inner {
 
 impl AppState {
     /// `tokens: None` disables publishing (reads only).
-    pub fn new(store: Store, tokens: Option<Tokens>, check: Arc<dyn UploadCheck>, config: AppConfig) -> Self {
-        let cache_control = HeaderValue::try_from(format!("public, max-age={}, immutable", config.max_age))
-            .unwrap_or(HeaderValue::from_static("no-cache"));
+    pub fn new(
+        store: Store,
+        tokens: Option<Tokens>,
+        check: Arc<dyn UploadCheck>,
+        config: AppConfig,
+    ) -> Self {
+        let cache_control =
+            HeaderValue::try_from(format!("public, max-age={}, immutable", config.max_age))
+                .unwrap_or(HeaderValue::from_static("no-cache"));
         AppState(Arc::new(Inner {
             store,
             tokens,
@@ -162,20 +168,32 @@ impl IntoResponse for ApiError {
         let body = if status == StatusCode::NOT_FOUND {
             Body::from(&b"{\"error\":\"not found\"}\n"[..])
         } else {
-            Body::from(format!("{}\n", serde_json::json!({ "error": self.to_string() })))
+            Body::from(format!(
+                "{}\n",
+                serde_json::json!({ "error": self.to_string() })
+            ))
         };
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         // A cached 404 would hide a signature published a moment later.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         match self {
             Self::Unauthorized => {
-                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sigstore-server\""));
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sigstore-server\""),
+                );
             }
             Self::MethodNotAllowed | Self::PublishingDisabled => {
-                h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT"));
+                h.insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, POST, PUT"),
+                );
             }
             _ => {}
         }
@@ -201,14 +219,20 @@ async fn healthz(State(s): State<AppState>) -> Response {
     if s.0.store.healthy() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "root directory unavailable\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "root directory unavailable\n",
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
     let mut resp = s.0.metrics.render().into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     resp
 }
 
@@ -226,7 +250,11 @@ fn read(s: &Inner, req: &Request) -> Result<Response, ApiError> {
     if p.target() == Target::Collection {
         return Err(ApiError::NotFound);
     }
-    let (entry, cache) = s.store.read(p.rel()).map_err(ApiError::Internal)?.ok_or(ApiError::NotFound)?;
+    let (entry, cache) = s
+        .store
+        .read(p.rel())
+        .map_err(ApiError::Internal)?
+        .ok_or(ApiError::NotFound)?;
     s.metrics.cache(cache == CacheUse::Hit);
     let not_modified = req
         .headers()
@@ -245,7 +273,10 @@ fn read(s: &Inner, req: &Request) -> Result<Response, ApiError> {
     h.insert(header::ETAG, entry.etag.clone());
     h.insert(header::CACHE_CONTROL, s.cache_control.clone());
     if !not_modified {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
     }
     Ok(resp)
@@ -281,7 +312,12 @@ async fn upload(s: AppState, req: Request) -> Result<Response, ApiError> {
         }
     };
     if let Some(n) = explicit {
-        if req.headers().get(header::IF_NONE_MATCH).map(HeaderValue::as_bytes) != Some(b"*") {
+        if req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .map(HeaderValue::as_bytes)
+            != Some(b"*")
+        {
             return Err(ApiError::PreconditionRequired);
         }
         if n > MAX_INDEX {
@@ -334,7 +370,10 @@ async fn upload(s: AppState, req: Request) -> Result<Response, ApiError> {
     let mut resp = Response::new(Body::from(format!("{body}\n")));
     *resp.status_mut() = StatusCode::CREATED;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::try_from(location) {
         h.insert(header::LOCATION, v);
     }
@@ -344,7 +383,10 @@ async fn upload(s: AppState, req: Request) -> Result<Response, ApiError> {
 fn bearer(h: &HeaderMap) -> Option<&str> {
     let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn read_body(s: &Inner, req: Request) -> Result<Bytes, ApiError> {
@@ -361,7 +403,9 @@ async fn read_body(s: &Inner, req: Request) -> Result<Bytes, ApiError> {
     match tokio::time::timeout(s.config.body_timeout, collect).await {
         Err(_) => Err(ApiError::BodyTimeout),
         Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::TooLarge(max)),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::TooLarge(max))
+        }
         Ok(Err(_)) => Err(ApiError::BodyRead),
     }
 }

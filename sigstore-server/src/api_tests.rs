@@ -16,7 +16,11 @@ use crate::tokens::hash_token;
 const HEX: &str = "20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
 
 fn state(root: &Path, check: Arc<dyn UploadCheck>) -> AppState {
-    let tokens = format!("{} ns/app ci\n{} other\n", hash_token("good-token"), hash_token("other-token"));
+    let tokens = format!(
+        "{} ns/app ci\n{} other\n",
+        hash_token("good-token"),
+        hash_token("other-token")
+    );
     let config = AppConfig {
         max_body: 8192,
         ..AppConfig::default()
@@ -36,7 +40,11 @@ fn router(root: &Path) -> Router {
 async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = resp.into_parts();
-    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 fn get(uri: &str) -> Request<Body> {
@@ -57,7 +65,9 @@ fn sig_dir(root: &Path) -> std::path::PathBuf {
 
 fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.map(|e| e.unwrap().file_name().into_string().unwrap()).collect(),
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect(),
         Err(_) => vec![],
     };
     v.sort();
@@ -85,14 +95,25 @@ async fn get_head_etag_and_cache_control() {
     assert_eq!((st, body.len()), (StatusCode::OK, 0));
     assert_eq!(h[header::CONTENT_LENGTH], "4");
 
-    for inm in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}"), "*".to_string()] {
-        let req = Request::get(&uri).header(header::IF_NONE_MATCH, &inm).body(Body::empty()).unwrap();
+    for inm in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"x\", {etag}"),
+        "*".to_string(),
+    ] {
+        let req = Request::get(&uri)
+            .header(header::IF_NONE_MATCH, &inm)
+            .body(Body::empty())
+            .unwrap();
         let (st, h, body) = send(&app, req).await;
         assert_eq!(st, StatusCode::NOT_MODIFIED, "{inm}");
         assert!(body.is_empty());
         assert_eq!(h[header::ETAG], etag.as_str());
     }
-    let req = Request::get(&uri).header(header::IF_NONE_MATCH, "\"other\"").body(Body::empty()).unwrap();
+    let req = Request::get(&uri)
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(&app, req).await.0, StatusCode::OK);
 
     let (st, h, _) = send(&app, get(&format!("/ns/app@sha256={HEX}/signature-2"))).await;
@@ -106,7 +127,11 @@ async fn traversal_never_reads_outside_the_root() {
     let root = outer.path().join("root");
     std::fs::create_dir_all(sig_dir(&root)).unwrap();
     std::fs::write(outer.path().join("secret"), b"SECRET").unwrap();
-    std::os::unix::fs::symlink(outer.path().join("secret"), sig_dir(&root).join("signature-1")).unwrap();
+    std::os::unix::fs::symlink(
+        outer.path().join("secret"),
+        sig_dir(&root).join("signature-1"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../../../secret", sig_dir(&root).join("signature-2")).unwrap();
     let app = router(&root);
     for uri in [
@@ -120,7 +145,10 @@ async fn traversal_never_reads_outside_the_root() {
         let (st, _, body) = send(&app, get(&uri)).await;
         assert!(matches!(st.as_u16(), 400 | 404), "{uri}: {st}");
         assert!(!String::from_utf8_lossy(&body).contains("SECRET"), "{uri}");
-        assert!(!String::from_utf8_lossy(&body).contains(outer.path().to_str().unwrap()), "{uri}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains(outer.path().to_str().unwrap()),
+            "{uri}"
+        );
     }
 }
 
@@ -132,28 +160,60 @@ async fn uploads_need_a_token_for_the_repository() {
     let uri = format!("/ns/app@sha256={HEX}/signatures");
     let (st, h, _) = send(&app, post(&uri, None, sig.clone())).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    assert_eq!(h[header::WWW_AUTHENTICATE], "Bearer realm=\"sigstore-server\"");
-    assert_eq!(send(&app, post(&uri, Some("bad-token"), sig.clone())).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"sigstore-server\""
+    );
+    assert_eq!(
+        send(&app, post(&uri, Some("bad-token"), sig.clone()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let basic = Request::post(&uri)
         .header(header::AUTHORIZATION, "Basic Z29vZC10b2tlbjo=")
         .body(Body::from(sig.clone()))
         .unwrap();
     assert_eq!(send(&app, basic).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&app, post(&uri, Some("other-token"), sig.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&app, post(&uri, Some("other-token"), sig.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     let other_repo = format!("/ns/application@sha256={HEX}/signatures");
-    assert_eq!(send(&app, post(&other_repo, Some("good-token"), sig.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&app, post(&other_repo, Some("good-token"), sig.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     assert!(files(root.path()).is_empty(), "nothing may be written");
 
     let (st, h, body) = send(&app, post(&uri, Some("good-token"), sig.clone())).await;
-    assert_eq!(st, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(h[header::LOCATION], format!("/ns/app@sha256={HEX}/signature-1"));
+    assert_eq!(
+        st,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(
+        h[header::LOCATION],
+        format!("/ns/app@sha256={HEX}/signature-1")
+    );
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["index"], 1);
     assert_eq!(json["key"], "E932F44B23E8DD43");
     let (st, h, _) = send(&app, post(&uri, Some("good-token"), sig.clone())).await;
     assert_eq!(st, StatusCode::CREATED);
-    assert_eq!(h[header::LOCATION], format!("/ns/app@sha256={HEX}/signature-2"));
-    assert_eq!(std::fs::read(sig_dir(root.path()).join("signature-2")).unwrap(), sig);
+    assert_eq!(
+        h[header::LOCATION],
+        format!("/ns/app@sha256={HEX}/signature-2")
+    );
+    assert_eq!(
+        std::fs::read(sig_dir(root.path()).join("signature-2")).unwrap(),
+        sig
+    );
     // …and it is served back.
     let (st, _, body) = send(&app, get(&format!("/ns/app@sha256={HEX}/signature-2"))).await;
     assert_eq!((st, body), (StatusCode::OK, sig));
@@ -167,28 +227,79 @@ async fn uploads_must_be_signatures_of_the_path_digest() {
     let other = "1".repeat(64);
     for (uri, body) in [
         (format!("/ns/app@sha256={other}/signatures"), sig.clone()),
-        (format!("/ns/app@sha256={HEX}/signatures"), b"garbage".to_vec()),
+        (
+            format!("/ns/app@sha256={HEX}/signatures"),
+            b"garbage".to_vec(),
+        ),
         (format!("/ns/app@sha256={HEX}/signatures"), vec![]),
-        (format!("/ns/app@sha256={HEX}/signatures"), sig[..sig.len() / 2].to_vec()),
-        (format!("/ns/app@sha256={HEX}/signatures"), fixture("signature/fixtures/invalid-blob.signature")),
+        (
+            format!("/ns/app@sha256={HEX}/signatures"),
+            sig[..sig.len() / 2].to_vec(),
+        ),
+        (
+            format!("/ns/app@sha256={HEX}/signatures"),
+            fixture("signature/fixtures/invalid-blob.signature"),
+        ),
     ] {
         let (st, _, body) = send(&app, post(&uri, Some("good-token"), body)).await;
-        assert_eq!(st, StatusCode::BAD_REQUEST, "{uri}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            st,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
-    let (st, _, _) = send(&app, post(&format!("/ns/app@sha256={HEX}/signatures"), Some("good-token"), vec![0xa3; 9000])).await;
+    let (st, _, _) = send(
+        &app,
+        post(
+            &format!("/ns/app@sha256={HEX}/signatures"),
+            Some("good-token"),
+            vec![0xa3; 9000],
+        ),
+    )
+    .await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(files(root.path()).is_empty());
 
     // --require-signer: a structurally fine signature by another key is refused.
-    let strict = app_with(root.path(), SignedBy::new(&fixture("signature/fixtures/public-key-2.gpg")).unwrap());
-    let (st, _, body) = send(&strict, post(&format!("/ns/app@sha256={HEX}/signatures"), Some("good-token"), sig.clone())).await;
+    let strict = app_with(
+        root.path(),
+        SignedBy::new(&fixture("signature/fixtures/public-key-2.gpg")).unwrap(),
+    );
+    let (st, _, body) = send(
+        &strict,
+        post(
+            &format!("/ns/app@sha256={HEX}/signatures"),
+            Some("good-token"),
+            sig.clone(),
+        ),
+    )
+    .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(String::from_utf8_lossy(&body).contains("not accepted"), "{}", String::from_utf8_lossy(&body));
-    let right = app_with(root.path(), SignedBy::new(&fixture("signature/fixtures/public-key.gpg")).unwrap());
-    let (st, _, body) = send(&right, post(&format!("/ns/app@sha256={HEX}/signatures"), Some("good-token"), sig)).await;
+    assert!(
+        String::from_utf8_lossy(&body).contains("not accepted"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let right = app_with(
+        root.path(),
+        SignedBy::new(&fixture("signature/fixtures/public-key.gpg")).unwrap(),
+    );
+    let (st, _, body) = send(
+        &right,
+        post(
+            &format!("/ns/app@sha256={HEX}/signatures"),
+            Some("good-token"),
+            sig,
+        ),
+    )
+    .await;
     assert_eq!(st, StatusCode::CREATED);
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((json["key"].as_str(), json["verified"].as_bool()), (Some("08CD26E446E2E95249B7A405E932F44B23E8DD43"), Some(true)));
+    assert_eq!(
+        (json["key"].as_str(), json["verified"].as_bool()),
+        (Some("08CD26E446E2E95249B7A405E932F44B23E8DD43"), Some(true))
+    );
 }
 
 fn app_with(root: &Path, check: impl UploadCheck + 'static) -> Router {
@@ -208,12 +319,21 @@ async fn put_is_write_once() {
         }
         b.body(Body::from(sig.clone())).unwrap()
     };
-    assert_eq!(send(&app, put(None)).await.0, StatusCode::PRECONDITION_REQUIRED);
-    assert_eq!(send(&app, put(Some("\"abc\""))).await.0, StatusCode::PRECONDITION_REQUIRED);
+    assert_eq!(
+        send(&app, put(None)).await.0,
+        StatusCode::PRECONDITION_REQUIRED
+    );
+    assert_eq!(
+        send(&app, put(Some("\"abc\""))).await.0,
+        StatusCode::PRECONDITION_REQUIRED
+    );
     let (st, h, _) = send(&app, put(Some("*"))).await;
     assert_eq!(st, StatusCode::CREATED);
     assert_eq!(h[header::LOCATION], uri.as_str());
-    assert_eq!(send(&app, put(Some("*"))).await.0, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        send(&app, put(Some("*"))).await.0,
+        StatusCode::PRECONDITION_FAILED
+    );
     assert_eq!(files(&sig_dir(root.path())), ["signature-3"]);
     let high = Request::put(format!("/ns/app@sha256={HEX}/signature-128"))
         .header(header::AUTHORIZATION, "Bearer good-token")
@@ -250,27 +370,50 @@ async fn concurrent_posts_take_distinct_consecutive_indexes() {
     want.sort();
     assert_eq!(files(&sig_dir(root.path())), want);
     for n in 1..=100 {
-        assert_eq!(std::fs::read(sig_dir(root.path()).join(format!("signature-{n}"))).unwrap(), sig);
+        assert_eq!(
+            std::fs::read(sig_dir(root.path()).join(format!("signature-{n}"))).unwrap(),
+            sig
+        );
     }
 }
 
 #[tokio::test]
 async fn read_only_without_tokens_and_operational_endpoints() {
     let root = tempfile::tempdir().unwrap();
-    let s = AppState::new(Store::open(root.path(), 0).unwrap(), None, Arc::new(Structural), AppConfig::default());
+    let s = AppState::new(
+        Store::open(root.path(), 0).unwrap(),
+        None,
+        Arc::new(Structural),
+        AppConfig::default(),
+    );
     let app = app(s);
     let sig = fixture("signature/fixtures/image.signature");
-    let (st, h, _) = send(&app, post(&format!("/ns/app@sha256={HEX}/signatures"), Some("x"), sig)).await;
+    let (st, h, _) = send(
+        &app,
+        post(&format!("/ns/app@sha256={HEX}/signatures"), Some("x"), sig),
+    )
+    .await;
     assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(h[header::ALLOW], "GET, HEAD, POST, PUT");
-    let del = Request::delete(format!("/ns/app@sha256={HEX}/signature-1")).body(Body::empty()).unwrap();
+    let del = Request::delete(format!("/ns/app@sha256={HEX}/signature-1"))
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(&app, del).await.0, StatusCode::METHOD_NOT_ALLOWED);
     let (st, _, body) = send(&app, get("/healthz")).await;
     assert_eq!((st, body), (StatusCode::OK, b"ok\n".to_vec()));
     let (st, h, body) = send(&app, get("/metrics")).await;
     assert_eq!(st, StatusCode::OK);
-    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+    assert!(h[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = String::from_utf8(body).unwrap();
-    assert!(text.contains("sigstore_http_requests_total{method=\"POST\",status=\"405\"} 1"), "{text}");
-    assert!(text.contains("sigstore_http_requests_total{method=\"GET\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains("sigstore_http_requests_total{method=\"POST\",status=\"405\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sigstore_http_requests_total{method=\"GET\",status=\"200\"} 1"),
+        "{text}"
+    );
 }

@@ -51,7 +51,8 @@ pub struct Structural;
 impl UploadCheck for Structural {
     fn check(&self, _repo: &str, digest: &str, body: &[u8]) -> Result<SignerInfo, Rejection> {
         let message = simple_signing(body)?;
-        let dump = vouch_verify::signature::untrusted_dump(message).map_err(|e| Rejection::NotASignature(e.to_string()))?;
+        let dump = vouch_verify::signature::untrusted_dump(message)
+            .map_err(|e| Rejection::NotASignature(e.to_string()))?;
         same_digest(&dump.contents.untrusted_docker_manifest_digest, digest)?;
         Ok(SignerInfo {
             key: dump.untrusted_short_key_identifier,
@@ -98,7 +99,9 @@ impl UploadCheck for SignedBy {
 fn simple_signing(body: &[u8]) -> Result<&[u8], Rejection> {
     match sniff(body) {
         Ok(SignatureBlob::SimpleSigning(m)) => Ok(m),
-        Ok(SignatureBlob::Sigstore(_)) => Err(Rejection::NotASignature("sigstore (cosign) signatures are not served from lookaside".into())),
+        Ok(SignatureBlob::Sigstore(_)) => Err(Rejection::NotASignature(
+            "sigstore (cosign) signatures are not served from lookaside".into(),
+        )),
         Err(e) => Err(Rejection::NotASignature(e.to_string())),
     }
 }
@@ -119,24 +122,41 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn fixture(rel: &str) -> Vec<u8> {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/containers-image/");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/containers-image/"
+        );
         std::fs::read(format!("{p}{rel}")).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
     }
 
-    pub const TEST_DIGEST: &str = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
+    pub const TEST_DIGEST: &str =
+        "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
     const TEST_KEY: &str = "08CD26E446E2E95249B7A405E932F44B23E8DD43";
 
     #[test]
     fn structural() {
         let sig = fixture("signature/fixtures/image.signature");
-        let info = Structural.check("testing/manifest", TEST_DIGEST, &sig).unwrap();
+        let info = Structural
+            .check("testing/manifest", TEST_DIGEST, &sig)
+            .unwrap();
         assert_eq!(info.key, "E932F44B23E8DD43");
         assert!(!info.verified);
         assert_eq!(info.docker_reference, "testing/manifest");
         let other = format!("sha256:{}", "0".repeat(64));
-        assert!(matches!(Structural.check("x", &other, &sig), Err(Rejection::DigestMismatch { .. })));
-        for garbage in [&b""[..], b"hello", b"\xa3\x01\x02\x03", b"-----BEGIN PGP MESSAGE-----\n"] {
-            assert!(matches!(Structural.check("x", TEST_DIGEST, garbage), Err(Rejection::NotASignature(_))));
+        assert!(matches!(
+            Structural.check("x", &other, &sig),
+            Err(Rejection::DigestMismatch { .. })
+        ));
+        for garbage in [
+            &b""[..],
+            b"hello",
+            b"\xa3\x01\x02\x03",
+            b"-----BEGIN PGP MESSAGE-----\n",
+        ] {
+            assert!(matches!(
+                Structural.check("x", TEST_DIGEST, garbage),
+                Err(Rejection::NotASignature(_))
+            ));
         }
         let bad_payload = fixture("signature/fixtures/invalid-blob.signature");
         assert!(Structural.check("x", TEST_DIGEST, &bad_payload).is_err());
@@ -153,9 +173,15 @@ pub(crate) mod tests {
         let info = check.check("x", TEST_DIGEST, &sig).unwrap();
         assert_eq!((info.key.as_str(), info.verified), (TEST_KEY, true));
         let unknown = fixture("signature/fixtures/unknown-key.signature");
-        assert!(matches!(check.check("x", TEST_DIGEST, &unknown), Err(Rejection::Untrusted(_))));
+        assert!(matches!(
+            check.check("x", TEST_DIGEST, &unknown),
+            Err(Rejection::Untrusted(_))
+        ));
         let other = SignedBy::new(&fixture("signature/fixtures/public-key-2.gpg")).unwrap();
-        assert!(matches!(other.check("x", TEST_DIGEST, &sig), Err(Rejection::Untrusted(_))));
+        assert!(matches!(
+            other.check("x", TEST_DIGEST, &sig),
+            Err(Rejection::Untrusted(_))
+        ));
         assert!(SignedBy::new(b"not a key").is_none());
     }
 }

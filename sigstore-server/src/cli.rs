@@ -90,7 +90,13 @@ pub struct ServerArgs {
 ///
 /// Exit codes: 0 after a clean shutdown, 2 on any error (printed on one line).
 #[derive(Parser, Debug)]
-#[command(name = "sigstore-server", version, verbatim_doc_comment, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    name = "sigstore-server",
+    version,
+    verbatim_doc_comment,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     /// The lookaside directory to serve (the `lookaside-staging` directory of registries.d).
     #[arg(long, value_name = "DIR", required = true)]
@@ -118,11 +124,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (cli.command, cli.root) {
-        (Some(Command::HashToken { prefixes, label }), _) => hash_token_cmd(&prefixes, label.as_deref()),
-        (None, Some(root)) => {
-            init_logging(cli.server.log_format);
-            run(&root, &cli.server)
+        (Some(Command::HashToken { prefixes, label }), _) => {
+            hash_token_cmd(&prefixes, label.as_deref())
         }
+        (None, Some(root)) => run(&root, &cli.server),
         (None, None) => Err(anyhow::anyhow!("--root is required")),
     };
     match result {
@@ -134,26 +139,37 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Installs the stderr subscriber; `RUST_LOG` overrides the default
-/// (`info`, which includes the access log).
-pub fn init_logging(format: LogFormat) {
+/// The stderr subscriber; `RUST_LOG` overrides the default (`info`, which
+/// includes the access log). Installed per runtime thread rather than
+/// globally, so `vouch sigstore-server` (whose process already has vouch's
+/// subscriber) logs exactly like the standalone binary.
+fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().flatten_event(true).try_init(),
-    };
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => tracing::Dispatch::new(b.finish()),
+        LogFormat::Json => tracing::Dispatch::new(b.json().flatten_event(true).finish()),
+    }
 }
 
 fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()> {
     let mut token = String::new();
-    std::io::stdin().read_line(&mut token).context("reading the token from stdin")?;
+    std::io::stdin()
+        .read_line(&mut token)
+        .context("reading the token from stdin")?;
     let token = token.trim();
     if token.len() < 16 {
         bail!("refusing a token shorter than 16 characters");
     }
-    let line = format!("{} {}{}", hash_token(token), prefixes.join(","), label.map(|l| format!(" {l}")).unwrap_or_default());
+    let line = format!(
+        "{} {}{}",
+        hash_token(token),
+        prefixes.join(","),
+        label.map(|l| format!(" {l}")).unwrap_or_default()
+    );
     Tokens::parse(&line).map_err(|(_, problem)| anyhow::anyhow!("{problem}"))?;
     println!("{line}");
     Ok(())
@@ -161,13 +177,17 @@ fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()
 
 /// Builds the state from flags, binds, and serves until SIGTERM/SIGINT.
 pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
+    let dispatch = log_dispatch(a.log_format);
+    let _main_guard = tracing::dispatcher::set_default(&dispatch);
     let store = Store::open(root, a.cache_entries)?;
     let tokens = a.tokens.as_deref().map(Tokens::load).transpose()?;
     let check: Arc<dyn UploadCheck> = match &a.require_signer {
         None => Arc::new(Structural),
         Some(p) => {
-            let blob = std::fs::read(p).with_context(|| format!("reading keyring {}", p.display()))?;
-            let s = SignedBy::new(&blob).with_context(|| format!("no public keys in {}", p.display()))?;
+            let blob =
+                std::fs::read(p).with_context(|| format!("reading keyring {}", p.display()))?;
+            let s = SignedBy::new(&blob)
+                .with_context(|| format!("no public keys in {}", p.display()))?;
             tracing::info!(keys = ?s.fingerprints(), "uploads must be signed by these keys");
             Arc::new(s)
         }
@@ -194,14 +214,24 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         rt.worker_threads(n.max(1));
     }
-    let rt = rt.enable_all().build().context("starting the async runtime")?;
+    let rt = rt
+        .enable_all()
+        .on_thread_start(move || {
+            // Lives as long as the thread: runtime threads serve only us.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("listening on {}", a.listen))?;
         let addr = listener.local_addr()?;
         let scheme = if opts.tls.is_some() { "https" } else { "http" };
-        eprintln!("sigstore-server: serving {} on {scheme}://{addr}", root.display());
+        eprintln!(
+            "sigstore-server: serving {} on {scheme}://{addr}",
+            root.display()
+        );
         serve(listener, app(state), opts, shutdown_signal()).await?;
         Ok(())
     })
@@ -231,7 +261,8 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     if certs.is_empty() {
         bail!("no certificate in {}", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading TLS key from {}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading TLS key from {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -35,12 +35,20 @@ fn owned(fd: i32) -> OwnedFd {
 
 /// Opens the root directory once; every other operation is relative to it.
 pub fn open_root(path: &std::path::Path) -> Result<OwnedFd, Errno> {
-    openat(None, path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map(owned)
+    openat(
+        None,
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(owned)
 }
 
 /// Opens `rel` for reading without leaving `root`.
 pub fn open_beneath(root: BorrowedFd<'_>, rel: &str) -> Result<File, Errno> {
-    let how = OpenHow::new().flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY).resolve(beneath());
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
+        .resolve(beneath());
     openat2(root.as_raw_fd(), rel, how).map(|fd| File::from(owned(fd)))
 }
 
@@ -76,7 +84,11 @@ pub fn create_dirs_beneath(root: BorrowedFd<'_>, rel: &str) -> Result<OwnedFd, E
     let mut cur: Option<OwnedFd> = None;
     for comp in rel.split('/') {
         let parent = cur.as_ref().map_or(root, |fd| fd.as_fd());
-        match mkdirat(Some(parent.as_raw_fd()), comp, Mode::from_bits_truncate(0o755)) {
+        match mkdirat(
+            Some(parent.as_raw_fd()),
+            comp,
+            Mode::from_bits_truncate(0o755),
+        ) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }
@@ -110,7 +122,11 @@ impl Pending {
                     std::process::id(),
                     TMP_SEQ.fetch_add(1, Ordering::Relaxed)
                 );
-                let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+                let flags = OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_NOFOLLOW;
                 let fd = openat(Some(dir.as_raw_fd()), name.as_str(), flags, mode)?;
                 let dup = nix::unistd::dup(dir.as_raw_fd())?;
                 Pending {
@@ -138,7 +154,13 @@ impl Pending {
             ),
             None => {
                 let proc_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
-                match linkat(None, proc_path.as_str(), Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_FOLLOW) {
+                match linkat(
+                    None,
+                    proc_path.as_str(),
+                    Some(dir.as_raw_fd()),
+                    name,
+                    AtFlags::AT_SYMLINK_FOLLOW,
+                ) {
                     // No /proc: AT_EMPTY_PATH works for privileged processes.
                     Err(Errno::ENOENT) => empty_path_link(&self.file, dir, name),
                     other => other,
@@ -166,7 +188,11 @@ fn empty_path_link(file: &File, dir: BorrowedFd<'_>, name: &str) -> Result<(), E
 impl Drop for Pending {
     fn drop(&mut self) {
         if let Some((dir, name)) = &self.named {
-            let _ = unlinkat(Some(dir.as_raw_fd()), name.as_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(
+                Some(dir.as_raw_fd()),
+                name.as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
         }
     }
 }
@@ -186,20 +212,34 @@ mod tests {
         std::fs::write(outside.path().join("secret"), b"secret").unwrap();
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("d")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("d/abs")).unwrap();
-        std::os::unix::fs::symlink("../../../../../../../../etc/passwd", root.path().join("d/rel")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("d/abs"))
+            .unwrap();
+        std::os::unix::fs::symlink(
+            "../../../../../../../../etc/passwd",
+            root.path().join("d/rel"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("dirlink")).unwrap();
         std::fs::write(root.path().join("d/ok"), b"ok").unwrap();
         std::os::unix::fs::symlink("ok", root.path().join("d/inside")).unwrap();
         let fd = open_root(root.path()).unwrap();
         assert_eq!(open_beneath(fd.as_fd(), "d/abs").unwrap_err(), Errno::EXDEV);
         assert_eq!(open_beneath(fd.as_fd(), "d/rel").unwrap_err(), Errno::EXDEV);
-        assert_eq!(open_beneath(fd.as_fd(), "dirlink/secret").unwrap_err(), Errno::EXDEV);
-        assert_eq!(open_beneath(fd.as_fd(), "/etc/passwd").unwrap_err(), Errno::EXDEV);
+        assert_eq!(
+            open_beneath(fd.as_fd(), "dirlink/secret").unwrap_err(),
+            Errno::EXDEV
+        );
+        assert_eq!(
+            open_beneath(fd.as_fd(), "/etc/passwd").unwrap_err(),
+            Errno::EXDEV
+        );
         assert_eq!(open_beneath(fd.as_fd(), "../x").unwrap_err(), Errno::EXDEV);
         assert!(open_beneath(fd.as_fd(), "d/inside").is_ok());
         // Writes can't be redirected through a planted directory symlink either.
-        assert_eq!(create_dirs_beneath(fd.as_fd(), "dirlink/new").unwrap_err(), Errno::EXDEV);
+        assert_eq!(
+            create_dirs_beneath(fd.as_fd(), "dirlink/new").unwrap_err(),
+            Errno::EXDEV
+        );
         assert!(!outside.path().join("new").exists());
     }
 
@@ -211,12 +251,18 @@ mod tests {
         let p = Pending::write(dir.as_fd(), b"one").unwrap();
         p.link(dir.as_fd(), "signature-1").unwrap();
         let q = Pending::write(dir.as_fd(), b"two").unwrap();
-        assert_eq!(q.link(dir.as_fd(), "signature-1").unwrap_err(), Errno::EEXIST);
+        assert_eq!(
+            q.link(dir.as_fd(), "signature-1").unwrap_err(),
+            Errno::EEXIST
+        );
         q.link(dir.as_fd(), "signature-2").unwrap();
         let d = root.path().join("a/b@sha256=x");
         assert_eq!(std::fs::read(d.join("signature-1")).unwrap(), b"one");
         assert_eq!(std::fs::read(d.join("signature-2")).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
     }
 }

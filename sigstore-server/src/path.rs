@@ -75,7 +75,10 @@ impl PathError {
     /// True for input no client following §4.3 produces (traversal attempts,
     /// stray bytes): answered 400 rather than 404.
     pub fn is_malformed(&self) -> bool {
-        !matches!(self, Self::NotSignaturePath | Self::BadDigest | Self::BadIndex)
+        !matches!(
+            self,
+            Self::NotSignaturePath | Self::BadDigest | Self::BadIndex
+        )
     }
 }
 
@@ -145,7 +148,11 @@ impl<'a> SigPath<'a> {
 
     /// The digest in containers/image's `algo:hex` spelling.
     pub fn digest(&self) -> String {
-        format!("{}:{}", &self.rel[self.at + 1..self.eq], &self.rel[self.eq + 1..self.slash])
+        format!(
+            "{}:{}",
+            &self.rel[self.at + 1..self.eq],
+            &self.rel[self.eq + 1..self.slash]
+        )
     }
 
     pub fn target(&self) -> Target {
@@ -155,7 +162,11 @@ impl<'a> SigPath<'a> {
 
 /// Checks a repository prefix as written in a token file (`ns/app`, `ns`).
 pub fn valid_prefix(prefix: &str) -> bool {
-    !prefix.is_empty() && prefix.len() <= MAX_PATH && prefix.split('/').all(|s| check_segment(s).is_ok() && !s.contains(['@', '=']))
+    !prefix.is_empty()
+        && prefix.len() <= MAX_PATH
+        && prefix
+            .split('/')
+            .all(|s| check_segment(s).is_ok() && !s.contains(['@', '=']))
 }
 
 fn check_segment(seg: &str) -> Result<(), PathError> {
@@ -165,7 +176,10 @@ fn check_segment(seg: &str) -> Result<(), PathError> {
     if first == b'.' {
         return Err(PathError::DotSegment);
     }
-    if !seg.bytes().all(|b| segment_byte(b) || b == b'@' || b == b'=') {
+    if !seg
+        .bytes()
+        .all(|b| segment_byte(b) || b == b'@' || b == b'=')
+    {
         return Err(PathError::BadChar);
     }
     Ok(())
@@ -180,11 +194,20 @@ fn parse_file(file: &str) -> Result<Target, PathError> {
     if file == "signatures" {
         return Ok(Target::Collection);
     }
-    let digits = file.strip_prefix("signature-").ok_or(PathError::NotSignaturePath)?;
-    if digits.is_empty() || digits.len() > 10 || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = file
+        .strip_prefix("signature-")
+        .ok_or(PathError::NotSignaturePath)?;
+    if digits.is_empty()
+        || digits.len() > 10
+        || digits.starts_with('0')
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(PathError::BadIndex);
     }
-    digits.parse::<u32>().map(Target::Signature).map_err(|_| PathError::BadIndex)
+    digits
+        .parse::<u32>()
+        .map(Target::Signature)
+        .map_err(|_| PathError::BadIndex)
 }
 
 /// Digest algorithms go-digest registers, with their hex lengths.
@@ -271,7 +294,7 @@ mod tests {
             format!("/ns/app@sha256=../../{HEX}/signature-1"),
             format!("/ns/app@sha256={HEX}/signature-1%"),
             format!("/ns/app@sha256={HEX}/signature-1%2"),
-            format!("/ns/app@sha256=%2e%2e/signature-1"),
+            "/ns/app@sha256=%2e%2e/signature-1".into(),
             format!("/ns/app@sha256={}/signature-1", "a".repeat(2000)),
             format!("/ns/app@sha256={HEX}/signature-1 "),
             format!("/ns/app@sha256={HEX}/signature-01"),
@@ -285,7 +308,12 @@ mod tests {
         for c in &cases {
             assert!(SigPath::parse(c).is_err(), "accepted {c:?}");
         }
-        for c in ["/../../etc/passwd", "/%2e%2e/x", "/ns%2f..%2fapp@sha256=x/signature-1", "//etc/x"] {
+        for c in [
+            "/../../etc/passwd",
+            "/%2e%2e/x",
+            "/ns%2f..%2fapp@sha256=x/signature-1",
+            "//etc/x",
+        ] {
             assert!(SigPath::parse(c).unwrap_err().is_malformed(), "{c}");
         }
     }
@@ -334,7 +362,17 @@ mod tests {
     fn prefixes() {
         assert!(valid_prefix("ns/app"));
         assert!(valid_prefix("library"));
-        for bad in ["", "/ns", "ns/", "ns//app", "..", "ns/../x", "ns/app@sha256", "a\\b", ".x"] {
+        for bad in [
+            "",
+            "/ns",
+            "ns/",
+            "ns//app",
+            "..",
+            "ns/../x",
+            "ns/app@sha256",
+            "a\\b",
+            ".x",
+        ] {
             assert!(!valid_prefix(bad), "{bad}");
         }
     }

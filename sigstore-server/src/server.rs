@@ -116,7 +116,9 @@ pub async fn serve(
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => run_conn(&builder, watcher, tls, service).await,
-                        Ok(Err(e)) => tracing::debug!(peer = %addr, error = %e, "TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(peer = %addr, "TLS handshake timed out"),
                     }
                     close(metrics, permit);
@@ -133,8 +135,12 @@ pub async fn serve(
     Ok(())
 }
 
-async fn run_conn<IO, S>(builder: &http1::Builder, watcher: hyper_util::server::graceful::Watcher, io: IO, service: S)
-where
+async fn run_conn<IO, S>(
+    builder: &http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: IO,
+    service: S,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::HttpService<Incoming> + Send,
     S::Future: Send + 'static,

@@ -171,9 +171,16 @@ impl Store {
         if self.cache_entries == 0 {
             return;
         }
-        let has = self.cache.read().unwrap_or_else(|p| p.into_inner()).contains_key(rel);
+        let has = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(rel);
         if has {
-            self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(rel);
+            self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(rel);
         }
     }
 
@@ -196,7 +203,9 @@ impl Store {
                 Err(e) => return Err(write_err(dir, e.into())),
             }
         }
-        Err(StoreError::Full { dir: dir.to_string() })
+        Err(StoreError::Full {
+            dir: dir.to_string(),
+        })
     }
 
     /// Stores `body` as `dir/signature-n`, failing with [`StoreError::Exists`]
@@ -213,14 +222,16 @@ impl Store {
     }
 
     fn prepare(&self, dir: &str, body: &[u8]) -> Result<(OwnedFd, Pending), StoreError> {
-        let dirfd = fsops::create_dirs_beneath(self.root.as_fd(), dir).map_err(|e| write_err(dir, e.into()))?;
+        let dirfd = fsops::create_dirs_beneath(self.root.as_fd(), dir)
+            .map_err(|e| write_err(dir, e.into()))?;
         let pending = Pending::write(dirfd.as_fd(), body).map_err(|e| write_err(dir, e))?;
         Ok((dirfd, pending))
     }
 
     /// Whether the root is still usable (for `/healthz`).
     pub fn healthy(&self) -> bool {
-        nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&self.root)).is_ok_and(|st| st.st_nlink > 0)
+        nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&self.root))
+            .is_ok_and(|st| st.st_nlink > 0)
     }
 }
 
@@ -230,7 +241,9 @@ fn load(mut file: File, rel: &str) -> Result<FileEntry, StoreError> {
         return Err(read_err(rel, Errno::EISDIR));
     }
     if st.st_size as u64 > MAX_FILE {
-        return Err(StoreError::TooLarge { rel: rel.to_string() });
+        return Err(StoreError::TooLarge {
+            rel: rel.to_string(),
+        });
     }
     let mut body = Vec::with_capacity(st.st_size as usize);
     (&mut file)
@@ -249,7 +262,10 @@ fn load(mut file: File, rel: &str) -> Result<FileEntry, StoreError> {
 }
 
 fn not_found(e: Errno) -> bool {
-    matches!(e, Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::ENAMETOOLONG)
+    matches!(
+        e,
+        Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::ENAMETOOLONG
+    )
 }
 
 fn read_err(rel: &str, e: Errno) -> StoreError {
@@ -298,13 +314,19 @@ mod tests {
         for want in 1..=3 {
             assert_eq!(store.publish_next(d, b"s").unwrap(), want);
         }
-        assert!(matches!(store.publish_at(d, 2, b"t"), Err(StoreError::Exists { .. })));
+        assert!(matches!(
+            store.publish_at(d, 2, b"t"),
+            Err(StoreError::Exists { .. })
+        ));
         store.publish_at(d, 5, b"t").unwrap();
         assert_eq!(store.publish_next(d, b"s").unwrap(), 4);
         assert_eq!(store.publish_next(d, b"s").unwrap(), 6);
         for _ in 7..=MAX_INDEX {
             store.publish_next(d, b"s").unwrap();
         }
-        assert!(matches!(store.publish_next(d, b"s"), Err(StoreError::Full { .. })));
+        assert!(matches!(
+            store.publish_next(d, b"s"),
+            Err(StoreError::Full { .. })
+        ));
     }
 }

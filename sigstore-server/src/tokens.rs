@@ -29,7 +29,11 @@ pub enum TokenFileError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {problem}")]
-    Line { path: String, line: usize, problem: &'static str },
+    Line {
+        path: String,
+        line: usize,
+        problem: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +89,9 @@ impl Tokens {
             let err = |p| (i + 1, p);
             let mut fields = line.split_whitespace();
             let hash = fields.next().ok_or(err("missing hash"))?;
-            let hex = hash.strip_prefix("sha256:").ok_or(err("hash must start with sha256:"))?;
+            let hex = hash
+                .strip_prefix("sha256:")
+                .ok_or(err("hash must start with sha256:"))?;
             let mut bytes = [0u8; 32];
             if hex.len() != 64 || hex::decode_to_slice(hex, &mut bytes).is_err() {
                 return Err(err("hash must be 64 hex digits"));
@@ -106,7 +112,11 @@ impl Tokens {
             entries.push(Entry {
                 hash: bytes,
                 prefixes,
-                label: if label.is_empty() { format!("line {}", i + 1) } else { label },
+                label: if label.is_empty() {
+                    format!("line {}", i + 1)
+                } else {
+                    label
+                },
             });
         }
         Ok(Tokens { entries })
@@ -127,14 +137,20 @@ impl Tokens {
         // depends on the file, not on how much of a hash matched.
         let mut found: Option<&Entry> = None;
         for e in &self.entries {
-            let diff = e.hash.iter().zip(presented.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            let diff = e
+                .hash
+                .iter()
+                .zip(presented.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 && found.is_none() {
                 found = Some(e);
             }
         }
         match found {
             None => Access::Unknown,
-            Some(e) if e.prefixes.iter().any(|p| prefix_matches(p, repo)) => Access::Granted(e.label.clone()),
+            Some(e) if e.prefixes.iter().any(|p| prefix_matches(p, repo)) => {
+                Access::Granted(e.label.clone())
+            }
             Some(e) => Access::Forbidden(e.label.clone()),
         }
     }
@@ -143,7 +159,9 @@ impl Tokens {
 fn prefix_matches(prefix: &str, repo: &str) -> bool {
     prefix == "*"
         || repo == prefix
-        || repo.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+        || repo
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -159,11 +177,26 @@ mod tests {
         );
         let t = Tokens::parse(&text).unwrap();
         assert_eq!(t.len(), 2);
-        assert_eq!(t.check("s3cret", "ns/app"), Access::Granted("ci-release".into()));
-        assert_eq!(t.check("s3cret", "ns/app/sub"), Access::Granted("ci-release".into()));
-        assert_eq!(t.check("s3cret", "other"), Access::Granted("ci-release".into()));
-        assert_eq!(t.check("s3cret", "ns/application"), Access::Forbidden("ci-release".into()));
-        assert_eq!(t.check("s3cret", "ns"), Access::Forbidden("ci-release".into()));
+        assert_eq!(
+            t.check("s3cret", "ns/app"),
+            Access::Granted("ci-release".into())
+        );
+        assert_eq!(
+            t.check("s3cret", "ns/app/sub"),
+            Access::Granted("ci-release".into())
+        );
+        assert_eq!(
+            t.check("s3cret", "other"),
+            Access::Granted("ci-release".into())
+        );
+        assert_eq!(
+            t.check("s3cret", "ns/application"),
+            Access::Forbidden("ci-release".into())
+        );
+        assert_eq!(
+            t.check("s3cret", "ns"),
+            Access::Forbidden("ci-release".into())
+        );
         assert_eq!(t.check("S3cret", "ns/app"), Access::Unknown);
         assert_eq!(t.check("", "ns/app"), Access::Unknown);
         assert_eq!(t.check("admin", "x/y"), Access::Granted("line 4".into()));

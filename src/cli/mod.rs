@@ -1,9 +1,12 @@
 //! Top-level flags and subcommand dispatch.
 
 mod common;
+mod containers;
 mod images;
+mod ps;
 mod pull;
 mod push;
+mod sigstore_server;
 mod transfer;
 
 use std::path::PathBuf;
@@ -44,6 +47,35 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(images::ImageCommand),
+    /// Run a command in a new container.
+    Run(Box<containers::RunArgs>),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// Show a container's configuration and state.
+    Inspect(ps::InspectArgs),
+    /// Show a container's output.
+    Logs(ps::LogsArgs),
+    /// Show a container's processes.
+    Top(ps::TopArgs),
+    /// Stop containers (stop signal, then SIGKILL after --time).
+    Stop(containers::StopArgs),
+    /// Start stopped containers.
+    Start(containers::NamesArgs),
+    /// Restart containers.
+    Restart(containers::StopArgs),
+    /// Send a signal to containers.
+    Kill(containers::KillArgs),
+    /// Wait for containers to exit and print their exit codes.
+    Wait(containers::NamesArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// Run a process in a running container.
+    Exec(containers::ExecArgs),
+    /// The per-container monitor (started by `run -d`; not for direct use).
+    #[command(name = "__monitor", hide = true)]
+    Monitor { id: String },
+    /// Serve a lookaside signature directory and accept signed uploads.
+    SigstoreServer(sigstore_server::SigstoreServerArgs),
 }
 
 /// Parses, runs, and maps the outcome to an exit code.
@@ -60,6 +92,20 @@ pub fn main() -> ExitCode {
         Command::Save(a) => transfer::save(&cli.global, a),
         Command::Load(a) => transfer::load(&cli.global, a),
         Command::Image(c) => images::image(&cli.global, c),
+        Command::Run(a) => containers::run(&cli.global, *a),
+        Command::Ps(a) => ps::ps(&cli.global, a),
+        Command::Inspect(a) => ps::inspect(&cli.global, a),
+        Command::Logs(a) => ps::logs(&cli.global, a),
+        Command::Top(a) => ps::top(&cli.global, a),
+        Command::Stop(a) => containers::stop(&cli.global, a),
+        Command::Start(a) => containers::start(&cli.global, a),
+        Command::Restart(a) => containers::restart(&cli.global, a),
+        Command::Kill(a) => containers::kill(&cli.global, a),
+        Command::Wait(a) => containers::wait(&cli.global, a),
+        Command::Rm(a) => containers::rm(&cli.global, a),
+        Command::Exec(a) => containers::exec(&cli.global, a),
+        Command::Monitor { id } => containers::monitor(&cli.global, &id),
+        Command::SigstoreServer(a) => sigstore_server::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -407,3 +407,251 @@ pub fn layer_with_file(path: &str, content: &[u8]) -> Vec<u8> {
     b.append_data(&mut h, path, content).unwrap();
     b.into_inner().unwrap()
 }
+
+/// `vouch sigstore-server` on a free loopback port, serving `root`; its
+/// stderr (access log) is collected, and the process is killed on drop.
+pub struct SigServer {
+    pub addr: String,
+    pub root: PathBuf,
+    pub child: Child,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl SigServer {
+    /// Starts the server with extra flags (`--tokens`, `--header-timeout`, …).
+    pub fn start(root: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--root")
+            .arg(root)
+            .args(["sigstore-server", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = None;
+        let mut seen = String::new();
+        for _ in 0..50 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.trim().split("://").nth(1) {
+                if line.contains("sigstore-server: serving") {
+                    addr = Some(rest.to_string());
+                    break;
+                }
+            }
+        }
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sigstore-server did not start:\n{seen}");
+        };
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(seen));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        SigServer {
+            addr,
+            root: root.to_path_buf(),
+            child,
+            stderr,
+        }
+    }
+
+    /// Sends raw bytes on a fresh connection and returns everything the
+    /// server answered (raw, because HTTP clients normalise paths).
+    pub fn raw(&self, request: &[u8]) -> String {
+        String::from_utf8_lossy(&self.raw_bytes(request)).into_owned()
+    }
+
+    /// [`SigServer::raw`] without the lossy text conversion.
+    pub fn raw_bytes(&self, request: &[u8]) -> Vec<u8> {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    /// The body of a `GET path` answered 200 (raw bytes).
+    pub fn get_body(&self, path: &str) -> Vec<u8> {
+        let resp = self.raw_bytes(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(
+            resp.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&resp)
+        );
+        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        resp[split + 4..].to_vec()
+    }
+
+    /// One request with `Connection: close`; returns (status, headers+body text).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" || method == "PUT" {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        let resp = self.raw(&bytes);
+        (http_status(&resp), resp)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for SigServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of a raw HTTP response (0 if there was none).
+pub fn http_status(resp: &str) -> u16 {
+    resp.strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A file of the upstream containers/image fixture corpus (shared/fixtures).
+pub fn trust_fixture(rel: &str) -> Vec<u8> {
+    let p = repo_root()
+        .join("../shared/fixtures/containers-image")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+}
+
+// ---- runtime helpers (issue 6: vouch run/ps/stop/rm) ----
+
+/// Why the runtime tests cannot run on this machine, if they cannot: they
+/// need root (overlay mounts, netns, nftables), runc, nft and ip.
+pub fn runtime_skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        return Some("runtime tests need root".into());
+    }
+    for tool in ["runc", "nft", "ip"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        if !found {
+            return Some(format!("{tool} is not installed (scripts/setup.sh installs it)"));
+        }
+    }
+    None
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Skips the calling test with a printed reason when the runtime cannot run.
+#[macro_export]
+macro_rules! require_runtime {
+    () => {
+        if let Some(why) = common::runtime_skip_reason() {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+/// Removes every container of a store when dropped, so a failing test
+/// leaves no process, mount, veth or nft rule behind.
+pub struct ContainerGuard<'a>(pub &'a Vouch);
+
+impl Drop for ContainerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().args(["rm", "-f", "-a"]).output();
+    }
+}
+
+impl Vouch {
+    /// The httpd fixture in this store, imported once per Vouch.
+    pub fn httpd(&self) -> &'static str {
+        if !self.root().join("images").exists() || self.images().is_empty() {
+            self.import_httpd("localhost/httpd");
+        }
+        "localhost/httpd"
+    }
+
+    /// Runs vouch and returns (exit code, stdout, stderr).
+    pub fn run3(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `inspect` of one container as JSON.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", name])).unwrap();
+        v[0].clone()
+    }
+
+    /// Asserts that nothing of container `id` is left on the host.
+    pub fn assert_container_gone(&self, id: &str) {
+        assert!(!self.root().join("containers").join(id).exists(), "container dir of {id} left");
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mountinfo.contains(id), "mount of {id} left:\n{mountinfo}");
+        let veth = format!("vv{}", &id[..12]);
+        assert!(!Path::new("/sys/class/net").join(&veth).exists(), "veth {veth} left");
+        assert!(!Path::new("/run/netns").join(format!("vouch-{id}")).exists(), "netns of {id} left");
+        let nft = Command::new("nft").args(["list", "table", "inet", "vouch"]).output().unwrap();
+        let rules = String::from_utf8_lossy(&nft.stdout);
+        assert!(!rules.contains(&format!("c-{}", &id[..12])), "nft chain of {id} left:\n{rules}");
+        let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let procs = String::from_utf8_lossy(&ps.stdout);
+        assert!(!procs.lines().any(|l| l.contains(id)), "process of {id} left:\n{procs}");
+    }
+}
+
+/// GET `path` from 127.0.0.1:`port`; the whole response.
+pub fn http_get(port: u16, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut body = String::new();
+            if s.read_to_string(&mut body).is_ok() && !body.is_empty() {
+                return body;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing answered on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -182,14 +182,17 @@ fn grammar(s: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
         Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
         None => (rest, None),
     };
-    let ok = valid_name(name) && tag.is_none_or(valid_tag) && digest.is_none_or(valid_digest_syntax);
+    let ok =
+        valid_name(name) && tag.is_none_or(valid_tag) && digest.is_none_or(valid_digest_syntax);
     ok.then_some((name, tag, digest))
 }
 
 /// `splitDockerDomain`: the first component is a domain only if it looks like one.
 fn split_docker_domain(s: &str) -> (String, String) {
     let (mut domain, mut remainder) = match s.split_once('/') {
-        Some((d, r)) if d.contains(['.', ':']) || d == "localhost" => (d.to_string(), r.to_string()),
+        Some((d, r)) if d.contains(['.', ':']) || d == "localhost" => {
+            (d.to_string(), r.to_string())
+        }
         _ => (DEFAULT_DOMAIN.to_string(), s.to_string()),
     };
     if domain == "index.docker.io" {
@@ -237,7 +240,8 @@ pub(crate) fn valid_domain(s: &str) -> bool {
             && b[b.len() - 1].is_ascii_alphanumeric()
             && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
     };
-    host.split('.').all(dcomp) && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    host.split('.').all(dcomp)
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `component := [a-z0-9]+ ((\.|_|__|-*)[a-z0-9]+)*`.
@@ -270,7 +274,10 @@ pub(crate) fn valid_component(s: &str) -> bool {
 fn valid_tag(s: &str) -> bool {
     let b = s.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|x| word(*x) || *x == b'.' || *x == b'-')
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b.iter().all(|x| word(*x) || *x == b'.' || *x == b'-')
 }
 
 /// The reference grammar's digest shape (`algo:` then ≥ 32 hex digits).
@@ -301,8 +308,16 @@ pub fn validate_digest(s: &str) -> Result<(), DigestFormatError> {
         "sha384" => 96,
         "sha512" => 128,
         _ => {
-            let generic = valid_algorithm(algo) && !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
-            return Err(if generic { DigestFormatError::Unsupported } else { DigestFormatError::Format });
+            let generic = valid_algorithm(algo)
+                && !hex.is_empty()
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+            return Err(if generic {
+                DigestFormatError::Unsupported
+            } else {
+                DigestFormatError::Format
+            });
         }
     };
     if hex.len() != len {
@@ -324,24 +339,70 @@ mod tests {
     fn normalises_per_spec_table() {
         let d = format!("@sha256:{H}");
         let cases: Vec<(String, String, String)> = vec![
-            ("busybox".into(), "docker.io/library/busybox".into(), "docker.io/library/busybox".into()),
-            ("busybox:latest".into(), "docker.io/library/busybox:latest".into(), "docker.io/library/busybox".into()),
-            ("library/busybox:latest".into(), "docker.io/library/busybox:latest".into(), "docker.io/library/busybox".into()),
-            ("docker.io/busybox:latest".into(), "docker.io/library/busybox:latest".into(), "docker.io/library/busybox".into()),
-            ("index.docker.io/busybox:latest".into(), "docker.io/library/busybox:latest".into(), "docker.io/library/busybox".into()),
-            ("ns/repo:1".into(), "docker.io/ns/repo:1".into(), "docker.io/ns/repo".into()),
-            ("localhost/repo:1".into(), "localhost/repo:1".into(), "localhost/repo".into()),
-            ("notlocalhost/repo:1".into(), "docker.io/notlocalhost/repo:1".into(), "docker.io/notlocalhost/repo".into()),
-            (format!("example.com:5000/a/b{d}"), format!("example.com:5000/a/b{d}"), "example.com:5000/a/b".into()),
-            (format!("busybox:latest{d}"), format!("docker.io/library/busybox:latest{d}"), "docker.io/library/busybox".into()),
-            ("DOCKER.IO/library/busybox:latest".into(), "DOCKER.IO/library/busybox:latest".into(), "DOCKER.IO/library/busybox".into()),
+            (
+                "busybox".into(),
+                "docker.io/library/busybox".into(),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "library/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "docker.io/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "index.docker.io/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "ns/repo:1".into(),
+                "docker.io/ns/repo:1".into(),
+                "docker.io/ns/repo".into(),
+            ),
+            (
+                "localhost/repo:1".into(),
+                "localhost/repo:1".into(),
+                "localhost/repo".into(),
+            ),
+            (
+                "notlocalhost/repo:1".into(),
+                "docker.io/notlocalhost/repo:1".into(),
+                "docker.io/notlocalhost/repo".into(),
+            ),
+            (
+                format!("example.com:5000/a/b{d}"),
+                format!("example.com:5000/a/b{d}"),
+                "example.com:5000/a/b".into(),
+            ),
+            (
+                format!("busybox:latest{d}"),
+                format!("docker.io/library/busybox:latest{d}"),
+                "docker.io/library/busybox".into(),
+            ),
+            (
+                "DOCKER.IO/library/busybox:latest".into(),
+                "DOCKER.IO/library/busybox:latest".into(),
+                "DOCKER.IO/library/busybox".into(),
+            ),
         ];
         for (input, string, name) in cases {
             let r = DockerRef::parse_normalized(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(r.to_string(), string, "{input}");
             assert_eq!(r.name(), name, "{input}");
         }
-        assert!(DockerRef::parse_normalized("busybox").unwrap().is_name_only());
+        assert!(DockerRef::parse_normalized("busybox")
+            .unwrap()
+            .is_name_only());
     }
 
     #[test]
@@ -357,20 +418,39 @@ mod tests {
             ("example.com/repo/", RefError::Format),
         ];
         for (input, want) in cases {
-            assert_eq!(DockerRef::parse_normalized(input).unwrap_err(), want, "{input:?}");
+            assert_eq!(
+                DockerRef::parse_normalized(input).unwrap_err(),
+                want,
+                "{input:?}"
+            );
         }
-        assert_eq!(DockerRef::parse_normalized(H).unwrap_err(), RefError::HexName(H.into()));
+        assert_eq!(
+            DockerRef::parse_normalized(H).unwrap_err(),
+            RefError::HexName(H.into())
+        );
         let long = format!("a/{}", "b".repeat(260));
-        assert_eq!(DockerRef::parse_normalized(&long).unwrap_err(), RefError::TooLong);
+        assert_eq!(
+            DockerRef::parse_normalized(&long).unwrap_err(),
+            RefError::TooLong
+        );
         let short_digest = format!("busybox@sha256:{}", &H[..40]);
-        assert_eq!(DockerRef::parse_normalized(&short_digest).unwrap_err(), RefError::Digest(DigestFormatError::Length));
+        assert_eq!(
+            DockerRef::parse_normalized(&short_digest).unwrap_err(),
+            RefError::Digest(DigestFormatError::Length)
+        );
     }
 
     #[test]
     fn canonical_parsing() {
         assert!(DockerRef::parse_canonical("docker.io/library/busybox:latest").is_ok());
-        assert_eq!(DockerRef::parse_canonical("busybox:latest").unwrap_err(), RefError::NotCanonical);
-        assert_eq!(DockerRef::parse_canonical("docker.io/busybox:1").unwrap_err(), RefError::NotCanonical);
+        assert_eq!(
+            DockerRef::parse_canonical("busybox:latest").unwrap_err(),
+            RefError::NotCanonical
+        );
+        assert_eq!(
+            DockerRef::parse_canonical("docker.io/busybox:1").unwrap_err(),
+            RefError::NotCanonical
+        );
     }
 
     #[test]
@@ -389,9 +469,18 @@ mod tests {
     #[test]
     fn digest_validation() {
         assert_eq!(validate_digest(&format!("sha256:{H}")), Ok(()));
-        assert_eq!(validate_digest("sha256:../hello"), Err(DigestFormatError::Length));
-        assert_eq!(validate_digest(&format!("sha256:{}", H.to_uppercase())), Err(DigestFormatError::Format));
-        assert_eq!(validate_digest("md5:abc"), Err(DigestFormatError::Unsupported));
+        assert_eq!(
+            validate_digest("sha256:../hello"),
+            Err(DigestFormatError::Length)
+        );
+        assert_eq!(
+            validate_digest(&format!("sha256:{}", H.to_uppercase())),
+            Err(DigestFormatError::Format)
+        );
+        assert_eq!(
+            validate_digest("md5:abc"),
+            Err(DigestFormatError::Unsupported)
+        );
         assert_eq!(validate_digest("nocolon"), Err(DigestFormatError::Format));
         assert_eq!(validate_digest(":abc"), Err(DigestFormatError::Format));
     }

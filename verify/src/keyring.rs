@@ -53,7 +53,11 @@ impl Keyring {
         for cert in parser.flatten() {
             let fpr = cert.fingerprint().to_hex();
             self.identities.push(fpr);
-            match self.certs.iter_mut().find(|c| c.fingerprint() == cert.fingerprint()) {
+            match self
+                .certs
+                .iter_mut()
+                .find(|c| c.fingerprint() == cert.fingerprint())
+            {
                 Some(existing) => {
                     if let Ok(merged) = existing.clone().merge_public(cert) {
                         *existing = merged;
@@ -101,7 +105,9 @@ impl Keyring {
         if let Some(h) = home {
             cmd.arg("--homedir").arg(h);
         }
-        let shown = home.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(default)"));
+        let shown = home
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("(default)"));
         let out = cmd
             .args(["--batch", "--no-tty", "--export"])
             .output()
@@ -130,7 +136,10 @@ fn armor_blocks(blob: &[u8]) -> Vec<&[u8]> {
             break;
         };
         let end = after_begin + end_rel;
-        let line_end = rest[end..].iter().position(|b| *b == b'\n').map_or(rest.len(), |i| end + i + 1);
+        let line_end = rest[end..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(rest.len(), |i| end + i + 1);
         blocks.push(&blob[offset + start..offset + line_end]);
         offset += line_end;
         rest = &rest[line_end..];
@@ -158,14 +167,35 @@ mod tests {
     #[test]
     fn imports_like_gpgme() {
         // §8.1 #1–#6.
-        assert_eq!(ids(&fixture("signature/fixtures/public-key.gpg")), [TEST_KEY]);
-        assert_eq!(ids(&fixture("signature/fixtures/public-key-1.gpg")), [TEST_KEY]);
-        assert_eq!(ids(&fixture("signature/fixtures/public-key-2.gpg")), [PASS_KEY]);
-        assert_eq!(ids(&fixture("signature/fixtures/public-key-with-subkey.gpg")), [SUBKEY_PRIMARY]);
-        assert_eq!(ids(&fixture("signature/fixtures/public-key-with-revoked-subkey.gpg")), [REVOKED_PRIMARY]);
+        assert_eq!(
+            ids(&fixture("signature/fixtures/public-key.gpg")),
+            [TEST_KEY]
+        );
+        assert_eq!(
+            ids(&fixture("signature/fixtures/public-key-1.gpg")),
+            [TEST_KEY]
+        );
+        assert_eq!(
+            ids(&fixture("signature/fixtures/public-key-2.gpg")),
+            [PASS_KEY]
+        );
+        assert_eq!(
+            ids(&fixture("signature/fixtures/public-key-with-subkey.gpg")),
+            [SUBKEY_PRIMARY]
+        );
+        assert_eq!(
+            ids(&fixture(
+                "signature/fixtures/public-key-with-revoked-subkey.gpg"
+            )),
+            [REVOKED_PRIMARY]
+        );
         let ring = [PASS_KEY, TEST_KEY, SUBKEY_PRIMARY, REVOKED_PRIMARY];
         assert_eq!(ids(&fixture("signature/fixtures/pubring.gpg")), ring);
-        let twice = [fixture("signature/fixtures/pubring.gpg"), fixture("signature/fixtures/pubring.gpg")].concat();
+        let twice = [
+            fixture("signature/fixtures/pubring.gpg"),
+            fixture("signature/fixtures/pubring.gpg"),
+        ]
+        .concat();
         assert_eq!(ids(&twice), [ring, ring].concat());
         let mut pooled = Keyring::import(&fixture("signature/fixtures/public-key-1.gpg"));
         pooled.add(&fixture("signature/fixtures/public-key-2.gpg"));
@@ -182,7 +212,8 @@ mod tests {
     #[test]
     fn imports_armor_blocks_among_prose() {
         let armored = String::from_utf8(fixture("signature/fixtures/public-key.gpg")).unwrap();
-        let other = String::from_utf8(fixture("signature/fixtures/public-key-with-subkey.gpg")).unwrap();
+        let other =
+            String::from_utf8(fixture("signature/fixtures/public-key-with-subkey.gpg")).unwrap();
         let blob = format!("Some prose first.\n{armored}\nand in between\n{other}\ntrailing words");
         assert_eq!(ids(blob.as_bytes()), [TEST_KEY, SUBKEY_PRIMARY]);
     }

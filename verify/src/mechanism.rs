@@ -19,10 +19,11 @@
 use std::io::Read;
 use std::time::SystemTime;
 
-use sequoia_openpgp::parse::stream::{
-    GoodChecksum, MessageLayer, MessageStructure, VerificationError, VerificationHelper, VerifierBuilder,
-};
 use sequoia_openpgp::cert::amalgamation::ValidAmalgamation;
+use sequoia_openpgp::parse::stream::{
+    GoodChecksum, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+    VerifierBuilder,
+};
 use sequoia_openpgp::parse::Parse;
 use sequoia_openpgp::policy::{Policy, StandardPolicy};
 use sequoia_openpgp::types::RevocationStatus;
@@ -98,7 +99,11 @@ pub enum MechanismError {
 }
 
 /// Verifies `blob` against `keys` at time `now` and returns the signed bytes.
-pub fn verify(keys: &Keyring, blob: &[u8], now: SystemTime) -> Result<VerifiedBlob, MechanismError> {
+pub fn verify(
+    keys: &Keyring,
+    blob: &[u8],
+    now: SystemTime,
+) -> Result<VerifiedBlob, MechanismError> {
     let policy = StandardPolicy::new();
     let mut helper = Helper {
         certs: keys.certs(),
@@ -106,19 +111,26 @@ pub fn verify(keys: &Keyring, blob: &[u8], now: SystemTime) -> Result<VerifiedBl
         now,
         outcome: None,
     };
-    let result = VerifierBuilder::from_bytes(blob).and_then(|b| b.with_policy(&policy, Some(now), &mut helper));
+    let result = VerifierBuilder::from_bytes(blob)
+        .and_then(|b| b.with_policy(&policy, Some(now), &mut helper));
     let mut verifier = match result {
         Ok(v) => v,
-        Err(source) => return Err(helper.outcome.take().and_then(Result::err).unwrap_or(MechanismError::Message { source })),
+        Err(source) => {
+            return Err(helper
+                .outcome
+                .take()
+                .and_then(Result::err)
+                .unwrap_or(MechanismError::Message { source }))
+        }
     };
     let mut payload = Vec::new();
     if let Err(source) = verifier.read_to_end(&mut payload) {
         drop(verifier);
-        return Err(helper
-            .outcome
-            .take()
-            .and_then(Result::err)
-            .unwrap_or(MechanismError::Message { source: source.into() }));
+        return Err(helper.outcome.take().and_then(Result::err).unwrap_or(
+            MechanismError::Message {
+                source: source.into(),
+            },
+        ));
     }
     drop(verifier);
     match helper.outcome.take() {
@@ -170,7 +182,11 @@ impl VerificationHelper for &mut Helper<'_> {
 }
 
 /// GPGME's "valid now" rule on top of Sequoia's "valid at signing time" (module docs).
-fn still_valid(policy: &dyn Policy, now: SystemTime, good: &GoodChecksum<'_>) -> Result<(String, String), MechanismError> {
+fn still_valid(
+    policy: &dyn Policy,
+    now: SystemTime,
+    good: &GoodChecksum<'_>,
+) -> Result<(String, String), MechanismError> {
     let cert = good.ka.cert();
     let primary = cert.fingerprint().to_hex();
     let signing = good.ka.key().fingerprint();
@@ -181,13 +197,19 @@ fn still_valid(policy: &dyn Policy, now: SystemTime, good: &GoodChecksum<'_>) ->
     let vc = cert.with_policy(policy, now).map_err(not_now)?;
     vc.alive().map_err(not_now)?;
     if !matches!(vc.revocation_status(), RevocationStatus::NotAsFarAsWeKnow) {
-        return Err(MechanismError::KeyRevoked { fingerprint: primary });
+        return Err(MechanismError::KeyRevoked {
+            fingerprint: primary,
+        });
     }
     let key = vc
         .keys()
         .key_handle(signing.clone())
         .next()
-        .ok_or_else(|| not_now(anyhow::anyhow!("signing key is no longer bound to the certificate")))?;
+        .ok_or_else(|| {
+            not_now(anyhow::anyhow!(
+                "signing key is no longer bound to the certificate"
+            ))
+        })?;
     key.alive().map_err(not_now)?;
     if !matches!(key.revocation_status(), RevocationStatus::NotAsFarAsWeKnow) {
         return Err(MechanismError::KeyRevoked {
@@ -218,7 +240,9 @@ fn from_verification_error(e: VerificationError<'_>) -> MechanismError {
             fingerprint: ka.key().fingerprint().to_hex(),
             source: error,
         },
-        VerificationError::MalformedSignature { error, .. } => MechanismError::Malformed { source: error },
+        VerificationError::MalformedSignature { error, .. } => {
+            MechanismError::Malformed { source: error }
+        }
         VerificationError::UnknownSignature { sig } => MechanismError::Malformed {
             source: anyhow::anyhow!("{}", sig.error()),
         },
@@ -260,12 +284,22 @@ mod tests {
         // #8: subkey signatures map to the primary.
         for sig in ["subkey.signature", "subkey.signature-v3"] {
             let v = verify_fixture(&[WITH_SUBKEY], &format!("signature/fixtures/{sig}")).unwrap();
-            assert_eq!(v.key_fingerprint(), "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36", "{sig}");
-            assert_eq!(v.signing_fingerprint(), "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF");
+            assert_eq!(
+                v.key_fingerprint(),
+                "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36",
+                "{sig}"
+            );
+            assert_eq!(
+                v.signing_fingerprint(),
+                "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF"
+            );
         }
         // #9: revoked (compromised) subkey.
         for sig in ["subkey-revoked.signature", "subkey-revoked.signature-v3"] {
-            assert!(verify_fixture(&[WITH_REVOKED], &format!("signature/fixtures/{sig}")).is_err(), "{sig}");
+            assert!(
+                verify_fixture(&[WITH_REVOKED], &format!("signature/fixtures/{sig}")).is_err(),
+                "{sig}"
+            );
         }
         // #10–#15.
         assert!(verify(&ring(&[PUB]), b"", test_now()).is_err());
@@ -282,26 +316,46 @@ mod tests {
             let err = verify_fixture(&[PUB], &format!("signature/fixtures/{sig}")).unwrap_err();
             eprintln!("{sig}: {err}");
         }
-        let literal = verify_fixture(&[PUB], "signature/fixtures/unsigned-literal.signature").unwrap_err();
-        assert!(matches!(literal, MechanismError::SignatureCount(0)), "{literal}");
+        let literal =
+            verify_fixture(&[PUB], "signature/fixtures/unsigned-literal.signature").unwrap_err();
+        assert!(
+            matches!(literal, MechanismError::SignatureCount(0)),
+            "{literal}"
+        );
         let expired = verify_fixture(&[PUB], "signature/fixtures/expired.signature").unwrap_err();
         assert!(format!("{:?}", anyhow::Error::from(expired)).contains("xpired"));
         let corrupt = verify_fixture(&[PUB], "signature/fixtures/corrupt.signature").unwrap_err();
-        assert!(matches!(corrupt, MechanismError::BadSignature { .. }), "{corrupt}");
-        let unknown = verify_fixture(&[PUB], "signature/fixtures/unknown-key.signature").unwrap_err();
-        assert!(unknown.to_string().starts_with("Invalid GPG signature: "), "{unknown}");
-        assert!(unknown.to_string().contains("5F9470E3BC6C3B55"), "{unknown}");
+        assert!(
+            matches!(corrupt, MechanismError::BadSignature { .. }),
+            "{corrupt}"
+        );
+        let unknown =
+            verify_fixture(&[PUB], "signature/fixtures/unknown-key.signature").unwrap_err();
+        assert!(
+            unknown.to_string().starts_with("Invalid GPG signature: "),
+            "{unknown}"
+        );
+        assert!(
+            unknown.to_string().contains("5F9470E3BC6C3B55"),
+            "{unknown}"
+        );
         // #16: the mechanism itself verifies a cleartext signature (sniffing refuses it earlier).
         // (Sequoia applies the cleartext framework's rule that the final line
         // break is not signed; GPGME returns it. Unreachable from storage.)
-        let clear = verify_fixture(&[PUB], "signature/fixtures/invalid-cleartext.signature").unwrap();
+        let clear =
+            verify_fixture(&[PUB], "signature/fixtures/invalid-cleartext.signature").unwrap();
         assert_eq!(clear.payload(), b"This is not JSON");
         assert_eq!(clear.key_fingerprint(), TEST_KEY);
     }
 
     #[test]
     fn unknown_key_when_keyring_is_empty() {
-        let err = verify(&Keyring::default(), &fixture("signature/fixtures/image.signature"), test_now()).unwrap_err();
+        let err = verify(
+            &Keyring::default(),
+            &fixture("signature/fixtures/image.signature"),
+            test_now(),
+        )
+        .unwrap_err();
         assert!(matches!(err, MechanismError::MissingKey { .. }), "{err}");
     }
 
@@ -312,29 +366,61 @@ mod tests {
             "generated/gpg-skopeo-standalone/busybox.signature",
         )
         .unwrap();
-        assert_eq!(v.payload(), fixture("generated/gpg-skopeo-standalone/payload.json"));
-        assert_eq!(v.key_fingerprint(), "A06D9F7AAD47327032766DEBEB5B0FCF10966A88");
+        assert_eq!(
+            v.payload(),
+            fixture("generated/gpg-skopeo-standalone/payload.json")
+        );
+        assert_eq!(
+            v.key_fingerprint(),
+            "A06D9F7AAD47327032766DEBEB5B0FCF10966A88"
+        );
 
-        let v = verify_fixture(&["generated/sequoia-subkey/cert.pgp"], "generated/sequoia-subkey/signature-1").unwrap();
-        assert_eq!(v.payload(), fixture("generated/sequoia-subkey/payload.json"));
-        assert_eq!(v.key_fingerprint(), "84E2C6EC0D4D7BE93561F7BB56593D53D63CCFC7");
-        assert_eq!(v.signing_fingerprint(), "9379CE9E6F60BBCBC89B3B3C707858BC150CC625");
+        let v = verify_fixture(
+            &["generated/sequoia-subkey/cert.pgp"],
+            "generated/sequoia-subkey/signature-1",
+        )
+        .unwrap();
+        assert_eq!(
+            v.payload(),
+            fixture("generated/sequoia-subkey/payload.json")
+        );
+        assert_eq!(
+            v.key_fingerprint(),
+            "84E2C6EC0D4D7BE93561F7BB56593D53D63CCFC7"
+        );
+        assert_eq!(
+            v.signing_fingerprint(),
+            "9379CE9E6F60BBCBC89B3B3C707858BC150CC625"
+        );
 
         let v = verify_fixture(
             &["generated/skopeo-copy-sign-by-dir.public-key.gpg"],
             "generated/skopeo-copy-sign-by-dir/signature-1",
         )
         .unwrap();
-        assert_eq!(v.key_fingerprint(), "A06D9F7AAD47327032766DEBEB5B0FCF10966A88");
+        assert_eq!(
+            v.key_fingerprint(),
+            "A06D9F7AAD47327032766DEBEB5B0FCF10966A88"
+        );
     }
 
     #[test]
     fn expired_key_is_rejected_even_for_older_signatures() {
         // Documented decision (module docs): GPGME semantics.
-        let err = verify_fixture(&["generated/gpg-expired-key/public-key.gpg"], "generated/gpg-expired-key/signature-1")
-            .unwrap_err();
-        assert!(matches!(err, MechanismError::KeyNotValidNow { .. }), "{err}");
-        assert!(err.to_string().contains("8B49CD6BA1AAE8449249EB8094BB3DB35C0876D4"), "{err}");
+        let err = verify_fixture(
+            &["generated/gpg-expired-key/public-key.gpg"],
+            "generated/gpg-expired-key/signature-1",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, MechanismError::KeyNotValidNow { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("8B49CD6BA1AAE8449249EB8094BB3DB35C0876D4"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -342,6 +428,11 @@ mod tests {
         // Made 2026-11-28; verifying "in 2020" must fail.
         let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
         let keys = ring(&["generated/gpg-skopeo-standalone/public-key.gpg"]);
-        assert!(verify(&keys, &fixture("generated/gpg-skopeo-standalone/busybox.signature"), past).is_err());
+        assert!(verify(
+            &keys,
+            &fixture("generated/gpg-skopeo-standalone/busybox.signature"),
+            past
+        )
+        .is_err());
     }
 }

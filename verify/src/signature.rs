@@ -80,10 +80,14 @@ pub fn accept(
     }
     let claim = UntrustedSimpleSigning::from_verified(verified)?;
     if claim.untrusted_docker_manifest_digest != manifest_digest {
-        return Err(SignatureRejection::DigestMismatch(claim.untrusted_docker_manifest_digest));
+        return Err(SignatureRejection::DigestMismatch(
+            claim.untrusted_docker_manifest_digest,
+        ));
     }
     if !identity_ok(&claim.untrusted_docker_reference) {
-        return Err(SignatureRejection::IdentityNotAccepted(claim.untrusted_docker_reference));
+        return Err(SignatureRejection::IdentityNotAccepted(
+            claim.untrusted_docker_reference,
+        ));
     }
     Ok(Signature {
         manifest_digest: claim.untrusted_docker_manifest_digest,
@@ -120,7 +124,11 @@ pub fn untrusted_dump(blob: &[u8]) -> Result<UntrustedDump, DumpError> {
         }
         match &pp.packet {
             Packet::Signature(sig) => {
-                issuer = issuer.or_else(|| sig.get_issuers().first().map(|h| sequoia_openpgp::KeyID::from(h).to_hex()));
+                issuer = issuer.or_else(|| {
+                    sig.get_issuers()
+                        .first()
+                        .map(|h| sequoia_openpgp::KeyID::from(h).to_hex())
+                });
             }
             Packet::OnePassSig(ops) => {
                 issuer = issuer.or_else(|| Some(ops.issuer().to_hex()));
@@ -157,7 +165,12 @@ mod tests {
 
     fn verified(sig: &str) -> VerifiedBlob {
         let keys = Keyring::import(&fixture("signature/fixtures/public-key.gpg"));
-        verify(&keys, &fixture(&format!("signature/fixtures/{sig}")), test_now()).unwrap()
+        verify(
+            &keys,
+            &fixture(&format!("signature/fixtures/{sig}")),
+            test_now(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -173,14 +186,33 @@ mod tests {
         // Key check first, even when everything else would fail too.
         let lower = vec![TEST_KEY.to_lowercase()];
         let err = accept(&v, &lower, "sha256:other", |_| false).unwrap_err();
-        assert_eq!(err.to_string(), format!("Signature by key {TEST_KEY} is not accepted"));
+        assert_eq!(
+            err.to_string(),
+            format!("Signature by key {TEST_KEY} is not accepted")
+        );
         let err = accept(&v, &trusted, "sha256:other", |_| false).unwrap_err();
-        assert_eq!(err.to_string(), format!("Signature for digest {TEST_DIGEST} does not match"));
+        assert_eq!(
+            err.to_string(),
+            format!("Signature for digest {TEST_DIGEST} does not match")
+        );
         let err = accept(&v, &trusted, TEST_DIGEST, |_| false).unwrap_err();
-        assert_eq!(err.to_string(), r#"Signature for identity "testing/manifest" is not accepted"#);
+        assert_eq!(
+            err.to_string(),
+            r#"Signature for identity "testing/manifest" is not accepted"#
+        );
 
-        let err = accept(&verified("invalid-blob.signature"), &trusted, TEST_DIGEST, |_| true).unwrap_err();
-        assert!(err.to_string().starts_with("invalid character 'T' looking for beginning of value"), "{err}");
+        let err = accept(
+            &verified("invalid-blob.signature"),
+            &trusted,
+            TEST_DIGEST,
+            |_| true,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid character 'T' looking for beginning of value"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -195,11 +227,18 @@ mod tests {
 
         let d = untrusted_dump(&fixture("signature/fixtures/unknown-key.signature")).unwrap();
         assert_eq!(d.untrusted_short_key_identifier, "5F9470E3BC6C3B55");
-        assert_eq!(d.contents.untrusted_creator.as_deref(), Some("atomic 0.1.13-dev"));
+        assert_eq!(
+            d.contents.untrusted_creator.as_deref(),
+            Some("atomic 0.1.13-dev")
+        );
         assert_eq!(d.contents.untrusted_timestamp, Some(1464633474));
 
-        let d = untrusted_dump(&fixture("signature/fixtures/no-optional-fields.signature")).unwrap();
-        assert_eq!((d.contents.untrusted_creator, d.contents.untrusted_timestamp), (None, None));
+        let d =
+            untrusted_dump(&fixture("signature/fixtures/no-optional-fields.signature")).unwrap();
+        assert_eq!(
+            (d.contents.untrusted_creator, d.contents.untrusted_timestamp),
+            (None, None)
+        );
 
         let d = untrusted_dump(&fixture("generated/sequoia-subkey/signature-1")).unwrap();
         assert_eq!(d.untrusted_short_key_identifier, "707858BC150CC625");
@@ -209,6 +248,9 @@ mod tests {
             Err(DumpError::Payload(_))
         ));
         assert!(matches!(untrusted_dump(b""), Err(DumpError::NotASignature)));
-        assert!(matches!(untrusted_dump(b"invalid signature"), Err(DumpError::NotASignature)));
+        assert!(matches!(
+            untrusted_dump(b"invalid signature"),
+            Err(DumpError::NotASignature)
+        ));
     }
 }

@@ -50,7 +50,10 @@ pub fn sniff(blob: &[u8]) -> Result<SignatureBlob<'_>, SniffError> {
         return Err(SniffError::UnknownBinary(first));
     }
     let rest = &blob[1..];
-    let newline = rest.iter().position(|b| *b == b'\n').ok_or(SniffError::MissingNewline)?;
+    let newline = rest
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or(SniffError::MissingNewline)?;
     let name = &rest[..newline];
     if let Some(bad) = name.iter().find(|b| !(0x20..=0x7E).contains(*b)) {
         return Err(SniffError::NonAscii(*bad));
@@ -59,7 +62,9 @@ pub fn sniff(blob: &[u8]) -> Result<SignatureBlob<'_>, SniffError> {
     match name {
         b"simple-signing" => Ok(SignatureBlob::SimpleSigning(payload)),
         b"sigstore-json" => Ok(SignatureBlob::Sigstore(payload)),
-        other => Err(SniffError::UnknownFormat(String::from_utf8_lossy(other).into_owned())),
+        other => Err(SniffError::UnknownFormat(
+            String::from_utf8_lossy(other).into_owned(),
+        )),
     }
 }
 
@@ -69,9 +74,16 @@ mod tests {
 
     #[test]
     fn classifies_per_spec_table() {
-        for first in [0xA0, 0xA1, 0xA2, 0xA3, 0xC8, 0x90, 0x91, 0x92, 0x3D, 0xC4, 0x88, 0x89, 0x8A, 0x8B, 0xC2] {
+        for first in [
+            0xA0, 0xA1, 0xA2, 0xA3, 0xC8, 0x90, 0x91, 0x92, 0x3D, 0xC4, 0x88, 0x89, 0x8A, 0x8B,
+            0xC2,
+        ] {
             let blob = [first, 1, 2];
-            assert_eq!(sniff(&blob), Ok(SignatureBlob::SimpleSigning(&blob[..])), "{first:#x}");
+            assert_eq!(
+                sniff(&blob),
+                Ok(SignatureBlob::SimpleSigning(&blob[..])),
+                "{first:#x}"
+            );
         }
         assert_eq!(sniff(&[0x93, 0]), Err(SniffError::UnknownBinary(0x93)));
         assert_eq!(
@@ -79,10 +91,22 @@ mod tests {
             "unrecognized signature format, starting with binary 0x2d"
         );
         assert_eq!(sniff(b""), Err(SniffError::Empty));
-        assert_eq!(sniff(b"\0simple-signing\n\xA3x"), Ok(SignatureBlob::SimpleSigning(&b"\xA3x"[..])));
-        assert_eq!(sniff(b"\0sigstore-json\n{}"), Ok(SignatureBlob::Sigstore(&b"{}"[..])));
+        assert_eq!(
+            sniff(b"\0simple-signing\n\xA3x"),
+            Ok(SignatureBlob::SimpleSigning(&b"\xA3x"[..]))
+        );
+        assert_eq!(
+            sniff(b"\0sigstore-json\n{}"),
+            Ok(SignatureBlob::Sigstore(&b"{}"[..]))
+        );
         assert_eq!(sniff(b"\0simple-signing"), Err(SniffError::MissingNewline));
-        assert_eq!(sniff(b"\0a\x01\n").unwrap_err().to_string(), "invalid signature format, non-ASCII byte 0x01");
-        assert_eq!(sniff(b"\0other\n").unwrap_err().to_string(), "unrecognized signature format \"other\"");
+        assert_eq!(
+            sniff(b"\0a\x01\n").unwrap_err().to_string(),
+            "invalid signature format, non-ASCII byte 0x01"
+        );
+        assert_eq!(
+            sniff(b"\0other\n").unwrap_err().to_string(),
+            "unrecognized signature format \"other\""
+        );
     }
 }

@@ -46,7 +46,10 @@ pub enum StandaloneError {
     #[error(transparent)]
     Mechanism(#[from] MechanismError),
     #[error("Signature by {actual} does not match expected fingerprint(s) {expected:?}")]
-    Fingerprint { actual: String, expected: Vec<String> },
+    Fingerprint {
+        actual: String,
+        expected: Vec<String>,
+    },
     #[error(transparent)]
     Payload(#[from] PayloadError),
     #[error("Signature for docker digest {0:?} does not match")]
@@ -69,9 +72,11 @@ pub fn verify_standalone(
     signature: &[u8],
     now: SystemTime,
 ) -> Result<Signature, StandaloneError> {
-    let expected = DockerRef::parse_normalized(expected_reference).map_err(|source| StandaloneError::ExpectedReference {
-        value: expected_reference.to_string(),
-        source,
+    let expected = DockerRef::parse_normalized(expected_reference).map_err(|source| {
+        StandaloneError::ExpectedReference {
+            value: expected_reference.to_string(),
+            source,
+        }
     })?;
     let verified = mechanism::verify(keyring, signature, now)?;
     let actual = verified.key_fingerprint().to_string();
@@ -85,20 +90,25 @@ pub fn verify_standalone(
     }
     let digest = vouch_sign::manifest_digest(manifest).map_err(StandaloneError::ManifestDigest)?;
     let mut identity_error = None;
-    let result = accept(&verified, &[actual], &digest, |signed| match DockerRef::parse_normalized(signed) {
-        Err(_) => {
-            identity_error = Some(StandaloneError::SignedReference(signed.to_string()));
-            false
-        }
-        Ok(s) if s.to_string() != expected.to_string() => {
-            identity_error = Some(StandaloneError::Reference {
-                signed: signed.to_string(),
-                expected: expected_reference.to_string(),
-            });
-            false
-        }
-        Ok(_) => true,
-    });
+    let result = accept(
+        &verified,
+        &[actual],
+        &digest,
+        |signed| match DockerRef::parse_normalized(signed) {
+            Err(_) => {
+                identity_error = Some(StandaloneError::SignedReference(signed.to_string()));
+                false
+            }
+            Ok(s) if s.to_string() != expected.to_string() => {
+                identity_error = Some(StandaloneError::Reference {
+                    signed: signed.to_string(),
+                    expected: expected_reference.to_string(),
+                });
+                false
+            }
+            Ok(_) => true,
+        },
+    );
     result.map_err(|e| match e {
         SignatureRejection::Payload(p) => StandaloneError::Payload(p),
         SignatureRejection::DigestMismatch(d) => StandaloneError::Digest(d),
@@ -107,9 +117,9 @@ pub fn verify_standalone(
             actual: k,
             expected: Vec::new(),
         },
-        SignatureRejection::IdentityNotAccepted(s) => {
-            identity_error.take().unwrap_or(StandaloneError::SignedReference(s))
-        }
+        SignatureRejection::IdentityNotAccepted(s) => identity_error
+            .take()
+            .unwrap_or(StandaloneError::SignedReference(s)),
     })
 }
 
@@ -137,21 +147,42 @@ mod tests {
         // Fixture README: OK for busybox:latest and its spellings; not for
         // `busybox` or a lower-case fingerprint.
         let fpr = ExpectedKeys::parse(FPR);
-        for r in ["busybox:latest", "docker.io/busybox:latest", "index.docker.io/busybox:latest"] {
+        for r in [
+            "busybox:latest",
+            "docker.io/busybox:latest",
+            "index.docker.io/busybox:latest",
+        ] {
             let sig = run(r, &fpr, "busybox.signature").unwrap_or_else(|e| panic!("{r}: {e}"));
             assert_eq!(sig.key_fingerprint(), FPR);
             assert_eq!(sig.manifest_digest(), TEST_DIGEST);
         }
         let err = run("busybox", &fpr, "busybox.signature").unwrap_err();
-        assert_eq!(err.to_string(), r#"Docker reference "docker.io/library/busybox:latest" does not match "busybox""#);
+        assert_eq!(
+            err.to_string(),
+            r#"Docker reference "docker.io/library/busybox:latest" does not match "busybox""#
+        );
         let lower = ExpectedKeys::parse(&FPR.to_lowercase());
-        assert!(matches!(run("busybox:latest", &lower, "busybox.signature"), Err(StandaloneError::Fingerprint { .. })));
+        assert!(matches!(
+            run("busybox:latest", &lower, "busybox.signature"),
+            Err(StandaloneError::Fingerprint { .. })
+        ));
         run("busybox:latest", &ExpectedKeys::Any, "busybox.signature").unwrap();
-        run("busybox:latest", &ExpectedKeys::parse(&format!("{TEST_KEY},{FPR}")), "busybox.signature").unwrap();
+        run(
+            "busybox:latest",
+            &ExpectedKeys::parse(&format!("{TEST_KEY},{FPR}")),
+            "busybox.signature",
+        )
+        .unwrap();
         // The short identity is stored verbatim and never matches a tagged expectation.
-        assert!(matches!(run("busybox:latest", &fpr, "short-identity.signature"), Err(StandaloneError::Reference { .. })));
+        assert!(matches!(
+            run("busybox:latest", &fpr, "short-identity.signature"),
+            Err(StandaloneError::Reference { .. })
+        ));
         run("busybox", &fpr, "short-identity.signature").unwrap();
-        assert!(matches!(run("UPPERCASE", &fpr, "busybox.signature"), Err(StandaloneError::ExpectedReference { .. })));
+        assert!(matches!(
+            run("UPPERCASE", &fpr, "busybox.signature"),
+            Err(StandaloneError::ExpectedReference { .. })
+        ));
     }
 
     #[test]
@@ -161,7 +192,14 @@ mod tests {
         let manifest = fixture("signature/fixtures/image.manifest.json");
         let keys = ExpectedKeys::parse(TEST_KEY);
         let run = |m: &[u8], r: &str, k: &ExpectedKeys, sig: &str| {
-            verify_standalone(m, r, k, &keyring, &fixture(&format!("signature/fixtures/{sig}")), test_now())
+            verify_standalone(
+                m,
+                r,
+                k,
+                &keyring,
+                &fixture(&format!("signature/fixtures/{sig}")),
+                test_now(),
+            )
         };
         for r in ["testing/manifest", "docker.io/testing/manifest"] {
             let s = run(&manifest, r, &keys, "image.signature").unwrap();
@@ -171,14 +209,42 @@ mod tests {
         let bad_manifest = fixture("signature/fixtures/v2s1-invalid-signatures.manifest.json");
         assert!(run(&bad_manifest, "testing/manifest", &keys, "image.signature").is_err());
         assert!(run(&manifest, "testing/manifest", &keys, "corrupt.signature").is_err());
-        let others = ExpectedKeys::parse("0123456789ABCDEF0123456789ABCDEF01234567,DEADBEEFDEADBEEFDEADBEEFDEADBEEFDEADBEEF");
+        let others = ExpectedKeys::parse(
+            "0123456789ABCDEF0123456789ABCDEF01234567,DEADBEEFDEADBEEFDEADBEEFDEADBEEFDEADBEEF",
+        );
         assert!(run(&manifest, "testing/manifest", &others, "image.signature").is_err());
-        let with = ExpectedKeys::parse(&format!("{TEST_KEY},0123456789ABCDEF0123456789ABCDEF01234567"));
+        let with = ExpectedKeys::parse(&format!(
+            "{TEST_KEY},0123456789ABCDEF0123456789ABCDEF01234567"
+        ));
         run(&manifest, "testing/manifest", &with, "image.signature").unwrap();
-        let err = run(&manifest, "testing/manifest", &keys, "invalid-reference.signature").unwrap_err();
-        assert_eq!(err.to_string(), "Invalid docker reference UPPERCASEISINVALID in signature");
-        assert!(run(&manifest, "example.com/does-not/match", &keys, "image.signature").is_err());
-        let err = run(b"unexpected manifest", "testing/manifest", &keys, "image.signature").unwrap_err();
-        assert_eq!(err.to_string(), format!("Signature for docker digest {TEST_DIGEST:?} does not match"));
+        let err = run(
+            &manifest,
+            "testing/manifest",
+            &keys,
+            "invalid-reference.signature",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid docker reference UPPERCASEISINVALID in signature"
+        );
+        assert!(run(
+            &manifest,
+            "example.com/does-not/match",
+            &keys,
+            "image.signature"
+        )
+        .is_err());
+        let err = run(
+            b"unexpected manifest",
+            "testing/manifest",
+            &keys,
+            "image.signature",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("Signature for docker digest {TEST_DIGEST:?} does not match")
+        );
     }
 }

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `shared/fixtures/containers-image/`, beside the repository.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/containers-image"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/containers-image"
+    ))
 }
 
 pub fn fixture_path(rel: &str) -> PathBuf {
@@ -20,7 +23,8 @@ pub fn fixture(rel: &str) -> Vec<u8> {
 pub const TEST_KEY: &str = "08CD26E446E2E95249B7A405E932F44B23E8DD43";
 
 /// The digest of `image.manifest.json`.
-pub const TEST_DIGEST: &str = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
+pub const TEST_DIGEST: &str =
+    "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
 
 /// A fixed "now" after the generated fixtures were made (2026-11-28) and
 /// before the sequoia-subkey cert expires (2029-11-28): 2027-01-01.

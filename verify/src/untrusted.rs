@@ -32,7 +32,10 @@ pub enum PayloadErrorKind {
     #[error("Unrecognized signature type {0}")]
     UnknownType(String),
     #[error("invalid docker-manifest-digest value {value:?}: {reason}")]
-    BadDigest { value: String, reason: DigestFormatError },
+    BadDigest {
+        value: String,
+        reason: DigestFormatError,
+    },
     #[error("Field optional.timestamp is not an integer")]
     NotInteger,
 }
@@ -50,13 +53,16 @@ impl UntrustedSimpleSigning {
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, PayloadError> {
         let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
         let doc = parse_document(bytes).map_err(json)?;
-        let top = Obj::new(&doc, JsonPath::root(), Some(&["critical", "optional"])).map_err(json)?;
+        let top =
+            Obj::new(&doc, JsonPath::root(), Some(&["critical", "optional"])).map_err(json)?;
         let critical = top.require("critical").map_err(json)?;
         let optional = top.require("optional").map_err(json)?;
 
         let (untrusted_creator, untrusted_timestamp) = parse_optional(&optional)?;
 
-        let critical = critical.object(Some(&["type", "image", "identity"])).map_err(json)?;
+        let critical = critical
+            .object(Some(&["type", "image", "identity"]))
+            .map_err(json)?;
         let kind = critical.require("type").map_err(json)?;
         let image = critical.require("image").map_err(json)?;
         let identity = critical.require("identity").map_err(json)?;
@@ -65,7 +71,9 @@ impl UntrustedSimpleSigning {
             return Err(kind.error(PayloadErrorKind::UnknownType(kind_value)));
         }
 
-        let image = image.object(Some(&["docker-manifest-digest"])).map_err(json)?;
+        let image = image
+            .object(Some(&["docker-manifest-digest"]))
+            .map_err(json)?;
         let digest = image.require("docker-manifest-digest").map_err(json)?;
         let digest_value = digest.go_string().map_err(json)?;
         validate_digest(&digest_value).map_err(|reason| {
@@ -76,7 +84,11 @@ impl UntrustedSimpleSigning {
         })?;
 
         let identity = identity.object(Some(&["docker-reference"])).map_err(json)?;
-        let reference = identity.require("docker-reference").map_err(json)?.go_string().map_err(json)?;
+        let reference = identity
+            .require("docker-reference")
+            .map_err(json)?
+            .go_string()
+            .map_err(json)?;
 
         Ok(Self {
             untrusted_docker_manifest_digest: digest_value,
@@ -91,15 +103,23 @@ impl UntrustedSimpleSigning {
 fn parse_optional(optional: &At<'_>) -> Result<(Option<String>, Option<i64>), PayloadError> {
     let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
     let obj = optional.object(None).map_err(json)?;
-    let creator = obj.get("creator").map(|c| c.go_string()).transpose().map_err(json)?;
+    let creator = obj
+        .get("creator")
+        .map(|c| c.go_string())
+        .transpose()
+        .map_err(json)?;
     let timestamp = match obj.get("timestamp") {
         None => None,
         Some(t) => Some(match &t.value.value {
             Value::Null => 0,
             Value::Number(text) => {
-                let f: f64 = text.parse().map_err(|_| t.error(PayloadErrorKind::NotInteger))?;
+                let f: f64 = text
+                    .parse()
+                    .map_err(|_| t.error(PayloadErrorKind::NotInteger))?;
                 // Go: int64(f) must convert back to f exactly.
-                if f.fract() != 0.0 || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                if f.fract() != 0.0
+                    || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+                {
                     return Err(t.error(PayloadErrorKind::NotInteger));
                 }
                 f as i64

@@ -88,7 +88,10 @@ pub fn parse(input: &[u8]) -> Result<Spanned, SyntaxError> {
     let value = p.value()?;
     p.skip_ws();
     if let Some(c) = p.peek() {
-        return Err(p.error(format!("invalid character {} after top-level value", quote_char(c))));
+        return Err(p.error(format!(
+            "invalid character {} after top-level value",
+            quote_char(c)
+        )));
     }
     Ok(value)
 }
@@ -178,7 +181,10 @@ impl Parser<'_> {
             Some(b'n') => self.literal("null", Value::Null)?,
             Some(b'-' | b'0'..=b'9') => Value::Number(self.number()?),
             Some(c) => {
-                return Err(self.error(format!("invalid character {} looking for beginning of value", quote_char(c))))
+                return Err(self.error(format!(
+                    "invalid character {} looking for beginning of value",
+                    quote_char(c)
+                )))
             }
         };
         Ok(Spanned { value, pos })
@@ -220,7 +226,11 @@ impl Parser<'_> {
             self.expect_one_of(b":", "after object key")?;
             self.skip_ws();
             let value = self.value()?;
-            members.push(Member { key, key_pos, value });
+            members.push(Member {
+                key,
+                key_pos,
+                value,
+            });
             self.skip_ws();
             if self.expect_one_of(b",}", "after object key:value pair")? == b'}' {
                 break;
@@ -279,7 +289,9 @@ impl Parser<'_> {
                 out.push(char::from(c));
                 self.bump();
             }
-            Some(c) => return Err(self.error(format!("invalid character {} {context}", quote_char(c)))),
+            Some(c) => {
+                return Err(self.error(format!("invalid character {} {context}", quote_char(c))))
+            }
         }
         while let Some(c @ b'0'..=b'9') = self.peek() {
             out.push(char::from(c));
@@ -336,7 +348,10 @@ impl Parser<'_> {
                     self.escape(&mut bytes)?;
                 }
                 c if c < 0x20 => {
-                    return Err(self.error(format!("invalid character {} in string literal", quote_char(c))))
+                    return Err(self.error(format!(
+                        "invalid character {} in string literal",
+                        quote_char(c)
+                    )))
                 }
                 c => {
                     bytes.push(c);
@@ -368,7 +383,10 @@ impl Parser<'_> {
             return Ok(());
         }
         if c != b'u' {
-            return Err(self.error(format!("invalid character {} in string escape code", quote_char(c))));
+            return Err(self.error(format!(
+                "invalid character {} in string escape code",
+                quote_char(c)
+            )));
         }
         self.bump();
         let first = self.hex4()?;
@@ -398,9 +416,12 @@ impl Parser<'_> {
             let Some(c) = self.peek() else {
                 return Err(self.eof());
             };
-            let d = char::from(c)
-                .to_digit(16)
-                .ok_or_else(|| self.error(format!("invalid character {} in \\u hexadecimal character escape", quote_char(c))))?;
+            let d = char::from(c).to_digit(16).ok_or_else(|| {
+                self.error(format!(
+                    "invalid character {} in \\u hexadecimal character escape",
+                    quote_char(c)
+                ))
+            })?;
             self.bump();
             v = v * 16 + d;
         }
@@ -423,22 +444,46 @@ mod tests {
             ("   ", "unexpected end of JSON input"),
             ("{", "unexpected end of JSON input"),
             ("{} x", "invalid character 'x' after top-level value"),
-            ("\u{feff}{}", "invalid character 'ï' looking for beginning of value"),
-            ("This is not JSON\n", "invalid character 'T' looking for beginning of value"),
-            ("{1:2}", "invalid character '1' looking for beginning of object key string"),
+            (
+                "\u{feff}{}",
+                "invalid character 'ï' looking for beginning of value",
+            ),
+            (
+                "This is not JSON\n",
+                "invalid character 'T' looking for beginning of value",
+            ),
+            (
+                "{1:2}",
+                "invalid character '1' looking for beginning of object key string",
+            ),
             (r#"{"a" 1}"#, "invalid character '1' after object key"),
-            (r#"{"a":1 "b":2}"#, "invalid character '\"' after object key:value pair"),
+            (
+                r#"{"a":1 "b":2}"#,
+                "invalid character '\"' after object key:value pair",
+            ),
             ("[1 2]", "invalid character '2' after array element"),
             ("tru", "unexpected end of JSON input"),
-            ("trux", "invalid character 'x' in literal true (expecting 'e')"),
+            (
+                "trux",
+                "invalid character 'x' in literal true (expecting 'e')",
+            ),
             ("\"a\nb\"", "invalid character '\\n' in string literal"),
             (r#""\x""#, "invalid character 'x' in string escape code"),
             ("01", "invalid character '1' after top-level value"),
             ("1.", "unexpected end of JSON input"),
-            ("1.x", "invalid character 'x' after decimal point in numeric literal"),
-            ("1ex", "invalid character 'x' in exponent of numeric literal"),
+            (
+                "1.x",
+                "invalid character 'x' after decimal point in numeric literal",
+            ),
+            (
+                "1ex",
+                "invalid character 'x' in exponent of numeric literal",
+            ),
             ("-x", "invalid character 'x' in numeric literal"),
-            ("'a'", "invalid character '\\'' looking for beginning of value"),
+            (
+                "'a'",
+                "invalid character '\\'' looking for beginning of value",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(err(input), want, "{input:?}");
@@ -448,10 +493,15 @@ mod tests {
     #[test]
     fn keeps_positions_and_duplicates() {
         let v = parse(b"{\n  \"a\": 1,\n  \"a\": [true, null]\n}").unwrap();
-        let Value::Object(members) = v.value else { panic!() };
+        let Value::Object(members) = v.value else {
+            panic!()
+        };
         assert_eq!(members.len(), 2);
         assert_eq!((members[1].key_pos.line, members[1].key_pos.column), (3, 3));
-        assert_eq!((members[1].value.pos.line, members[1].value.pos.column), (3, 8));
+        assert_eq!(
+            (members[1].value.pos.line, members[1].value.pos.column),
+            (3, 8)
+        );
         let e = parse(b"{\n\n  x}").unwrap_err();
         assert_eq!((e.pos.line, e.pos.column), (3, 3));
     }

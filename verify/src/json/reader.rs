@@ -22,8 +22,13 @@ impl JsonPath {
     /// `self.key`, or `self["key"]` when the key is not a plain identifier.
     pub fn key(&self, key: &str) -> Self {
         let plain = !key.is_empty()
-            && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && key
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if plain {
             let dot = if self.0.is_empty() { "" } else { "." };
             Self(format!("{}{dot}{key}", self.0))
@@ -86,7 +91,10 @@ pub enum JsonErrorKind {
     MissingKey(String),
     /// Go's `json: cannot unmarshal number into Go value of type string`.
     #[error("json: cannot unmarshal {got} into Go value of type {expected}")]
-    Type { got: &'static str, expected: &'static str },
+    Type {
+        got: &'static str,
+        expected: &'static str,
+    },
 }
 
 pub type JsonError = Located<JsonErrorKind>;
@@ -192,7 +200,11 @@ impl<'a> Obj<'a> {
     /// Requires `value` to be an object with no repeated key and, when
     /// `allowed` is given, no key outside it. Checked in document order, so
     /// the first offending member is reported, as upstream does.
-    pub fn new(value: &'a Spanned, path: JsonPath, allowed: Option<&[&str]>) -> Result<Self, JsonError> {
+    pub fn new(
+        value: &'a Spanned,
+        path: JsonPath,
+        allowed: Option<&[&str]>,
+    ) -> Result<Self, JsonError> {
         let Value::Object(members) = &value.value else {
             let got = match &value.value {
                 Value::Null => "<nil>".to_string(),
@@ -266,9 +278,13 @@ impl<'a> Obj<'a> {
 
     /// Every member in document order, for maps keyed by data (transports, scopes).
     pub fn members(&self) -> impl Iterator<Item = (&'a str, Pos, At<'a>)> + '_ {
-        self.members
-            .iter()
-            .map(|m| (m.key.as_str(), m.key_pos, At::new(&m.value, self.path.key(&m.key))))
+        self.members.iter().map(|m| {
+            (
+                m.key.as_str(),
+                m.key_pos,
+                At::new(&m.value, self.path.key(&m.key)),
+            )
+        })
     }
 
     /// Go's struct decoding for a first, lenient look (`{"type": …}` before
@@ -292,7 +308,12 @@ mod tests {
 
     #[test]
     fn paths_read_like_javascript() {
-        let p = JsonPath::root().key("transports").key("docker").key("quay.io").index(0).key("keyType");
+        let p = JsonPath::root()
+            .key("transports")
+            .key("docker")
+            .key("quay.io")
+            .index(0)
+            .key("keyType");
         assert_eq!(p.to_string(), r#"transports.docker["quay.io"][0].keyType"#);
         assert_eq!(JsonPath::root().key("").to_string(), r#"[""]"#);
         assert_eq!(JsonPath::root().to_string(), "top level");
@@ -308,7 +329,10 @@ mod tests {
 
         let v = doc(r#"{"a":1,"Critical":2}"#);
         let e = Obj::new(&v, JsonPath::root(), Some(&["a", "critical"])).unwrap_err();
-        assert_eq!(e.to_string(), r#"Unknown key "Critical" (at Critical, line 1, column 8)"#);
+        assert_eq!(
+            e.to_string(),
+            r#"Unknown key "Critical" (at Critical, line 1, column 8)"#
+        );
 
         let v = doc("null");
         let e = Obj::new(&v, JsonPath::root().key("transports"), None).unwrap_err();
@@ -316,9 +340,15 @@ mod tests {
 
         let v = doc(r#"{"a":1}"#);
         let o = Obj::new(&v, JsonPath::root(), None).unwrap();
-        assert_eq!(o.require("b").unwrap_err().kind.to_string(), r#"Key "b" missing in a JSON object"#);
+        assert_eq!(
+            o.require("b").unwrap_err().kind.to_string(),
+            r#"Key "b" missing in a JSON object"#
+        );
         let e = o.require("a").unwrap().string().unwrap_err();
-        assert_eq!(e.kind.to_string(), "json: cannot unmarshal number into Go value of type string");
+        assert_eq!(
+            e.kind.to_string(),
+            "json: cannot unmarshal number into Go value of type string"
+        );
     }
 
     #[test]

@@ -28,7 +28,11 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     #[error("reading signature from {url}: status {status} ({reason})")]
-    Status { url: String, status: u16, reason: String },
+    Status {
+        url: String,
+        status: u16,
+        reason: String,
+    },
     #[error("reading signature from {url}: body exceeds {limit} bytes")]
     TooLarge { url: String, limit: usize },
     #[error("building the HTTP client for lookaside reads")]
@@ -109,7 +113,9 @@ impl SignatureFetcher for Fetcher {
                 }),
             },
             Some("http" | "https") => self.fetch_http(url).await,
-            _ => Err(FetchError::UnsupportedScheme { url: url.to_string() }),
+            _ => Err(FetchError::UnsupportedScheme {
+                url: url.to_string(),
+            }),
         }
     }
 }

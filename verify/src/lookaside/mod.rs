@@ -9,11 +9,13 @@
 
 mod fetch;
 mod url;
+mod write;
 
 use std::future::Future;
 
 pub use fetch::{FetchError, Fetcher, MAX_SIGNATURE_SIZE};
 pub use url::{LookasideUrl, UrlError};
+pub use write::{write_signatures, WriteError};
 
 use crate::sniff::{sniff, SniffError};
 
@@ -25,7 +27,10 @@ pub const MAX_SIGNATURES: usize = 128;
 pub trait SignatureFetcher {
     /// `Ok(None)` means "not there" (ENOENT, HTTP 404): reading stops
     /// without error. Anything else that is not a blob is an error.
-    fn fetch(&self, url: &LookasideUrl) -> impl Future<Output = Result<Option<Vec<u8>>, FetchError>> + Send;
+    fn fetch(
+        &self,
+        url: &LookasideUrl,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, FetchError>> + Send;
 }
 
 /// Why an image's lookaside signatures could not be read; aborts the pull.

@@ -29,7 +29,10 @@ pub enum UrlError {
     #[error("invalid URL escape {0:?}")]
     Escape(String),
     #[error("invalid digest {digest:?}: {reason}")]
-    Digest { digest: String, reason: DigestFormatError },
+    Digest {
+        digest: String,
+        reason: DigestFormatError,
+    },
 }
 
 impl LookasideUrl {
@@ -90,7 +93,11 @@ impl LookasideUrl {
             reason,
         })?;
         let (algo, hex) = digest.split_once(':').unwrap_or((digest, ""));
-        Ok(self.with_path(format!("{}@{algo}={hex}/signature-{}", self.path, index + 1)))
+        Ok(self.with_path(format!(
+            "{}@{algo}={hex}/signature-{}",
+            self.path,
+            index + 1
+        )))
     }
 }
 
@@ -137,9 +144,13 @@ fn percent_decode(s: &str) -> Result<String, UrlError> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).filter(|h| h.len() == 2 && h.bytes().all(|x| x.is_ascii_hexdigit()));
+            let hex = s
+                .get(i + 1..i + 3)
+                .filter(|h| h.len() == 2 && h.bytes().all(|x| x.is_ascii_hexdigit()));
             let Some(hex) = hex else {
-                return Err(UrlError::Escape(s.get(i..(i + 3).min(s.len())).unwrap_or("%").to_string()));
+                return Err(UrlError::Escape(
+                    s.get(i..(i + 3).min(s.len())).unwrap_or("%").to_string(),
+                ));
             };
             out.push(u8::from_str_radix(hex, 16).map_err(|_| UrlError::Escape(hex.to_string()))?);
             i += 3;
@@ -176,13 +187,25 @@ mod tests {
 
     #[test]
     fn parses_like_go() {
-        assert_eq!(url("https://lookaside.example.com").to_string(), "https://lookaside.example.com");
+        assert_eq!(
+            url("https://lookaside.example.com").to_string(),
+            "https://lookaside.example.com"
+        );
         assert_eq!(url("file:///mnt/x").path(), "/mnt/x");
         assert_eq!(url("file:///mnt/x").to_string(), "file:///mnt/x");
         assert_eq!(url("/no/scheme/just/a/path").scheme(), None);
-        assert_eq!(url("no/scheme/relative/path").path(), "no/scheme/relative/path");
-        assert_eq!(LookasideUrl::parse(":emptyscheme").unwrap_err().to_string(), "missing protocol scheme");
-        assert_eq!(url("HTTPS://h/a%20b?x=1#f").to_string(), "https://h/a%20b?x=1#f");
+        assert_eq!(
+            url("no/scheme/relative/path").path(),
+            "no/scheme/relative/path"
+        );
+        assert_eq!(
+            LookasideUrl::parse(":emptyscheme").unwrap_err().to_string(),
+            "missing protocol scheme"
+        );
+        assert_eq!(
+            url("HTTPS://h/a%20b?x=1#f").to_string(),
+            "https://h/a%20b?x=1#f"
+        );
         assert_eq!(url("https://h/a%20b").path(), "/a b");
         assert!(LookasideUrl::parse("https://h/%zz").is_err());
     }
@@ -190,17 +213,29 @@ mod tests {
     #[test]
     fn layout_per_spec() {
         // §4.3 examples and §8.6 #125.
-        let img = DockerRef::parse_normalized(&format!("example.com/my/project@sha256:{HEX}")).unwrap();
+        let img =
+            DockerRef::parse_normalized(&format!("example.com/my/project@sha256:{HEX}")).unwrap();
         let base = url("https://lookaside.example.com").for_repository(&img);
         assert_eq!(
-            base.signature(img.digest().unwrap(), 0).unwrap().to_string(),
+            base.signature(img.digest().unwrap(), 0)
+                .unwrap()
+                .to_string(),
             format!("https://lookaside.example.com/my/project@sha256={HEX}/signature-1")
         );
         let joined = url("file:///srv/lookaside");
         let d = format!("sha256:{HEX}");
-        assert_eq!(joined.signature(&d, 0).unwrap().to_string(), format!("file:///srv/lookaside@sha256={HEX}/signature-1"));
-        assert_eq!(joined.signature(&d, 1).unwrap().to_string(), format!("file:///srv/lookaside@sha256={HEX}/signature-2"));
-        assert!(matches!(joined.signature("sha256:../hello", 0), Err(UrlError::Digest { .. })));
+        assert_eq!(
+            joined.signature(&d, 0).unwrap().to_string(),
+            format!("file:///srv/lookaside@sha256={HEX}/signature-1")
+        );
+        assert_eq!(
+            joined.signature(&d, 1).unwrap().to_string(),
+            format!("file:///srv/lookaside@sha256={HEX}/signature-2")
+        );
+        assert!(matches!(
+            joined.signature("sha256:../hello", 0),
+            Err(UrlError::Digest { .. })
+        ));
 
         let app = DockerRef::parse_normalized("127.0.0.1:5000/ns/app:v1").unwrap();
         let d = "sha256:08e356e90ad32cd8f03676fe439a181893199dfd50778ec06cda85c2390f8104";
@@ -210,8 +245,14 @@ mod tests {
         );
         // Trailing slash: `//`, as upstream.
         let busybox = DockerRef::parse_normalized("busybox:latest").unwrap();
-        assert_eq!(url("https://h/sigs/").for_repository(&busybox).to_string(), "https://h/sigs//library/busybox");
+        assert_eq!(
+            url("https://h/sigs/").for_repository(&busybox).to_string(),
+            "https://h/sigs//library/busybox"
+        );
         // Query survives.
-        assert_eq!(url("https://h/s?x=1").for_repository(&busybox).to_string(), "https://h/s/library/busybox?x=1");
+        assert_eq!(
+            url("https://h/s?x=1").for_repository(&busybox).to_string(),
+            "https://h/s/library/busybox?x=1"
+        );
     }
 }

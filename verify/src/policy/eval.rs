@@ -85,7 +85,11 @@ pub enum SignatureFailure {
 
 /// Each failure with its source chain, `; `-separated (podman's format).
 fn join_reasons(failures: &[SignatureFailure]) -> String {
-    failures.iter().map(|f| chain(f)).collect::<Vec<_>>().join("; ")
+    failures
+        .iter()
+        .map(|f| chain(f))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -112,7 +116,9 @@ impl Policy {
             match r {
                 Requirement::InsecureAcceptAnything => {}
                 Requirement::SignedBy(_) => return true,
-                Requirement::Reject | Requirement::SignedBaseLayer { .. } | Requirement::SigstoreSigned(_) => return false,
+                Requirement::Reject
+                | Requirement::SignedBaseLayer { .. }
+                | Requirement::SigstoreSigned(_) => return false,
             }
         }
         false
@@ -120,7 +126,12 @@ impl Policy {
 
     /// Decides whether `image`, whose manifest is `manifest` and whose stored
     /// signatures are `signatures` (raw blobs, storage order), may be used.
-    pub fn evaluate(&self, image: &PolicyImage, manifest: &[u8], signatures: &[Vec<u8>]) -> Result<Accepted, Rejected> {
+    pub fn evaluate(
+        &self,
+        image: &PolicyImage,
+        manifest: &[u8],
+        signatures: &[Vec<u8>],
+    ) -> Result<Accepted, Rejected> {
         self.evaluate_at(image, manifest, signatures, SystemTime::now())
     }
 
@@ -146,15 +157,22 @@ impl Policy {
         for r in reqs {
             match r {
                 Requirement::InsecureAcceptAnything => {}
-                Requirement::Reject => return Err(reject(RejectReason::Rejected(image.display().to_string()))),
-                Requirement::SignedBaseLayer { .. } => return Err(reject(RejectReason::SignedBaseLayer)),
-                Requirement::SigstoreSigned(_) => return Err(reject(RejectReason::Sigstore(image.display().to_string()))),
+                Requirement::Reject => {
+                    return Err(reject(RejectReason::Rejected(image.display().to_string())))
+                }
+                Requirement::SignedBaseLayer { .. } => {
+                    return Err(reject(RejectReason::SignedBaseLayer))
+                }
+                Requirement::SigstoreSigned(_) => {
+                    return Err(reject(RejectReason::Sigstore(image.display().to_string())))
+                }
                 Requirement::SignedBy(sb) => {
                     if blobs.is_none() {
                         blobs = Some(simple_signing_blobs(signatures).map_err(reject)?);
                     }
                     let blobs = blobs.as_deref().unwrap_or_default();
-                    accepted.push(signed_by_allows(sb, image, manifest, blobs, now).map_err(reject)?);
+                    accepted
+                        .push(signed_by_allows(sb, image, manifest, blobs, now).map_err(reject)?);
                 }
             }
         }
@@ -220,7 +238,12 @@ fn simple_signing_blobs(signatures: &[Vec<u8>]) -> Result<Vec<&[u8]>, RejectReas
         match sniff(blob) {
             Ok(SignatureBlob::SimpleSigning(b)) => out.push(b),
             Ok(SignatureBlob::Sigstore(_)) => {}
-            Err(source) => return Err(RejectReason::Blob { index: i + 1, source }),
+            Err(source) => {
+                return Err(RejectReason::Blob {
+                    index: i + 1,
+                    source,
+                })
+            }
         }
     }
     Ok(out)

@@ -14,7 +14,10 @@ fn json_str(s: &str) -> String {
 }
 
 fn key_path(rel: &str) -> String {
-    format!(r#""keyPath":{}"#, json_str(&fixture_path(rel).to_string_lossy()))
+    format!(
+        r#""keyPath":{}"#,
+        json_str(&fixture_path(rel).to_string_lossy())
+    )
 }
 
 /// A policy whose `default` is the given requirement list (JSON).
@@ -46,7 +49,12 @@ fn dir_image(rel: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
 
 fn eval(p: &Policy, image: &str, rel: &str) -> Result<Accepted, Rejected> {
     let (manifest, sigs) = dir_image(rel);
-    p.evaluate_at(&PolicyImage::docker(image).unwrap(), &manifest, &sigs, test_now())
+    p.evaluate_at(
+        &PolicyImage::docker(image).unwrap(),
+        &manifest,
+        &sigs,
+        test_now(),
+    )
 }
 
 fn reason(r: Result<Accepted, Rejected>) -> String {
@@ -64,28 +72,48 @@ fn signed_by_upstream_cases() {
     // #42
     let ok = eval(&exact, IMAGE, "signature/fixtures/dir-img-valid").unwrap();
     assert_eq!(ok.signatures.len(), 1);
-    assert_eq!(ok.signatures[0].docker_reference(), "testing/manifest:latest");
+    assert_eq!(
+        ok.signatures[0].docker_reference(),
+        "testing/manifest:latest"
+    );
     assert_eq!(ok.signatures[0].manifest_digest(), TEST_DIGEST);
     assert_eq!(ok.signatures[0].key_fingerprint(), TEST_KEY);
     assert_eq!(ok.scope, None);
     // #54
     assert_eq!(
-        reason(eval(&exact, IMAGE, "signature/fixtures/dir-img-modified-manifest")),
+        reason(eval(
+            &exact,
+            IMAGE,
+            "signature/fixtures/dir-img-modified-manifest"
+        )),
         format!("Source image rejected: Signature for digest {TEST_DIGEST} does not match")
     );
     // #53
-    assert!(reason(eval(&exact, IMAGE, "signature/fixtures/dir-img-manifest-digest-error")).contains("computing the manifest digest"));
+    assert!(reason(eval(
+        &exact,
+        IMAGE,
+        "signature/fixtures/dir-img-manifest-digest-error"
+    ))
+    .contains("computing the manifest digest"));
     // #56
     assert_eq!(
         reason(eval(&exact, IMAGE, "signature/fixtures/dir-img-unsigned")),
         "Source image rejected: A signature was required, but no signature exists"
     );
     // #57
-    assert!(reason(eval(&exact, "testing/manifest:notlatest", "signature/fixtures/dir-img-valid"))
-        .contains(r#"Signature for identity "testing/manifest:latest" is not accepted"#));
+    assert!(reason(eval(
+        &exact,
+        "testing/manifest:notlatest",
+        "signature/fixtures/dir-img-valid"
+    ))
+    .contains(r#"Signature for identity "testing/manifest:latest" is not accepted"#));
     // #58
     eval(&exact, IMAGE, "signature/fixtures/dir-img-valid-2").unwrap();
-    let both = reason(eval(&exact, "testing/manifest:notlatest", "signature/fixtures/dir-img-valid-2"));
+    let both = reason(eval(
+        &exact,
+        "testing/manifest:notlatest",
+        "signature/fixtures/dir-img-valid-2",
+    ));
     assert_eq!(
         both,
         r#"Source image rejected: None of the signatures were accepted, reasons: Signature for identity "testing/manifest:latest" is not accepted; Signature for identity "testing/manifest:latest" is not accepted"#
@@ -93,14 +121,32 @@ fn signed_by_upstream_cases() {
     // #59
     eval(&exact, IMAGE, "signature/fixtures/dir-img-mixed").unwrap();
     // #60 (upstream behaviour: subkey signature maps to the listed primary)
-    let subkey = policy(&format!("[{}]", signed_by(&key_path("signature/fixtures/public-key-with-subkey.gpg"), EXACT)));
+    let subkey = policy(&format!(
+        "[{}]",
+        signed_by(
+            &key_path("signature/fixtures/public-key-with-subkey.gpg"),
+            EXACT
+        )
+    ));
     let ok = eval(&subkey, IMAGE, "signature/fixtures/dir-img-valid-subkey").unwrap();
-    assert_eq!(ok.signatures[0].key_fingerprint(), "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36");
+    assert_eq!(
+        ok.signatures[0].key_fingerprint(),
+        "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36"
+    );
     // #61
     let two = policy(&format!("[{0},{0}]", signed_by(&key_path(PUB), REPO)));
-    assert_eq!(eval(&two, IMAGE, "signature/fixtures/dir-img-mixed").unwrap().signatures.len(), 2);
+    assert_eq!(
+        eval(&two, IMAGE, "signature/fixtures/dir-img-mixed")
+            .unwrap()
+            .signatures
+            .len(),
+        2
+    );
     // #62
-    let then_reject = policy(&format!(r#"[{},{{"type":"reject"}}]"#, signed_by(&key_path(PUB), EXACT)));
+    let then_reject = policy(&format!(
+        r#"[{},{{"type":"reject"}}]"#,
+        signed_by(&key_path(PUB), EXACT)
+    ));
     assert_eq!(
         reason(eval(&then_reject, IMAGE, "signature/fixtures/dir-img-valid")),
         "Source image rejected: Running image docker://testing/manifest:latest is rejected by policy."
@@ -111,31 +157,72 @@ fn signed_by_upstream_cases() {
 fn key_sources() {
     let pk1 = fixture_path("signature/fixtures/public-key-1.gpg");
     let pk2 = fixture_path("signature/fixtures/public-key-2.gpg");
-    let paths = |a: &Path, b: &Path| format!(r#""keyPaths":[{},{}]"#, json_str(&a.to_string_lossy()), json_str(&b.to_string_lossy()));
+    let paths = |a: &Path, b: &Path| {
+        format!(
+            r#""keyPaths":[{},{}]"#,
+            json_str(&a.to_string_lossy()),
+            json_str(&b.to_string_lossy())
+        )
+    };
     // #43
     for keys in [
         paths(&pk1, &pk1),
         paths(&pk2, &pk1),
-        format!(r#""keyData":"{}""#, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, fixture(PUB))),
+        format!(
+            r#""keyData":"{}""#,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, fixture(PUB))
+        ),
     ] {
         let p = policy(&format!("[{}]", signed_by(&keys, EXACT)));
-        eval(&p, IMAGE, "signature/fixtures/dir-img-valid").unwrap_or_else(|e| panic!("{keys}: {}", error_chain(&e)));
+        eval(&p, IMAGE, "signature/fixtures/dir-img-valid")
+            .unwrap_or_else(|e| panic!("{keys}: {}", error_chain(&e)));
     }
     // #44
     for kt in ["signedByGPGKeys", "X509Certificates", "signedByX509CAs"] {
-        let text = format!(r#"[{{"type":"signedBy","keyType":"{kt}",{}}}]"#, key_path(PUB));
-        assert!(reason(eval(&policy(&text), IMAGE, "signature/fixtures/dir-img-valid")).contains(&format!(r#"Unimplemented "keyType" value "{kt}""#)));
+        let text = format!(
+            r#"[{{"type":"signedBy","keyType":"{kt}",{}}}]"#,
+            key_path(PUB)
+        );
+        assert!(reason(eval(
+            &policy(&text),
+            IMAGE,
+            "signature/fixtures/dir-img-valid"
+        ))
+        .contains(&format!(r#"Unimplemented "keyType" value "{kt}""#)));
     }
     // #46
-    let missing = policy(&format!("[{}]", signed_by(r#""keyPath":"/this/does/not/exist""#, EXACT)));
+    let missing = policy(&format!(
+        "[{}]",
+        signed_by(r#""keyPath":"/this/does/not/exist""#, EXACT)
+    ));
     let r = reason(eval(&missing, IMAGE, "signature/fixtures/dir-img-valid"));
-    assert!(r.contains("reading key file /this/does/not/exist: No such file or directory"), "{r}");
-    let some_missing = policy(&format!("[{}]", signed_by(&format!(r#""keyPaths":[{},"/this/does/not/exist"]"#, json_str(&pk1.to_string_lossy())), EXACT)));
-    assert!(reason(eval(&some_missing, IMAGE, "signature/fixtures/dir-img-valid")).contains("/this/does/not/exist"));
+    assert!(
+        r.contains("reading key file /this/does/not/exist: No such file or directory"),
+        "{r}"
+    );
+    let some_missing = policy(&format!(
+        "[{}]",
+        signed_by(
+            &format!(
+                r#""keyPaths":[{},"/this/does/not/exist"]"#,
+                json_str(&pk1.to_string_lossy())
+            ),
+            EXACT
+        )
+    ));
+    assert!(reason(eval(
+        &some_missing,
+        IMAGE,
+        "signature/fixtures/dir-img-valid"
+    ))
+    .contains("/this/does/not/exist"));
     // #47
     for keys in [r#""keyData":"""#, r#""keyPaths":[]"#] {
         let p = policy(&format!("[{}]", signed_by(keys, EXACT)));
-        assert_eq!(reason(eval(&p, IMAGE, "signature/fixtures/dir-img-valid")), "Source image rejected: No public keys imported");
+        assert_eq!(
+            reason(eval(&p, IMAGE, "signature/fixtures/dir-img-valid")),
+            "Source image rejected: No public keys imported"
+        );
     }
 }
 
@@ -146,29 +233,48 @@ fn bad_signatures() {
     let image = PolicyImage::docker(IMAGE).unwrap();
     let run = |sig: Vec<u8>| reason(exact.evaluate_at(&image, &manifest, &[sig], test_now()));
     // #48
-    assert!(run(b"invalid signature".to_vec()).contains("unrecognized signature format, starting with binary 0x69"));
+    assert!(run(b"invalid signature".to_vec())
+        .contains("unrecognized signature format, starting with binary 0x69"));
     // #49
-    assert!(run(fixture("signature/fixtures/unknown-key.signature")).contains("Invalid GPG signature: signed by unknown key 5F9470E3BC6C3B55"));
+    assert!(run(fixture("signature/fixtures/unknown-key.signature"))
+        .contains("Invalid GPG signature: signed by unknown key 5F9470E3BC6C3B55"));
     // #50
-    assert!(run(fixture("signature/fixtures/invalid-blob.signature")).contains("invalid character 'T' looking for beginning of value"));
+    assert!(run(fixture("signature/fixtures/invalid-blob.signature"))
+        .contains("invalid character 'T' looking for beginning of value"));
     // corrupt, expired, armored
-    assert!(run(fixture("signature/fixtures/corrupt.signature")).contains("Invalid GPG signature: bad signature"));
+    assert!(run(fixture("signature/fixtures/corrupt.signature"))
+        .contains("Invalid GPG signature: bad signature"));
     assert!(run(fixture("signature/fixtures/expired.signature")).contains("Invalid GPG signature"));
-    assert!(run(fixture("signature/fixtures/invalid-cleartext.signature")).contains("starting with binary 0x2d"));
+    assert!(
+        run(fixture("signature/fixtures/invalid-cleartext.signature"))
+            .contains("starting with binary 0x2d")
+    );
     // #51
     let other = policy(&format!(
         "[{}]",
-        signed_by(&key_path(PUB), r#"{"type":"exactReference","dockerReference":"this/does-not:match"}"#)
+        signed_by(
+            &key_path(PUB),
+            r#"{"type":"exactReference","dockerReference":"this/does-not:match"}"#
+        )
     ));
-    assert!(reason(eval(&other, IMAGE, "signature/fixtures/dir-img-valid")).contains("Signature for identity"));
+    assert!(
+        reason(eval(&other, IMAGE, "signature/fixtures/dir-img-valid"))
+            .contains("Signature for identity")
+    );
     // A sigstore attachment is invisible to signedBy.
     assert_eq!(
         run(b"\0sigstore-json\n{}".to_vec()),
         "Source image rejected: A signature was required, but no signature exists"
     );
     // A \0simple-signing\n prefix is accepted.
-    let prefixed = [b"\0simple-signing\n".to_vec(), dir_image("signature/fixtures/dir-img-valid").1.remove(0)].concat();
-    exact.evaluate_at(&image, &manifest, &[prefixed], test_now()).unwrap();
+    let prefixed = [
+        b"\0simple-signing\n".to_vec(),
+        dir_image("signature/fixtures/dir-img-valid").1.remove(0),
+    ]
+    .concat();
+    exact
+        .evaluate_at(&image, &manifest, &[prefixed], test_now())
+        .unwrap();
 }
 
 #[test]
@@ -183,11 +289,22 @@ fn list_level_rules() {
         "Source image rejected: List of verification policy requirements must not be empty"
     );
     let anything = Policy::insecure_accept_anything();
-    assert!(eval(&anything, IMAGE, "signature/fixtures/dir-img-unsigned").unwrap().signatures.is_empty());
+    assert!(
+        eval(&anything, IMAGE, "signature/fixtures/dir-img-unsigned")
+            .unwrap()
+            .signatures
+            .is_empty()
+    );
     let base = policy(r#"[{"type":"signedBaseLayer","baseLayerIdentity":{"type":"matchExact"}}]"#);
-    assert!(reason(eval(&base, IMAGE, "signature/fixtures/dir-img-valid")).ends_with("signedBaseLayer not implemented yet!"));
+    assert!(
+        reason(eval(&base, IMAGE, "signature/fixtures/dir-img-valid"))
+            .ends_with("signedBaseLayer not implemented yet!")
+    );
     let sigstore = policy(r#"[{"type":"sigstoreSigned","keyData":"bm9uc2Vuc2U="}]"#);
-    assert!(reason(eval(&sigstore, IMAGE, "signature/fixtures/dir-img-valid")).contains("sigstoreSigned"));
+    assert!(
+        reason(eval(&sigstore, IMAGE, "signature/fixtures/dir-img-valid"))
+            .contains("sigstoreSigned")
+    );
 }
 
 #[test]
@@ -198,7 +315,10 @@ fn needs_signatures() {
         (r#"[{"type":"insecureAcceptAnything"}]"#.to_string(), false),
         (r#"[{"type":"reject"}]"#.to_string(), false),
         (format!("[{sb}]"), true),
-        (format!(r#"[{{"type":"insecureAcceptAnything"}},{sb}]"#), true),
+        (
+            format!(r#"[{{"type":"insecureAcceptAnything"}},{sb}]"#),
+            true,
+        ),
         (format!(r#"[{{"type":"reject"}},{sb}]"#), false),
     ];
     for (list, want) in cases {
@@ -222,7 +342,13 @@ fn per_signature_verdicts() {
         (r#"[{"type":"insecureAcceptAnything"}]"#.to_string(), 0),
     ];
     for (list, want) in cases {
-        assert_eq!(policy(&list).accepted_signatures(&img, &manifest, &sigs, test_now()).len(), want, "{list}");
+        assert_eq!(
+            policy(&list)
+                .accepted_signatures(&img, &manifest, &sigs, test_now())
+                .len(),
+            want,
+            "{list}"
+        );
     }
 }
 
@@ -233,7 +359,14 @@ fn digest_references_check_the_manifest_first() {
     let good = PolicyImage::docker(&format!("testing/manifest@{TEST_DIGEST}")).unwrap();
     p.evaluate_at(&good, &manifest, &[], test_now()).unwrap();
     let other = format!("testing/manifest@sha256:{}", "0".repeat(64));
-    let err = p.evaluate_at(&PolicyImage::docker(&other).unwrap(), &manifest, &[], test_now()).unwrap_err();
+    let err = p
+        .evaluate_at(
+            &PolicyImage::docker(&other).unwrap(),
+            &manifest,
+            &[],
+            test_now(),
+        )
+        .unwrap_err();
     assert!(error_chain(&err).contains("Manifest does not match provided manifest digest"));
 }
 
@@ -243,13 +376,27 @@ fn generated_fixtures() {
     let key = key_path("generated/gpg-skopeo-standalone/public-key.gpg");
     let manifest = fixture("generated/gpg-skopeo-standalone/manifest.json");
     let busybox = PolicyImage::docker("busybox:latest").unwrap();
-    let default_rule = policy(&format!(r#"[{{"type":"signedBy","keyType":"GPGKeys",{key}}}]"#));
+    let default_rule = policy(&format!(
+        r#"[{{"type":"signedBy","keyType":"GPGKeys",{key}}}]"#
+    ));
     let sig = fixture("generated/gpg-skopeo-standalone/busybox.signature");
     let short = fixture("generated/gpg-skopeo-standalone/short-identity.signature");
-    let ok = default_rule.evaluate_at(&busybox, &manifest, &[sig], test_now()).unwrap();
-    assert_eq!(ok.signatures[0].key_fingerprint(), "A06D9F7AAD47327032766DEBEB5B0FCF10966A88");
+    let ok = default_rule
+        .evaluate_at(&busybox, &manifest, &[sig], test_now())
+        .unwrap();
+    assert_eq!(
+        ok.signatures[0].key_fingerprint(),
+        "A06D9F7AAD47327032766DEBEB5B0FCF10966A88"
+    );
     assert_eq!(ok.signatures[0].creator(), Some("atomic 5.23.1"));
-    let err = default_rule.evaluate_at(&busybox, &manifest, std::slice::from_ref(&short), test_now()).unwrap_err();
+    let err = default_rule
+        .evaluate_at(
+            &busybox,
+            &manifest,
+            std::slice::from_ref(&short),
+            test_now(),
+        )
+        .unwrap_err();
     assert!(error_chain(&err).contains(r#"Signature for identity "busybox" is not accepted"#));
     policy(&format!("[{}]", signed_by(&key, REPO)))
         .evaluate_at(&busybox, &manifest, &[short], test_now())
@@ -271,29 +418,63 @@ fn generated_fixtures() {
         r#"{"type":"exactReference","dockerReference":"registry.example.com/ns/app:v1"}"#,
         r#"{"type":"exactRepository","dockerRepository":"registry.example.com/ns/app"}"#,
     ] {
-        let ok = dir_policy(identity).evaluate_at(&image, &manifest, &sigs, test_now()).unwrap();
+        let ok = dir_policy(identity)
+            .evaluate_at(&image, &manifest, &sigs, test_now())
+            .unwrap();
         assert_eq!(ok.scope.as_deref(), Some(""));
     }
     for identity in [
         r#"{"type":"matchRepoDigestOrExact"}"#,
         r#"{"type":"exactReference","dockerReference":"registry.example.com/ns/app:v2"}"#,
     ] {
-        let err = dir_policy(identity).evaluate_at(&image, &manifest, &sigs, test_now()).unwrap_err();
-        assert!(error_chain(&err).contains(r#"Signature for identity "registry.example.com/ns/app:v1" is not accepted"#), "{identity}");
+        let err = dir_policy(identity)
+            .evaluate_at(&image, &manifest, &sigs, test_now())
+            .unwrap_err();
+        assert!(
+            error_chain(&err).contains(
+                r#"Signature for identity "registry.example.com/ns/app:v1" is not accepted"#
+            ),
+            "{identity}"
+        );
     }
 
     // sequoia-subkey: a subkey signature is attributed to the listed primary.
     let app = PolicyImage::docker("registry.example.com/ns/app:v1").unwrap();
-    let p = policy(&format!(r#"[{{"type":"signedBy","keyType":"GPGKeys",{}}}]"#, key_path("generated/sequoia-subkey/cert.pgp")));
+    let p = policy(&format!(
+        r#"[{{"type":"signedBy","keyType":"GPGKeys",{}}}]"#,
+        key_path("generated/sequoia-subkey/cert.pgp")
+    ));
     let ok = p
-        .evaluate_at(&app, &fixture("generated/sequoia-subkey/manifest.json"), &[fixture("generated/sequoia-subkey/signature-1")], test_now())
+        .evaluate_at(
+            &app,
+            &fixture("generated/sequoia-subkey/manifest.json"),
+            &[fixture("generated/sequoia-subkey/signature-1")],
+            test_now(),
+        )
         .unwrap();
-    assert_eq!(ok.signatures[0].key_fingerprint(), "84E2C6EC0D4D7BE93561F7BB56593D53D63CCFC7");
+    assert_eq!(
+        ok.signatures[0].key_fingerprint(),
+        "84E2C6EC0D4D7BE93561F7BB56593D53D63CCFC7"
+    );
 
     // gpg-expired-key: rejected (documented decision, see mechanism.rs).
-    let p = policy(&format!(r#"[{{"type":"signedBy","keyType":"GPGKeys",{}}}]"#, key_path("generated/gpg-expired-key/public-key.gpg")));
+    let p = policy(&format!(
+        r#"[{{"type":"signedBy","keyType":"GPGKeys",{}}}]"#,
+        key_path("generated/gpg-expired-key/public-key.gpg")
+    ));
     let err = p
-        .evaluate_at(&app, &fixture("generated/gpg-expired-key/manifest.json"), &[fixture("generated/gpg-expired-key/signature-1")], test_now())
+        .evaluate_at(
+            &app,
+            &fixture("generated/gpg-expired-key/manifest.json"),
+            &[fixture("generated/gpg-expired-key/signature-1")],
+            test_now(),
+        )
         .unwrap_err();
-    assert!(error_chain(&err).contains("Invalid GPG signature: key 8B49CD6BA1AAE8449249EB8094BB3DB35C0876D4 is not valid now"), "{}", error_chain(&err));
+    assert!(
+        error_chain(&err).contains(
+            "Invalid GPG signature: key 8B49CD6BA1AAE8449249EB8094BB3DB35C0876D4 is not valid now"
+        ),
+        "{}",
+        error_chain(&err)
+    );
 }

@@ -20,13 +20,14 @@ pub fn matches_identity(rule: &IdentityRule, image: Option<&DockerRef>, signed: 
         IdentityRule::MatchRepository => image.is_some_and(|i| s.name() == i.name()),
         IdentityRule::ExactReference(e) => exact(e, &s),
         IdentityRule::ExactRepository(e) => s.name() == e.name(),
-        IdentityRule::RemapIdentity { prefix, signed_prefix } => {
-            image.is_some_and(|i| match remap(i, prefix, signed_prefix) {
-                Remapped::Unchanged => repo_digest_or_exact(i, &s),
-                Remapped::To(rewritten) => repo_digest_or_exact(&rewritten, &s),
-                Remapped::Invalid => false,
-            })
-        }
+        IdentityRule::RemapIdentity {
+            prefix,
+            signed_prefix,
+        } => image.is_some_and(|i| match remap(i, prefix, signed_prefix) {
+            Remapped::Unchanged => repo_digest_or_exact(i, &s),
+            Remapped::To(rewritten) => repo_digest_or_exact(&rewritten, &s),
+            Remapped::Invalid => false,
+        }),
     }
 }
 
@@ -61,7 +62,10 @@ enum Remapped {
 /// *I*'s name is `prefix` or under `prefix/`; the result must be canonical.
 fn remap(i: &DockerRef, prefix: &str, signed_prefix: &str) -> Remapped {
     let name = i.name();
-    let under = name == prefix || name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+    let under = name == prefix
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'));
     if !under {
         return Remapped::Unchanged;
     }
@@ -117,10 +121,18 @@ mod tests {
                 row("docker.io/library/busybox:latest", "busybox:latest", true),
                 row("busybox:latest", "busybox:notlatest", false),
                 row("busybox:latest", &format!("busybox{D}"), false),
-                row("busybox:latest", "hostname/library/busybox:notlatest", false),
+                row(
+                    "busybox:latest",
+                    "hostname/library/busybox:notlatest",
+                    false,
+                ),
                 row(&format!("busybox{D}"), &format!("busybox{D}"), true),
                 row(&format!("busybox{D}"), &format!("busybox{D2}"), false),
-                row(&format!("busybox:latest{D}"), &format!("busybox:latest{D}"), true),
+                row(
+                    &format!("busybox:latest{D}"),
+                    &format!("busybox:latest{D}"),
+                    true,
+                ),
                 row(&format!("busybox:latest{D}"), &format!("busybox{D}"), false),
                 row(&format!("busybox:latest{D}"), "busybox:latest", false),
                 row("busybox", "busybox", false),
@@ -158,7 +170,11 @@ mod tests {
                 row("busybox:latest", "busybox", true),
                 row("busybox:latest", "library/busybox:notlatest", true),
                 row("busybox:latest", "notbusybox:latest", false),
-                row("busybox:latest", "registry.access.redhat.com/rhel7/rhel:7.2.3", false),
+                row(
+                    "busybox:latest",
+                    "registry.access.redhat.com/rhel7/rhel:7.2.3",
+                    false,
+                ),
             ],
         );
     }
@@ -183,16 +199,28 @@ mod tests {
     fn exact_reference_and_repository_ignore_the_image() {
         // §8.4 #87: the value stands in for I; an image without docker identity is fine.
         let rule = IdentityRule::ExactReference(r("busybox:latest"));
-        assert!(matches_identity(&rule, None, "docker.io/library/busybox:latest"));
+        assert!(matches_identity(
+            &rule,
+            None,
+            "docker.io/library/busybox:latest"
+        ));
         assert!(!matches_identity(&rule, None, "busybox:notlatest"));
         assert!(!matches_identity(&rule, None, "busybox"));
-        assert!(matches_identity(&rule, Some(&r("other:1")), "busybox:latest"));
+        assert!(matches_identity(
+            &rule,
+            Some(&r("other:1")),
+            "busybox:latest"
+        ));
         let rule = IdentityRule::ExactRepository(r("library/busybox:latest"));
         assert!(matches_identity(&rule, None, "busybox"));
         assert!(matches_identity(&rule, None, &format!("busybox{D}")));
         assert!(!matches_identity(&rule, None, "notbusybox:latest"));
         // Image-relative rules need an image identity.
-        assert!(!matches_identity(&IdentityRule::MatchRepository, None, "busybox:latest"));
+        assert!(!matches_identity(
+            &IdentityRule::MatchRepository,
+            None,
+            "busybox:latest"
+        ));
     }
 
     fn remap(prefix: &str, signed_prefix: &str) -> IdentityRule {
@@ -206,22 +234,70 @@ mod tests {
     fn remap_identity() {
         // §8.4 #88–#92.
         let m = remap("mirror.example", "public.com");
-        assert!(check(&m, "mirror.example/busybox:1", "public.com/busybox:1"));
-        assert!(!check(&m, "mirror.example/busybox:1", "public.com/busybox:not1"));
-        assert!(!check(&m, "mirror.example/busybox:1", "mirror.example/busybox:1"));
-        assert!(check(&remap("mirror.example", "docker.io/library"), "mirror.example/busybox:latest", "busybox:latest"));
+        assert!(check(
+            &m,
+            "mirror.example/busybox:1",
+            "public.com/busybox:1"
+        ));
+        assert!(!check(
+            &m,
+            "mirror.example/busybox:1",
+            "public.com/busybox:not1"
+        ));
+        assert!(!check(
+            &m,
+            "mirror.example/busybox:1",
+            "mirror.example/busybox:1"
+        ));
+        assert!(check(
+            &remap("mirror.example", "docker.io/library"),
+            "mirror.example/busybox:latest",
+            "busybox:latest"
+        ));
         let from_hub = remap("docker.io/library", "original.com");
-        assert!(check(&from_hub, "copied:latest", "original.com/copied:latest"));
-        assert!(!check(&from_hub, "copied:latest", "original.com/ns/copied:latest"));
+        assert!(check(
+            &from_hub,
+            "copied:latest",
+            "original.com/copied:latest"
+        ));
+        assert!(!check(
+            &from_hub,
+            "copied:latest",
+            "original.com/ns/copied:latest"
+        ));
         // No prefix match: plain matchRepoDigestOrExact.
-        assert!(check(&remap("docker.io/library", "x.com"), "docker.io/libraryy/image:1", "docker.io/libraryy/image:1"));
-        assert!(check(&remap("example.com/ns", "x.com"), "example.com:5000/ns/image:1", "example.com:5000/ns/image:1"));
-        assert!(check(&remap("example.com/ns/image", "x.com"), "example.com/ns/imagee:1", "example.com/ns/imagee:1"));
+        assert!(check(
+            &remap("docker.io/library", "x.com"),
+            "docker.io/libraryy/image:1",
+            "docker.io/libraryy/image:1"
+        ));
+        assert!(check(
+            &remap("example.com/ns", "x.com"),
+            "example.com:5000/ns/image:1",
+            "example.com:5000/ns/image:1"
+        ));
+        assert!(check(
+            &remap("example.com/ns/image", "x.com"),
+            "example.com/ns/imagee:1",
+            "example.com/ns/imagee:1"
+        ));
         // Rewrites that produce invalid or non-canonical references never match.
         let bad = remap("mirror.example/ns/image", "vendor.example:5000");
-        assert!(!check(&bad, "mirror.example/ns/image:tag", "vendor.example:5000:tag"));
-        assert!(!check(&bad, &format!("mirror.example/ns/image{D}"), &format!("vendor.example:5000{D}")));
-        assert!(!check(&remap("mirror.example", "docker.io"), "mirror.example/busybox:1", "docker.io/busybox:1"));
+        assert!(!check(
+            &bad,
+            "mirror.example/ns/image:tag",
+            "vendor.example:5000:tag"
+        ));
+        assert!(!check(
+            &bad,
+            &format!("mirror.example/ns/image{D}"),
+            &format!("vendor.example:5000{D}")
+        ));
+        assert!(!check(
+            &remap("mirror.example", "docker.io"),
+            "mirror.example/busybox:1",
+            "docker.io/busybox:1"
+        ));
     }
 
     #[test]

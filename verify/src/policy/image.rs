@@ -43,10 +43,11 @@ impl PolicyImage {
     /// holding a `vouch_image::ImageRef` pass its `to_string()`).
     pub fn docker(reference: &str) -> Result<Self, PolicyImageError> {
         let input = reference.strip_prefix("docker://").unwrap_or(reference);
-        let r = DockerRef::parse_normalized(input).map_err(|source| PolicyImageError::Reference {
-            input: reference.to_string(),
-            source,
-        })?;
+        let r =
+            DockerRef::parse_normalized(input).map_err(|source| PolicyImageError::Reference {
+                input: reference.to_string(),
+                source,
+            })?;
         if r.is_name_only() {
             return Err(PolicyImageError::NameOnly(r.to_string()));
         }

@@ -19,11 +19,14 @@ use std::path::{Path, PathBuf};
 use crate::docker_ref::{DockerRef, RefError};
 use crate::json::{JsonErrorKind, Located};
 
-pub use eval::{Accepted, RejectReason, Rejected};
+pub use eval::{Accepted, RejectReason, Rejected, SignatureFailure};
 pub use identity::{matches_identity, valid_remap_prefix};
-pub use image::PolicyImage;
+pub use image::{PolicyImage, PolicyImageError};
 pub use scope::{docker_namespaces, scope_is_valid};
-pub use sigstore::SigstoreSigned;
+pub use sigstore::{PathOrData, PathsOrDatas, SigstoreKeys, SigstoreRule, SigstoreSigned};
+
+/// One transport's scopes, in file order: scope key → requirements.
+pub type Scopes = Vec<(String, Vec<Requirement>)>;
 
 /// A parsed policy.json.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +34,7 @@ pub struct Policy {
     /// `default`: used when no transport scope matches. Never empty.
     pub default: Vec<Requirement>,
     /// `transports`: transport name → scopes (in file order) → requirements.
-    pub transports: Vec<(String, Vec<(String, Vec<Requirement>)>)>,
+    pub transports: Vec<(String, Scopes)>,
 }
 
 /// One requirement of a list; all requirements of the selected list must allow.
@@ -41,7 +44,9 @@ pub enum Requirement {
     Reject,
     SignedBy(SignedBy),
     /// Parses; always denies (upstream: "not implemented yet").
-    SignedBaseLayer { base_layer_identity: IdentityRule },
+    SignedBaseLayer {
+        base_layer_identity: IdentityRule,
+    },
     /// Cosign/sigstore signatures: parsed for compatibility, denied by vouch
     /// (fail closed) until sigstore verification exists.
     SigstoreSigned(Box<SigstoreSigned>),
@@ -96,7 +101,10 @@ pub enum IdentityRule {
     MatchRepository,
     ExactReference(DockerRef),
     ExactRepository(DockerRef),
-    RemapIdentity { prefix: String, signed_prefix: String },
+    RemapIdentity {
+        prefix: String,
+        signed_prefix: String,
+    },
 }
 
 /// Rules a policy broke, with containers/image's wording.
@@ -116,9 +124,13 @@ pub enum PolicyErrorKind {
     InvalidKeyType(String),
     #[error("Unrecognized keyType value {0:?}")]
     UnrecognizedKeyType(String),
-    #[error("Exactly one of keyPath, keyPaths and keyData must be specified, none of them present")]
+    #[error(
+        "Exactly one of keyPath, keyPaths and keyData must be specified, none of them present"
+    )]
     NoKeySource,
-    #[error("Exactly one of keyPath, keyPaths and keyData must be specified, more than one present")]
+    #[error(
+        "Exactly one of keyPath, keyPaths and keyData must be specified, more than one present"
+    )]
     SeveralKeySources,
     #[error("exactly one of keyPath, keyPaths and keyData must be specified")]
     EmptyKeySource,
@@ -132,7 +144,9 @@ pub enum PolicyErrorKind {
     BadDockerRepository { value: String, reason: RefError },
     #[error("prefix {0:?} is not valid")]
     BadPrefix(String),
-    #[error("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified")]
+    #[error(
+        "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
+    )]
     SigstoreKeySource,
     #[error("{0:?} contains no entries")]
     NoEntries(&'static str),
@@ -152,6 +166,9 @@ pub enum PolicyLoadError {
         #[source]
         source: std::io::Error,
     },
+    /// §5.1: neither the per-user nor the system file exists.
+    #[error("no policy.json file found at any of the following: {user:?}, {system:?}")]
+    NotFound { user: PathBuf, system: PathBuf },
     #[error("invalid policy in {path:?}")]
     Invalid {
         path: PathBuf,
@@ -176,6 +193,23 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    /// The file containers/image would use without an explicit path (§5.1):
+    /// `$HOME/.config/containers/policy.json` if it exists, else
+    /// `/etc/containers/policy.json` if it exists.
+    pub fn default_path() -> Result<PathBuf, PolicyLoadError> {
+        let system = PathBuf::from("/etc/containers/policy.json");
+        let user = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".config/containers/policy.json"))
+            .unwrap_or_default();
+        if !user.as_os_str().is_empty() && user.exists() {
+            return Ok(user);
+        }
+        if system.exists() {
+            return Ok(system);
+        }
+        Err(PolicyLoadError::NotFound { user, system })
     }
 
     /// `--insecure-policy`: `{"default":[{"type":"insecureAcceptAnything"}]}`.
@@ -205,6 +239,6 @@ impl Policy {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod eval_tests;
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,9 @@ use base64::Engine;
 use super::identity::valid_remap_prefix;
 use super::scope::scope_is_valid;
 use super::sigstore::parse_sigstore_signed;
-use super::{IdentityRule, KeySource, KeyType, Policy, PolicyError, PolicyErrorKind, Requirement, SignedBy};
+use super::{
+    IdentityRule, KeySource, KeyType, Policy, PolicyError, PolicyErrorKind, Requirement, SignedBy,
+};
 use crate::docker_ref::DockerRef;
 use crate::json::{parse_document, At, JsonError, JsonPath, Obj, Value};
 
@@ -41,7 +43,9 @@ pub(super) fn parse_policy(bytes: &[u8]) -> Result<Policy, PolicyError> {
                     return Err(PolicyError {
                         path: list.path.clone(),
                         pos: key_pos,
-                        kind: PolicyErrorKind::Json(crate::json::JsonErrorKind::UnknownKey(scope.to_string())),
+                        kind: PolicyErrorKind::Json(crate::json::JsonErrorKind::UnknownKey(
+                            scope.to_string(),
+                        )),
                     });
                 }
                 scopes.push((scope.to_string(), requirement_list(&list)?));
@@ -49,7 +53,10 @@ pub(super) fn parse_policy(bytes: &[u8]) -> Result<Policy, PolicyError> {
             transports.push((name.to_string(), scopes));
         }
     }
-    Ok(Policy { default, transports })
+    Ok(Policy {
+        default,
+        transports,
+    })
 }
 
 /// A non-empty array of requirements (`null` counts as empty).
@@ -61,24 +68,27 @@ fn requirement_list(at: &At<'_>) -> Result<Vec<Requirement>, PolicyError> {
     items.iter().map(requirement).collect()
 }
 
-/// The lenient `type` look: any string (null → ""), a non-object is a type error.
+/// The lenient `type` look: any string (null → ""); a non-object is a type
+/// error. Duplicates are left to the paranoid pass that follows.
 fn lenient_type(at: &At<'_>, go_type: &'static str) -> Result<String, PolicyError> {
-    if !matches!(at.value.value, Value::Object(_) | Value::Null) {
-        return Err(at.error(PolicyErrorKind::Json(crate::json::JsonErrorKind::Type {
-            got: at.value.value.kind(),
-            expected: go_type,
-        })));
-    }
-    if let Value::Null = at.value.value {
-        return Ok(String::new());
-    }
-    // Duplicates are reported by the paranoid pass that follows; look leniently here.
-    let Value::Object(members) = &at.value.value else {
-        return Ok(String::new());
-    };
-    match members.iter().rev().find(|m| m.key.eq_ignore_ascii_case("type")) {
-        None => Ok(String::new()),
-        Some(m) => At::new(&m.value, at.path.key(&m.key)).go_string().map_err(json),
+    match &at.value.value {
+        Value::Null => Ok(String::new()),
+        Value::Object(members) => match members
+            .iter()
+            .rev()
+            .find(|m| m.key.eq_ignore_ascii_case("type"))
+        {
+            None => Ok(String::new()),
+            Some(m) => At::new(&m.value, at.path.key(&m.key))
+                .go_string()
+                .map_err(json),
+        },
+        other => Err(
+            at.error(PolicyErrorKind::Json(crate::json::JsonErrorKind::Type {
+                got: other.kind(),
+                expected: go_type,
+            })),
+        ),
     }
 }
 
@@ -95,19 +105,30 @@ fn requirement(at: &At<'_>) -> Result<Requirement, PolicyError> {
         }
         "signedBy" => signed_by(at).map(Requirement::SignedBy),
         "signedBaseLayer" => {
-            let obj = at.object(Some(&["type", "baseLayerIdentity"])).map_err(json)?;
+            let obj = at
+                .object(Some(&["type", "baseLayerIdentity"]))
+                .map_err(json)?;
             let identity = obj.require("baseLayerIdentity").map_err(json)?;
             Ok(Requirement::SignedBaseLayer {
                 base_layer_identity: identity_rule(&identity)?,
             })
         }
-        "sigstoreSigned" => parse_sigstore_signed(at).map(|s| Requirement::SigstoreSigned(Box::new(s))),
+        "sigstoreSigned" => {
+            parse_sigstore_signed(at).map(|s| Requirement::SigstoreSigned(Box::new(s)))
+        }
         _ => Err(at.error(PolicyErrorKind::UnknownRequirementType(kind))),
     }
 }
 
 fn signed_by(at: &At<'_>) -> Result<SignedBy, PolicyError> {
-    let fields = ["type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity"];
+    let fields = [
+        "type",
+        "keyType",
+        "keyPath",
+        "keyPaths",
+        "keyData",
+        "signedIdentity",
+    ];
     let obj = at.object(Some(&fields)).map_err(json)?;
     // Walk-time decoding, in document order as upstream.
     let mut key_type: Option<KeyType> = None;
@@ -138,7 +159,9 @@ fn signed_by(at: &At<'_>) -> Result<SignedBy, PolicyError> {
     };
     let keys = match (key_path, key_paths, key_data) {
         (Some(p), None, None) if !p.is_empty() => KeySource::Path(PathBuf::from(p)),
-        (None, Some(Some(ps)), None) => KeySource::Paths(ps.into_iter().map(PathBuf::from).collect()),
+        (None, Some(Some(ps)), None) => {
+            KeySource::Paths(ps.into_iter().map(PathBuf::from).collect())
+        }
         (None, None, Some(Some(d))) => KeySource::Data(d),
         _ => return Err(obj.error(PolicyErrorKind::EmptyKeySource)),
     };
@@ -187,7 +210,8 @@ fn decode_go_base64(text: &str) -> Result<Vec<u8>, usize> {
     );
     let cleaned: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
     GO_STD.decode(&cleaned).map_err(|e| match e {
-        base64::DecodeError::InvalidByte(offset, _) | base64::DecodeError::InvalidLastSymbol(offset, _) => offset,
+        base64::DecodeError::InvalidByte(offset, _)
+        | base64::DecodeError::InvalidLastSymbol(offset, _) => offset,
         base64::DecodeError::InvalidLength(len) => len - len % 4,
         base64::DecodeError::InvalidPadding => cleaned.find('=').unwrap_or(0),
     })
@@ -249,7 +273,10 @@ pub(super) fn identity_rule(at: &At<'_>) -> Result<IdentityRule, PolicyError> {
             }
             let signed_prefix = values.pop().unwrap_or_default();
             let prefix = values.pop().unwrap_or_default();
-            Ok(IdentityRule::RemapIdentity { prefix, signed_prefix })
+            Ok(IdentityRule::RemapIdentity {
+                prefix,
+                signed_prefix,
+            })
         }
         _ => Err(at.error(PolicyErrorKind::UnknownMatchType(kind))),
     }
@@ -262,7 +289,10 @@ mod tests {
     #[test]
     fn base64_like_go() {
         assert_eq!(decode_go_base64("bm9uc2Vuc2U="), Ok(b"nonsense".to_vec()));
-        assert_eq!(decode_go_base64("bm9u\nc2Vu\r\nc2U="), Ok(b"nonsense".to_vec()));
+        assert_eq!(
+            decode_go_base64("bm9u\nc2Vu\r\nc2U="),
+            Ok(b"nonsense".to_vec())
+        );
         assert_eq!(decode_go_base64("!!"), Err(0));
         assert_eq!(decode_go_base64("this is invalid base64"), Err(4));
         assert_eq!(decode_go_base64(""), Ok(Vec::new()));

@@ -39,7 +39,9 @@ fn clean_absolute_path(p: &str) -> bool {
     p.starts_with('/')
         && p != "/"
         && !p.ends_with('/')
-        && p[1..].split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && p[1..]
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 /// `[driver@/root]` or `[/root]`, then optionally `name[:tag]`, `@digest`, `@id`.
@@ -62,7 +64,8 @@ fn storage_scope(scope: &str) -> bool {
     if tail.is_empty() {
         return true;
     }
-    let is_id = |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let is_id =
+        |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let fields: Vec<&str> = tail.splitn(3, '@').collect();
     match fields.as_slice() {
         [_] => true,
@@ -111,8 +114,19 @@ mod tests {
                 "*.com"
             ]
         );
-        assert_eq!(ns("localhost/ns/repo:tag"), ["localhost/ns/repo", "localhost/ns", "localhost"]);
-        assert_eq!(ns("repo:tag"), ["docker.io/library/repo", "docker.io/library", "docker.io", "*.io"]);
+        assert_eq!(
+            ns("localhost/ns/repo:tag"),
+            ["localhost/ns/repo", "localhost/ns", "localhost"]
+        );
+        assert_eq!(
+            ns("repo:tag"),
+            [
+                "docker.io/library/repo",
+                "docker.io/library",
+                "docker.io",
+                "*.io"
+            ]
+        );
     }
 
     #[test]
@@ -126,10 +140,16 @@ mod tests {
             ("ostree", "x"),
             ("dir", "/srv/images"),
             ("oci", "/srv/oci"),
-            ("containers-storage", "[overlay@/var/lib/containers/storage]docker.io/library/busybox"),
+            (
+                "containers-storage",
+                "[overlay@/var/lib/containers/storage]docker.io/library/busybox",
+            ),
             ("containers-storage", "[/var/lib/containers/storage]"),
             ("containers-storage", &*format!("[/r]busybox@{h}")),
-            ("containers-storage", &*format!("[/r]busybox@sha256:{h}@{h}")),
+            (
+                "containers-storage",
+                &*format!("[/r]busybox@sha256:{h}@{h}"),
+            ),
             ("docker-daemon", "docker.io/library/busybox:latest"),
             ("atomic", "registry.example.com:5000/ns/stream:tag"),
             ("docker-archive", ""),

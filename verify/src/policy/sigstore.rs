@@ -89,7 +89,9 @@ const FIELDS: [&str; 12] = [
 pub(super) fn parse_sigstore_signed(at: &At<'_>) -> Result<SigstoreSigned, PolicyError> {
     let obj = at.object(Some(&FIELDS)).map_err(json)?;
     let rule = |r| obj.error(PolicyErrorKind::Sigstore(r));
-    let key_sources = ["keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki"];
+    let key_sources = [
+        "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
+    ];
     let present: Vec<&str> = key_sources.iter().copied().filter(|k| obj.has(k)).collect();
     let [source] = present.as_slice() else {
         return Err(obj.error(PolicyErrorKind::SigstoreKeySource));
@@ -97,9 +99,17 @@ pub(super) fn parse_sigstore_signed(at: &At<'_>) -> Result<SigstoreSigned, Polic
     let keys = match *source {
         "fulcio" => fulcio(&obj.require("fulcio").map_err(json)?)?,
         "pki" => pki(&obj.require("pki").map_err(json)?)?,
-        _ => SigstoreKeys::Keys(paths_or_datas(&obj, ["keyPath", "keyPaths", "keyData", "keyDatas"])?.ok_or_else(|| obj.error(PolicyErrorKind::SigstoreKeySource))?),
+        _ => SigstoreKeys::Keys(
+            paths_or_datas(&obj, ["keyPath", "keyPaths", "keyData", "keyDatas"])?
+                .ok_or_else(|| obj.error(PolicyErrorKind::SigstoreKeySource))?,
+        ),
     };
-    let rekor_names = ["rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas"];
+    let rekor_names = [
+        "rekorPublicKeyPath",
+        "rekorPublicKeyPaths",
+        "rekorPublicKeyData",
+        "rekorPublicKeyDatas",
+    ];
     if rekor_names.iter().filter(|k| obj.has(k)).count() > 1 {
         return Err(rule(SigstoreRule::SeveralRekorKeys));
     }
@@ -121,20 +131,29 @@ pub(super) fn parse_sigstore_signed(at: &At<'_>) -> Result<SigstoreSigned, Polic
 }
 
 /// The one present member of a `Path`/`Paths`/`Data`/`Datas` family, if any.
-fn paths_or_datas(obj: &crate::json::Obj<'_>, names: [&'static str; 4]) -> Result<Option<PathsOrDatas>, PolicyError> {
+fn paths_or_datas(
+    obj: &crate::json::Obj<'_>,
+    names: [&'static str; 4],
+) -> Result<Option<PathsOrDatas>, PolicyError> {
     let [path, paths, data, datas] = names;
     if let Some(f) = obj.get(path) {
-        return Ok(Some(PathsOrDatas::Path(PathBuf::from(f.string().map_err(json)?))));
+        return Ok(Some(PathsOrDatas::Path(PathBuf::from(
+            f.string().map_err(json)?,
+        ))));
     }
     if let Some(f) = obj.get(paths) {
         let list = f.string_array().map_err(json)?.unwrap_or_default();
         if list.is_empty() {
             return Err(f.error(PolicyErrorKind::NoEntries(paths)));
         }
-        return Ok(Some(PathsOrDatas::Paths(list.into_iter().map(PathBuf::from).collect())));
+        return Ok(Some(PathsOrDatas::Paths(
+            list.into_iter().map(PathBuf::from).collect(),
+        )));
     }
     if let Some(f) = obj.get(data) {
-        return Ok(Some(PathsOrDatas::Data(base64_field(&f)?.unwrap_or_default())));
+        return Ok(Some(PathsOrDatas::Data(
+            base64_field(&f)?.unwrap_or_default(),
+        )));
     }
     if let Some(f) = obj.get(datas) {
         let items = f.array().map_err(json)?.unwrap_or_default();
@@ -158,11 +177,21 @@ fn path_or_data(
     required: bool,
 ) -> Result<Option<PathOrData>, PolicyError> {
     match (obj.get(path), obj.get(data)) {
-        (Some(p), None) => Ok(Some(PathOrData::Path(PathBuf::from(p.string().map_err(json)?)))),
-        (None, Some(d)) => Ok(Some(PathOrData::Data(base64_field(&d)?.unwrap_or_default()))),
+        (Some(p), None) => Ok(Some(PathOrData::Path(PathBuf::from(
+            p.string().map_err(json)?,
+        )))),
+        (None, Some(d)) => Ok(Some(PathOrData::Data(
+            base64_field(&d)?.unwrap_or_default(),
+        ))),
         (None, None) if !required => Ok(None),
-        (Some(_), Some(_)) if !required => Err(obj.error(PolicyErrorKind::Sigstore(SigstoreRule::Both(path, data)))),
-        _ => Err(obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne(path, data)))),
+        (Some(_), Some(_)) if !required => {
+            Err(obj.error(PolicyErrorKind::Sigstore(SigstoreRule::Both(path, data))))
+        }
+        _ => Err(
+            obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne(
+                path, data,
+            ))),
+        ),
     }
 }
 
@@ -188,7 +217,9 @@ fn fulcio(at: &At<'_>) -> Result<SigstoreKeys, PolicyError> {
         .object(Some(&["caPath", "caData", "oidcIssuer", "subjectEmail"]))
         .map_err(json)?;
     let ca = path_or_data(&obj, "caPath", "caData", true)?.ok_or_else(|| {
-        obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne("caPath", "caData")))
+        obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne(
+            "caPath", "caData",
+        )))
     })?;
     Ok(SigstoreKeys::Fulcio {
         ca,
@@ -208,7 +239,10 @@ fn pki(at: &At<'_>) -> Result<SigstoreKeys, PolicyError> {
     ];
     let obj = at.object(Some(&fields)).map_err(json)?;
     let ca_roots = path_or_data(&obj, "caRootsPath", "caRootsData", true)?.ok_or_else(|| {
-        obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne("caRootsPath", "caRootsData")))
+        obj.error(PolicyErrorKind::Sigstore(SigstoreRule::ExactlyOne(
+            "caRootsPath",
+            "caRootsData",
+        )))
     })?;
     let ca_intermediates = path_or_data(&obj, "caIntermediatesPath", "caIntermediatesData", false)?;
     let subject_email = optional_string(&obj, "subjectEmail")?;

@@ -149,7 +149,10 @@ fn documented_acceptances() {
         r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker-daemon":{{"sha256:{}":[{{"type":"reject"}}]}}}}}}"#,
         "0".repeat(64)
     );
-    assert!(parse_str(&digest_daemon).unwrap_err().to_string().contains("Unknown key"));
+    assert!(parse_str(&digest_daemon)
+        .unwrap_err()
+        .to_string()
+        .contains("Unknown key"));
     for ok in [
         r#"{"default":[{"type":"reject"}]}"#,
         r#"{"default":[{"type":"reject"}],"transports":{}}"#,
@@ -164,8 +167,14 @@ fn documented_acceptances() {
     ] {
         parse_str(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
-    for (input, want) in [("", "unexpected end of JSON input"), ("{}", "Default policy is missing")] {
-        assert!(parse_str(input).unwrap_err().to_string().contains(want), "{input:?}");
+    for (input, want) in [
+        ("", "unexpected end of JSON input"),
+        ("{}", "Default policy is missing"),
+    ] {
+        assert!(
+            parse_str(input).unwrap_err().to_string().contains(want),
+            "{input:?}"
+        );
     }
 }
 
@@ -194,10 +203,18 @@ fn upstream_policy_fixture_parses() {
             signed_identity: IdentityRule::MatchRepository,
         })
     );
-    assert!(matches!(&hardened[1], Requirement::SignedBy(s) if s.key_type == KeyType::SignedByGpgKeys && s.signed_identity == IdentityRule::MatchExact));
-    assert!(matches!(&hardened[2], Requirement::SignedBaseLayer { base_layer_identity: IdentityRule::ExactRepository(r) } if r.name() == "registry.access.redhat.com/rhel7/rhel"));
-    assert!(matches!(&scope("bogus/key-data-example")[0], Requirement::SignedBy(s) if s.keys == KeySource::Data(b"nonsense".to_vec())));
-    assert!(matches!(&scope("registry.redhat.io/beta")[0], Requirement::SignedBy(s) if matches!(&s.keys, KeySource::Paths(p) if p.len() == 2)));
+    assert!(
+        matches!(&hardened[1], Requirement::SignedBy(s) if s.key_type == KeyType::SignedByGpgKeys && s.signed_identity == IdentityRule::MatchExact)
+    );
+    assert!(
+        matches!(&hardened[2], Requirement::SignedBaseLayer { base_layer_identity: IdentityRule::ExactRepository(r) } if r.name() == "registry.access.redhat.com/rhel7/rhel")
+    );
+    assert!(
+        matches!(&scope("bogus/key-data-example")[0], Requirement::SignedBy(s) if s.keys == KeySource::Data(b"nonsense".to_vec()))
+    );
+    assert!(
+        matches!(&scope("registry.redhat.io/beta")[0], Requirement::SignedBy(s) if matches!(&s.keys, KeySource::Paths(p) if p.len() == 2))
+    );
     assert!(matches!(
         &scope("private-mirror:5000/vendor-mirror")[0],
         Requirement::SignedBy(s) if s.signed_identity == IdentityRule::RemapIdentity {
@@ -205,8 +222,13 @@ fn upstream_policy_fixture_parses() {
             signed_prefix: "vendor.example.com".into()
         }
     ));
-    assert!(matches!(&scope("example.com/sigstore/key-path-example")[0], Requirement::SigstoreSigned(_)));
-    assert!(matches!(&scope("example.com/hardened-x509")[0], Requirement::SignedBy(s) if s.key_type == KeyType::X509Certificates));
+    assert!(matches!(
+        &scope("example.com/sigstore/key-path-example")[0],
+        Requirement::SigstoreSigned(_)
+    ));
+    assert!(
+        matches!(&scope("example.com/hardened-x509")[0], Requirement::SignedBy(s) if s.key_type == KeyType::X509Certificates)
+    );
 }
 
 #[test]
@@ -215,10 +237,17 @@ fn other_fixture_policies_parse() {
     assert_eq!(default.default, vec![Requirement::InsecureAcceptAnything]);
     let podman = Policy::load(&fixture_path("podman/test/policy.json")).unwrap();
     let docker = &podman.transports[0].1;
-    let Requirement::SignedBy(sb) = &docker.iter().find(|(s, _)| s == "registry.access.redhat.com").unwrap().1[0] else {
+    let Requirement::SignedBy(sb) = &docker
+        .iter()
+        .find(|(s, _)| s == "registry.access.redhat.com")
+        .unwrap()
+        .1[0]
+    else {
         panic!("signedBy expected");
     };
-    let KeySource::Data(data) = &sb.keys else { panic!("keyData expected") };
+    let KeySource::Data(data) = &sb.keys else {
+        panic!("keyData expected")
+    };
     // Prose plus two armored Red Hat keys: GPGME imports both.
     assert_eq!(crate::keyring::Keyring::import(data).identities().len(), 2);
 }
@@ -233,7 +262,10 @@ fn load_errors_name_the_file() {
     let err = Policy::load(&path).unwrap_err();
     assert_eq!(err.to_string(), format!("invalid policy in {:?}", path));
     let full = super::eval::error_chain(&err);
-    assert!(full.ends_with("Default policy is missing (at top level, line 1, column 1)"), "{full}");
+    assert!(
+        full.ends_with("Default policy is missing (at top level, line 1, column 1)"),
+        "{full}"
+    );
     let _ = fixture("default-policy.json");
 }
 
@@ -261,24 +293,52 @@ fn scope_selection_table() {
         docker.join(",")
     );
     let p = parse_str(&text).unwrap();
-    let selected = |image: &str| p.requirements_for(&PolicyImage::docker(image).unwrap()).0.map(str::to_string);
+    let selected = |image: &str| {
+        p.requirements_for(&PolicyImage::docker(image).unwrap())
+            .0
+            .map(str::to_string)
+    };
     let cases = [
-        ("deep.com/n1/n2/n3/repo:tag2", Some("deep.com/n1/n2/n3/repo:tag2")),
-        ("deep.com/n1/n2/n3/repo:nottag2", Some("deep.com/n1/n2/n3/repo")),
+        (
+            "deep.com/n1/n2/n3/repo:tag2",
+            Some("deep.com/n1/n2/n3/repo:tag2"),
+        ),
+        (
+            "deep.com/n1/n2/n3/repo:nottag2",
+            Some("deep.com/n1/n2/n3/repo"),
+        ),
         ("deep.com/n1/n2/n3/notrepo:tag2", Some("deep.com/n1/n2/n3")),
         ("deep.com/n1/n2/notn3/repo:tag2", Some("deep.com/n1/n2")),
         ("deep.com/n1/notn2/n3/repo:tag2", Some("deep.com/n1")),
         ("deep.com/notn1/n2/n3/repo:tag2", Some("deep.com")),
         ("very.deep.com/n1/n2/n3/repo:tag2", Some("*.deep.com")),
-        ("not.very.deep.com/n1/n2/n3/repo:tag2", Some("*.very.deep.com")),
+        (
+            "not.very.deep.com/n1/n2/n3/repo:tag2",
+            Some("*.very.deep.com"),
+        ),
         ("this.does-not/match:anything", Some("")),
     ];
     for (image, want) in cases {
         assert_eq!(selected(image).as_deref(), want, "{image}");
     }
     let r = crate::docker_ref::DockerRef::parse_normalized("this.does-not/match:anything").unwrap();
-    let atomic = PolicyImage::custom("atomic", &r.to_string(), docker_namespaces(&r), Some(r.clone()), "atomic:x");
-    assert_eq!(p.requirements_for(&atomic), (None, &[Requirement::Reject][..]));
-    let dir = PolicyImage::custom("dir", "/some/path", vec!["/some".into()], None, "dir:/some/path");
+    let atomic = PolicyImage::custom(
+        "atomic",
+        &r.to_string(),
+        docker_namespaces(&r),
+        Some(r.clone()),
+        "atomic:x",
+    );
+    assert_eq!(
+        p.requirements_for(&atomic),
+        (None, &[Requirement::Reject][..])
+    );
+    let dir = PolicyImage::custom(
+        "dir",
+        "/some/path",
+        vec!["/some".into()],
+        None,
+        "dir:/some/path",
+    );
     assert_eq!(p.requirements_for(&dir).0, None);
 }

@@ -34,7 +34,9 @@ impl BuiltinDefault {
     pub fn from_env() -> Self {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let euid = unsafe { libc::geteuid() };
-        let rootless = std::env::var("_CONTAINERS_ROOTLESS_UID").ok().and_then(|v| v.parse::<u32>().ok());
+        let rootless = std::env::var("_CONTAINERS_ROOTLESS_UID")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
         let is_root = euid == 0 && rootless.is_none_or(|u| u == 0);
         let home = std::env::var("HOME").unwrap_or_default();
         Self::for_user(is_root, &home)
@@ -51,8 +53,13 @@ impl BuiltinDefault {
 
 impl RegistriesD {
     /// The sections that apply to `image`, most specific first, then `default-docker`.
-    fn walk<'a>(&'a self, image: &DockerRef) -> impl Iterator<Item = (&'a Section, &'a std::path::Path)> + 'a {
-        let candidates: Vec<String> = std::iter::once(image.to_string()).chain(docker_namespaces(image)).collect();
+    fn walk<'a>(
+        &'a self,
+        image: &DockerRef,
+    ) -> impl Iterator<Item = (&'a Section, &'a std::path::Path)> + 'a {
+        let candidates: Vec<String> = std::iter::once(image.to_string())
+            .chain(docker_namespaces(image))
+            .collect();
         candidates
             .into_iter()
             .filter_map(|c| self.docker.get(&c))
@@ -69,18 +76,32 @@ impl RegistriesD {
     /// The configured value a writer uses (staging preferred).
     pub fn write_value(&self, image: &DockerRef) -> Option<(&str, &std::path::Path)> {
         self.walk(image).find_map(|(s, f)| {
-            first_set(&[&s.lookaside_staging, &s.sigstore_staging, &s.lookaside, &s.sigstore]).map(|v| (v, f))
+            first_set(&[
+                &s.lookaside_staging,
+                &s.sigstore_staging,
+                &s.lookaside,
+                &s.sigstore,
+            ])
+            .map(|v| (v, f))
         })
     }
 
     /// The base URL to read `image`'s signatures from, already joined with
     /// the repository path (`<base>/<repo>`).
-    pub fn read_base(&self, image: &DockerRef, builtin: &BuiltinDefault) -> Result<LookasideUrl, LookupError> {
+    pub fn read_base(
+        &self,
+        image: &DockerRef,
+        builtin: &BuiltinDefault,
+    ) -> Result<LookasideUrl, LookupError> {
         resolve(self.read_value(image), image, builtin)
     }
 
     /// The base URL to write `image`'s signatures to, joined with the repository path.
-    pub fn write_base(&self, image: &DockerRef, builtin: &BuiltinDefault) -> Result<LookasideUrl, LookupError> {
+    pub fn write_base(
+        &self,
+        image: &DockerRef,
+        builtin: &BuiltinDefault,
+    ) -> Result<LookasideUrl, LookupError> {
         resolve(self.write_value(image), image, builtin)
     }
 
@@ -93,7 +114,9 @@ impl RegistriesD {
 }
 
 fn first_set<'a>(values: &[&'a Option<String>]) -> Option<&'a str> {
-    values.iter().find_map(|v| v.as_deref().filter(|s| !s.is_empty()))
+    values
+        .iter()
+        .find_map(|v| v.as_deref().filter(|s| !s.is_empty()))
 }
 
 fn resolve(

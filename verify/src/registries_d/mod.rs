@@ -132,10 +132,11 @@ impl RegistriesD {
 
     fn parse_file(text: &str, path: &Path) -> Result<FileConfig, RegistriesDError> {
         // An empty (or comments-only) document is an empty configuration.
-        let parsed: Option<FileConfig> = serde_norway::from_str(text).map_err(|source| RegistriesDError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let parsed: Option<FileConfig> =
+            serde_norway::from_str(text).map_err(|source| RegistriesDError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(parsed.unwrap_or_default())
     }
 

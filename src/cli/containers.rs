@@ -1,0 +1,423 @@
+//! `vouch run` and the container lifecycle commands (`start`, `stop`,
+//! `restart`, `kill`, `wait`, `rm`, `exec`), with podman's flags. The logic
+//! lives in vouch-runtime; this file parses flags and prints.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use vouch_image::store::StoreError;
+use vouch_runtime::engine::parse_signal;
+use vouch_runtime::monitor::Monitor;
+use vouch_runtime::net::ports::{self, PortMapping};
+use vouch_runtime::oci::OciRuntime;
+use vouch_runtime::state::NetworkMode;
+use vouch_runtime::sys::RealSys;
+use vouch_runtime::{CreateOptions, Engine, RuntimeError};
+
+use super::common::{Global, RegistryFlags};
+
+pub fn engine(g: &Global) -> Engine {
+    Engine { root: g.root.clone(), run_dir: g.runroot.clone(), sys: Box::new(RealSys) }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Name of the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep STDIN open.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Publish a port: [IP:][HOST:]CONTAINER[/tcp|/udp] (repeatable).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy the host's).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// USER[:GROUP] to run as.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint (a string or a JSON array).
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name (default: the first 12 characters of the ID).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// bridge (default), none or host.
+    #[arg(long, alias = "net")]
+    pub network: Option<String>,
+    /// Mount the root filesystem read-only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Maximum number of processes (-1: unlimited).
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// OCI runtime binary (runc, crun, youki, or a path).
+    #[arg(long)]
+    pub runtime: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// Image to run.
+    pub image: String,
+    /// Command and arguments (default: the image's).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `64m` → 67108864 (podman's RAMInBytes: b, k, m, g, case-insensitive).
+pub fn parse_memory(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().with_context(|| format!("invalid --memory {s:?}"))?;
+    let v = (n * mult as f64) as i64;
+    anyhow::ensure!(v >= 6 << 20, "--memory {s:?} is below the 6MB minimum");
+    Ok(v)
+}
+
+fn env_list(a: &RunArgs) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let one = |e: &str| -> Option<String> {
+        if e.contains('=') {
+            Some(e.to_string())
+        } else {
+            std::env::var(e).ok().map(|v| format!("{e}={v}"))
+        }
+    };
+    for f in &a.env_file {
+        let s = std::fs::read_to_string(f).with_context(|| format!("reading --env-file {}", f.display()))?;
+        for l in s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            out.extend(one(l));
+        }
+    }
+    for e in &a.env {
+        anyhow::ensure!(!e.starts_with('='), "invalid -e {e:?}");
+        out.extend(one(e));
+    }
+    Ok(out)
+}
+
+/// Runs `f` with fd 1 pointing at stderr, so a pull's progress and image ID
+/// do not mix with `run`'s own stdout (the container ID).
+fn stdout_to_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: dup/dup2 on the process's standard descriptors.
+    let saved = unsafe { libc::dup(1) };
+    unsafe { libc::dup2(2, 1) };
+    let r = f();
+    let _ = std::io::stdout().flush();
+    if saved >= 0 {
+        unsafe {
+            libc::dup2(saved, 1);
+            libc::close(saved);
+        }
+    }
+    r
+}
+
+pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut maps = a.publish.iter().map(|p| PortMapping::parse(p)).collect::<Result<Vec<_>, _>>()?;
+    let network = a.network.as_deref().map(NetworkMode::parse).transpose()?;
+    let memory = a.memory.as_deref().map(parse_memory).transpose()?;
+    let entrypoint = a.entrypoint.as_ref().map(|e| serde_json::from_str::<Vec<String>>(e).unwrap_or_else(|_| vec![e.clone()]));
+    let env = env_list(&a)?;
+    let store = g.store()?;
+    let image = match store.resolve(&a.image) {
+        Ok(i) => i,
+        Err(StoreError::UnknownImage(_)) => {
+            // The same path as `vouch pull` (and its policy check): an image
+            // the policy rejects is never stored, so it never runs.
+            let pa = super::pull::PullArgs { registry: a.registry.clone(), platform: None, arch: None, image: a.image.clone() };
+            let code = stdout_to_stderr(|| super::pull::run(g, pa))?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+            store.resolve(&a.image).with_context(|| format!("resolving {} after pulling it", a.image))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let o = CreateOptions {
+        name: a.name.clone(),
+        image_name: image.names.first().cloned().unwrap_or_else(|| a.image.clone()),
+        args: a.command.clone(),
+        entrypoint,
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        network,
+        ports: vec![],
+        tty: a.tty,
+        interactive: a.interactive,
+        auto_remove: a.rm,
+        read_only: a.read_only,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        memory,
+        pids_limit: a.pids_limit,
+        runtime: a.runtime.clone(),
+    };
+    if !maps.is_empty() && network.is_some_and(|n| n != NetworkMode::Bridge) {
+        return Err(RuntimeError::Usage("-p needs --network bridge".into()).into());
+    }
+    // Ports first: a conflict must fail before anything exists.
+    let held = ports::reserve(&mut maps)?;
+    let e = engine(g);
+    let o = CreateOptions { ports: maps, ..o };
+    let (d, cfg) = e.create(&o, &image, &store)?;
+    drop(store);
+    let undo = |e: &Engine, cfg: &vouch_runtime::state::ContainerConfig| {
+        let _ = e.teardown(cfg);
+        let _ = std::fs::remove_dir_all(&e.dir(&cfg.id).dir);
+    };
+    let cfg = match e.prepare(&d, cfg.clone()) {
+        Ok(c) => c,
+        Err(err) => {
+            undo(&e, &cfg);
+            return Err(err.into());
+        }
+    };
+    if a.detach {
+        let exe = std::env::current_exe().context("locating the vouch binary")?;
+        if let Err(err) = e.spawn_monitor(&exe, &cfg, held) {
+            undo(&e, &cfg);
+            return Err(err.into());
+        }
+        println!("{}", cfg.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rt = e.runtime_for(&cfg)?;
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
+    let m = Monitor { dir: d, cfg: cfg.clone(), runtime: &rt, held_ports: held, attach: true, console_dir: e.console_dir(), cleanup: &cleanup };
+    let code = match m.run(&mut |_| {}) {
+        Ok(c) => c,
+        Err(err) => {
+            undo(&e, &cfg);
+            return Err(err.into());
+        }
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The hidden `__monitor ID` entry point of a detached container.
+pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
+    // SAFETY: fd 3 and 4.. were placed by Engine::spawn_monitor.
+    let mut sync = unsafe { std::fs::File::from_raw_fd(3) };
+    let n: i32 = std::env::var("VOUCH_MONITOR_PORTS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let held: Vec<OwnedFd> = (0..n).map(|i| unsafe { OwnedFd::from_raw_fd(4 + i) }).collect();
+    let e = engine(g);
+    let report = |sync: &mut std::fs::File, v: serde_json::Value| {
+        use std::io::Write;
+        let _ = writeln!(sync, "{v}");
+    };
+    let (d, cfg) = match e.lookup(id) {
+        Ok(x) => x,
+        Err(err) => {
+            report(&mut sync, serde_json::json!({"error": err.to_string()}));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let rt = match e.runtime_for(&cfg) {
+        Ok(r) => r,
+        Err(err) => {
+            report(&mut sync, serde_json::json!({"error": err.to_string()}));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
+    let m = Monitor { dir: d, cfg, runtime: &rt, held_ports: held, attach: false, console_dir: e.console_dir(), cleanup: &cleanup };
+    let mut sync = Some(sync);
+    let r = m.run(&mut |res| {
+        if let Some(mut s) = sync.take() {
+            match res {
+                Ok(pid) => report(&mut s, serde_json::json!({"pid": pid})),
+                Err(msg) => report(&mut s, serde_json::json!({"error": msg})),
+            }
+        }
+    });
+    Ok(if r.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+#[derive(Args, Debug)]
+pub struct NamesArgs {
+    /// Act on all containers.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
+
+fn targets(g: &Global, a: &NamesArgs) -> anyhow::Result<Vec<String>> {
+    if a.all {
+        return Ok(engine(g).list()?.into_iter().map(|e| e.cfg.id).collect());
+    }
+    anyhow::ensure!(!a.containers.is_empty(), "no container given");
+    Ok(a.containers.clone())
+}
+
+/// Runs `f` on each target, printing what podman prints; the first error
+/// is reported after all were tried (podman's behaviour for multi-targets).
+fn each(names: Vec<String>, mut f: impl FnMut(&str) -> Result<String, RuntimeError>) -> anyhow::Result<ExitCode> {
+    let mut first_err = None;
+    for n in names {
+        match f(&n) {
+            Ok(out) => println!("{out}"),
+            Err(e) => {
+                if first_err.is_some() {
+                    eprintln!("Error: {e}");
+                } else {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    #[command(flatten)]
+    pub names: NamesArgs,
+}
+
+pub fn stop(g: &Global, a: StopArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    each(targets(g, &a.names)?, |n| e.stop(n, Duration::from_secs(a.time)).map(|_| n.to_string()))
+}
+
+pub fn start(g: &Global, a: NamesArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    let exe = std::env::current_exe().context("locating the vouch binary")?;
+    each(targets(g, &a)?, |n| e.start(&exe, n).map(|_| n.to_string()))
+}
+
+pub fn restart(g: &Global, a: StopArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    let exe = std::env::current_exe().context("locating the vouch binary")?;
+    each(targets(g, &a.names)?, |n| {
+        e.stop(n, Duration::from_secs(a.time))?;
+        e.start(&exe, n).map(|c| c.id)
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send (name or number).
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    #[command(flatten)]
+    pub names: NamesArgs,
+}
+
+pub fn kill(g: &Global, a: KillArgs) -> anyhow::Result<ExitCode> {
+    let sig = parse_signal(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
+    let e = engine(g);
+    each(targets(g, &a.names)?, |n| e.kill(n, sig).map(|_| n.to_string()))
+}
+
+pub fn wait(g: &Global, a: NamesArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    each(targets(g, &a)?, |n| e.wait(n).map(|c| c.to_string()))
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Stop running containers first (SIGKILL).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub names: NamesArgs,
+}
+
+pub fn rm(g: &Global, a: RmArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    let ts = targets(g, &a.names)?;
+    if ts.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    each(ts, |n| e.remove(n, a.force).map(|c| c.id))
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+pub fn exec(g: &Global, a: ExecArgs) -> anyhow::Result<ExitCode> {
+    let e = engine(g);
+    let (d, cfg) = e.lookup(&a.container)?;
+    let st = e.effective_state(&d, std::path::Path::new("/proc"))?;
+    if st.status != Some(vouch_runtime::state::Status::Running) {
+        return Err(RuntimeError::BadState {
+            id: cfg.name.clone(),
+            state: vouch_runtime::lifecycle::status_str(st.status),
+            what: "can only exec in running containers".into(),
+        }
+        .into());
+    }
+    let rt = e.runtime_for(&cfg)?;
+    let code = rt.exec(&cfg.id, a.tty, &a.env, a.workdir.as_deref(), a.user.as_deref(), &a.command)?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("1G").unwrap(), 1 << 30);
+        assert!(parse_memory("1k").is_err());
+        assert!(parse_memory("lots").is_err());
+    }
+}

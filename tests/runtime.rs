@@ -1,0 +1,287 @@
+//! `vouch run` end to end with real runc, overlayfs, netns and nftables:
+//! the podman tutorial's first half command for command, then each piece
+//! of the lifecycle. Tests skip with a printed reason when not root or
+//! when runc/nft/ip are missing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{free_port, http_get, ContainerGuard, Registry, Vouch};
+
+/// The podman tutorial's first half, with the fixture httpd image pushed to
+/// a test registry and pulled by `run` (the same path as `vouch pull`).
+#[test]
+fn tutorial_first_half() {
+    require_runtime!();
+    let reg = Registry::start();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    v.import_httpd("localhost/httpd");
+    let remote = format!("{}/httpd", reg.host());
+    v.ok(&["push", "--tls-verify=false", "localhost/httpd", &remote]);
+    v.ok(&["rmi", "localhost/httpd"]);
+    let port = free_port();
+    let publish = format!("{port}:80/tcp");
+    // vouch run --name basic_httpd -dt -p 8080:80/tcp localhost:5000/httpd
+    let id = v.ok(&["run", "--tls-verify=false", "--name", "basic_httpd", "-dt", "-p", &publish, &remote]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "prints the container ID: {id:?}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    let ps = v.ok(&["ps"]);
+    assert!(ps.lines().next().unwrap().starts_with("CONTAINER ID"), "{ps}");
+    let row = ps.lines().find(|l| l.contains("basic_httpd")).expect("ps lists it");
+    assert!(row.starts_with(&id[..12]) && row.contains("Up "), "{row}");
+    assert!(row.contains(&format!("0.0.0.0:{port}->80/tcp")), "{row}");
+    assert!(v.ok(&["ps", "-a"]).contains("basic_httpd"));
+
+    let inspect = v.ok(&["inspect", "basic_httpd"]);
+    let ip_line = inspect.lines().find(|l| l.contains("\"IPAddress\"")).expect("inspect | grep IPAddress");
+    assert!(ip_line.contains("\"10."), "{ip_line}");
+    let j = v.inspect("basic_httpd");
+    assert_eq!(j["State"]["Status"], "running");
+    assert_eq!(j["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"], port.to_string());
+
+    // curl http://localhost:8080
+    let page = http_get(port, "/");
+    assert!(page.contains("200 OK") && page.contains("vouch httpd fixture"), "{page}");
+
+    // logs: httpd -v logs each request on stderr.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !v.ok(&["logs", "basic_httpd"]).contains("response:200") {
+        assert!(Instant::now() < deadline, "request never logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let top = v.ok(&["top", "basic_httpd"]);
+    let head: Vec<&str> = top.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(head, ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]);
+    assert!(top.lines().nth(1).unwrap().contains("/bin/httpd -f -v -p 80 -h /www"), "{top}");
+
+    // stop: busybox httpd as PID 1 ignores SIGTERM, so stop escalates;
+    // -t 1 keeps the test short (podman's default is 10).
+    assert_eq!(v.ok(&["stop", "-t", "1", "basic_httpd"]).trim(), "basic_httpd");
+    let row = v.ok(&["ps", "-a"]).lines().find(|l| l.contains("basic_httpd")).unwrap().to_string();
+    assert!(row.contains("Exited (137)"), "{row}");
+    assert!(!v.ok(&["ps"]).contains("basic_httpd"));
+
+    v.ok(&["rm", "basic_httpd"]);
+    assert!(!v.ok(&["ps", "-a"]).contains("basic_httpd"));
+    v.assert_container_gone(&id);
+}
+
+#[test]
+fn attached_run_returns_the_exit_code_and_streams() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let (code, out, err) = v.run3(&["run", "--rm", "--network", "none", img, "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out, "out\n");
+    assert_eq!(err, "err\n");
+    assert!(v.ok(&["ps", "-a", "-q"]).is_empty(), "--rm removed it");
+    // (A signal from inside cannot kill PID 1 of a pid namespace; 128+n
+    // exits are covered by stop/kill from outside in the other tests.)
+}
+
+#[test]
+fn image_config_and_flags_reach_the_process() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let envfile = v.home.path().join("env");
+    std::fs::write(&envfile, "# comment\nFROMFILE=yes\n").unwrap();
+    let out = v.ok(&[
+        "run", "--rm", "--network", "none", "-e", "FOO=bar", "--env-file", envfile.to_str().unwrap(),
+        "-w", "/www", "-u", "www-data", "--hostname", "myhost", "--entrypoint", "/bin/sh", img,
+        "-c", "echo $FOO $FROMFILE; pwd; id -u; id -g; hostname; cat /etc/hostname; echo $PATH",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..6], ["bar yes", "/www", "33", "33", "myhost", "myhost"], "{out}");
+    assert!(lines[6].contains("/usr/bin"), "{out}");
+    // The image's Cmd runs when no command is given (httpd -f stays up).
+    let id = v.ok(&["run", "-d", "--network", "none", img]).trim().to_string();
+    let j = v.inspect(&id);
+    assert_eq!(j["Config"]["Cmd"][0], "/bin/httpd");
+    assert_eq!(j["Config"]["Hostname"].as_str().unwrap(), &id[..12]);
+    v.ok(&["rm", "-f", &id]);
+    v.assert_container_gone(&id);
+    // Unknown user: a clear error, nothing left.
+    let err = v.fails(&["run", "--rm", "--network", "none", "-u", "nosuchuser", img, "true"]);
+    assert!(err.contains("nosuchuser"), "{err}");
+    assert!(v.ok(&["ps", "-a", "-q"]).is_empty());
+}
+
+#[test]
+fn logs_tail_since_timestamps_and_follow() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let id = v
+        .ok(&["run", "-d", "--network", "none", "--name", "talker", img, "sh", "-c", "echo one; echo two; printf part; sleep 1; echo ial; echo three >&2"])
+        .trim()
+        .to_string();
+    // -f returns once the container has exited and the log is drained.
+    let started = Instant::now();
+    let all = v.ok(&["logs", "-f", "talker"]);
+    assert_eq!(all, "one\ntwo\npartial\nthree\n");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(v.ok(&["logs", "--tail", "2", "talker"]), "partial\nthree\n");
+    let ts = v.ok(&["logs", "-t", "--tail", "1", "talker"]);
+    let stamp = ts.split(' ').next().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "{ts}");
+    let raw = std::fs::read_to_string(v.root().join("containers").join(&id).join("ctr.log")).unwrap();
+    assert!(raw.lines().any(|l| l.contains(" stdout P part")), "{raw}");
+    assert!(raw.lines().any(|l| l.contains(" stderr F three")), "{raw}");
+    assert_eq!(v.ok(&["logs", "--since", "2999-01-01", "talker"]), "");
+    assert_eq!(v.ok(&["wait", "talker"]).trim(), "0");
+}
+
+#[test]
+fn network_modes_none_host_and_bridge() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let ifaces = |net: &str| v.ok(&["run", "--rm", "--network", net, img, "cat", "/proc/net/dev"]);
+    let none = ifaces("none");
+    assert!(none.contains("lo:") && !none.contains("eth0"), "{none}");
+    let bridge = ifaces("bridge");
+    assert!(bridge.contains("eth0:"), "{bridge}");
+    let host = ifaces("host");
+    let host_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(host.lines().count(), host_dev.lines().count(), "host netns shared");
+    // The bridge gives a route out of the container to the host's bridge address.
+    let route = v.ok(&["run", "--rm", img, "ip", "route"]);
+    assert!(route.contains("default via 10."), "{route}");
+}
+
+#[test]
+fn kill_wait_start_restart_exec_keep_the_address() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let script = "trap 'exit 7' TERM; while true; do sleep 0.1; done";
+    let id = v.ok(&["run", "-d", "--name", "looper", img, "sh", "-c", script]).trim().to_string();
+    let ip = v.inspect("looper")["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string();
+    assert_eq!(v.ok(&["exec", "looper", "echo", "hi"]), "hi\n");
+    let (code, _, _) = v.run3(&["exec", "looper", "sh", "-c", "exit 4"]);
+    assert_eq!(code, 4);
+    v.ok(&["kill", "-s", "TERM", "looper"]);
+    assert_eq!(v.ok(&["wait", "looper"]).trim(), "7");
+    assert!(v.ok(&["ps", "-a"]).contains("Exited (7)"));
+    v.ok(&["start", "looper"]);
+    assert_eq!(v.inspect("looper")["State"]["Status"], "running");
+    assert_eq!(v.inspect("looper")["NetworkSettings"]["IPAddress"], ip.as_str(), "stable address");
+    v.ok(&["restart", "-t", "1", "looper"]);
+    assert_eq!(v.inspect("looper")["State"]["Status"], "running");
+    let err = v.fails(&["rm", "looper"]);
+    assert!(err.contains("running"), "{err}");
+    v.ok(&["rm", "-f", "looper"]);
+    v.assert_container_gone(&id);
+}
+
+#[test]
+fn read_only_caps_and_cgroup_limits() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let (code, _, err) = v.run3(&["run", "--rm", "--network", "none", "--read-only", img, "touch", "/x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Read-only"), "{err}");
+    let (code, _, _) = v.run3(&["run", "--rm", "--network", "none", "--cap-drop", "chown", img, "chown", "33", "/www"]);
+    assert_ne!(code, 0, "CAP_CHOWN dropped");
+    v.ok(&["run", "--rm", "--network", "none", img, "chown", "33", "/www"]);
+    let caps = v.ok(&["run", "--rm", "--network", "none", "--cap-add", "net_admin", img, "grep", "CapEff", "/proc/self/status"]);
+    let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(eff & (1 << 12), 0, "CAP_NET_ADMIN added: {caps}");
+    assert_eq!(eff & (1 << 21), 0, "no CAP_SYS_ADMIN");
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        let lim = v.ok(&["run", "--rm", "--network", "none", "--memory", "64m", img, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
+        assert_eq!(lim.trim(), (64u64 << 20).to_string());
+    } else {
+        eprintln!("memory limit check skipped: no cgroup v1 memory controller");
+    }
+    if std::path::Path::new("/sys/fs/cgroup/pids/pids.max").exists() {
+        let pids = v.ok(&["run", "--rm", "--network", "none", "--pids-limit", "10", img, "cat", "/sys/fs/cgroup/pids/pids.max"]);
+        assert_eq!(pids.trim(), "10");
+    }
+    let nofile = v.ok(&["run", "--rm", "--network", "none", img, "sh", "-c", "ulimit -n"]);
+    let hard = std::process::Command::new("sh").args(["-c", "ulimit -Hn"]).output().unwrap();
+    let hard: u64 = String::from_utf8_lossy(&hard.stdout).trim().parse().unwrap_or(u64::MAX);
+    assert!(nofile.trim().parse::<u64>().unwrap() <= hard, "rlimit clamped: {nofile}");
+}
+
+#[test]
+fn bad_input_is_refused_with_nothing_created() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let count = || v.ok(&["ps", "-a", "-q"]).lines().count();
+    let e = v.fails(&["run", "--network", "none", "localhost/no-such-image-here", "true"]);
+    assert!(e.contains("no-such-image-here"), "{e}");
+    let e = v.fails(&["stop", "nosuchcontainer"]);
+    assert!(e.contains("no such container: nosuchcontainer"), "{e}");
+    for bad in ["abc:80", "8080:0", "8080:80/sctp", "1.2.3:8080:80"] {
+        let e = v.fails(&["run", "-d", "-p", bad, img]);
+        assert!(e.contains("invalid port mapping"), "{bad}: {e}");
+    }
+    let e = v.fails(&["run", "--network", "none", "--runtime", "/nonexistent/runc", img, "true"]);
+    assert!(e.contains("/nonexistent/runc"), "{e}");
+    let e = v.fails(&["run", "--network", "none", "--name", "bad/name", img, "true"]);
+    assert!(e.contains("bad/name"), "{e}");
+    assert_eq!(count(), 0, "nothing half-created");
+
+    v.ok(&["run", "-d", "--network", "none", "--name", "taken", img]);
+    let e = v.fails(&["run", "-d", "--network", "none", "--name", "taken", img]);
+    assert!(e.contains("already in use"), "{e}");
+    assert_eq!(count(), 1);
+
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy = l.local_addr().unwrap().port();
+    let e = v.fails(&["run", "-d", "-p", &format!("{busy}:80"), img]);
+    assert!(e.contains(&format!("{busy}")) && e.contains("in use"), "{e}");
+    assert_eq!(count(), 1, "port conflict created nothing");
+    let nets = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let e = v.fails(&["run", "--network", "none", img, "/no/such/binary"]);
+    assert!(e.contains("/no/such/binary"), "{e}");
+    assert_eq!(count(), 1, "failed start is removed");
+    assert_eq!(std::fs::read_dir("/sys/class/net").unwrap().count(), nets);
+    v.ok(&["rm", "-f", "taken"]);
+}
+
+/// SIGKILL of a monitor: `ps -a` shows the container as exited and
+/// `rm -f` cleans everything up.
+#[test]
+fn monitor_sigkill_is_noticed_and_cleaned_up() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let port = free_port();
+    let id = v.ok(&["run", "-d", "-p", &format!("{port}:80"), img]).trim().to_string();
+    let monitor = v.inspect(&id)["State"]["ConmonPid"].as_i64().unwrap();
+    assert!(monitor > 0);
+    std::process::Command::new("kill").args(["-9", &monitor.to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ps = v.ok(&["ps", "-a"]);
+        if ps.contains("Exited") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ps}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(v.ok(&["ps", "-q"]).is_empty());
+    v.ok(&["rm", "-f", &id]);
+    v.assert_container_gone(&id);
+    // The port is free again.
+    std::net::TcpListener::bind(("0.0.0.0", port)).expect("port released");
+}

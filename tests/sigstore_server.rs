@@ -1,0 +1,628 @@
+//! End-to-end tests of `vouch sigstore-server` (issue 4): the real binary on
+//! a real socket, spoken to in raw HTTP/1.1 because HTTP clients normalise
+//! the very paths these tests are about.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{http_status, trust_fixture, SigServer};
+
+const HEX: &str = "20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55";
+const TOKEN: &str = "ci-token-0123456789abcdef";
+
+fn signature() -> Vec<u8> {
+    trust_fixture("signature/fixtures/image.signature")
+}
+
+fn sig_dir(root: &Path) -> PathBuf {
+    root.join(format!("ns/app@sha256={HEX}"))
+}
+
+/// A root with tokens: TOKEN may publish under `ns/app`, "other-…" under `other`.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let tokens = dir.path().join("tokens");
+    let line = |t: &str, p: &str| {
+        use sha2::Digest as _;
+        format!(
+            "sha256:{} {p}\n",
+            hex::encode(sha2::Sha256::digest(t.as_bytes()))
+        )
+    };
+    std::fs::write(
+        &tokens,
+        line(TOKEN, "ns/app") + &line("other-token-0123456789", "other"),
+    )
+    .unwrap();
+    (dir, root, tokens)
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by_key(|n| (n.len(), n.clone()));
+    v
+}
+
+fn post_sig(s: &SigServer, token: Option<&str>, digest_hex: &str, body: &[u8]) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    s.request(
+        "POST",
+        &format!("/ns/app@sha256={digest_hex}/signatures"),
+        &headers,
+        body,
+    )
+}
+
+#[test]
+fn sigstore_server_serves_signatures_with_caching_headers() {
+    let (_d, root, _) = setup();
+    std::fs::create_dir_all(sig_dir(&root)).unwrap();
+    std::fs::write(sig_dir(&root).join("signature-1"), signature()).unwrap();
+    let s = SigServer::start(&root, &["--max-age", "600"]);
+    let path = format!("/ns/app@sha256={HEX}/signature-1");
+
+    let (st, resp) = s.request("GET", &path, &[], b"");
+    assert_eq!(st, 200, "{resp}");
+    let lower = resp.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/octet-stream"),
+        "{resp}"
+    );
+    assert!(
+        lower.contains("cache-control: public, max-age=600, immutable"),
+        "{resp}"
+    );
+    assert_eq!(s.get_body(&path), signature());
+    let etag = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let (st, resp) = s.request("HEAD", &path, &[], b"");
+    assert_eq!(st, 200);
+    assert!(resp
+        .to_ascii_lowercase()
+        .contains(&format!("content-length: {}", signature().len())));
+    assert!(
+        resp.ends_with("\r\n\r\n"),
+        "HEAD must not send a body: {resp:?}"
+    );
+
+    let (st, _) = s.request("GET", &path, &[("If-None-Match", &etag)], b"");
+    assert_eq!(st, 304);
+    let (st, _) = s.request("GET", &path, &[("If-None-Match", "\"stale\"")], b"");
+    assert_eq!(st, 200);
+    // Clients read signature-1, -2, … and stop at the first 404.
+    let (st, resp) = s.request(
+        "GET",
+        &format!("/ns/app@sha256={HEX}/signature-2"),
+        &[],
+        b"",
+    );
+    assert_eq!(st, 404);
+    assert!(resp
+        .to_ascii_lowercase()
+        .contains("cache-control: no-cache"));
+
+    // Keep-alive: two requests on one connection.
+    let two = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(s.raw(two.as_bytes()).matches("HTTP/1.1 200").count(), 2);
+}
+
+#[test]
+fn sigstore_server_refuses_traversal_over_a_real_socket() {
+    let (d, root, _) = setup();
+    std::fs::write(d.path().join("secret"), "TOP-SECRET").unwrap();
+    std::fs::create_dir_all(sig_dir(&root)).unwrap();
+    std::os::unix::fs::symlink(d.path().join("secret"), sig_dir(&root).join("signature-1"))
+        .unwrap();
+    std::os::unix::fs::symlink("../../../secret", sig_dir(&root).join("signature-2")).unwrap();
+    std::fs::write(d.path().join("signature-1"), "TOP-SECRET").unwrap();
+    std::os::unix::fs::symlink(d.path(), root.join(format!("escape@sha256={HEX}"))).unwrap();
+    std::fs::create_dir_all(root.join(format!("out@sha256={HEX}"))).unwrap();
+    std::os::unix::fs::symlink(
+        d.path().join("secret"),
+        root.join(format!("out@sha256={HEX}/signature-1")),
+    )
+    .unwrap();
+    let s = SigServer::start(&root, &[]);
+    let targets = [
+        format!("/ns/app@sha256={HEX}/signature-1"),
+        format!("/ns/app@sha256={HEX}/signature-2"),
+        format!("/out@sha256={HEX}/signature-1"),
+        "/../secret".into(),
+        "/../../../../etc/passwd".into(),
+        "/%2e%2e/secret".into(),
+        "/%2E%2E/%2E%2E/etc/passwd".into(),
+        "/.%2e/secret".into(),
+        "/%252e%252e/secret".into(),
+        "/..%2fsecret".into(),
+        "/..%2Fsecret".into(),
+        "/..%5csecret".into(),
+        "/..\\secret".into(),
+        "/..\\..\\etc\\passwd".into(),
+        format!("/ns/app@sha256={HEX}/signature-1%00"),
+        format!("/ns/app@sha256={HEX}/signature-1%00.txt"),
+        "//etc/passwd".into(),
+        "/etc/passwd".into(),
+        format!("/ns/app@sha256={HEX}/../../../secret"),
+        format!("/ns/./app@sha256={HEX}/signature-1"),
+        "/%c0%ae%c0%ae/secret".into(),
+        "/..;/secret".into(),
+        "http://x/../secret".into(),
+        "/root/../secret".into(),
+        format!("/escape@sha256={HEX}/signature-1"),
+        "/%uff0e%uff0e/secret".into(),
+        "*".into(),
+    ];
+    assert!(targets.len() >= 20);
+    for t in &targets {
+        let resp =
+            s.raw(format!("GET {t} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        let st = http_status(&resp);
+        assert!(matches!(st, 400 | 404), "{t}: {resp}");
+        assert!(
+            !resp.contains("TOP-SECRET") && !resp.contains("root:x:0"),
+            "{t} leaked: {resp}"
+        );
+        assert!(
+            !resp.contains(d.path().to_str().unwrap()),
+            "{t} leaked a path: {resp}"
+        );
+    }
+    // A NUL byte in the request line: refused by the HTTP parser, no file read.
+    let resp = s.raw(b"GET /ns/app\0/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(matches!(http_status(&resp), 0 | 400), "{resp}");
+    // Still serving afterwards.
+    assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200);
+}
+
+#[test]
+fn sigstore_server_uploads_need_the_right_token_and_a_matching_signature() {
+    let (_d, root, tokens) = setup();
+    let s = SigServer::start(
+        &root,
+        &["--tokens", tokens.to_str().unwrap(), "--max-body", "8192"],
+    );
+    let sig = signature();
+    assert_eq!(post_sig(&s, None, HEX, &sig).0, 401);
+    assert_eq!(
+        post_sig(&s, Some("wrong-token-0123456789"), HEX, &sig).0,
+        401
+    );
+    assert_eq!(
+        post_sig(&s, Some("other-token-0123456789"), HEX, &sig).0,
+        403
+    );
+    assert!(
+        names(&root).is_empty(),
+        "a refused upload wrote {:?}",
+        names(&root)
+    );
+
+    let other = "1".repeat(64);
+    assert_eq!(
+        post_sig(&s, Some(TOKEN), &other, &sig).0,
+        400,
+        "digest mismatch"
+    );
+    assert_eq!(post_sig(&s, Some(TOKEN), HEX, b"garbage").0, 400);
+    assert_eq!(post_sig(&s, Some(TOKEN), HEX, &sig[..100]).0, 400);
+    assert_eq!(post_sig(&s, Some(TOKEN), HEX, &vec![0xa3; 10000]).0, 413);
+    assert!(names(&sig_dir(&root)).is_empty());
+
+    let (st, resp) = post_sig(&s, Some(TOKEN), HEX, &sig);
+    assert_eq!(st, 201, "{resp}");
+    assert!(
+        resp.contains(&format!("location: /ns/app@sha256={HEX}/signature-1")),
+        "{resp}"
+    );
+    let auth = format!("Bearer {TOKEN}");
+    let put = |n: u32, inm: Option<&str>| {
+        let mut h = vec![("Authorization", auth.as_str())];
+        if let Some(v) = inm {
+            h.push(("If-None-Match", v));
+        }
+        s.request(
+            "PUT",
+            &format!("/ns/app@sha256={HEX}/signature-{n}"),
+            &h,
+            &sig,
+        )
+        .0
+    };
+    assert_eq!(put(2, None), 428);
+    assert_eq!(put(1, Some("*")), 412);
+    assert_eq!(put(2, Some("*")), 201);
+    assert_eq!(names(&sig_dir(&root)), ["signature-1", "signature-2"]);
+    assert_eq!(
+        std::fs::read(sig_dir(&root).join("signature-2")).unwrap(),
+        sig
+    );
+    assert_eq!(
+        s.get_body(&format!("/ns/app@sha256={HEX}/signature-2")),
+        sig
+    );
+}
+
+#[test]
+fn sigstore_server_require_signer_accepts_only_keyring_signatures() {
+    let (d, root, tokens) = setup();
+    let keyring = d.path().join("release.gpg");
+    std::fs::write(&keyring, trust_fixture("signature/fixtures/public-key.gpg")).unwrap();
+    let s = SigServer::start(
+        &root,
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--require-signer",
+            keyring.to_str().unwrap(),
+        ],
+    );
+    let unknown = trust_fixture("signature/fixtures/unknown-key.signature");
+    let (st, resp) = post_sig(&s, Some(TOKEN), HEX, &unknown);
+    assert_eq!(st, 400, "{resp}");
+    assert_eq!(post_sig(&s, Some(TOKEN), HEX, &signature()).0, 201);
+    assert_eq!(names(&sig_dir(&root)), ["signature-1"]);
+}
+
+#[test]
+fn sigstore_server_100_concurrent_posts_yield_signature_1_to_100() {
+    let (_d, root, tokens) = setup();
+    let s = SigServer::start(
+        &root,
+        &["--tokens", tokens.to_str().unwrap(), "--no-access-log"],
+    );
+    let sig = signature();
+    let statuses: Vec<u16> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..100)
+            .map(|_| sc.spawn(|| post_sig(&s, Some(TOKEN), HEX, &sig).0))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let want: Vec<String> = (1..=100).map(|n| format!("signature-{n}")).collect();
+    assert_eq!(
+        names(&sig_dir(&root)),
+        want,
+        "gaps, duplicates or stray files"
+    );
+    for n in want {
+        assert_eq!(
+            std::fs::read(sig_dir(&root).join(&n)).unwrap(),
+            sig,
+            "{n} torn"
+        );
+    }
+}
+
+#[test]
+fn sigstore_server_sigkill_during_uploads_leaves_no_partial_file() {
+    let (_d, root, tokens) = setup();
+    let mut s = SigServer::start(
+        &root,
+        &["--tokens", tokens.to_str().unwrap(), "--no-access-log"],
+    );
+    let sig = signature();
+    // One upload stalled halfway through its body…
+    let mut stalled = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /ns/app@sha256={HEX}/signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        sig.len()
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    stalled.write_all(&sig[..sig.len() / 2]).unwrap();
+    // …while others complete or are cut off at random points.
+    let addr = s.addr.clone();
+    let hammer = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for _ in 0..40 {
+            if let Ok(mut c) = TcpStream::connect(&addr) {
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(&signature());
+                bodies.push(c);
+            }
+        }
+        bodies
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    s.child.kill().unwrap(); // SIGKILL
+    let _ = s.child.wait();
+    drop(hammer.join().unwrap());
+    drop(stalled);
+    // Whatever is visible is complete; nothing else (no temporaries) exists.
+    for n in names(&sig_dir(&root)) {
+        assert!(n.starts_with("signature-"), "stray file {n}");
+        assert_eq!(
+            std::fs::read(sig_dir(&root).join(&n)).unwrap(),
+            sig,
+            "{n} is partial"
+        );
+    }
+    let visible = names(&sig_dir(&root)).len();
+    let want: Vec<String> = (1..=visible).map(|n| format!("signature-{n}")).collect();
+    assert_eq!(names(&sig_dir(&root)), want, "gap after SIGKILL");
+}
+
+#[test]
+fn sigstore_server_1000_idle_connections_do_not_block_others() {
+    let (_d, root, _) = setup();
+    std::fs::create_dir_all(sig_dir(&root)).unwrap();
+    std::fs::write(sig_dir(&root).join("signature-1"), signature()).unwrap();
+    let s = SigServer::start(&root, &["--header-timeout", "60", "--no-access-log"]);
+    let mut idle = Vec::new();
+    for i in 0..1000 {
+        let mut c = TcpStream::connect(&s.addr).unwrap();
+        // Half the slowloris clients send a partial head, half nothing at all.
+        if i % 2 == 0 {
+            c.write_all(b"GET /ns/app@sha256=").unwrap();
+        }
+        idle.push(c);
+    }
+    let start = Instant::now();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let (st, _) = s.request(
+            "GET",
+            &format!("/ns/app@sha256={HEX}/signature-1"),
+            &[],
+            b"",
+        );
+        assert_eq!(st, 200);
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "request took {:?}",
+            t.elapsed()
+        );
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let (_, metrics) = s.request("GET", "/metrics", &[], b"");
+    let open: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sigstore_connections_open "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(
+        open >= 1000,
+        "idle connections should still be open: {open}"
+    );
+    drop(idle);
+}
+
+#[test]
+fn sigstore_server_header_timeout_reaps_idle_connections() {
+    let (_d, root, _) = setup();
+    let s = SigServer::start(&root, &["--header-timeout", "1"]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost:").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "not closed after the header timeout"
+    );
+}
+
+#[test]
+fn sigstore_server_sigterm_finishes_in_flight_requests() {
+    let (_d, root, tokens) = setup();
+    let mut s = SigServer::start(&root, &["--tokens", tokens.to_str().unwrap()]);
+    let sig = signature();
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /ns/app@sha256={HEX}/signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        sig.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&sig[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are refused once the listener is closed…
+    assert!(
+        TcpStream::connect(&s.addr).is_err(),
+        "still accepting after SIGTERM"
+    );
+    // …but the upload in flight completes.
+    c.write_all(&sig[10..]).unwrap();
+    let mut resp = String::new();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = c.read_to_string(&mut resp);
+    assert_eq!(http_status(&resp), 201, "{resp}");
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(names(&sig_dir(&root)), ["signature-1"]);
+}
+
+#[test]
+fn sigstore_server_metrics_health_and_json_access_log() {
+    let (_d, root, _) = setup();
+    std::fs::create_dir_all(sig_dir(&root)).unwrap();
+    std::fs::write(sig_dir(&root).join("signature-1"), signature()).unwrap();
+    let s = SigServer::start(&root, &["--log-format", "json"]);
+    assert_eq!(s.request("GET", "/healthz", &[], b"").0, 200);
+    for _ in 0..3 {
+        assert_eq!(
+            s.request(
+                "GET",
+                &format!("/ns/app@sha256={HEX}/signature-1"),
+                &[],
+                b""
+            )
+            .0,
+            200
+        );
+    }
+    assert_eq!(
+        s.request(
+            "GET",
+            &format!("/ns/app@sha256={HEX}/signature-9"),
+            &[],
+            b""
+        )
+        .0,
+        404
+    );
+    let (st, m) = s.request("GET", "/metrics", &[], b"");
+    assert_eq!(st, 200);
+    for want in [
+        "sigstore_http_requests_total{method=\"GET\",status=\"200\"} 4",
+        "sigstore_http_requests_total{method=\"GET\",status=\"404\"} 1",
+        "sigstore_http_request_duration_seconds_count 5",
+        "sigstore_uploads_total{result=\"stored\"} 0",
+    ] {
+        assert!(m.contains(want), "missing {want:?} in\n{m}");
+    }
+    let served: usize = m
+        .lines()
+        .find_map(|l| l.strip_prefix("sigstore_bytes_served_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(served >= 3 * signature().len(), "{m}");
+    std::thread::sleep(Duration::from_millis(100));
+    let log = s.stderr.lock().unwrap().clone();
+    let access: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "access")
+        .collect();
+    assert!(access.len() >= 5, "{log}");
+    let miss = access
+        .iter()
+        .find(|v| v["status"] == 404)
+        .expect("404 logged");
+    assert_eq!(miss["method"], "GET");
+    assert!(miss["uri"].as_str().unwrap().ends_with("/signature-9"));
+    assert!(miss["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+}
+
+#[test]
+fn sigstore_server_speaks_tls() {
+    let (d, root, _) = setup();
+    std::fs::create_dir_all(sig_dir(&root)).unwrap();
+    std::fs::write(sig_dir(&root).join("signature-1"), signature()).unwrap();
+    let (cert, key) = (d.path().join("cert.pem"), d.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let s = SigServer::start(
+        &root,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(format!(
+            "https://{}/ns/app@sha256={HEX}/signature-1",
+            s.addr
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, signature());
+    // Plain HTTP on the TLS port gets nowhere, and the server keeps serving.
+    let resp = s.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(http_status(&resp), 0);
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{}/healthz", s.addr))
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"ok\n");
+}
+
+#[test]
+fn sigstore_server_bad_setup_fails_with_one_line() {
+    let (d, root, _) = setup();
+    // Without --root, vouch's default (the image store) is refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .env_remove("VOUCH_ROOT")
+        .args(["sigstore-server", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --root"));
+    let vouch = || std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
+    let missing = d.path().join("missing");
+    let out = vouch()
+        .arg("--root")
+        .arg(&missing)
+        .args(["sigstore-server", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("Error:")).count(),
+        1,
+        "{err}"
+    );
+    let bad_tokens = d.path().join("bad-tokens");
+    std::fs::write(&bad_tokens, "sha256:zz ns\n").unwrap();
+    let out = vouch()
+        .arg("--root")
+        .arg(&root)
+        .args(["sigstore-server", "--listen", "127.0.0.1:0", "--tokens"])
+        .arg(&bad_tokens)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad-tokens:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

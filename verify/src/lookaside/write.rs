@@ -1,0 +1,80 @@
+//! Writing an image's signatures to lookaside storage (§4.5; containers/image
+//! `docker/docker_image_dest.go`): all signatures go to indexes 1…N, then
+//! stale indexes N+1, N+2, … are deleted until the first missing one. Only
+//! `file://` can be written; an HTTP lookaside needs a `lookaside-staging`
+//! location. Nothing happens for N = 0.
+
+use std::path::{Path, PathBuf};
+
+use super::{LookasideUrl, UrlError};
+
+/// Why signatures could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("building lookaside URL")]
+    Url(#[from] UrlError),
+    #[error("Writing directly to a {scheme} lookaside {url} is not supported. Configure a lookaside-staging: location")]
+    Remote { scheme: String, url: String },
+    #[error("Unsupported scheme when writing signature to {url}")]
+    UnsupportedScheme { url: String },
+    #[error("writing signature to {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Stores `signatures` (raw blobs, copied ones first) for `manifest_digest`
+/// under `repo_base` (from `RegistriesD::write_base`).
+pub fn write_signatures(
+    repo_base: &LookasideUrl,
+    manifest_digest: &str,
+    signatures: &[Vec<u8>],
+) -> Result<(), WriteError> {
+    if signatures.is_empty() {
+        return Ok(());
+    }
+    let first = repo_base.signature(manifest_digest, 0)?;
+    match first.scheme() {
+        Some("file") => {}
+        Some(s @ ("http" | "https")) => {
+            return Err(WriteError::Remote {
+                scheme: s.to_string(),
+                url: first.to_string(),
+            })
+        }
+        _ => {
+            return Err(WriteError::UnsupportedScheme {
+                url: first.to_string(),
+            })
+        }
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    for (i, blob) in signatures.iter().enumerate() {
+        let url = repo_base.signature(manifest_digest, i)?;
+        let path = Path::new(url.path());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(path, blob).map_err(io(path))?;
+    }
+    for i in signatures.len().. {
+        let url = repo_base.signature(manifest_digest, i)?;
+        let path = Path::new(url.path());
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(source) => {
+                return Err(WriteError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
