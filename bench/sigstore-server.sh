@@ -48,6 +48,7 @@ if [[ " $servers " == *" sigstore-server "* && ! -x $bin ]]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sigstore-bench.XXXXXX")
+chmod 755 "$work" # nginx workers run unprivileged and must read the files
 server_pid=
 cleanup() {
     if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

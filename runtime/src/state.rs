@@ -263,9 +263,10 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let r = (|| {
+        // No fsync: these files describe processes, which a crash ends
+        // anyway; rename alone keeps readers from seeing a torn file.
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
         fs::rename(&tmp, path)
     })();
     if r.is_err() {

@@ -21,6 +21,15 @@ pub struct Global {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log-level", global = true, default_value = "warn")]
     pub log_level: String,
+    /// policy.json to enforce (default: ~/.config/containers/policy.json, then /etc/containers/policy.json).
+    #[arg(long, global = true)]
+    pub policy: Option<PathBuf>,
+    /// Accept any image, ignoring policy.json (skopeo's flag).
+    #[arg(long = "insecure-policy", global = true)]
+    pub insecure_policy: bool,
+    /// Directory of registries.d/*.yaml (default /etc/containers/registries.d).
+    #[arg(long = "registries.d", global = true)]
+    pub registries_d: Option<PathBuf>,
 }
 
 impl Global {

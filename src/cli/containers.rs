@@ -147,6 +147,29 @@ fn stdout_to_stderr<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
+/// The common spellings of a local image (`name`, `name:tag`,
+/// `localhost/name`, a full name) matched without parsing the reference:
+/// parsing compiles the distribution reference regex, which costs more than
+/// the rest of `run`. Anything not matched exactly once goes through
+/// `Store::resolve`, which has the full rules.
+fn quick_resolve(store: &vouch_image::Store, name: &str) -> Option<vouch_image::ImageRecord> {
+    let images = store.images().ok()?;
+    let mut want = vec![name.to_string()];
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if !last.contains(':') && !last.contains('@') {
+        want.push(format!("{name}:latest"));
+    }
+    if !name.contains('/') {
+        let n = want.len();
+        for i in 0..n {
+            want.push(format!("localhost/{}", want[i]));
+        }
+    }
+    let mut hits = images.into_iter().filter(|i| i.names.iter().any(|n| want.contains(n)));
+    let first = hits.next()?;
+    hits.next().is_none().then_some(first)
+}
+
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let mut maps = a.publish.iter().map(|p| PortMapping::parse(p)).collect::<Result<Vec<_>, _>>()?;
     let network = a.network.as_deref().map(NetworkMode::parse).transpose()?;
@@ -154,12 +177,12 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let entrypoint = a.entrypoint.as_ref().map(|e| serde_json::from_str::<Vec<String>>(e).unwrap_or_else(|_| vec![e.clone()]));
     let env = env_list(&a)?;
     let store = g.store()?;
-    let image = match store.resolve(&a.image) {
+    let image = match quick_resolve(&store, &a.image).map_or_else(|| store.resolve(&a.image), Ok) {
         Ok(i) => i,
         Err(StoreError::UnknownImage(_)) => {
             // The same path as `vouch pull` (and its policy check): an image
             // the policy rejects is never stored, so it never runs.
-            let pa = super::pull::PullArgs { registry: a.registry.clone(), platform: None, arch: None, image: a.image.clone() };
+            let pa = super::pull::PullArgs { registry: a.registry.clone(), platform: None, arch: None, signature_policy: None, image: a.image.clone() };
             let code = stdout_to_stderr(|| super::pull::run(g, pa))?;
             if code != ExitCode::SUCCESS {
                 return Ok(code);

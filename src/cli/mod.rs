@@ -7,7 +7,9 @@ mod ps;
 mod pull;
 mod push;
 mod sigstore_server;
+mod standalone;
 mod transfer;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +49,10 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(images::ImageCommand),
+    /// Sign a manifest file offline (skopeo's standalone-sign).
+    StandaloneSign(standalone::StandaloneSignArgs),
+    /// Verify a signature of a manifest file (skopeo's standalone-verify).
+    StandaloneVerify(standalone::StandaloneVerifyArgs),
     /// Run a command in a new container.
     Run(Box<containers::RunArgs>),
     /// List containers.
@@ -92,6 +98,8 @@ pub fn main() -> ExitCode {
         Command::Save(a) => transfer::save(&cli.global, a),
         Command::Load(a) => transfer::load(&cli.global, a),
         Command::Image(c) => images::image(&cli.global, c),
+        Command::StandaloneSign(a) => standalone::sign(&cli.global, a),
+        Command::StandaloneVerify(a) => standalone::verify(&cli.global, a),
         Command::Run(a) => containers::run(&cli.global, *a),
         Command::Ps(a) => ps::ps(&cli.global, a),
         Command::Inspect(a) => ps::inspect(&cli.global, a),
@@ -114,6 +122,9 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}", one_line(&e));
+            if e.chain().any(|c| c.is::<trust::PolicyRejected>()) {
+                return ExitCode::from(1);
+            }
             ExitCode::from(2)
         }
     }
@@ -121,7 +132,7 @@ pub fn main() -> ExitCode {
 
 /// The error chain on one line, skipping causes already spelled out by the
 /// message above them (library errors name their source in their message).
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let msg = cause.to_string();

@@ -1,5 +1,7 @@
-//! `vouch pull`.
+//! `vouch pull`: resolve the manifest, let the policy judge it (reading
+//! signatures from the lookaside), and only then fetch and store layers.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -7,9 +9,10 @@ use anyhow::Context;
 use clap::Args;
 use vouch_image::manifest;
 use vouch_image::pull::Puller;
-use vouch_image::ImageRef;
+use vouch_image::{ImageRecord, ImageRef};
 
 use super::common::{runtime, Global, Progress, RegistryFlags};
+use super::trust;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
@@ -21,26 +24,49 @@ pub struct PullArgs {
     /// Architecture to pick from a manifest list.
     #[arg(long)]
     pub arch: Option<String>,
+    /// policy.json to enforce (podman's flag; default: global --policy, then
+    /// ~/.config/containers/policy.json, /etc/containers/policy.json).
+    #[arg(long = "signature-policy")]
+    pub signature_policy: Option<PathBuf>,
     /// Image to pull (`[docker://]registry/repo[:tag|@digest]`).
     pub image: String,
 }
 
-pub fn run(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&a.image)?;
-    let opts = a.registry.options(&reference)?;
+/// Pulls `reference` through the policy; shared with `vouch run`.
+pub fn pull_image(
+    g: &Global,
+    reference: &ImageRef,
+    flags: &RegistryFlags,
+    platform: &manifest::Platform,
+    signature_policy: Option<&Path>,
+) -> anyhow::Result<ImageRecord> {
+    let policy = trust::load_policy(g, signature_policy)?;
+    let opts = flags.options(reference)?;
     let store = Arc::new(g.store()?);
-    let p = Progress { quiet: a.registry.quiet };
-    let platform = manifest::wanted_platform(a.platform.as_deref(), a.arch.as_deref());
-    let rec = runtime()?.block_on(async {
+    let p = Progress { quiet: flags.quiet };
+    runtime()?.block_on(async {
         p.say(format!("Trying to pull {reference}..."));
-        let puller = Puller::new(&reference, &opts);
-        let resolved = puller.resolve(&reference, &platform).await?;
+        let puller = Puller::new(reference, &opts);
+        let resolved = puller
+            .resolve(reference, platform)
+            .await
+            .with_context(|| format!("pulling {reference}"))?;
+        trust::check(g, &policy, &resolved).await?;
         p.say("Getting image source signatures");
-        let rec = puller.store(&store, resolved, None).await?;
+        let rec = puller
+            .store(&store, resolved, None)
+            .await
+            .with_context(|| format!("pulling {reference}"))?;
         p.say("Writing manifest to image destination");
+        p.say("Storing signatures");
         anyhow::Ok(rec)
     })
-    .with_context(|| format!("pulling {reference}"))?;
+}
+
+pub fn run(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
+    let reference = ImageRef::parse(&a.image)?;
+    let platform = manifest::wanted_platform(a.platform.as_deref(), a.arch.as_deref());
+    let rec = pull_image(g, &reference, &a.registry, &platform, a.signature_policy.as_deref())?;
     println!("{}", rec.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! `vouch push`.
+//! `vouch push`, with podman's `--sign-by` (gpg-agent) and vouch's
+//! `--sign-by-key` (an armored key file, as CI secrets hold keys).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,13 +8,19 @@ use anyhow::Context;
 use clap::Args;
 use vouch_image::push::push;
 use vouch_image::ImageRef;
+use vouch_sign::{Passphrase, SigningKey};
+use vouch_verify::lookaside::{write_signatures, LookasideUrl};
+use vouch_verify::registries_d::BuiltinDefault;
 
 use super::common::{runtime, Global, Progress, RegistryFlags};
+use super::trust;
 
 #[derive(Args, Debug)]
 pub struct PushArgs {
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub sign: SignFlags,
     /// Write the digest of the pushed manifest to this file.
     #[arg(long)]
     pub digestfile: Option<PathBuf>,
@@ -23,6 +30,53 @@ pub struct PushArgs {
     pub destination: Option<String>,
 }
 
+/// How to sign (podman/skopeo flags plus `--sign-by-key`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SignFlags {
+    /// Sign with this GnuPG key (fingerprint, key ID or e-mail) through gpg-agent.
+    #[arg(long = "sign-by", conflicts_with = "sign_by_key")]
+    pub sign_by: Option<String>,
+    /// Sign with the secret key in this (armored or binary) file.
+    #[arg(long = "sign-by-key")]
+    pub sign_by_key: Option<PathBuf>,
+    /// File holding the passphrase of the signing key.
+    #[arg(long = "sign-passphrase-file")]
+    pub sign_passphrase_file: Option<PathBuf>,
+    /// Identity to sign for, instead of the destination reference.
+    #[arg(long = "sign-identity")]
+    pub sign_identity: Option<String>,
+}
+
+impl SignFlags {
+    /// The signing key, if signing was asked for.
+    pub fn key(&self) -> anyhow::Result<Option<SigningKey>> {
+        let pass = self
+            .sign_passphrase_file
+            .as_deref()
+            .map(Passphrase::read_file)
+            .transpose()?;
+        let key = match (&self.sign_by, &self.sign_by_key) {
+            (Some(spec), None) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
+            (None, Some(file)) => SigningKey::from_key_file(file, pass.as_ref())?,
+            (None, None) => {
+                if self.sign_passphrase_file.is_some() || self.sign_identity.is_some() {
+                    anyhow::bail!("--sign-passphrase-file and --sign-identity need --sign-by or --sign-by-key");
+                }
+                return Ok(None);
+            }
+            (Some(_), Some(_)) => anyhow::bail!("--sign-by and --sign-by-key are exclusive"),
+        };
+        if key.is_subkey() {
+            eprintln!(
+                "Warning: key {} signs with subkey {}; podman/skopeo before containers/image 5.37 reject such signatures",
+                key.primary_fingerprint(),
+                key.signing_fingerprint()
+            );
+        }
+        Ok(Some(key))
+    }
+}
+
 pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let image = store.resolve(&a.source)?;
@@ -30,6 +84,27 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let dest = ImageRef::parse(&dest_str)?;
     let opts = a.registry.options(&dest)?;
     let p = Progress { quiet: a.registry.quiet };
+
+    // Everything signing needs is checked before a byte is pushed, so a
+    // misconfiguration never leaves an unsigned image behind.
+    let mut key = a.sign.key()?;
+    let staging = if key.is_some() {
+        let cfg = trust::load_registries_d(g)?;
+        let base = cfg.write_base(&trust::docker_ref(&dest)?, &BuiltinDefault::from_env())?;
+        Some(base)
+    } else {
+        None
+    };
+    let identity = match &a.sign.sign_identity {
+        Some(i) => {
+            let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
+                .with_context(|| format!("--sign-identity {i:?}"))?;
+            anyhow::ensure!(!r.is_name_only(), "--sign-identity {i:?} must include a tag or digest");
+            i.clone()
+        }
+        None => dest.to_string(),
+    };
+
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
@@ -41,8 +116,23 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         pushed.blobs_sent, pushed.blobs_skipped
     ));
     p.say("Writing manifest to image destination");
+    if let (Some(key), Some(base)) = (key.as_mut(), staging.as_ref()) {
+        let manifest = store.read_blob(&image.digest)?;
+        let sig = key
+            .sign_manifest(&manifest, &identity)
+            .with_context(|| format!("signing {dest}"))?;
+        p.say("Storing signatures");
+        store_signature(base, &pushed.digest.to_string(), sig)?;
+    }
     if let Some(f) = &a.digestfile {
         std::fs::write(f, pushed.digest.to_string()).with_context(|| format!("writing {}", f.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a new signature into the staging lookaside as the next free
+/// `signature-N`.
+fn store_signature(base: &LookasideUrl, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
+    write_signatures(base, digest, &[sig]).with_context(|| format!("storing signature under {base}"))?;
+    Ok(())
 }
