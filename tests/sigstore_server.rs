@@ -499,13 +499,20 @@ fn sigstore_server_metrics_health_and_json_access_log() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
     assert!(served >= 3 * signature().len(), "{m}");
-    std::thread::sleep(Duration::from_millis(100));
-    let log = s.stderr.lock().unwrap().clone();
-    let access: Vec<serde_json::Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"] == "access")
-        .collect();
+    // Access lines are batched per worker and flushed within 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let (log, access) = loop {
+        let log = s.stderr.lock().unwrap().clone();
+        let access: Vec<serde_json::Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["target"] == "access")
+            .collect();
+        if access.len() >= 5 || Instant::now() > deadline {
+            break (log, access);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(access.len() >= 5, "{log}");
     let miss = access
         .iter()

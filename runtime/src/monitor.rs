@@ -114,6 +114,27 @@ fn recv_pty(listener: &UnixListener, runtime_pid: i32, id: &str) -> Result<Owned
     Err(RuntimeError::Monitor { id: id.into(), message: "the OCI runtime sent no terminal".into() })
 }
 
+/// Gives back the pages start-up touched: the detached monitor is the same
+/// large binary as the CLI, but from here on it only runs its poll loop.
+/// MADV_PAGEOUT on file-backed mappings unmaps clean pages (they stay in the
+/// page cache and fault back in if used); malloc_trim returns freed heap.
+fn trim_memory() {
+    let Ok(maps) = fs::read_to_string("/proc/self/maps") else { return };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(_perms), Some(_off), Some(_dev), Some(inode)) = (f.next(), f.next(), f.next(), f.next(), f.next()) else { continue };
+        if inode == "0" {
+            continue; // anonymous, stack, heap, vdso
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+        // SAFETY: advisory call on our own mapping; PAGEOUT never changes contents.
+        unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_PAGEOUT) };
+    }
+    // SAFETY: glibc call with no preconditions.
+    unsafe { libc::malloc_trim(0) };
+}
+
 struct Stream {
     fd: OwnedFd,
     name: &'static str,
@@ -152,6 +173,9 @@ impl Monitor<'_> {
             }
             Ok((pid, streams, stdin_w)) => {
                 ready(Ok(pid));
+                if !self.attach {
+                    trim_memory();
+                }
                 let code = self.supervise(&mut sfd, pid, streams, stdin_w);
                 let _ = mask.thread_unblock();
                 Ok(code)

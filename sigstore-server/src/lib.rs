@@ -19,6 +19,7 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod fsops;
+pub mod logbuf;
 pub mod metrics;
 pub mod observe;
 pub mod path;

@@ -35,24 +35,33 @@ use tower::ServiceExt;
 use crate::metrics::Metrics;
 use crate::observe::Peer;
 
-/// Connection-level settings.
+/// Connection-level settings. Clones share one connection limit, so several
+/// accept loops (one per worker thread, see `cli`) enforce a single total.
 #[derive(Clone)]
 pub struct ServeOptions {
     pub header_timeout: Duration,
-    pub max_connections: usize,
     pub grace: Duration,
     pub tls: Option<TlsAcceptor>,
     pub metrics: Option<Arc<Metrics>>,
+    pub(crate) limit: Arc<Semaphore>,
+}
+
+impl ServeOptions {
+    /// At most `n` connections served at once across all clones.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limit = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             header_timeout: Duration::from_secs(10),
-            max_connections: 4096,
             grace: Duration::from_secs(30),
             tls: None,
             metrics: None,
+            limit: Arc::new(Semaphore::new(4096)),
         }
     }
 }
@@ -71,7 +80,7 @@ pub async fn serve(
         .header_read_timeout(opts.header_timeout)
         .keep_alive(true)
         .max_buf_size(64 << 10);
-    let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let limit = opts.limit.clone();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 

@@ -9,7 +9,7 @@ use clap::Args;
 use vouch_image::push::push;
 use vouch_image::ImageRef;
 use vouch_sign::{Passphrase, SigningKey};
-use vouch_verify::lookaside::{write_signatures, LookasideUrl};
+use vouch_verify::lookaside::{append_signature, LookasideUrl};
 use vouch_verify::registries_d::BuiltinDefault;
 
 use super::common::{runtime, Global, Progress, RegistryFlags};
@@ -131,8 +131,8 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes a new signature into the staging lookaside as the next free
-/// `signature-N`.
+/// `signature-N`, never overwriting one (see `append_signature`).
 fn store_signature(base: &LookasideUrl, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
-    write_signatures(base, digest, &[sig]).with_context(|| format!("storing signature under {base}"))?;
+    append_signature(base, digest, &sig).with_context(|| format!("storing signature under {base}"))?;
     Ok(())
 }

@@ -157,9 +157,13 @@ pub struct Vouch {
 
 impl Vouch {
     pub fn new() -> Self {
-        Vouch {
-            home: tempfile::tempdir().unwrap(),
-        }
+        let home = tempfile::tempdir().unwrap();
+        // A permissive user policy, so tests that are not about policy do not
+        // depend on the machine's /etc/containers/policy.json.
+        let cfg = home.path().join(".config/containers");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+        Vouch { home }
     }
 
     pub fn root(&self) -> PathBuf {
@@ -654,4 +658,142 @@ pub fn http_get(port: u16, path: &str) -> String {
         assert!(Instant::now() < deadline, "nothing answered on 127.0.0.1:{port}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A throwaway GnuPG home with one RSA key whose primary key signs (what
+/// `gpg --quick-gen-key` makes, as in the podman signing tutorial).
+pub struct Gpg {
+    pub home: tempfile::TempDir,
+    pub email: String,
+    pub fingerprint: String,
+}
+
+impl Gpg {
+    pub fn new(email: &str) -> Self {
+        let home = tempfile::Builder::new().prefix("gpg").tempdir_in("/tmp").unwrap();
+        let st = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--passphrase", "", "--quick-gen-key", email, "rsa2048", "sign", "never"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("gpg is installed by scripts/setup.sh");
+        assert!(st.success(), "gpg key generation failed");
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--with-colons", "--list-secret-keys", email])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let fingerprint = text
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .unwrap()
+            .to_string();
+        Gpg {
+            home,
+            email: email.to_string(),
+            fingerprint,
+        }
+    }
+
+    /// Exports the public key (binary) to `path`.
+    pub fn export(&self, path: &Path) {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--export", &self.email])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty());
+        std::fs::write(path, out.stdout).unwrap();
+    }
+
+    /// Exports the armored secret key to `path` (what a CI secret holds).
+    pub fn export_secret(&self, path: &Path) {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--armor", "--export-secret-keys", &self.email])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty());
+        std::fs::write(path, out.stdout).unwrap();
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .status();
+    }
+}
+
+/// A plain static HTTP server over a lookaside directory (python's
+/// http.server, as the podman tutorial has it), killed on drop.
+pub struct StaticHttp {
+    pub port: u16,
+    child: Child,
+}
+
+impl StaticHttp {
+    pub fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_http(&format!("127.0.0.1:{port}"), &mut child, "http.server");
+        StaticHttp { port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a registries.d directory with one file configuring `host`'s
+/// lookaside (read) and staging (write) URLs; returns its path.
+pub fn registries_d(dir: &Path, host: &str, lookaside: &str, staging: &Path) -> PathBuf {
+    let d = dir.join("registries.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("vouch-test.yaml"),
+        format!(
+            "docker:\n  {host}:\n    lookaside: {lookaside}\n    lookaside-staging: file://{}\n",
+            staging.display()
+        ),
+    )
+    .unwrap();
+    d
+}
+
+/// Writes a policy.json accepting anything but `host`, which must be
+/// signed by the key in `key_path`.
+pub fn signed_by_policy(path: &Path, host: &str, key_path: &Path) {
+    std::fs::write(
+        path,
+        serde_json::json!({
+            "default": [{"type": "insecureAcceptAnything"}],
+            "transports": {"docker": {host: [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": key_path}]}}
+        })
+        .to_string(),
+    )
+    .unwrap();
 }

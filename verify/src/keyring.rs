@@ -78,7 +78,9 @@ impl Keyring {
         self.identities.is_empty()
     }
 
-    pub(crate) fn certs(&self) -> &[Cert] {
+    /// The imported certificates, merged per fingerprint (for callers that
+    /// inspect key quality, e.g. policy-lint).
+    pub fn certs(&self) -> &[Cert] {
         &self.certs
     }
 }

@@ -220,13 +220,16 @@ impl<'a> Obj<'a> {
                 kind: JsonErrorKind::ObjectExpected { got },
             });
         };
-        for (i, m) in members.iter().enumerate() {
+        // A set, not a scan of earlier members: policies with thousands of
+        // scopes must not cost quadratic time (policy-lint's 10,000-scope bench).
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        for m in members {
             let at = |kind| Located {
                 path: path.key(&m.key),
                 pos: m.key_pos,
                 kind,
             };
-            if members[..i].iter().any(|earlier| earlier.key == m.key) {
+            if !seen.insert(m.key.as_str()) {
                 return Err(at(JsonErrorKind::DuplicateKey(m.key.clone())));
             }
             if let Some(allowed) = allowed {

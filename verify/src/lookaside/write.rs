@@ -78,3 +78,64 @@ pub fn write_signatures(
     }
     Ok(())
 }
+
+/// Stores one new signature for `manifest_digest` under a `file://`
+/// `repo_base` as the next free `signature-N`, never overwriting: the blob is
+/// written to a temporary file in the same directory, synced, and then
+/// hard-linked to its final name, which fails if the name exists (another
+/// writer won the race) so the next N is tried. Readers never see a partial
+/// file. Returns N.
+///
+/// This is vouch's write-once staging; containers/image instead rewrites
+/// `signature-1..` with the full list, which can clobber a concurrent push's
+/// signature.
+pub fn append_signature(
+    repo_base: &LookasideUrl,
+    manifest_digest: &str,
+    blob: &[u8],
+) -> Result<usize, WriteError> {
+    use std::io::Write;
+    let first = repo_base.signature(manifest_digest, 0)?;
+    match first.scheme() {
+        Some("file") => {}
+        Some(s @ ("http" | "https")) => {
+            return Err(WriteError::Remote {
+                scheme: s.to_string(),
+                url: first.to_string(),
+            })
+        }
+        _ => {
+            return Err(WriteError::UnsupportedScheme {
+                url: first.to_string(),
+            })
+        }
+    }
+    let first_path = Path::new(first.path()).to_path_buf();
+    let dir = first_path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".signature-")
+        .tempfile_in(&dir)
+        .map_err(io(&dir))?;
+    tmp.write_all(blob).map_err(io(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+    for i in 0.. {
+        let url = repo_base.signature(manifest_digest, i)?;
+        let path = Path::new(url.path());
+        match std::fs::hard_link(tmp.path(), path) {
+            Ok(()) => return Ok(i + 1),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(WriteError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    unreachable!("the loop only ends by returning")
+}

@@ -183,6 +183,14 @@ impl Policy {
         parse::parse_policy(bytes)
     }
 
+    /// The policy in a document already parsed by [`crate::json::parse_document`]:
+    /// the same checks as [`Policy::parse`], for callers that also want the
+    /// position-carrying tree (policy-lint). Transports, scopes and
+    /// requirements come out in document order, so they line up with the tree.
+    pub fn from_document(doc: &crate::json::Spanned) -> Result<Self, PolicyError> {
+        parse::policy_from_document(doc)
+    }
+
     /// Reads and parses the policy at `path`; errors name the file.
     pub fn load(path: &Path) -> Result<Self, PolicyLoadError> {
         let bytes = std::fs::read(path).map_err(|source| PolicyLoadError::Read {

@@ -19,7 +19,7 @@ use super::{
     IdentityRule, KeySource, KeyType, Policy, PolicyError, PolicyErrorKind, Requirement, SignedBy,
 };
 use crate::docker_ref::DockerRef;
-use crate::json::{parse_document, At, JsonError, JsonPath, Obj, Value};
+use crate::json::{parse_document, At, JsonError, JsonPath, Obj, Spanned, Value};
 
 pub(super) fn json(e: JsonError) -> PolicyError {
     e.map(PolicyErrorKind::Json)
@@ -27,7 +27,12 @@ pub(super) fn json(e: JsonError) -> PolicyError {
 
 pub(super) fn parse_policy(bytes: &[u8]) -> Result<Policy, PolicyError> {
     let doc = parse_document(bytes).map_err(json)?;
-    let top = Obj::new(&doc, JsonPath::root(), Some(&["default", "transports"])).map_err(json)?;
+    policy_from_document(&doc)
+}
+
+/// The policy in an already parsed document (the linter keeps the tree for positions).
+pub(super) fn policy_from_document(doc: &Spanned) -> Result<Policy, PolicyError> {
+    let top = Obj::new(doc, JsonPath::root(), Some(&["default", "transports"])).map_err(json)?;
     let default = match top.get("default") {
         Some(d) => requirement_list(&d)?,
         None => return Err(top.error(PolicyErrorKind::DefaultMissing)),

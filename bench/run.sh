@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runtime benchmark: vouch against podman (Debian's, runc + cgroupfs as
+# scripts/setup.sh configures it), same busybox httpd image, same network
+# mode, same machine, one run.
+#
+#   bench/run.sh                       # 10 rounds per timing
+#   BENCH_ROUNDS=20 bench/run.sh
+#
+# Environment:
+#   VOUCH          vouch binary (default target/release/vouch, built with
+#                  `cargo build --release` unless BENCH_NO_BUILD=1)
+#   BENCH_ROUNDS   rounds per timed command (default 10); medians reported
+#   BENCH_TOOLS    subset of "vouch podman" (default both)
+#   TMPDIR         where the throwaway stores live (default /tmp)
+#
+# What is timed (wall clock around the command, median of the rounds):
+#   run-bridge  TOOL run --rm IMAGE /bin/true                 (bridge network)
+#   run-none    TOOL run --rm --network none IMAGE /bin/true
+#   ps-20       TOOL ps            with 20 detached httpd containers running
+#   logs-100k   TOOL logs CTR      of a container that printed 100 000 lines
+# And the monitor's memory: mean RSS of the 20 monitors (vouch __monitor,
+# podman's conmon), from /proc/PID/status VmRSS.
+# Stores are fresh directories (podman: --root/--runroot, overlay driver);
+# image import and container start-up for ps/logs are not timed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+rounds=${BENCH_ROUNDS:-10}
+tools=${BENCH_TOOLS:-vouch podman}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS must be a positive integer" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "$0: needs root (containers)" >&2; exit 1; }
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+have() { [[ " $tools " == *" $1 "* ]]; }
+
+vouch_bin=${VOUCH:-$repo/target/release/vouch}
+if [[ -z ${VOUCH:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    (cd "$repo" && cargo build --release -q)
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-rtbench.XXXXXX")
+V() { "$vouch_bin" --root "$work/vouch" --runroot "$work/vouch-run" "$@"; }
+P() { podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay "$@"; }
+
+cleanup() {
+    set +e
+    have vouch && V rm -f -a >/dev/null 2>&1
+    have podman && P rm -f -a -t 0 >/dev/null 2>&1
+    have podman && P system reset -f >/dev/null 2>&1
+    while read -r mnt; do umount -l "$mnt" 2>/dev/null; done < <(awk -v w="$work" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r)
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+
+# median_ms CMD...: runs CMD $rounds times (output discarded), prints the
+# median wall time in milliseconds.
+median_ms() {
+    local i t0 t1 times=()
+    for ((i = 0; i < rounds; i++)); do
+        t0=$(date +%s%N)
+        "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+        t1=$(date +%s%N)
+        times+=($(((t1 - t0) / 1000000)))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
+
+log "building the httpd fixture"
+bash "$repo/fixtures/build-httpd.sh" "$work/httpd.tar" >/dev/null
+cmd='CMD ["/bin/httpd","-f","-v","-p","80","-h","/www"]'
+have vouch && V import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar" localhost/httpd >/dev/null
+have podman && P import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar" localhost/httpd >/dev/null
+
+declare -A R
+for tool in vouch podman; do
+    have $tool || continue
+    T=V; [[ $tool == podman ]] && T=P
+    log "$tool: warm-up"
+    $T run --rm localhost/httpd /bin/true >/dev/null 2>&1
+    $T run --rm --network none localhost/httpd /bin/true >/dev/null 2>&1
+    log "$tool: run --rm (bridge)"
+    R[$tool,run-bridge]=$(median_ms $T run --rm localhost/httpd /bin/true)
+    log "$tool: run --rm --network none"
+    R[$tool,run-none]=$(median_ms $T run --rm --network none localhost/httpd /bin/true)
+
+    log "$tool: 20 detached containers"
+    for i in $(seq 1 20); do $T run -d --network none --name "b$i" localhost/httpd >/dev/null; done
+    R[$tool,ps-20]=$(median_ms $T ps)
+    if [[ $tool == vouch ]]; then
+        pids=$(pgrep -f -- "--root $work/vouch .*__monitor" || true)
+    else
+        pids=$(pgrep -f -- "conmon .*--root $work/podman" || pgrep -x conmon || true)
+    fi
+    total=0 n=0
+    for p in $pids; do
+        kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        total=$((total + kb)) n=$((n + 1))
+    done
+    R[$tool,rss]=$((n ? total / n : 0))
+    $T rm -f -a -t 0 >/dev/null 2>&1 || $T rm -f -a >/dev/null 2>&1
+
+    log "$tool: logs of 100k lines"
+    $T run --network none --name chatty localhost/httpd sh -c 'i=0; while [ $i -lt 100000 ]; do echo "line $i of the benchmark log"; i=$((i+1)); done' >/dev/null
+    R[$tool,logs-100k]=$(median_ms $T logs chatty)
+    lines=$($T logs chatty | wc -l)
+    [[ $lines == 100000 ]] || log "warning: $tool logs printed $lines lines"
+    $T rm -f chatty >/dev/null 2>&1
+done
+
+printf '\n%-12s %12s %12s %8s\n' metric vouch podman ratio
+for m in run-bridge run-none ps-20 logs-100k; do
+    v=${R[vouch,$m]:-} p=${R[podman,$m]:-}
+    ratio=-
+    [[ -n $v && -n $p && $v != 0 ]] && ratio=$(awk -v v="$v" -v p="$p" 'BEGIN {printf "%.2f", v / p}')
+    printf '%-12s %10s ms %10s ms %8s\n' "$m" "${v:--}" "${p:--}" "$ratio"
+done
+printf '%-12s %10s kB %10s kB\n' monitor-rss "${R[vouch,rss]:--}" "${R[podman,rss]:--}"
+echo "(ratio = vouch/podman; medians of $rounds rounds; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"

@@ -1,0 +1,125 @@
+//! The trust core end to end: the podman tutorial "How to sign and
+//! distribute container images" with vouch, and the rejections.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Gpg, Registry, StaticHttp, Vouch};
+
+/// The `<repo>@sha256=<hex>` directory of a signed image in a staging tree.
+fn sig_dir(staging: &Path, repo: &str, digest: &str) -> std::path::PathBuf {
+    staging.join(format!("{repo}@{}", digest.replace(':', "=")))
+}
+
+fn digest_of(v: &Vouch, name: &str) -> String {
+    let j: serde_json::Value = serde_json::from_str(&v.ok(&["image", "inspect", name])).unwrap();
+    j[0]["Digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn signing_tutorial_push_sign_serve_pull() {
+    let reg = Registry::start();
+    let gpg = Gpg::new("you@example.com");
+    let tmp = tempfile::tempdir().unwrap();
+    let staging = tmp.path().join("sigstore");
+    std::fs::create_dir_all(&staging).unwrap();
+    let http = StaticHttp::start(&staging);
+    let regd = common::registries_d(tmp.path(), &reg.host(), &http.url(), &staging);
+    let key = tmp.path().join("key.gpg");
+    gpg.export(&key);
+    let policy = tmp.path().join("policy.json");
+    common::signed_by_policy(&policy, &reg.host(), &key);
+
+    // GNUPGHOME=… vouch push --tls-verify=false --sign-by you@example.com HOST/alpine
+    let v = Vouch::new();
+    v.import_httpd("localhost/alpine");
+    let dest = format!("{}/alpine", reg.host());
+    let out = v
+        .cmd()
+        .env("GNUPGHOME", gpg.home.path())
+        .args(["--registries.d", regd.to_str().unwrap()])
+        .args(["push", "--tls-verify=false", "--sign-by", "you@example.com", "localhost/alpine", &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Storing signatures"));
+    let digest = digest_of(&v, "localhost/alpine");
+    let dir = sig_dir(&staging, "alpine", &digest);
+    assert!(dir.join("signature-1").is_file(), "no signature-1 in {}", dir.display());
+
+    // Another signature goes to signature-2; signature-1 is never overwritten.
+    let before = std::fs::read(dir.join("signature-1")).unwrap();
+    let out = v
+        .cmd()
+        .env("GNUPGHOME", gpg.home.path())
+        .args(["--registries.d", regd.to_str().unwrap()])
+        .args(["push", "-q", "--tls-verify=false", "--sign-by", &gpg.fingerprint, "localhost/alpine", &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(dir.join("signature-1")).unwrap(), before);
+    assert!(dir.join("signature-2").is_file());
+
+    // vouch rmi; vouch pull under the signedBy policy is accepted.
+    v.ok(&["rmi", "localhost/alpine"]);
+    let r = regd.to_str().unwrap();
+    let p = policy.to_str().unwrap();
+    v.ok(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", p, &dest]);
+    assert_eq!(v.images().len(), 1);
+    // The global --policy flag does the same.
+    let w = Vouch::new();
+    w.ok(&["--registries.d", r, "--policy", p, "pull", "-q", "--tls-verify=false", &dest]);
+
+    // The wrong key: rejected, exit code 1, nothing stored.
+    let other = Gpg::new("mallory@example.com");
+    let other_key = tmp.path().join("other.gpg");
+    other.export(&other_key);
+    let wrong = tmp.path().join("wrong.json");
+    common::signed_by_policy(&wrong, &reg.host(), &other_key);
+    let x = Vouch::new();
+    let out = x.output(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", wrong.to_str().unwrap(), &dest]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Source image rejected: ") && err.contains("Invalid GPG signature"), "{err}");
+    assert!(x.images().is_empty());
+    assert_eq!(std::fs::read_dir(x.root().join("blobs/sha256")).unwrap().count(), 0);
+
+    // An unsigned image under the same policy: no signature exists.
+    v.ok(&["push", "--tls-verify=false", &dest, &format!("{}/unsigned:1", reg.host())]);
+    let out = x.output(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", p, &format!("{}/unsigned:1", reg.host())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Source image rejected: A signature was required, but no signature exists"), "{err}");
+
+    // A reject policy.
+    let reject = tmp.path().join("reject.json");
+    std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
+    let out = x.output(&["pull", "--tls-verify=false", "--signature-policy", reject.to_str().unwrap(), &dest]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("Running image docker://{dest}:latest is rejected by policy.")), "{err}");
+    assert!(x.images().is_empty());
+}
+
+#[test]
+fn sign_with_a_key_file_as_ci_does() {
+    let reg = Registry::start();
+    let gpg = Gpg::new("ci@example.com");
+    let tmp = tempfile::tempdir().unwrap();
+    let staging = tmp.path().join("sigstore");
+    let regd = common::registries_d(tmp.path(), &reg.host(), &format!("file://{}", staging.display()), &staging);
+    let secret = tmp.path().join("secret.asc");
+    gpg.export_secret(&secret);
+    let key = tmp.path().join("key.gpg");
+    gpg.export(&key);
+    let policy = tmp.path().join("policy.json");
+    common::signed_by_policy(&policy, &reg.host(), &key);
+    let v = Vouch::new();
+    v.import_httpd("localhost/app");
+    let dest = format!("{}/team/app:1", reg.host());
+    let r = regd.to_str().unwrap();
+    v.ok(&["--registries.d", r, "push", "--tls-verify=false", "--sign-by-key", secret.to_str().unwrap(), "localhost/app", &dest]);
+    let w = Vouch::new();
+    w.ok(&["--registries.d", r, "pull", "-q", "--tls-verify=false", "--signature-policy", policy.to_str().unwrap(), &dest]);
+}
