@@ -123,3 +123,38 @@ fn sign_with_a_key_file_as_ci_does() {
     let w = Vouch::new();
     w.ok(&["--registries.d", r, "pull", "-q", "--tls-verify=false", "--signature-policy", policy.to_str().unwrap(), &dest]);
 }
+
+#[test]
+fn image_trust_set_and_show_edit_policy_json_as_podman() {
+    let gpg = Gpg::new("trust@example.com");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("key.gpg");
+    gpg.export(&key);
+    let pol = tmp.path().join("policy.json");
+    let p = pol.to_str().unwrap();
+    let v = Vouch::new();
+    v.ok(&["image", "trust", "set", "--policypath", p, "-t", "reject", "default"]);
+    v.ok(&["image", "trust", "set", "--policypath", p, "-f", key.to_str().unwrap(), "registry.example.com:5000"]);
+    v.ok(&["image", "trust", "set", "--policypath", p, "-t", "accept", "docker.io"]);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&pol).unwrap()).unwrap();
+    assert_eq!(doc["default"][0]["type"], "reject");
+    assert_eq!(doc["transports"]["docker"]["registry.example.com:5000"][0]["type"], "signedBy");
+    assert_eq!(doc["transports"]["docker"]["docker.io"][0]["type"], "insecureAcceptAnything");
+    let table = v.ok(&["image", "trust", "show", "--policypath", p]);
+    assert!(table.lines().next().unwrap().starts_with("TRANSPORT"), "{table}");
+    assert!(table.contains(&gpg.fingerprint), "{table}");
+    let rows: serde_json::Value = serde_json::from_str(&v.ok(&["image", "trust", "show", "--policypath", p, "--json"])).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    // skopeo loads what we wrote.
+    let out = std::process::Command::new("skopeo")
+        .args(["--policy", p, "copy", "dir:/nonexistent-vouch", "dir:/tmp/never"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("policy"), "skopeo refused the policy: {err}");
+    // A signedBy without keys is refused and the file is unchanged.
+    let before = std::fs::read(&pol).unwrap();
+    let err = v.fails(&["image", "trust", "set", "--policypath", p, "quay.io"]);
+    assert!(err.contains("--pubkeysfile"), "{err}");
+    assert_eq!(std::fs::read(&pol).unwrap(), before);
+}

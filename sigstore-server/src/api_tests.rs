@@ -26,7 +26,7 @@ fn state(root: &Path, check: Arc<dyn UploadCheck>) -> AppState {
         ..AppConfig::default()
     };
     AppState::new(
-        Store::open(root, 64).unwrap(),
+        Store::open(root, 64, 1 << 20).unwrap(),
         Some(Tokens::parse(&tokens).unwrap()),
         check,
         config,
@@ -381,7 +381,7 @@ async fn concurrent_posts_take_distinct_consecutive_indexes() {
 async fn read_only_without_tokens_and_operational_endpoints() {
     let root = tempfile::tempdir().unwrap();
     let s = AppState::new(
-        Store::open(root.path(), 0).unwrap(),
+        Store::open(root.path(), 0, 0).unwrap(),
         None,
         Arc::new(Structural),
         AppConfig::default(),

@@ -68,8 +68,11 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout: u64,
     /// Signature files kept in memory (0 disables the cache).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 16384)]
     pub cache_entries: usize,
+    /// Memory for cached files, in MiB.
+    #[arg(long, default_value_t = 32)]
+    pub cache_mb: usize,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -182,7 +185,7 @@ fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()
 pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     let dispatch = log_dispatch(a.log_format);
     let _main_guard = tracing::dispatcher::set_default(&dispatch);
-    let store = Store::open(root, a.cache_entries)?;
+    let store = Store::open(root, a.cache_entries, a.cache_mb.saturating_mul(1 << 20))?;
     let tokens = a.tokens.as_deref().map(Tokens::load).transpose()?;
     let check: Arc<dyn UploadCheck> = match &a.require_signer {
         None => Arc::new(Structural),

@@ -16,6 +16,7 @@
 //! docs/sigstore-server.md.
 
 pub mod api;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod fsops;

@@ -7,12 +7,11 @@
 //! because misses are not cached). The content hash doubles as the strong
 //! ETag, identical on every replica serving the same shared storage.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -20,6 +19,7 @@ use nix::errno::Errno;
 use nix::sys::stat::FileStat;
 use sha2::{Digest, Sha256};
 
+use crate::cache::Cache;
 use crate::fsops::{self, Pending};
 use crate::path::MAX_INDEX;
 
@@ -96,21 +96,20 @@ pub enum CacheUse {
 
 pub struct Store {
     root: OwnedFd,
-    cache: RwLock<HashMap<Box<str>, Arc<FileEntry>>>,
-    cache_entries: usize,
+    cache: Cache<FileEntry>,
 }
 
 impl Store {
-    /// Opens `root`; `cache_entries` = 0 disables the cache.
-    pub fn open(root: &Path, cache_entries: usize) -> Result<Self, StoreError> {
+    /// Opens `root`, caching up to `cache_entries` files (0 disables the
+    /// cache) of at most `cache_bytes` in all.
+    pub fn open(root: &Path, cache_entries: usize, cache_bytes: usize) -> Result<Self, StoreError> {
         let fd = fsops::open_root(root).map_err(|e| StoreError::Root {
             path: root.display().to_string(),
             source: e.into(),
         })?;
         Ok(Store {
             root: fd,
-            cache: RwLock::new(HashMap::new()),
-            cache_entries,
+            cache: Cache::new(cache_entries, cache_bytes),
         })
     }
 
@@ -120,7 +119,7 @@ impl Store {
         let st = match fsops::stat_at(self.root.as_fd(), rel) {
             Ok(st) => st,
             Err(e) if not_found(e) => {
-                self.forget(rel);
+                self.cache.remove(rel);
                 return Ok(None);
             }
             Err(e) => return Err(read_err(rel, e)),
@@ -128,7 +127,8 @@ impl Store {
         if !fsops::is_regular(&st) {
             return Ok(None);
         }
-        if let Some(hit) = self.lookup(rel, Stamp::of(&st)) {
+        let stamp = Stamp::of(&st);
+        if let Some(hit) = self.cache.get(rel, |e| e.stamp == stamp) {
             return Ok(Some((hit, CacheUse::Hit)));
         }
         let file = match fsops::open_beneath(self.root.as_fd(), rel) {
@@ -142,46 +142,10 @@ impl Store {
         };
         let entry = Arc::new(load(file, rel)?);
         if entry.stamp.size as u64 <= MAX_CACHED {
-            self.insert(rel, entry.clone());
+            self.cache
+                .insert(rel, entry.clone(), entry.body.len() + rel.len() + 128);
         }
         Ok(Some((entry, CacheUse::Miss)))
-    }
-
-    fn lookup(&self, rel: &str, stamp: Stamp) -> Option<Arc<FileEntry>> {
-        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        cache.get(rel).filter(|e| e.stamp == stamp).cloned()
-    }
-
-    fn insert(&self, rel: &str, entry: Arc<FileEntry>) {
-        if self.cache_entries == 0 {
-            return;
-        }
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= self.cache_entries && !cache.contains_key(rel) {
-            // Evict an arbitrary entry (hash order): cheap, and good enough
-            // for a working set that is mostly "the newest images".
-            if let Some(k) = cache.keys().next().cloned() {
-                cache.remove(&k);
-            }
-        }
-        cache.insert(rel.into(), entry);
-    }
-
-    fn forget(&self, rel: &str) {
-        if self.cache_entries == 0 {
-            return;
-        }
-        let has = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(rel);
-        if has {
-            self.cache
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(rel);
-        }
     }
 
     /// Stores `body` as the lowest free `signature-N` in `dir` and returns N.
@@ -289,7 +253,7 @@ mod tests {
     #[test]
     fn cache_notices_replacement_and_deletion() {
         let root = tempfile::tempdir().unwrap();
-        let store = Store::open(root.path(), 16).unwrap();
+        let store = Store::open(root.path(), 16, 1 << 20).unwrap();
         let d = "ns/app@sha256=x";
         assert_eq!(store.publish_next(d, b"one").unwrap(), 1);
         let (e, u) = store.read(&format!("{d}/signature-1")).unwrap().unwrap();
@@ -309,7 +273,7 @@ mod tests {
     #[test]
     fn publish_fills_lowest_free_index_and_stops_at_127() {
         let root = tempfile::tempdir().unwrap();
-        let store = Store::open(root.path(), 0).unwrap();
+        let store = Store::open(root.path(), 0, 0).unwrap();
         let d = "a@sha256=y";
         for want in 1..=3 {
             assert_eq!(store.publish_next(d, b"s").unwrap(), want);

@@ -62,6 +62,9 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Add names to a local image.
     Tag(TagArgs),
+    /// Show or set the trust policy (policy.json), as podman does.
+    #[command(subcommand)]
+    Trust(super::image_trust::TrustCommand),
 }
 
 pub fn image(g: &Global, c: ImageCommand) -> anyhow::Result<ExitCode> {
@@ -70,6 +73,7 @@ pub fn image(g: &Global, c: ImageCommand) -> anyhow::Result<ExitCode> {
         ImageCommand::Ls(a) => images(g, a),
         ImageCommand::Rm(a) => rmi(g, a),
         ImageCommand::Tag(a) => tag(g, a),
+        ImageCommand::Trust(c) => super::image_trust::run(g, c),
     }
 }
 

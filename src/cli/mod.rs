@@ -2,6 +2,7 @@
 
 mod common;
 mod containers;
+mod image_trust;
 mod images;
 mod ps;
 mod pull;
