@@ -11,6 +11,8 @@ PACKAGES=(
   docker-registry skopeo podman runc busybox-static gnupg apache2-utils
   # runtime networking
   nftables iproute2
+  # checkpoint/restore (install-criu.sh replaces it when it fails `criu check`)
+  criu
   # tools used by tests and benchmarks
   zstd curl python3 wrk hyperfine time git
   # bench/sigstore-server.sh compares against nginx serving the same files
@@ -46,3 +48,7 @@ if [[ ! -f $conf ]] || ! grep -q 'written by vouch' "$conf"; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
+
+# CRIU for checkpoint/restore: Debian 12's criu fails on this kernel; this
+# installs a working one when (and only when) `criu check` fails.
+bash "$(dirname "$0")/install-criu.sh"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Makes a working CRIU available as `criu` on PATH.
+#
+# Debian 12's criu 3.17 fails on this kernel (vDSO) and 4.1 cannot dump a
+# listening TCP socket here; Debian unstable's 4.2.1 works. When the
+# distribution's criu fails `criu check`, this downloads criu 4.2.1 and the
+# libraries it needs from Debian unstable (same mirror, separate apt lists so
+# the system's are untouched), unpacks them into /opt/vouch-criu, and puts a
+# wrapper in /usr/local/sbin that starts criu through that directory's own
+# dynamic loader. Idempotent.
+set -euo pipefail
+
+PREFIX=/opt/vouch-criu
+WRAPPER=/usr/local/sbin/criu
+PKGS=(criu libcompel1 libc6 libgcc-s1 libbsd0 libmd0 libgnutls30t64 libhogweed6t64 libnettle8t64
+  libgmp10 libidn2-0 libunistring5 libp11-kit0 libffi8 libtasn1-6 libnet9 libnftables1 libnftnl11
+  libmnl0 libjansson4 libxtables12 libnl-3-200 libprotobuf-c1 libuuid1)
+
+criu_ok() { "$1" check >/dev/null 2>&1; }
+
+if [[ -x $WRAPPER ]] && criu_ok "$WRAPPER"; then
+  exit 0
+fi
+if command -v criu >/dev/null && criu_ok "$(command -v criu)"; then
+  exit 0
+fi
+
+mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
+[[ -n $mirror ]] || mirror=$(awk '$1=="deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[[ -n $mirror ]] || mirror=http://deb.debian.org/debian
+
+work=$(mktemp -d /tmp/vouch-criu.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+touch "$work/status"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main" >"$work/sid.list"
+apto=(-o "Dir::Etc::SourceList=$work/sid.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "Dir::State::Status=$work/status"
+  -o APT::Architecture=amd64 -o APT::Sandbox::User=root)
+echo "install-criu: fetching criu 4.2.1 from Debian unstable ($mirror)" >&2
+apt-get "${apto[@]}" -q update >/dev/null
+(cd "$work/debs" && apt-get "${apto[@]}" -q download "${PKGS[@]}" >/dev/null)
+
+rm -rf "$PREFIX.new"
+mkdir -p "$PREFIX.new"
+for d in "$work"/debs/*.deb; do dpkg-deb -x "$d" "$PREFIX.new"; done
+rm -rf "$PREFIX"
+mv "$PREFIX.new" "$PREFIX"
+
+mkdir -p "$(dirname "$WRAPPER")"
+cat >"$WRAPPER.tmp" <<SH
+#!/bin/sh
+# criu 4.2.1 from Debian unstable, run with its own loader and libraries
+# (written by vouch scripts/install-criu.sh).
+exec $PREFIX/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path $PREFIX/usr/lib/x86_64-linux-gnu $PREFIX/usr/sbin/criu "\$@"
+SH
+chmod 755 "$WRAPPER.tmp"
+mv "$WRAPPER.tmp" "$WRAPPER"
+if criu_ok "$WRAPPER"; then
+  echo "install-criu: $($WRAPPER --version | head -n1): Looks good." >&2
+else
+  echo "install-criu: criu check still fails with $WRAPPER" >&2
+  "$WRAPPER" check || true
+  exit 1
+fi
