@@ -250,7 +250,7 @@ impl World {
         assert_eq!(got, code, "exit code for {needle:?}: {err}");
         // One line: the error (a logged warning, such as upstream's for a
         // text/html lookaside answer, may precede it).
-        let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" WARN ")).collect();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" WARN")).collect();
         assert_eq!(lines.len(), 1, "not one line: {err}");
         let err = lines[0].to_string();
         assert!(err.starts_with("Error: "), "{err}");

@@ -183,9 +183,14 @@ fn judge(cert: &Cert) -> Vec<Issue> {
     }
     for ka in vc.keys() {
         let key = ka.key();
+        let which = if key.fingerprint() == cert.fingerprint() {
+            format!("primary key {fpr}")
+        } else {
+            format!("subkey {} of {fpr}", key.fingerprint().to_hex())
+        };
+        #[allow(deprecated)] // DSA and RSASign are deprecated: that is the point.
         let weak = match key.pk_algo() {
             PublicKeyAlgorithm::DSA => Some("DSA".to_string()),
-            #[allow(deprecated)]
             PublicKeyAlgorithm::RSAEncryptSign | PublicKeyAlgorithm::RSASign => key
                 .mpis()
                 .bits()
@@ -196,17 +201,14 @@ fn judge(cert: &Cert) -> Vec<Issue> {
         if let Some(alg) = weak {
             issues.push(Issue {
                 rule: Rule::WeakKey,
-                message: format!("key {} of {fpr} is {alg}", key.fingerprint().to_hex()),
+                message: format!("{which} is {alg}"),
                 hint: "use RSA-3072 or larger, or Ed25519 where every verifier supports it",
             });
         }
         if ka.binding_signature().hash_algo() == HashAlgorithm::SHA1 {
             issues.push(Issue {
                 rule: Rule::WeakKey,
-                message: format!(
-                    "key {} of {fpr} is bound with a SHA-1 self-signature",
-                    key.fingerprint().to_hex()
-                ),
+                message: format!("{which} is bound with a SHA-1 self-signature"),
                 hint: "SHA-1 is broken for signatures: re-sign the bindings with SHA-256 (`gpg --cert-digest-algo SHA256 --quick-set-expire …`)",
             });
         }

@@ -68,7 +68,7 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout: u64,
     /// Signature files kept in memory (0 disables the cache).
-    #[arg(long, default_value_t = 16384)]
+    #[arg(long, default_value_t = 65536)]
     pub cache_entries: usize,
     /// Memory for cached files, in MiB.
     #[arg(long, default_value_t = 32)]
@@ -217,29 +217,24 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
         ..ServeOptions::default()
     }
     .max_connections(a.max_connections);
-    let listener = std::net::TcpListener::bind(a.listen)
-        .with_context(|| format!("listening on {}", a.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let workers = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
+    let listeners =
+        bind_listeners(a.listen, workers).with_context(|| format!("listening on {}", a.listen))?;
+    let addr = listeners[0].local_addr()?;
 
-    // One single-threaded runtime per worker, all accepting from the same
-    // socket (nginx's model): a request never hops threads, and idle workers
-    // pick up new connections first. Work stealing buys nothing here, since
-    // each request is a few microseconds of CPU.
+    // One single-threaded runtime per worker, each with its own
+    // SO_REUSEPORT socket on the same address (nginx's `reuseport` model):
+    // the kernel spreads connections evenly, a request never hops threads,
+    // and there is no work-stealing traffic — each request is only a few
+    // microseconds of CPU.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = app(state);
     let mut handles = Vec::with_capacity(workers);
-    for i in 0..workers {
-        let (listener, app, opts, mut stop) = (
-            listener.try_clone()?,
-            app.clone(),
-            opts.clone(),
-            stop_rx.clone(),
-        );
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let (app, opts, mut stop) = (app.clone(), opts.clone(), stop_rx.clone());
         let dispatch = dispatch.clone();
         let h = std::thread::Builder::new()
             .name(format!("sigstore-worker-{i}"))
@@ -274,7 +269,6 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
             .context("starting worker threads")?;
         handles.push(h);
     }
-    drop(listener);
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     eprintln!(
         "sigstore-server: serving {} on {scheme}://{addr}",
@@ -296,6 +290,36 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
         }
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// `n` listening sockets sharing `addr` through SO_REUSEPORT (the first
+/// one resolves port 0, the others join it).
+fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let target = out.first().map_or(Ok(addr), |l| l.local_addr())?;
+        let sock = if target.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.set_reuseaddr(true)?;
+        sock.set_reuseport(true)?;
+        sock.bind(target)?;
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(sock);
+        // SAFETY: `fd` is a bound socket we own; listen(2) only reads it.
+        if unsafe { libc::listen(fd, 1024) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: closing the descriptor we own.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        // SAFETY: ownership of the listening socket moves into the std type.
+        let l = unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        l.set_nonblocking(true)?;
+        out.push(l);
+    }
+    Ok(out)
 }
 
 async fn shutdown_signal() {

@@ -1,7 +1,12 @@
 //! `vouch standalone-sign` / `standalone-verify`: skopeo's offline commands
 //! for signing a manifest file in a pipeline and checking one.
+//!
+//! Both also take `--batch LISTFILE` (a vouch extension): the key or keyring
+//! is loaded once and every line of LISTFILE is one signature, so signing or
+//! checking hundreds of manifests costs one process, not hundreds
+//! (docs/signing.md, bench/sign-verify.sh).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -16,19 +21,24 @@ use super::trust::PolicyRejected;
 
 #[derive(Args, Debug)]
 pub struct StandaloneSignArgs {
-    /// Write the signature here.
+    /// Write the signature here (not with --batch).
     #[arg(short, long)]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// File holding the key's passphrase.
     #[arg(long = "passphrase-file")]
     pub passphrase_file: Option<PathBuf>,
     /// Sign with the secret key in this file instead of GnuPG's.
     #[arg(long = "key-file")]
     pub key_file: Option<PathBuf>,
-    pub manifest: PathBuf,
-    pub docker_reference: String,
-    /// GnuPG key (fingerprint, key ID or e-mail); ignored with --key-file.
-    pub key_fingerprint: Option<String>,
+    /// Sign every line `MANIFEST DOCKER-REFERENCE OUTPUT` of this file
+    /// (blank lines and `#` comments skipped) with one loaded key; the only
+    /// positional argument is then the optional KEY-FINGERPRINT.
+    #[arg(long)]
+    pub batch: Option<PathBuf>,
+    /// MANIFEST DOCKER-REFERENCE [KEY-FINGERPRINT]; the key (fingerprint,
+    /// key ID or e-mail) is GnuPG's and ignored with --key-file.
+    #[arg(value_name = "ARGS", num_args = 0..=3)]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -36,48 +46,158 @@ pub struct StandaloneVerifyArgs {
     /// Public keys to verify with (default: the GnuPG keyring).
     #[arg(long = "public-key-file")]
     pub public_key_file: Vec<PathBuf>,
-    pub manifest: PathBuf,
-    pub docker_reference: String,
-    /// Expected key fingerprints, comma-separated, or `any` (with --public-key-file).
-    pub key_fingerprints: String,
-    pub signature: PathBuf,
+    /// Verify every line `MANIFEST DOCKER-REFERENCE SIGNATURE` of this file
+    /// (blank lines and `#` comments skipped) against one loaded keyring;
+    /// the only positional argument is then KEY-FINGERPRINTS.
+    #[arg(long)]
+    pub batch: Option<PathBuf>,
+    /// MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE; fingerprints
+    /// are comma-separated, or `any` (with --public-key-file).
+    #[arg(value_name = "ARGS", num_args = 1..=4)]
+    pub args: Vec<String>,
 }
 
-fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
+fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
 }
 
-pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
-    let manifest = read(&a.manifest)?;
+/// The lines of a batch file: (line number, whitespace-separated fields),
+/// each line holding exactly three fields.
+fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
+    let text = std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [a, b, c] = fields[..] else {
+            anyhow::bail!("{}:{}: expected 3 fields, found {}", list.display(), i + 1, fields.len());
+        };
+        out.push((i + 1, [a.to_string(), b.to_string(), c.to_string()]));
+    }
+    Ok(out)
+}
+
+fn load_signing_key(a: &StandaloneSignArgs, spec: Option<&str>) -> anyhow::Result<SigningKey> {
     let pass = a.passphrase_file.as_deref().map(Passphrase::read_file).transpose()?;
-    let mut key = match (&a.key_file, &a.key_fingerprint) {
+    Ok(match (&a.key_file, spec) {
         (Some(f), _) => SigningKey::from_key_file(f, pass.as_ref())?,
         (None, Some(spec)) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
         (None, None) => anyhow::bail!("name a GnuPG key (KEY-FINGERPRINT) or --key-file"),
+    })
+}
+
+pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
+    if let Some(list) = &a.batch {
+        anyhow::ensure!(a.output.is_none(), "--output is per line with --batch");
+        anyhow::ensure!(a.args.len() <= 1, "with --batch, the only argument is KEY-FINGERPRINT");
+        let lines = batch_lines(list)?;
+        let mut key = load_signing_key(&a, a.args.first().map(String::as_str))?;
+        for (n, [manifest, reference, output]) in lines {
+            let at = || format!("{}:{n}", list.display());
+            let manifest = read(Path::new(&manifest)).with_context(at)?;
+            let sig = key
+                .sign_manifest(&manifest, &reference)
+                .with_context(|| format!("{}: signing {reference}", at()))?;
+            vouch_image::store::write_atomic(Path::new(&output), &sig)
+                .with_context(|| format!("{}: writing {output}", at()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (manifest, reference, spec) = match &a.args[..] {
+        [m, r] => (m, r, None),
+        [m, r, k] => (m, r, Some(k.as_str())),
+        _ => anyhow::bail!("usage: vouch standalone-sign -o OUTPUT MANIFEST DOCKER-REFERENCE [KEY-FINGERPRINT]"),
     };
-    let sig = key.sign_manifest(&manifest, &a.docker_reference)?;
-    vouch_image::store::write_atomic(&a.output, &sig).with_context(|| format!("writing {}", a.output.display()))?;
+    let Some(output) = &a.output else {
+        anyhow::bail!("--output (-o) is required");
+    };
+    let manifest = read(Path::new(manifest))?;
+    let mut key = load_signing_key(&a, spec)?;
+    let sig = key.sign_manifest(&manifest, reference)?;
+    vouch_image::store::write_atomic(output, &sig).with_context(|| format!("writing {}", output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> {
-    let manifest = read(&a.manifest)?;
-    let signature = read(&a.signature)?;
-    let expected = ExpectedKeys::parse(&a.key_fingerprints);
-    let keyring = if a.public_key_file.is_empty() {
+fn load_keyring(a: &StandaloneVerifyArgs, expected: &ExpectedKeys) -> anyhow::Result<Keyring> {
+    if a.public_key_file.is_empty() {
         anyhow::ensure!(
-            expected != ExpectedKeys::Any,
+            *expected != ExpectedKeys::Any,
             "\"any\" key fingerprint requires --public-key-file"
         );
-        Keyring::from_gnupg_home(None)?
-    } else {
-        let mut k = Keyring::import(&read(&a.public_key_file[0])?);
-        for f in &a.public_key_file[1..] {
-            k.add(&read(f)?);
+        return Ok(Keyring::from_gnupg_home(None)?);
+    }
+    let mut k = Keyring::import(&read(&a.public_key_file[0])?);
+    for f in &a.public_key_file[1..] {
+        k.add(&read(f)?);
+    }
+    Ok(k)
+}
+
+fn rejected(e: vouch_verify::standalone::StandaloneError) -> String {
+    format!("Error verifying signature: {}", super::one_line(&anyhow::Error::new(e)))
+}
+
+pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(list) = &a.batch {
+        let [fprs] = &a.args[..] else {
+            anyhow::bail!("with --batch, the only argument is KEY-FINGERPRINTS");
+        };
+        let lines = batch_lines(list)?;
+        let expected = ExpectedKeys::parse(fprs);
+        let keyring = load_keyring(&a, &expected)?;
+        // Every line is judged; the exit code is the worst outcome:
+        // 2 if a line could not be read, else 1 if one was rejected.
+        let (mut errors, mut rejections) = (0usize, 0usize);
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        for (n, [manifest, reference, signature]) in lines {
+            let at = format!("{}:{n}", list.display());
+            let inputs = read(Path::new(&manifest)).and_then(|m| Ok((m, read(Path::new(&signature))?)));
+            let (manifest, signature) = match inputs {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("Error: {at}: {}", super::one_line(&e));
+                    errors += 1;
+                    continue;
+                }
+            };
+            match verify_standalone(&manifest, &reference, &expected, &keyring, &signature, SystemTime::now()) {
+                Ok(sig) => {
+                    use std::io::Write as _;
+                    writeln!(
+                        stdout,
+                        "Signature verified using fingerprint {}, digest {}",
+                        sig.key_fingerprint(),
+                        sig.manifest_digest()
+                    )
+                    .context("writing to stdout")?;
+                }
+                Err(e) => {
+                    eprintln!("Error: {at}: {}", rejected(e));
+                    rejections += 1;
+                }
+            }
         }
-        k
+        use std::io::Write as _;
+        stdout.flush().context("writing to stdout")?;
+        return Ok(if errors > 0 {
+            ExitCode::from(2)
+        } else if rejections > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let [manifest, reference, fprs, signature] = &a.args[..] else {
+        anyhow::bail!("usage: vouch standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE");
     };
-    match verify_standalone(&manifest, &a.docker_reference, &expected, &keyring, &signature, SystemTime::now()) {
+    let manifest = read(Path::new(manifest))?;
+    let signature = read(Path::new(signature))?;
+    let expected = ExpectedKeys::parse(fprs);
+    let keyring = load_keyring(&a, &expected)?;
+    match verify_standalone(&manifest, reference, &expected, &keyring, &signature, SystemTime::now()) {
         Ok(sig) => {
             println!(
                 "Signature verified using fingerprint {}, digest {}",
@@ -86,10 +206,6 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Err(PolicyRejected(format!(
-            "Error verifying signature: {}",
-            super::one_line(&anyhow::Error::new(e))
-        ))
-        .into()),
+        Err(e) => Err(PolicyRejected(rejected(e)).into()),
     }
 }

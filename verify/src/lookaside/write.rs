@@ -36,20 +36,7 @@ pub fn write_signatures(
         return Ok(());
     }
     let first = repo_base.signature(manifest_digest, 0)?;
-    match first.scheme() {
-        Some("file") => {}
-        Some(s @ ("http" | "https")) => {
-            return Err(WriteError::Remote {
-                scheme: s.to_string(),
-                url: first.to_string(),
-            })
-        }
-        _ => {
-            return Err(WriteError::UnsupportedScheme {
-                url: first.to_string(),
-            })
-        }
-    }
+    require_file_scheme(&first)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
@@ -96,20 +83,7 @@ pub fn append_signature(
 ) -> Result<usize, WriteError> {
     use std::io::Write;
     let first = repo_base.signature(manifest_digest, 0)?;
-    match first.scheme() {
-        Some("file") => {}
-        Some(s @ ("http" | "https")) => {
-            return Err(WriteError::Remote {
-                scheme: s.to_string(),
-                url: first.to_string(),
-            })
-        }
-        _ => {
-            return Err(WriteError::UnsupportedScheme {
-                url: first.to_string(),
-            })
-        }
-    }
+    require_file_scheme(&first)?;
     let first_path = Path::new(first.path()).to_path_buf();
     let dir = first_path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let io = |path: &Path| {
@@ -138,4 +112,56 @@ pub fn append_signature(
         }
     }
     unreachable!("the loop only ends by returning")
+}
+
+/// Only `file://` staging is written directly; `http(s)://` staging is
+/// published through sigstore-server.
+fn require_file_scheme(first: &LookasideUrl) -> Result<(), WriteError> {
+    match first.scheme() {
+        Some("file") => Ok(()),
+        Some(s @ ("http" | "https")) => Err(WriteError::Remote {
+            scheme: s.to_string(),
+            url: first.to_string(),
+        }),
+        _ => Err(WriteError::UnsupportedScheme {
+            url: first.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod append_tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn concurrent_appends_take_distinct_consecutive_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = LookasideUrl::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
+        let mut got: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..24)
+                .map(|i| {
+                    let base = &base;
+                    s.spawn(move || append_signature(base, DIGEST, format!("sig {i}").as_bytes()).unwrap())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        got.sort_unstable();
+        assert_eq!(got, (1..=24).collect::<Vec<_>>());
+        let sigdir = dir.path().join(format!("repo@sha256={}", &DIGEST[7..]));
+        let names: Vec<_> = std::fs::read_dir(&sigdir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 24, "no temporary file is left: {names:?}");
+        assert!(names.iter().all(|n| n.starts_with("signature-")));
+    }
+
+    #[test]
+    fn remote_staging_is_not_written_directly() {
+        let base = LookasideUrl::parse("http://127.0.0.1:1/x").unwrap();
+        assert!(matches!(append_signature(&base, DIGEST, b"s"), Err(WriteError::Remote { .. })));
+    }
 }
