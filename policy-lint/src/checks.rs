@@ -66,17 +66,51 @@ fn permissive_default(file: &Path, layout: &Layout<'_>, out: &mut Vec<Finding>) 
         .reqs
         .iter()
         .all(|r| matches!(r.req, Requirement::InsecureAcceptAnything));
-    if !accepts_all {
-        return;
-    }
     let signed: Vec<String> = layout
         .transports
         .iter()
         .flat_map(|t| t.scopes.iter().map(move |s| (t, s)))
         .filter(|(_, s)| s.list.demands_signatures())
-        .map(|(t, s)| JsonPath::root().key("transports").key(t.name).key(s.name).to_string())
+        .map(|(t, s)| {
+            JsonPath::root()
+                .key("transports")
+                .key(t.name)
+                .key(s.name)
+                .to_string()
+        })
         .collect();
-    if let Some(first) = signed.first() {
+    // A transport's "" scope is the fallback for its images, ahead of "default".
+    for t in &layout.transports {
+        let Some(fallback) = t.scopes.iter().find(|s| s.name.is_empty()) else {
+            continue;
+        };
+        let signed_here = t
+            .scopes
+            .iter()
+            .filter(|s| s.list.demands_signatures())
+            .count();
+        let open = fallback
+            .list
+            .reqs
+            .iter()
+            .all(|r| matches!(r.req, Requirement::InsecureAcceptAnything));
+        if open && signed_here > 0 {
+            out.push(
+                Finding::new(
+                    file,
+                    fallback.list.at.value.pos,
+                    Rule::PermissiveDefault,
+                    format!(
+                        "transport \"{}\" accepts any image in its \"\" scope, unsigned included, while {signed_here} of its scope(s) demand signatures",
+                        t.name
+                    ),
+                )
+                .hint(r#"make the "" scope [{"type": "reject"}] and list explicitly what may run unsigned"#)
+                .at(&fallback.list.at.path),
+            );
+        }
+    }
+    if let Some(first) = signed.first().filter(|_| accepts_all) {
         out.push(
             Finding::new(
                 file,
@@ -170,8 +204,7 @@ fn dead_docker_scope(scope: &str) -> Option<(String, Option<String>)> {
 }
 
 fn scopes(file: &Path, layout: &Layout<'_>, t: &Transport<'_>, out: &mut Vec<Finding>) {
-    let by_name: HashMap<&str, &List<'_>> =
-        t.scopes.iter().map(|s| (s.name, &s.list)).collect();
+    let by_name: HashMap<&str, &List<'_>> = t.scopes.iter().map(|s| (s.name, &s.list)).collect();
     for s in &t.scopes {
         let path = JsonPath::root().key("transports").key(t.name).key(s.name);
         if s.name.is_empty() {
@@ -188,7 +221,10 @@ fn scopes(file: &Path, layout: &Layout<'_>, t: &Transport<'_>, out: &mut Vec<Fin
                         file,
                         s.key_pos,
                         Rule::DeadScope,
-                        format!("scope \"{}\" can never match an image: its requirements never apply", s.name),
+                        format!(
+                            "scope \"{}\" can never match an image: its requirements never apply",
+                            s.name
+                        ),
                     )
                     .hint(hint)
                     .at(&path),
@@ -199,7 +235,11 @@ fn scopes(file: &Path, layout: &Layout<'_>, t: &Transport<'_>, out: &mut Vec<Fin
         // What applies to this scope's images if the scope were removed.
         let (fallback_name, fallback) = parents(t.name, s.name)
             .into_iter()
-            .find_map(|p| by_name.get(p.as_str()).map(|l| (format!("scope \"{p}\""), *l)))
+            .find_map(|p| {
+                by_name
+                    .get(p.as_str())
+                    .map(|l| (format!("scope \"{p}\""), *l))
+            })
             .or_else(|| by_name.get("").map(|l| ("scope \"\"".to_string(), *l)))
             .unwrap_or_else(|| ("\"default\"".to_string(), &layout.default));
         if s.list.requirements() == fallback.requirements() {
@@ -285,7 +325,13 @@ mod tests {
         ] {
             assert!(dead_docker_scope(live).is_none(), "{live}");
         }
-        for dead in ["busybox", "docker.io/busybox", "Quay.io/NS", "*.example.com:5000", "https://quay.io"] {
+        for dead in [
+            "busybox",
+            "docker.io/busybox",
+            "Quay.io/NS",
+            "*.example.com:5000",
+            "https://quay.io",
+        ] {
             assert!(dead_docker_scope(dead).is_some(), "{dead}");
         }
         assert_eq!(

@@ -53,7 +53,11 @@ Rules and examples: docs/policy-lint.md.";
 
 /// The standalone binary's parser.
 #[derive(Parser, Debug)]
-#[command(name = "policy-lint", version, about = "Lint containers policy.json and registries.d.")]
+#[command(
+    name = "policy-lint",
+    version,
+    about = "Lint containers policy.json and registries.d."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub args: LintArgs,
@@ -83,11 +87,13 @@ pub fn run(a: &LintArgs) -> anyhow::Result<ExitCode> {
     let mut linter = match &a.registries_d {
         Some(dir) => Linter::with_registries_d(dir).map_err(anyhow::Error::from)?,
         None => Linter::new(),
-    };
+    }
+    .exiting_soon();
     let mut findings: Vec<Finding> = linter.take_registries_findings();
     let mut io_failed = false;
     for file in &a.files {
         match linter.lint(file) {
+            Ok(f) if findings.is_empty() => findings = f,
             Ok(f) => findings.extend(f),
             Err(e) => {
                 io_failed = true;

@@ -120,7 +120,8 @@ impl KeyCache {
 }
 
 fn report(file: &Path, at: &At<'_>, what: &str, keys: &Keys, out: &mut Vec<Finding>) {
-    let finding = |rule, message: String| Finding::new(file, at.value.pos, rule, message).at(&at.path);
+    let finding =
+        |rule, message: String| Finding::new(file, at.value.pos, rule, message).at(&at.path);
     match keys {
         Keys::Unreadable(e) => out.push(
             finding(Rule::KeyFileMissing, format!("{what} cannot be read: {e}"))

@@ -68,7 +68,9 @@ impl<'a> Layout<'a> {
         let mut transports = Vec::new();
         if let Some(t) = top.get("transports") {
             let t = t.object(None).ok()?;
-            for ((name, key_pos, scopes_at), (pname, pscopes)) in t.members().zip(&policy.transports) {
+            for ((name, key_pos, scopes_at), (pname, pscopes)) in
+                t.members().zip(&policy.transports)
+            {
                 if name != pname {
                     return None;
                 }

@@ -14,7 +14,7 @@ use crate::rules::{Rule, Severity};
 /// `file:line:col: severity[ID]: message`, then the source line with a caret
 /// and `= hint:`; a summary line at the end.
 pub fn text(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
-    let mut sources: HashMap<PathBuf, Option<String>> = HashMap::new();
+    let mut sources: HashMap<PathBuf, Option<Source>> = HashMap::new();
     for f in findings {
         let loc = if f.line == 0 {
             f.file.display().to_string()
@@ -28,8 +28,8 @@ pub fn text(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
         writeln!(w)?;
         let source = sources
             .entry(f.file.clone())
-            .or_insert_with(|| std::fs::read_to_string(&f.file).ok());
-        if let Some(line) = source_line(source.as_deref(), f.line) {
+            .or_insert_with(|| std::fs::read_to_string(&f.file).ok().map(Source::new));
+        if let Some(line) = source.as_ref().and_then(|s| s.line(f.line)) {
             let n = f.line.to_string();
             let pad = " ".repeat(n.len());
             let caret = " ".repeat(caret_offset(line, f.column));
@@ -58,19 +58,35 @@ pub fn text(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     Ok(())
 }
 
-fn source_line(source: Option<&str>, line: u32) -> Option<&str> {
-    if line == 0 {
-        return None;
+/// A file's text with its line starts, so each snippet costs O(1) to find.
+struct Source {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl Source {
+    fn new(text: String) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, starts }
     }
-    let l = source?.lines().nth(usize::try_from(line - 1).ok()?)?;
-    // Keep the snippet to one readable line.
-    (l.len() <= 200).then_some(l.trim_end())
+
+    /// Line `n` (1-based) without its newline, if short enough to show.
+    fn line(&self, n: u32) -> Option<&str> {
+        let i = usize::try_from(n).ok()?.checked_sub(1)?;
+        let start = *self.starts.get(i)?;
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+        let l = self.text.get(start..end)?.trim_end();
+        (l.len() <= 200).then_some(l)
+    }
 }
 
 /// Columns are 1-based byte offsets; tabs stay tabs so the caret lines up.
 fn caret_offset(line: &str, column: u32) -> usize {
     let bytes = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
-    line.get(..bytes.min(line.len())).map_or(0, |s| s.chars().count())
+    line.get(..bytes.min(line.len()))
+        .map_or(0, |s| s.chars().count())
 }
 
 fn finding_json(f: &Finding) -> Value {

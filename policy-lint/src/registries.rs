@@ -24,13 +24,13 @@ pub fn load(dir: &Path, out: &mut Vec<Finding>) -> Result<Option<RegistriesD>, s
             Ok(Some(rd))
         }
         Err(e) => {
-            out.push(refused(dir, &e));
+            out.push(refused(&e));
             Ok(None)
         }
     }
 }
 
-fn refused(dir: &Path, e: &RegistriesDError) -> Finding {
+fn refused(e: &RegistriesDError) -> Finding {
     let (file, pos) = match e {
         RegistriesDError::ReadDir { dir, .. } => (dir.clone(), Pos::default()),
         RegistriesDError::ReadFile { path, .. } => (path.clone(), Pos::default()),
@@ -54,7 +54,6 @@ fn refused(dir: &Path, e: &RegistriesDError) -> Finding {
         message.push_str(&format!(": {s}"));
         source = s.source();
     }
-    let _ = dir;
     Finding::new(file, pos, Rule::RegistriesD, message)
         .hint("containers/image refuses the whole registries.d directory: every pull that needs signatures fails")
 }
@@ -82,7 +81,11 @@ fn check_urls(rd: &RegistriesD, out: &mut Vec<Finding>) {
         .default_docker
         .iter()
         .map(|d| ("default-docker".to_string(), d))
-        .chain(rd.docker.iter().map(|(k, d)| (format!("docker \"{k}\""), d)));
+        .chain(
+            rd.docker
+                .iter()
+                .map(|(k, d)| (format!("docker \"{k}\""), d)),
+        );
     for (name, d) in sections {
         check_section(&name, d, out);
     }
@@ -161,18 +164,31 @@ pub fn check_lookaside(
     if let Some(t) = layout.transports.iter().find(|t| t.name == "docker") {
         for s in &t.scopes {
             let path = JsonPath::root().key("transports").key("docker").key(s.name);
-            lists.push((path.to_string(), &s.list, crate::checks::parents("docker", s.name), s.name));
+            lists.push((
+                path.to_string(),
+                &s.list,
+                crate::checks::parents("docker", s.name),
+                s.name,
+            ));
         }
     }
     lists.push(("default".to_string(), &layout.default, Vec::new(), ""));
     for (name, list, parents, scope) in lists {
-        if !list.reqs.iter().any(|r| matches!(r.req, vouch_verify::policy::Requirement::SignedBy(_))) {
+        if !list
+            .reqs
+            .iter()
+            .any(|r| matches!(r.req, vouch_verify::policy::Requirement::SignedBy(_)))
+        {
             continue;
         }
         if covered(rd, scope, &parents) {
             continue;
         }
-        let target = if scope.is_empty() { "default-docker:".to_string() } else { format!("docker: {{\"{scope}\": …}}") };
+        let target = if scope.is_empty() {
+            "default-docker:".to_string()
+        } else {
+            format!("docker: {{\"{scope}\": …}}")
+        };
         out.push(
             Finding::new(
                 file,

@@ -29,12 +29,27 @@ impl JsonPath {
             && key
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        // Built by hand, not with format!: policies with thousands of scopes
+        // make a path per member (policy-lint's 10,000-scope bench).
+        let mut out = String::with_capacity(self.0.len() + key.len() + 4);
+        out.push_str(&self.0);
         if plain {
-            let dot = if self.0.is_empty() { "" } else { "." };
-            Self(format!("{}{dot}{key}", self.0))
+            if !self.0.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        } else if key
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            // What `{key:?}` prints for printable ASCII without escapes.
+            out.push_str("[\"");
+            out.push_str(key);
+            out.push_str("\"]");
         } else {
-            Self(format!("{}[{key:?}]", self.0))
+            out.push_str(&format!("[{key:?}]"));
         }
+        Self(out)
     }
 
     pub fn index(&self, i: usize) -> Self {
@@ -220,16 +235,22 @@ impl<'a> Obj<'a> {
                 kind: JsonErrorKind::ObjectExpected { got },
             });
         };
-        // A set, not a scan of earlier members: policies with thousands of
-        // scopes must not cost quadratic time (policy-lint's 10,000-scope bench).
-        let mut seen = std::collections::HashSet::with_capacity(members.len());
-        for m in members {
+        // Large objects (thousands of scopes) use a set so the check is not
+        // quadratic (policy-lint's 10,000-scope bench); small ones, the vast
+        // majority, scan the earlier members without allocating.
+        let mut seen =
+            (members.len() > 16).then(|| std::collections::HashSet::with_capacity(members.len()));
+        for (i, m) in members.iter().enumerate() {
             let at = |kind| Located {
                 path: path.key(&m.key),
                 pos: m.key_pos,
                 kind,
             };
-            if !seen.insert(m.key.as_str()) {
+            let repeated = match &mut seen {
+                Some(set) => !set.insert(m.key.as_str()),
+                None => members[..i].iter().any(|earlier| earlier.key == m.key),
+            };
+            if repeated {
                 return Err(at(JsonErrorKind::DuplicateKey(m.key.clone())));
             }
             if let Some(allowed) = allowed {

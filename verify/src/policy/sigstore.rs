@@ -131,6 +131,8 @@ pub(super) fn parse_sigstore_signed(at: &At<'_>) -> Result<SigstoreSigned, Polic
 }
 
 /// The one present member of a `Path`/`Paths`/`Data`/`Datas` family, if any.
+/// String members decode as Go does: `null` is the empty string (§1.3 rule 8;
+/// skopeo 1.9.3 loads `"keyPath": null`, found by policy-lint's agreement test).
 fn paths_or_datas(
     obj: &crate::json::Obj<'_>,
     names: [&'static str; 4],
@@ -138,7 +140,7 @@ fn paths_or_datas(
     let [path, paths, data, datas] = names;
     if let Some(f) = obj.get(path) {
         return Ok(Some(PathsOrDatas::Path(PathBuf::from(
-            f.string().map_err(json)?,
+            f.go_string().map_err(json)?,
         ))));
     }
     if let Some(f) = obj.get(paths) {
@@ -178,7 +180,7 @@ fn path_or_data(
 ) -> Result<Option<PathOrData>, PolicyError> {
     match (obj.get(path), obj.get(data)) {
         (Some(p), None) => Ok(Some(PathOrData::Path(PathBuf::from(
-            p.string().map_err(json)?,
+            p.go_string().map_err(json)?,
         )))),
         (None, Some(d)) => Ok(Some(PathOrData::Data(
             base64_field(&d)?.unwrap_or_default(),
@@ -198,7 +200,7 @@ fn path_or_data(
 fn required_string(obj: &crate::json::Obj<'_>, name: &'static str) -> Result<String, PolicyError> {
     match obj.get(name) {
         Some(f) => {
-            let s = f.string().map_err(json)?;
+            let s = f.go_string().map_err(json)?;
             if s.is_empty() {
                 return Err(f.error(PolicyErrorKind::Sigstore(SigstoreRule::Missing(name))));
             }
