@@ -10,7 +10,12 @@ fn seeded() -> (Registry, Vouch) {
     let reg = Registry::start();
     let v = Vouch::new();
     v.import_httpd("localhost/httpd");
-    v.ok(&["push", "--tls-verify=false", "localhost/httpd", &format!("{}/httpd:1", reg.host())]);
+    v.ok(&[
+        "push",
+        "--tls-verify=false",
+        "localhost/httpd",
+        &format!("{}/httpd:1", reg.host()),
+    ]);
     (reg, v)
 }
 
@@ -27,7 +32,13 @@ fn assert_empty_store(v: &Vouch) {
 #[test]
 fn malformed_references() {
     let v = Vouch::new();
-    for bad in ["UPPER/case", "a b", "x@sha256:abc", "registry:5000/", "x:y:z"] {
+    for bad in [
+        "UPPER/case",
+        "a b",
+        "x@sha256:abc",
+        "registry:5000/",
+        "x:y:z",
+    ] {
         let err = v.fails(&["pull", "--tls-verify=false", bad]);
         assert!(err.contains("invalid image reference"), "{bad}: {err}");
     }
@@ -58,8 +69,15 @@ fn unknown_local_images() {
 fn unreachable_registry() {
     let v = Vouch::new();
     let port = common::free_port();
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("127.0.0.1:{port}/x:1")]);
-    assert!(err.contains(&format!("cannot reach registry 127.0.0.1:{port}")), "{err}");
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("127.0.0.1:{port}/x:1"),
+    ]);
+    assert!(
+        err.contains(&format!("cannot reach registry 127.0.0.1:{port}")),
+        "{err}"
+    );
     assert!(err.contains("Connection refused"), "{err}");
     assert_empty_store(&v);
 }
@@ -68,9 +86,17 @@ fn unreachable_registry() {
 fn missing_manifest_is_404() {
     let (reg, _) = seeded();
     let v = Vouch::new();
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/httpd:nosuchtag", reg.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{}/httpd:nosuchtag", reg.host()),
+    ]);
     assert!(err.contains("manifest unknown"), "{err}");
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/nosuchrepo:1", reg.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{}/nosuchrepo:1", reg.host()),
+    ]);
     assert!(err.contains("manifest unknown"), "{err}");
     assert_empty_store(&v);
 }
@@ -82,7 +108,11 @@ fn plain_http_needs_tls_verify_false() {
     let err = v.fails(&["pull", &format!("{}/httpd:1", reg.host())]);
     assert!(err.contains("over https"), "{err}");
     assert!(err.contains("--tls-verify=false"), "{err}");
-    let err = v.fails(&["pull", "--tls-verify=true", &format!("{}/httpd:1", reg.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=true",
+        &format!("{}/httpd:1", reg.host()),
+    ]);
     assert!(err.contains("over https"), "{err}");
     assert_empty_store(&v);
 }
@@ -93,9 +123,21 @@ fn unauthorized_without_credentials() {
     let v = Vouch::new();
     let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/x:1", reg.host())]);
     assert!(err.contains("authentication required"), "{err}");
-    let err = v.fails(&["pull", "--tls-verify=false", "--creds", "nocolon", &format!("{}/x:1", reg.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        "--creds",
+        "nocolon",
+        &format!("{}/x:1", reg.host()),
+    ]);
     assert!(err.contains("--creds must be USER:PASSWORD"), "{err}");
-    let err = v.fails(&["pull", "--tls-verify=false", "--authfile", "/nonexistent/auth.json", &format!("{}/x:1", reg.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        "--authfile",
+        "/nonexistent/auth.json",
+        &format!("{}/x:1", reg.host()),
+    ]);
     assert!(err.contains("/nonexistent/auth.json"), "{err}");
     assert_empty_store(&v);
 }
@@ -106,7 +148,11 @@ fn corrupted_blob_is_rejected_and_nothing_stored() {
     for mode in ["corrupt-blob", "truncate-blob"] {
         let proxy = FaultProxy::start(&reg, mode);
         let v = Vouch::new();
-        let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/httpd:1", proxy.host())]);
+        let err = v.fails(&[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/httpd:1", proxy.host()),
+        ]);
         assert!(
             err.contains("integrity") || err.contains("got ") || err.contains("reading blob"),
             "{mode}: {err}"
@@ -126,15 +172,26 @@ fn manifest_not_matching_its_digest_is_rejected() {
     for mode in ["wrong-manifest", "wrong-manifest-keep-header"] {
         let proxy = FaultProxy::start(&reg, mode);
         let v = Vouch::new();
-        let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/httpd@{digest}", proxy.host())]);
-        assert!(err.contains("integrity") || err.contains("igest"), "{mode}: {err}");
+        let err = v.fails(&[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/httpd@{digest}", proxy.host()),
+        ]);
+        assert!(
+            err.contains("integrity") || err.contains("igest"),
+            "{mode}: {err}"
+        );
         assert_empty_store(&v);
     }
     // By tag there is nothing to compare with, unless the registry's digest
     // header is kept: then the mismatch is caught too.
     let proxy = FaultProxy::start(&reg, "wrong-manifest-keep-header");
     let v = Vouch::new();
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/httpd:1", proxy.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{}/httpd:1", proxy.host()),
+    ]);
     assert!(err.contains("igest"), "{err}");
     assert_empty_store(&v);
 }
@@ -144,7 +201,11 @@ fn registry_errors_are_reported() {
     let (reg, _) = seeded();
     let proxy = FaultProxy::start(&reg, "status-500");
     let v = Vouch::new();
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/httpd:1", proxy.host())]);
+    let err = v.fails(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{}/httpd:1", proxy.host()),
+    ]);
     assert!(err.contains("500") || err.contains("Server error"), "{err}");
     assert_empty_store(&v);
 }

@@ -60,7 +60,15 @@ fn pull_refuses_escaping_layers() {
     for tar in evil_tarballs(&tmp.path().join("tars")) {
         let name = tar.file_stem().unwrap().to_string_lossy().to_string();
         let layout = tmp.path().join(format!("layout-{name}"));
-        common::oci_layout(&layout, &[common::OciImage::one_layer(std::fs::read(&tar).unwrap(), "application/vnd.oci.image.layer.v1.tar", "amd64")], None);
+        common::oci_layout(
+            &layout,
+            &[common::OciImage::one_layer(
+                std::fs::read(&tar).unwrap(),
+                "application/vnd.oci.image.layer.v1.tar",
+                "amd64",
+            )],
+            None,
+        );
         let dest = format!("{}/evil/{name}:1", reg.host());
         peer_ok(Command::new("skopeo").args([
             "copy",

@@ -19,21 +19,31 @@ fn killed_pull_leaves_store_consistent() {
     let v = Vouch::new();
     let mut killed_mid_pull = 0;
     for delay_ms in [30u64, 80, 150, 250, 400, 600] {
-        let mut child = v.cmd().args(["pull", "-q", "--tls-verify=false", &src]).spawn().unwrap();
+        let mut child = v
+            .cmd()
+            .args(["pull", "-q", "--tls-verify=false", &src])
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if !status.success() {
             killed_mid_pull += 1;
             // Killed before commit: no image is visible.
-            assert!(v.images().is_empty(), "image visible after kill at {delay_ms} ms");
+            assert!(
+                v.images().is_empty(),
+                "image visible after kill at {delay_ms} ms"
+            );
         }
         v.assert_store_consistent();
         if status.success() {
             v.ok(&["rmi", "-a"]);
         }
     }
-    assert!(killed_mid_pull > 0, "no pull was interrupted; the image is too small");
+    assert!(
+        killed_mid_pull > 0,
+        "no pull was interrupted; the image is too small"
+    );
     // Leftover staging from killed pulls does not stop the next pull, and is
     // cleaned up by the next removal.
     v.ok(&["pull", "-q", "--tls-verify=false", &src]);
@@ -41,7 +51,10 @@ fn killed_pull_leaves_store_consistent() {
     assert_eq!(v.images().len(), 1);
     v.ok(&["rmi", "-a"]);
     let staging = std::fs::read_dir(v.root().join("tmp")).unwrap().count();
-    assert_eq!(staging, 0, "staging directories of killed pulls were not cleaned");
+    assert_eq!(
+        staging, 0,
+        "staging directories of killed pulls were not cleaned"
+    );
 }
 
 #[test]
@@ -51,7 +64,11 @@ fn killed_push_leaves_registry_without_the_tag() {
     let tar = common::random_rootfs(v.home.path(), 48 << 20);
     v.ok(&["import", tar.to_str().unwrap(), "localhost/big"]);
     let dest = format!("{}/big:1", reg.host());
-    let mut child = v.cmd().args(["push", "-q", "--tls-verify=false", "localhost/big", &dest]).spawn().unwrap();
+    let mut child = v
+        .cmd()
+        .args(["push", "-q", "--tls-verify=false", "localhost/big", &dest])
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(30));
     let _ = child.kill();
     let status = child.wait().unwrap();

@@ -39,14 +39,29 @@ fn signing_tutorial_push_sign_serve_pull() {
         .cmd()
         .env("GNUPGHOME", gpg.home.path())
         .args(["--registries.d", regd.to_str().unwrap()])
-        .args(["push", "--tls-verify=false", "--sign-by", "you@example.com", "localhost/alpine", &dest])
+        .args([
+            "push",
+            "--tls-verify=false",
+            "--sign-by",
+            "you@example.com",
+            "localhost/alpine",
+            &dest,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Storing signatures"));
     let digest = digest_of(&v, "localhost/alpine");
     let dir = sig_dir(&staging, "alpine", &digest);
-    assert!(dir.join("signature-1").is_file(), "no signature-1 in {}", dir.display());
+    assert!(
+        dir.join("signature-1").is_file(),
+        "no signature-1 in {}",
+        dir.display()
+    );
 
     // Another signature goes to signature-2; signature-1 is never overwritten.
     let before = std::fs::read(dir.join("signature-1")).unwrap();
@@ -54,10 +69,22 @@ fn signing_tutorial_push_sign_serve_pull() {
         .cmd()
         .env("GNUPGHOME", gpg.home.path())
         .args(["--registries.d", regd.to_str().unwrap()])
-        .args(["push", "-q", "--tls-verify=false", "--sign-by", &gpg.fingerprint, "localhost/alpine", &dest])
+        .args([
+            "push",
+            "-q",
+            "--tls-verify=false",
+            "--sign-by",
+            &gpg.fingerprint,
+            "localhost/alpine",
+            &dest,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(dir.join("signature-1")).unwrap(), before);
     assert!(dir.join("signature-2").is_file());
 
@@ -65,11 +92,28 @@ fn signing_tutorial_push_sign_serve_pull() {
     v.ok(&["rmi", "localhost/alpine"]);
     let r = regd.to_str().unwrap();
     let p = policy.to_str().unwrap();
-    v.ok(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", p, &dest]);
+    v.ok(&[
+        "--registries.d",
+        r,
+        "pull",
+        "--tls-verify=false",
+        "--signature-policy",
+        p,
+        &dest,
+    ]);
     assert_eq!(v.images().len(), 1);
     // The global --policy flag does the same.
     let w = Vouch::new();
-    w.ok(&["--registries.d", r, "--policy", p, "pull", "-q", "--tls-verify=false", &dest]);
+    w.ok(&[
+        "--registries.d",
+        r,
+        "--policy",
+        p,
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        &dest,
+    ]);
 
     // The wrong key: rejected, exit code 1, nothing stored.
     let other = Gpg::new("mallory@example.com");
@@ -78,27 +122,70 @@ fn signing_tutorial_push_sign_serve_pull() {
     let wrong = tmp.path().join("wrong.json");
     common::signed_by_policy(&wrong, &reg.host(), &other_key);
     let x = Vouch::new();
-    let out = x.output(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", wrong.to_str().unwrap(), &dest]);
+    let out = x.output(&[
+        "--registries.d",
+        r,
+        "pull",
+        "--tls-verify=false",
+        "--signature-policy",
+        wrong.to_str().unwrap(),
+        &dest,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Source image rejected: ") && err.contains("Invalid GPG signature"), "{err}");
+    assert!(
+        err.contains("Source image rejected: ") && err.contains("Invalid GPG signature"),
+        "{err}"
+    );
     assert!(x.images().is_empty());
-    assert_eq!(std::fs::read_dir(x.root().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(x.root().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
 
     // An unsigned image under the same policy: no signature exists.
-    v.ok(&["push", "--tls-verify=false", &dest, &format!("{}/unsigned:1", reg.host())]);
-    let out = x.output(&["--registries.d", r, "pull", "--tls-verify=false", "--signature-policy", p, &format!("{}/unsigned:1", reg.host())]);
+    v.ok(&[
+        "push",
+        "--tls-verify=false",
+        &dest,
+        &format!("{}/unsigned:1", reg.host()),
+    ]);
+    let out = x.output(&[
+        "--registries.d",
+        r,
+        "pull",
+        "--tls-verify=false",
+        "--signature-policy",
+        p,
+        &format!("{}/unsigned:1", reg.host()),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Source image rejected: A signature was required, but no signature exists"), "{err}");
+    assert!(
+        err.contains("Source image rejected: A signature was required, but no signature exists"),
+        "{err}"
+    );
 
     // A reject policy.
     let reject = tmp.path().join("reject.json");
     std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
-    let out = x.output(&["pull", "--tls-verify=false", "--signature-policy", reject.to_str().unwrap(), &dest]);
+    let out = x.output(&[
+        "pull",
+        "--tls-verify=false",
+        "--signature-policy",
+        reject.to_str().unwrap(),
+        &dest,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("Running image docker://{dest}:latest is rejected by policy.")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Running image docker://{dest}:latest is rejected by policy."
+        )),
+        "{err}"
+    );
     assert!(x.images().is_empty());
 }
 
@@ -108,7 +195,12 @@ fn sign_with_a_key_file_as_ci_does() {
     let gpg = Gpg::new("ci@example.com");
     let tmp = tempfile::tempdir().unwrap();
     let staging = tmp.path().join("sigstore");
-    let regd = common::registries_d(tmp.path(), &reg.host(), &format!("file://{}", staging.display()), &staging);
+    let regd = common::registries_d(
+        tmp.path(),
+        &reg.host(),
+        &format!("file://{}", staging.display()),
+        &staging,
+    );
     let secret = tmp.path().join("secret.asc");
     gpg.export_secret(&secret);
     let key = tmp.path().join("key.gpg");
@@ -119,9 +211,27 @@ fn sign_with_a_key_file_as_ci_does() {
     v.import_httpd("localhost/app");
     let dest = format!("{}/team/app:1", reg.host());
     let r = regd.to_str().unwrap();
-    v.ok(&["--registries.d", r, "push", "--tls-verify=false", "--sign-by-key", secret.to_str().unwrap(), "localhost/app", &dest]);
+    v.ok(&[
+        "--registries.d",
+        r,
+        "push",
+        "--tls-verify=false",
+        "--sign-by-key",
+        secret.to_str().unwrap(),
+        "localhost/app",
+        &dest,
+    ]);
     let w = Vouch::new();
-    w.ok(&["--registries.d", r, "pull", "-q", "--tls-verify=false", "--signature-policy", policy.to_str().unwrap(), &dest]);
+    w.ok(&[
+        "--registries.d",
+        r,
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        policy.to_str().unwrap(),
+        &dest,
+    ]);
 }
 
 #[test]
@@ -133,21 +243,65 @@ fn image_trust_set_and_show_edit_policy_json_as_podman() {
     let pol = tmp.path().join("policy.json");
     let p = pol.to_str().unwrap();
     let v = Vouch::new();
-    v.ok(&["image", "trust", "set", "--policypath", p, "-t", "reject", "default"]);
-    v.ok(&["image", "trust", "set", "--policypath", p, "-f", key.to_str().unwrap(), "registry.example.com:5000"]);
-    v.ok(&["image", "trust", "set", "--policypath", p, "-t", "accept", "docker.io"]);
+    v.ok(&[
+        "image",
+        "trust",
+        "set",
+        "--policypath",
+        p,
+        "-t",
+        "reject",
+        "default",
+    ]);
+    v.ok(&[
+        "image",
+        "trust",
+        "set",
+        "--policypath",
+        p,
+        "-f",
+        key.to_str().unwrap(),
+        "registry.example.com:5000",
+    ]);
+    v.ok(&[
+        "image",
+        "trust",
+        "set",
+        "--policypath",
+        p,
+        "-t",
+        "accept",
+        "docker.io",
+    ]);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&pol).unwrap()).unwrap();
     assert_eq!(doc["default"][0]["type"], "reject");
-    assert_eq!(doc["transports"]["docker"]["registry.example.com:5000"][0]["type"], "signedBy");
-    assert_eq!(doc["transports"]["docker"]["docker.io"][0]["type"], "insecureAcceptAnything");
+    assert_eq!(
+        doc["transports"]["docker"]["registry.example.com:5000"][0]["type"],
+        "signedBy"
+    );
+    assert_eq!(
+        doc["transports"]["docker"]["docker.io"][0]["type"],
+        "insecureAcceptAnything"
+    );
     let table = v.ok(&["image", "trust", "show", "--policypath", p]);
-    assert!(table.lines().next().unwrap().starts_with("TRANSPORT"), "{table}");
+    assert!(
+        table.lines().next().unwrap().starts_with("TRANSPORT"),
+        "{table}"
+    );
     assert!(table.contains(&gpg.fingerprint), "{table}");
-    let rows: serde_json::Value = serde_json::from_str(&v.ok(&["image", "trust", "show", "--policypath", p, "--json"])).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&v.ok(&["image", "trust", "show", "--policypath", p, "--json"]))
+            .unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 3);
     // skopeo loads what we wrote.
     let out = std::process::Command::new("skopeo")
-        .args(["--policy", p, "copy", "dir:/nonexistent-vouch", "dir:/tmp/never"])
+        .args([
+            "--policy",
+            p,
+            "copy",
+            "dir:/nonexistent-vouch",
+            "dir:/tmp/never",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -58,10 +58,13 @@ pub fn apply_layer_from(
         path: dest.to_path_buf(),
         source,
     })?;
-    let summary = unpack::unpack_layer(reader, dest, &UnpackOptions::default()).map_err(|source| ApplyError::Unpack {
-        blob: blob.clone(),
-        source,
-    })?;
+    let summary =
+        unpack::unpack_layer(reader, dest, &UnpackOptions::default()).map_err(|source| {
+            ApplyError::Unpack {
+                blob: blob.clone(),
+                source,
+            }
+        })?;
     let actual = Digest::parse(&summary.diff_id).ok();
     match (actual, expected) {
         (Some(a), Some(e)) if &a == e => Ok((a, summary.uncompressed_size)),

@@ -65,18 +65,26 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
 
 /// Writes `images` to `out` as an oci-archive, through a temp file renamed
 /// into place so a killed save leaves no torn archive.
-pub fn save(store: &Store, images: &[(ImageRecord, Option<String>)], out: &Path) -> Result<(), ArchiveError> {
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn save(
+    store: &Store,
+    images: &[(ImageRecord, Option<String>)],
+    out: &Path,
+) -> Result<(), ArchiveError> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
-    let add_bytes = |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| -> Result<(), ArchiveError> {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_cksum();
-        tar.append_data(&mut h, name, bytes).map_err(io(out))
-    };
+    let add_bytes =
+        |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| -> Result<(), ArchiveError> {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_cksum();
+            tar.append_data(&mut h, name, bytes).map_err(io(out))
+        };
     add_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let mut written = std::collections::HashSet::new();
     let mut manifests = Vec::new();
@@ -92,14 +100,17 @@ pub fn save(store: &Store, images: &[(ImageRecord, Option<String>)], out: &Path)
             tar.append_file(format!("blobs/sha256/{}", d.hex()), &mut f)
                 .map_err(io(out))?;
         }
-        let size = std::fs::metadata(store.blob_path(&img.digest)).map_err(io(out))?.len();
+        let size = std::fs::metadata(store.blob_path(&img.digest))
+            .map_err(io(out))?
+            .len();
         let mut entry = json!({"mediaType": img.manifest_media_type, "digest": img.digest.to_string(), "size": size});
         if let Some(n) = name {
             entry["annotations"] = json!({ REF_NAME: n });
         }
         manifests.push(entry);
     }
-    let index = json!({"schemaVersion": 2, "mediaType": manifest::OCI_INDEX, "manifests": manifests});
+    let index =
+        json!({"schemaVersion": 2, "mediaType": manifest::OCI_INDEX, "manifests": manifests});
     add_bytes(&mut tar, "index.json", index.to_string().as_bytes())?;
     let mut w = tar.into_inner().map_err(io(out))?;
     w.flush().map_err(io(out))?;
@@ -120,7 +131,9 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
     let magic = src.fill_buf().map_err(io(input))?.to_vec();
     let reader: Box<dyn Read> = match detect_compression(&magic) {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(io(input))?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(io(input))?)
+        }
         Compression::None => Box::new(src),
     };
     let staging = store.staging()?;
@@ -130,7 +143,11 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(io(input))? {
         let mut entry = entry.map_err(io(input))?;
-        let path = entry.path().map_err(io(input))?.to_string_lossy().into_owned();
+        let path = entry
+            .path()
+            .map_err(io(input))?
+            .to_string_lossy()
+            .into_owned();
         let path = path.trim_start_matches("./").to_string();
         if !entry.header().entry_type().is_file() {
             continue;
@@ -192,7 +209,10 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
         let p = blob_path(&d.digest)?;
         let bytes = std::fs::read(&p).map_err(io(&p))?;
         if bytes.len() as u64 > MAX_JSON {
-            return Err(invalid(format!("blob {} is too large for a manifest or config", d.digest)));
+            return Err(invalid(format!(
+                "blob {} is too large for a manifest or config",
+                d.digest
+            )));
         }
         Ok(bytes)
     };
@@ -228,12 +248,11 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
                 let dest = staging.layer(diff_id);
                 if !dest.exists() {
                     let bp = blob_path(&blob.digest)?;
-                    let (_, size) = apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id)).map_err(|source| {
-                        ArchiveError::Apply {
+                    let (_, size) = apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id))
+                        .map_err(|source| ArchiveError::Apply {
                             archive: input.to_path_buf(),
                             source,
-                        }
-                    })?;
+                        })?;
                     size
                 } else {
                     blob.size
@@ -301,8 +320,14 @@ mod tests {
 
     #[test]
     fn names_from_annotations() {
-        assert_eq!(archive_name("localhost/httpd:1", "x").unwrap(), "localhost/httpd:1");
-        assert_eq!(archive_name("latest", "big").unwrap(), "localhost/big:latest");
+        assert_eq!(
+            archive_name("localhost/httpd:1", "x").unwrap(),
+            "localhost/httpd:1"
+        );
+        assert_eq!(
+            archive_name("latest", "big").unwrap(),
+            "localhost/big:latest"
+        );
         assert!(archive_name("Bad Name", "x").is_none());
     }
 }

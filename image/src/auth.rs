@@ -89,7 +89,11 @@ pub fn default_auth_files() -> Vec<PathBuf> {
 ///
 /// A missing file yields `None` so the next file is tried; a malformed one is
 /// an error, never silently anonymous.
-pub fn lookup(path: &Path, registry: &str, repository: &str) -> Result<Option<Credentials>, AuthError> {
+pub fn lookup(
+    path: &Path,
+    registry: &str,
+    repository: &str,
+) -> Result<Option<Credentials>, AuthError> {
     let text = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -107,7 +111,11 @@ pub fn lookup(path: &Path, registry: &str, repository: &str) -> Result<Option<Cr
     let full = format!("{registry}/{repository}");
     let mut key = full.as_str();
     loop {
-        for candidate in [key.to_string(), format!("https://{key}"), format!("http://{key}")] {
+        for candidate in [
+            key.to_string(),
+            format!("https://{key}"),
+            format!("http://{key}"),
+        ] {
             if let Some(entry) = file.auths.get(&candidate) {
                 return decode(path, &candidate, entry).map(Some);
             }

@@ -62,8 +62,14 @@ pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), Impo
             }
             "EXPOSE" => {
                 for p in value.split_whitespace() {
-                    let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
-                    cfg.exposed_ports.get_or_insert_with(BTreeMap::new).insert(p, json!({}));
+                    let p = if p.contains('/') {
+                        p.to_string()
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    cfg.exposed_ports
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(p, json!({}));
                 }
             }
             "LABEL" => {
@@ -90,7 +96,9 @@ pub fn import_tarball(
     changes: &[String],
 ) -> Result<ImageRecord, ImportError> {
     let mut run = RunConfig {
-        env: Some(vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()]),
+        env: Some(vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ]),
         ..Default::default()
     };
     apply_changes(&mut run, changes)?;
@@ -105,7 +113,9 @@ pub fn import_tarball(
     };
     let plain: Box<dyn Read> = match detect_compression(&magic) {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(io(tarball))?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(io(tarball))?)
+        }
         Compression::None => Box::new(src),
     };
     let mut plain = HashingReader::new(plain);
@@ -117,7 +127,9 @@ pub fn import_tarball(
     );
     std::io::copy(&mut plain, &mut gz).map_err(io(tarball))?;
     let (writer, blob_digest, blob_size) = gz.finish().map_err(io(&tmp_blob))?.finish();
-    writer.into_inner().map_err(|e| io(&tmp_blob)(e.into_error()))?;
+    writer
+        .into_inner()
+        .map_err(|e| io(&tmp_blob)(e.into_error()))?;
     let (diff_id, _) = plain.finish();
 
     let layer_dir = staging.layer(&diff_id);

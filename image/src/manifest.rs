@@ -201,7 +201,10 @@ fn go_arch(rust: &str) -> &str {
 }
 
 /// Picks the entry of `index` for `want` (the variant only when asked for).
-pub fn select_platform<'a>(index: &'a Index, want: &Platform) -> Result<&'a Descriptor, ManifestError> {
+pub fn select_platform<'a>(
+    index: &'a Index,
+    want: &Platform,
+) -> Result<&'a Descriptor, ManifestError> {
     index
         .manifests
         .iter()
@@ -294,9 +297,18 @@ mod tests {
     #[test]
     fn media_type_from_document_then_header_then_shape() {
         assert_eq!(media_type_of(br#"{"mediaType":"x"}"#, None).unwrap(), "x");
-        assert_eq!(media_type_of(b"{}", Some(DOCKER_MANIFEST)).unwrap(), DOCKER_MANIFEST);
-        assert_eq!(media_type_of(br#"{"manifests":[]}"#, None).unwrap(), OCI_INDEX);
-        assert_eq!(media_type_of(br#"{"layers":[]}"#, Some("text/plain")).unwrap(), OCI_MANIFEST);
+        assert_eq!(
+            media_type_of(b"{}", Some(DOCKER_MANIFEST)).unwrap(),
+            DOCKER_MANIFEST
+        );
+        assert_eq!(
+            media_type_of(br#"{"manifests":[]}"#, None).unwrap(),
+            OCI_INDEX
+        );
+        assert_eq!(
+            media_type_of(br#"{"layers":[]}"#, Some("text/plain")).unwrap(),
+            OCI_MANIFEST
+        );
         assert!(media_type_of(b"not json", None).is_err());
     }
 
@@ -318,7 +330,10 @@ mod tests {
         let m = format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"{OCI_CONFIG}","digest":"{d}","size":0}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{d}","size":0}}]}}"#
         );
-        assert!(matches!(parse(m.as_bytes(), OCI_MANIFEST), Err(ManifestError::LayerType(_))));
+        assert!(matches!(
+            parse(m.as_bytes(), OCI_MANIFEST),
+            Err(ManifestError::LayerType(_))
+        ));
         let m1 = m.replace("\"schemaVersion\":2", "\"schemaVersion\":1");
         assert!(parse(m1.as_bytes(), OCI_MANIFEST).is_err());
         let bad_digest = m.replace(d, "sha256:zz");
@@ -327,8 +342,12 @@ mod tests {
 
     #[test]
     fn config_must_cover_every_layer() {
-        let c = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let c =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
         assert!(ImageConfig::parse(c, 0).is_ok());
-        assert!(matches!(ImageConfig::parse(c, 1), Err(ManifestError::LayerCount { .. })));
+        assert!(matches!(
+            ImageConfig::parse(c, 1),
+            Err(ManifestError::LayerCount { .. })
+        ));
     }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::RegistryOperation;
 
+use crate::apply;
 use crate::digest::Digest;
 use crate::manifest::{self, ImageConfig, ImageManifest, Parsed, Platform};
 use crate::reference::ImageRef;
 use crate::registry::{FetchedManifest, Registry, RegistryError, RegistryOptions};
 use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
-use crate::apply;
 
 /// Why a pull failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,29 +66,36 @@ impl Puller {
 
     /// Fetches the manifest `reference` names, and the platform's instance
     /// when it is a list. Nothing is written to the store.
-    pub async fn resolve(&self, reference: &ImageRef, platform: &Platform) -> Result<Resolved, PullError> {
-        self.registry.login(reference, RegistryOperation::Pull).await?;
+    pub async fn resolve(
+        &self,
+        reference: &ImageRef,
+        platform: &Platform,
+    ) -> Result<Resolved, PullError> {
+        self.registry
+            .login(reference, RegistryOperation::Pull)
+            .await?;
         let top = self.registry.fetch_manifest(reference).await?;
         let merr = |source| PullError::Manifest {
             reference: reference.to_string(),
             source,
         };
-        let (instance, manifest) = match manifest::parse(&top.bytes, &top.media_type).map_err(merr)? {
-            Parsed::Image(m) => (top.clone(), m),
-            Parsed::Index(index) => {
-                let entry = manifest::select_platform(&index, platform).map_err(merr)?;
-                let by_digest = reference.with_digest(&entry.digest.to_string());
-                let inst = self.registry.fetch_manifest(&by_digest).await?;
-                match manifest::parse(&inst.bytes, &inst.media_type).map_err(merr)? {
-                    Parsed::Image(m) => (inst, m),
-                    Parsed::Index(_) => {
-                        return Err(PullError::NestedIndex {
-                            reference: reference.to_string(),
-                        })
+        let (instance, manifest) =
+            match manifest::parse(&top.bytes, &top.media_type).map_err(merr)? {
+                Parsed::Image(m) => (top.clone(), m),
+                Parsed::Index(index) => {
+                    let entry = manifest::select_platform(&index, platform).map_err(merr)?;
+                    let by_digest = reference.with_digest(&entry.digest.to_string());
+                    let inst = self.registry.fetch_manifest(&by_digest).await?;
+                    match manifest::parse(&inst.bytes, &inst.media_type).map_err(merr)? {
+                        Parsed::Image(m) => (inst, m),
+                        Parsed::Index(_) => {
+                            return Err(PullError::NestedIndex {
+                                reference: reference.to_string(),
+                            })
+                        }
                     }
                 }
-            }
-        };
+            };
         Ok(Resolved {
             reference: reference.clone(),
             top,
@@ -100,28 +107,41 @@ impl Puller {
     /// Fetches config and layers of a resolved image, verifies every digest
     /// (compressed and uncompressed), unpacks, and commits the image under
     /// `name`. Layers the store already has are not fetched again.
-    pub async fn store(&self, store: &Arc<Store>, resolved: Resolved, name: Option<&ImageRef>) -> Result<ImageRecord, PullError> {
+    pub async fn store(
+        &self,
+        store: &Arc<Store>,
+        resolved: Resolved,
+        name: Option<&ImageRef>,
+    ) -> Result<ImageRecord, PullError> {
         let r = &resolved.reference;
         let m = &resolved.manifest;
         let cfg_bytes = self
             .registry
             .fetch_small_blob(r, &m.config, manifest::MAX_CONFIG_BYTES)
             .await?;
-        let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(|source| PullError::Manifest {
-            reference: r.to_string(),
-            source,
+        let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(|source| {
+            PullError::Manifest {
+                reference: r.to_string(),
+                source,
+            }
         })?;
         let staging = Arc::new(store.staging()?);
-        let jobs: Vec<_> = m.layers.iter().cloned().zip(config.rootfs.diff_ids.iter().cloned()).collect();
-        let layers: Vec<(LayerRecord, Option<PathBuf>, Option<PathBuf>)> = futures_util::stream::iter(jobs)
-            .map(|(blob, diff_id)| {
-                let staging = staging.clone();
-                let store = store.clone();
-                async move { self.fetch_layer(&store, &staging, r, blob, diff_id).await }
-            })
-            .buffered(self.concurrency)
-            .try_collect()
-            .await?;
+        let jobs: Vec<_> = m
+            .layers
+            .iter()
+            .cloned()
+            .zip(config.rootfs.diff_ids.iter().cloned())
+            .collect();
+        let layers: Vec<(LayerRecord, Option<PathBuf>, Option<PathBuf>)> =
+            futures_util::stream::iter(jobs)
+                .map(|(blob, diff_id)| {
+                    let staging = staging.clone();
+                    let store = store.clone();
+                    async move { self.fetch_layer(&store, &staging, r, blob, diff_id).await }
+                })
+                .buffered(self.concurrency)
+                .try_collect()
+                .await?;
 
         let lock = store.lock()?;
         for (rec, blob, layer) in &layers {
@@ -173,7 +193,15 @@ impl Puller {
         let have_layer = store.has_layer(&diff_id);
         if have_blob && have_layer {
             let size = dir_size_hint(&blob);
-            return Ok((LayerRecord { blob, diff_id, size }, None, None));
+            return Ok((
+                LayerRecord {
+                    blob,
+                    diff_id,
+                    size,
+                },
+                None,
+                None,
+            ));
         }
         let t = std::time::Instant::now();
         let dest = staging.layer(&diff_id);
@@ -183,20 +211,36 @@ impl Puller {
         };
         if have_blob {
             // Stored blob, missing layer: unpack from the store.
-            let (bp, dp, bd, want) = (store.blob_path(&blob.digest), dest.clone(), blob.digest.clone(), diff_id.clone());
-            let (_, size) = tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
-                .await?
-                .map_err(apply_err)?;
-            return Ok((LayerRecord { blob, diff_id, size }, None, Some(dest)));
+            let (bp, dp, bd, want) = (
+                store.blob_path(&blob.digest),
+                dest.clone(),
+                blob.digest.clone(),
+                diff_id.clone(),
+            );
+            let (_, size) =
+                tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
+                    .await?
+                    .map_err(apply_err)?;
+            return Ok((
+                LayerRecord {
+                    blob,
+                    diff_id,
+                    size,
+                },
+                None,
+                Some(dest),
+            ));
         }
         // Download into staging, and (unless the layer is stored) unpack the
         // same bytes as they arrive, so the network and the unpacking overlap
         // and the blob is never read back.
         let p = staging.blob(&blob.digest);
-        let file = tokio::fs::File::create(&p).await.map_err(|source| StoreError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let file = tokio::fs::File::create(&p)
+            .await
+            .map_err(|source| StoreError::Io {
+                path: p.clone(),
+                source,
+            })?;
         let file = tokio::io::BufWriter::with_capacity(256 << 10, file);
         let (tx, unpacker) = if have_layer {
             (None, None)
@@ -222,7 +266,15 @@ impl Puller {
             None => (dir_size_hint(&blob), None),
         };
         tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "unpacked");
-        Ok((LayerRecord { blob, diff_id, size }, Some(p), layer))
+        Ok((
+            LayerRecord {
+                blob,
+                diff_id,
+                size,
+            },
+            Some(p),
+            layer,
+        ))
     }
 }
 

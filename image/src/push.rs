@@ -30,7 +30,12 @@ pub struct Pushed {
 }
 
 /// Pushes `image` from `store` to `dest`.
-pub async fn push(store: &Store, image: &ImageRecord, dest: &ImageRef, opts: &RegistryOptions) -> Result<Pushed, PushError> {
+pub async fn push(
+    store: &Store,
+    image: &ImageRecord,
+    dest: &ImageRef,
+    opts: &RegistryOptions,
+) -> Result<Pushed, PushError> {
     let registry = Registry::new(dest, opts);
     registry.login(dest, RegistryOperation::Push).await?;
     let mut blobs = vec![image.config.clone()];
@@ -52,7 +57,9 @@ pub async fn push(store: &Store, image: &ImageRecord, dest: &ImageRef, opts: &Re
                 if registry.blob_exists(dest, &b.digest).await? {
                     return Ok::<_, PushError>(false);
                 }
-                registry.push_blob_file(dest, &b, &store.blob_path(&b.digest)).await?;
+                registry
+                    .push_blob_file(dest, &b, &store.blob_path(&b.digest))
+                    .await?;
                 Ok(true)
             }
         })

@@ -52,7 +52,9 @@ pub enum RegistryError {
         detail: String,
         hint: &'static str,
     },
-    #[error("{reference}: authentication required or refused by {registry} (use --creds or --authfile)")]
+    #[error(
+        "{reference}: authentication required or refused by {registry} (use --creds or --authfile)"
+    )]
     Unauthorized { reference: String, registry: String },
     #[error("{reference}: manifest unknown to registry {registry}")]
     NotFound { reference: String, registry: String },
@@ -101,7 +103,10 @@ pub struct FetchedManifest {
 
 /// Where a fetched blob's bytes go, chunk by chunk as they arrive.
 pub trait ChunkSink: Send {
-    fn chunk(&mut self, chunk: Bytes) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn chunk(
+        &mut self,
+        chunk: Bytes,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
     fn finish(&mut self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
 }
 
@@ -143,7 +148,9 @@ impl Registry {
         };
         let auth = match &opts.credentials {
             Credentials::Anonymous => RegistryAuth::Anonymous,
-            Credentials::Basic { user, password } => RegistryAuth::Basic(user.clone(), password.clone()),
+            Credentials::Basic { user, password } => {
+                RegistryAuth::Basic(user.clone(), password.clone())
+            }
         };
         Self {
             client: oci_client::Client::new(config),
@@ -155,7 +162,11 @@ impl Registry {
 
     /// Pings `/v2/` and authenticates for `op`, so that an unreachable or
     /// plain-HTTP registry fails here with a clear message, before any work.
-    pub async fn login(&self, reference: &ImageRef, op: RegistryOperation) -> Result<(), RegistryError> {
+    pub async fn login(
+        &self,
+        reference: &ImageRef,
+        op: RegistryOperation,
+    ) -> Result<(), RegistryError> {
         self.client
             .auth(reference.as_oci(), &self.auth, op)
             .await
@@ -165,7 +176,10 @@ impl Registry {
 
     /// Fetches the manifest `reference` names and verifies its digest when
     /// the reference pins one.
-    pub async fn fetch_manifest(&self, reference: &ImageRef) -> Result<FetchedManifest, RegistryError> {
+    pub async fn fetch_manifest(
+        &self,
+        reference: &ImageRef,
+    ) -> Result<FetchedManifest, RegistryError> {
         let (bytes, _) = self
             .client
             .pull_manifest_raw(reference.as_oci(), &self.auth, manifest::ACCEPTED)
@@ -185,11 +199,14 @@ impl Registry {
                 what: "manifest".into(),
                 source,
             })?;
-            digest.clone().expect(&want).map_err(|source| RegistryError::Integrity {
-                reference: reference.to_string(),
-                what: "manifest".into(),
-                source,
-            })?;
+            digest
+                .clone()
+                .expect(&want)
+                .map_err(|source| RegistryError::Integrity {
+                    reference: reference.to_string(),
+                    what: "manifest".into(),
+                    source,
+                })?;
         }
         let media_type =
             manifest::media_type_of(&bytes, None).map_err(|source| RegistryError::Manifest {
@@ -253,7 +270,12 @@ impl Registry {
     }
 
     /// Fetches a small blob (an image config) into memory, size-capped.
-    pub async fn fetch_small_blob(&self, reference: &ImageRef, desc: &Descriptor, cap: u64) -> Result<Vec<u8>, RegistryError> {
+    pub async fn fetch_small_blob(
+        &self,
+        reference: &ImageRef,
+        desc: &Descriptor,
+        cap: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
         if desc.size > cap {
             return Err(RegistryError::Oversized {
                 reference: reference.to_string(),
@@ -262,7 +284,8 @@ impl Registry {
             });
         }
         let mut buf = Vec::with_capacity(desc.size as usize);
-        self.fetch_blob(reference, desc, &mut buf, Path::new("<memory>")).await?;
+        self.fetch_blob(reference, desc, &mut buf, Path::new("<memory>"))
+            .await?;
         Digest::of(&buf)
             .expect(&desc.digest)
             .map_err(|source| RegistryError::Integrity {
@@ -274,7 +297,11 @@ impl Registry {
     }
 
     /// Whether the registry already holds `digest` in the repository.
-    pub async fn blob_exists(&self, reference: &ImageRef, digest: &Digest) -> Result<bool, RegistryError> {
+    pub async fn blob_exists(
+        &self,
+        reference: &ImageRef,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
         self.client
             .blob_exists(reference.as_oci(), &digest.to_string())
             .await
@@ -282,22 +309,40 @@ impl Registry {
     }
 
     /// Uploads a blob from a file, streamed in one monolithic PUT.
-    pub async fn push_blob_file(&self, reference: &ImageRef, desc: &Descriptor, path: &Path) -> Result<(), RegistryError> {
-        let file = tokio::fs::File::open(path).await.map_err(|source| RegistryError::Io {
-            reference: reference.to_string(),
-            path: path.display().to_string(),
-            source,
-        })?;
-        let stream = tokio_util_stream(file).map_err(|e| OciDistributionError::GenericError(Some(e.to_string())));
+    pub async fn push_blob_file(
+        &self,
+        reference: &ImageRef,
+        desc: &Descriptor,
+        path: &Path,
+    ) -> Result<(), RegistryError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| RegistryError::Io {
+                reference: reference.to_string(),
+                path: path.display().to_string(),
+                source,
+            })?;
+        let stream = tokio_util_stream(file)
+            .map_err(|e| OciDistributionError::GenericError(Some(e.to_string())));
         self.client
-            .push_blob_stream(reference.as_oci(), stream, &desc.digest.to_string(), Some(desc.size))
+            .push_blob_stream(
+                reference.as_oci(),
+                stream,
+                &desc.digest.to_string(),
+                Some(desc.size),
+            )
             .await
             .map(|_| ())
             .map_err(|e| self.map_err(reference, &format!("pushing blob {}", desc.digest), e))
     }
 
     /// Uploads a manifest exactly as given, so its digest is unchanged.
-    pub async fn push_manifest(&self, reference: &ImageRef, bytes: Bytes, media_type: &str) -> Result<(), RegistryError> {
+    pub async fn push_manifest(
+        &self,
+        reference: &ImageRef,
+        bytes: Bytes,
+        media_type: &str,
+    ) -> Result<(), RegistryError> {
         let ct = media_type.parse().map_err(|_| RegistryError::Protocol {
             reference: reference.to_string(),
             what: "pushing manifest".into(),
@@ -310,7 +355,12 @@ impl Registry {
             .map_err(|e| self.map_err(reference, "pushing manifest", e))
     }
 
-    fn stream_err(&self, reference: &ImageRef, desc: &Descriptor, e: std::io::Error) -> RegistryError {
+    fn stream_err(
+        &self,
+        reference: &ImageRef,
+        desc: &Descriptor,
+        e: std::io::Error,
+    ) -> RegistryError {
         let detail = e.to_string();
         if detail.contains("igest") {
             RegistryError::Protocol {
@@ -330,12 +380,11 @@ impl Registry {
     fn map_err(&self, reference: &ImageRef, what: &str, e: OciDistributionError) -> RegistryError {
         let r = reference.to_string();
         match e {
-            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
-                RegistryError::Unauthorized {
-                    reference: r,
-                    registry: self.registry.clone(),
-                }
-            }
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
+                reference: r,
+                registry: self.registry.clone(),
+            },
             OciDistributionError::ImageManifestNotFoundError(_) => RegistryError::NotFound {
                 reference: r,
                 registry: self.registry.clone(),
@@ -355,10 +404,13 @@ impl Registry {
                 }
             }
             OciDistributionError::RegistryError { ref envelope, .. }
-                if envelope
-                    .errors
-                    .iter()
-                    .any(|e| matches!(e.code, oci_client::errors::OciErrorCode::Unauthorized | oci_client::errors::OciErrorCode::Denied)) =>
+                if envelope.errors.iter().any(|e| {
+                    matches!(
+                        e.code,
+                        oci_client::errors::OciErrorCode::Unauthorized
+                            | oci_client::errors::OciErrorCode::Denied
+                    )
+                }) =>
             {
                 RegistryError::Unauthorized {
                     reference: r,
@@ -373,9 +425,16 @@ impl Registry {
                     registry: self.registry.clone(),
                 }
             }
-            OciDistributionError::RequestError(ref re) if re.is_connect() || re.is_timeout() || re.is_request() => {
+            OciDistributionError::RequestError(ref re)
+                if re.is_connect() || re.is_timeout() || re.is_request() =>
+            {
                 let detail = error_chain(re);
-                let hint = if self.tls_verify && (detail.contains("InvalidContentType") || detail.contains("tls") || detail.contains("TLS") || detail.contains("certificate")) {
+                let hint = if self.tls_verify
+                    && (detail.contains("InvalidContentType")
+                        || detail.contains("tls")
+                        || detail.contains("TLS")
+                        || detail.contains("certificate"))
+                {
                     " (a plain-HTTP registry needs --tls-verify=false)"
                 } else {
                     ""

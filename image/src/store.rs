@@ -118,7 +118,9 @@ impl Staging {
     }
     /// Where to unpack a layer before it is committed.
     pub fn layer(&self, diff_id_or_blob: &Digest) -> PathBuf {
-        self.dir.path().join(format!("layer-{}", diff_id_or_blob.hex()))
+        self.dir
+            .path()
+            .join(format!("layer-{}", diff_id_or_blob.hex()))
     }
 }
 
@@ -139,7 +141,9 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io(&p))?;
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -254,10 +258,11 @@ impl Store {
             let p = entry.map_err(io(&dir))?.path();
             if p.extension().is_some_and(|e| e == "json") {
                 let bytes = fs::read(&p).map_err(io(&p))?;
-                let rec: ImageRecord = serde_json::from_slice(&bytes).map_err(|source| StoreError::Record {
-                    path: p.clone(),
-                    source,
-                })?;
+                let rec: ImageRecord =
+                    serde_json::from_slice(&bytes).map_err(|source| StoreError::Record {
+                        path: p.clone(),
+                        source,
+                    })?;
                 out.push(rec);
             }
         }
@@ -268,7 +273,11 @@ impl Store {
     /// Writes `rec` (merging with an existing record of the same ID) and
     /// moves its names away from any other image, as podman does on pull
     /// and tag. The caller holds the lock and has committed all content.
-    pub fn commit_image(&self, _lock: &Lock, mut rec: ImageRecord) -> Result<ImageRecord, StoreError> {
+    pub fn commit_image(
+        &self,
+        _lock: &Lock,
+        mut rec: ImageRecord,
+    ) -> Result<ImageRecord, StoreError> {
         for l in &rec.layers {
             if !self.has_layer(&l.diff_id) {
                 return Err(StoreError::Incomplete {
@@ -337,8 +346,12 @@ impl Store {
         let hits: Vec<_> = images
             .iter()
             .filter(|i| {
-                i.names.iter().any(|n| candidates.iter().any(|c| c.matches(n)))
-                    || i.repo_digests.iter().any(|n| candidates.iter().any(|c| c.matches(n)))
+                i.names
+                    .iter()
+                    .any(|n| candidates.iter().any(|c| c.matches(n)))
+                    || i.repo_digests
+                        .iter()
+                        .any(|n| candidates.iter().any(|c| c.matches(n)))
             })
             .collect();
         match hits.len() {
@@ -346,7 +359,11 @@ impl Store {
             1 => Ok(hits[0].clone()),
             _ => Err(StoreError::Ambiguous {
                 name: name.to_string(),
-                ids: hits.iter().map(|i| &i.id[..12]).collect::<Vec<_>>().join(", "),
+                ids: hits
+                    .iter()
+                    .map(|i| &i.id[..12])
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -373,10 +390,13 @@ impl Store {
     pub fn remove(&self, name: &str, force: bool) -> Result<Removed, StoreError> {
         let lock = self.lock()?;
         let mut rec = self.resolve(name)?;
-        let by_id = rec.id.starts_with(name.strip_prefix("sha256:").unwrap_or(name));
+        let by_id = rec
+            .id
+            .starts_with(name.strip_prefix("sha256:").unwrap_or(name));
         let candidates = name_candidates(name);
         if !by_id && !force && rec.names.len() > 1 {
-            rec.names.retain(|n| !candidates.iter().any(|c| c.matches(n)));
+            rec.names
+                .retain(|n| !candidates.iter().any(|c| c.matches(n)));
             let untagged = rec.id.clone();
             self.write_record(&rec)?;
             return Ok(Removed::Untagged(untagged));
@@ -452,14 +472,18 @@ fn name_candidates(name: &str) -> Vec<Candidate> {
         });
     }
     let first = name.split('/').next().unwrap_or("");
-    let has_registry = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if !has_registry {
         let mut s = name.to_string();
         let last = s.rsplit('/').next().unwrap_or("").to_string();
         if !last.contains(':') && !last.contains('@') {
             s.push_str(":latest");
         }
-        v.push(Candidate { full: s, short: true });
+        v.push(Candidate {
+            full: s,
+            short: true,
+        });
     }
     v
 }
@@ -540,14 +564,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let lock = store.lock().unwrap();
-        let a = store.commit_image(&lock, record(&store, &["localhost/httpd:latest"], b"a")).unwrap();
-        let b = store.commit_image(&lock, record(&store, &["localhost/httpd:latest"], b"b")).unwrap();
+        let a = store
+            .commit_image(&lock, record(&store, &["localhost/httpd:latest"], b"a"))
+            .unwrap();
+        let b = store
+            .commit_image(&lock, record(&store, &["localhost/httpd:latest"], b"b"))
+            .unwrap();
         drop(lock);
         assert_eq!(store.resolve("httpd").unwrap().id, b.id);
         assert_eq!(store.resolve("localhost/httpd").unwrap().id, b.id);
         assert_eq!(store.resolve(&a.id[..12]).unwrap().id, a.id);
         assert!(store.resolve(&a.id[..12]).unwrap().names.is_empty());
-        assert!(matches!(store.resolve("nope"), Err(StoreError::UnknownImage(_))));
+        assert!(matches!(
+            store.resolve("nope"),
+            Err(StoreError::UnknownImage(_))
+        ));
     }
 
     #[test]
@@ -556,11 +587,20 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let lock = store.lock().unwrap();
         let a = store
-            .commit_image(&lock, record(&store, &["localhost/a:1", "localhost/a:2"], b"a"))
+            .commit_image(
+                &lock,
+                record(&store, &["localhost/a:1", "localhost/a:2"], b"a"),
+            )
             .unwrap();
         drop(lock);
-        assert!(matches!(store.remove("localhost/a:1", false).unwrap(), Removed::Untagged(_)));
-        assert!(matches!(store.remove("localhost/a:2", false).unwrap(), Removed::Deleted(_)));
+        assert!(matches!(
+            store.remove("localhost/a:1", false).unwrap(),
+            Removed::Untagged(_)
+        ));
+        assert!(matches!(
+            store.remove("localhost/a:2", false).unwrap(),
+            Removed::Deleted(_)
+        ));
         assert!(!store.has_blob(&a.config.digest));
         assert!(store.images().unwrap().is_empty());
     }
@@ -572,7 +612,10 @@ mod tests {
         let mut rec = record(&store, &["localhost/x:1"], b"x");
         rec.config.digest = Digest::of(b"absent");
         let lock = store.lock().unwrap();
-        assert!(matches!(store.commit_image(&lock, rec), Err(StoreError::Incomplete { .. })));
+        assert!(matches!(
+            store.commit_image(&lock, rec),
+            Err(StoreError::Incomplete { .. })
+        ));
         assert!(store.images().unwrap().is_empty());
     }
 }

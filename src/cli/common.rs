@@ -16,7 +16,12 @@ pub struct Global {
     #[arg(long, global = true, default_value = super::DEFAULT_ROOT, env = "VOUCH_ROOT")]
     pub root: PathBuf,
     /// Directory for volatile container state (OCI runtime state, address leases).
-    #[arg(long, global = true, default_value = "/run/vouch", env = "VOUCH_RUNROOT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "/run/vouch",
+        env = "VOUCH_RUNROOT"
+    )]
     pub runroot: PathBuf,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log-level", global = true, default_value = "warn")]
@@ -57,7 +62,12 @@ pub struct RegistryFlags {
 
 impl RegistryFlags {
     pub fn options(&self, r: &ImageRef) -> anyhow::Result<RegistryOptions> {
-        let credentials = auth::resolve(self.creds.as_deref(), self.authfile.as_deref(), r.registry(), r.repository())?;
+        let credentials = auth::resolve(
+            self.creds.as_deref(),
+            self.authfile.as_deref(),
+            r.registry(),
+            r.repository(),
+        )?;
         Ok(RegistryOptions {
             tls_verify: self.tls_verify.unwrap_or(true),
             credentials,

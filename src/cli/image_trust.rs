@@ -75,10 +75,14 @@ fn requirement(kind: &str, keys: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
         "accept" => vec![json!({"type": "insecureAcceptAnything"})],
         "reject" => vec![json!({"type": "reject"})],
         "signedBy" => {
-            anyhow::ensure!(!keys.is_empty(), "--type signedBy needs at least one --pubkeysfile");
+            anyhow::ensure!(
+                !keys.is_empty(),
+                "--type signedBy needs at least one --pubkeysfile"
+            );
             let mut v = Vec::new();
             for k in keys {
-                let abs = std::fs::canonicalize(k).with_context(|| format!("--pubkeysfile {}", k.display()))?;
+                let abs = std::fs::canonicalize(k)
+                    .with_context(|| format!("--pubkeysfile {}", k.display()))?;
                 v.push(json!({"type": "signedBy", "keyType": "GPGKeys", "keyPath": abs}));
             }
             v
@@ -112,7 +116,8 @@ fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
         doc["transports"]["docker"][scope] = Value::Array(reqs);
     }
     let bytes = serde_json::to_vec_pretty(&doc)?;
-    Policy::parse(&bytes).with_context(|| format!("the edited policy for {} would be invalid", a.scope))?;
+    Policy::parse(&bytes)
+        .with_context(|| format!("the edited policy for {} would be invalid", a.scope))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -136,7 +141,11 @@ fn row(transport: &str, name: &str, reqs: &Value, g: &Global) -> Value {
             (Some(Value::String(p)), _) => std::fs::read(p).ok().into_iter().collect(),
             (_, Some(Value::String(d))) => {
                 use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.decode(d).ok().into_iter().collect()
+                base64::engine::general_purpose::STANDARD
+                    .decode(d)
+                    .ok()
+                    .into_iter()
+                    .collect()
             }
             _ => vec![],
         };
@@ -145,10 +154,18 @@ fn row(transport: &str, name: &str, reqs: &Value, g: &Global) -> Value {
         }
     }
     let store = if transport == "repository" {
-        let probe = if name.contains('/') { format!("{name}:latest") } else { format!("{name}/x:latest") };
+        let probe = if name.contains('/') {
+            format!("{name}:latest")
+        } else {
+            format!("{name}/x:latest")
+        };
         DockerRef::parse_normalized(&probe)
             .ok()
-            .and_then(|r| trust::load_registries_d(g).ok().and_then(|c| c.read_value(&r).map(|(v, _)| v.to_string())))
+            .and_then(|r| {
+                trust::load_registries_d(g)
+                    .ok()
+                    .and_then(|c| c.read_value(&r).map(|(v, _)| v.to_string()))
+            })
             .unwrap_or_default()
     } else {
         String::new()
@@ -181,14 +198,29 @@ fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let cols = ["transport", "name", "type", "gpg_id", "sigstore"];
     let mut table: Vec<Vec<String>> = Vec::new();
     if !a.noheading {
-        table.push(["TRANSPORT", "NAME", "TYPE", "ID", "STORE"].iter().map(|s| s.to_string()).collect());
+        table.push(
+            ["TRANSPORT", "NAME", "TYPE", "ID", "STORE"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
     }
     for r in &rows {
-        table.push(cols.iter().map(|c| r[c].as_str().unwrap_or("").to_string()).collect());
+        table.push(
+            cols.iter()
+                .map(|c| r[c].as_str().unwrap_or("").to_string())
+                .collect(),
+        );
     }
-    let widths: Vec<usize> = (0..cols.len()).map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols.len())
+        .map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
     for r in table {
-        let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:w$}", w = widths[i])).collect();
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:w$}", w = widths[i]))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     }
     Ok(ExitCode::SUCCESS)

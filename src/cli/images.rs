@@ -87,7 +87,9 @@ fn repo_tag(name: &str) -> (String, String) {
 
 fn created_unix(rec: &ImageRecord) -> Option<i64> {
     let c = rec.created.as_deref().unwrap_or(&rec.stored);
-    chrono::DateTime::parse_from_rfc3339(c).ok().map(|t| t.timestamp())
+    chrono::DateTime::parse_from_rfc3339(c)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// go-units `HumanDuration`, which podman's CREATED column uses.
@@ -118,9 +120,23 @@ fn human_size(n: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let digits = if v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
-    let s = if i == 0 { format!("{}", n) } else { format!("{v:.digits$}") };
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = if i == 0 {
+        format!("{}", n)
+    } else {
+        format!("{v:.digits$}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{s} {}", units[i])
 }
 
@@ -171,17 +187,27 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
         "SIZE".into(),
     ]];
     for i in &list {
-        let created = created_unix(i).map(|c| human_ago(now - c)).unwrap_or_default();
+        let created = created_unix(i)
+            .map(|c| human_ago(now - c))
+            .unwrap_or_default();
         let names: Vec<(String, String)> = if i.names.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
             i.names.iter().map(|n| repo_tag(n)).collect()
         };
         for (repo, tag) in names {
-            rows.push([repo, tag, i.id[..12].to_string(), created.clone(), human_size(i.size())]);
+            rows.push([
+                repo,
+                tag,
+                i.id[..12].to_string(),
+                created.clone(),
+                human_size(i.size()),
+            ]);
         }
     }
-    let widths: Vec<usize> = (0..4).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
     for r in rows {
         writeln!(
             out,
@@ -205,7 +231,11 @@ pub fn tag(g: &Global, a: TagArgs) -> anyhow::Result<ExitCode> {
     let rec = store.resolve(&a.image)?;
     for n in &a.names {
         // podman tags short names into localhost/.
-        let full = if n.contains('/') { n.clone() } else { format!("localhost/{n}") };
+        let full = if n.contains('/') {
+            n.clone()
+        } else {
+            format!("localhost/{n}")
+        };
         let r = ImageRef::parse(&full).with_context(|| format!("tag {n:?}"))?;
         store.tag(&rec.id, &r)?;
     }
@@ -243,7 +273,8 @@ pub fn rmi(g: &Global, a: RmiArgs) -> anyhow::Result<ExitCode> {
 fn inspect_one(store: &Store, name: &str) -> anyhow::Result<serde_json::Value> {
     let rec = store.resolve(name)?;
     let cfg_bytes = store.read_blob(&rec.config.digest)?;
-    let cfg: serde_json::Value = serde_json::from_slice(&cfg_bytes).context("stored image config")?;
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&cfg_bytes).context("stored image config")?;
     let parsed = ImageConfig::parse(&cfg_bytes, rec.layers.len()).context("stored image config")?;
     Ok(json!({
         "Id": rec.id,

@@ -66,7 +66,13 @@ pub fn pull_image(
 pub fn run(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
     let reference = ImageRef::parse(&a.image)?;
     let platform = manifest::wanted_platform(a.platform.as_deref(), a.arch.as_deref());
-    let rec = pull_image(g, &reference, &a.registry, &platform, a.signature_policy.as_deref())?;
+    let rec = pull_image(
+        g,
+        &reference,
+        &a.registry,
+        &platform,
+        a.signature_policy.as_deref(),
+    )?;
     println!("{}", rec.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -83,7 +83,9 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let dest_str = a.destination.clone().unwrap_or_else(|| a.source.clone());
     let dest = ImageRef::parse(&dest_str)?;
     let opts = a.registry.options(&dest)?;
-    let p = Progress { quiet: a.registry.quiet };
+    let p = Progress {
+        quiet: a.registry.quiet,
+    };
 
     // Everything signing needs is checked before a byte is pushed, so a
     // misconfiguration never leaves an unsigned image behind.
@@ -99,7 +101,10 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         Some(i) => {
             let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
                 .with_context(|| format!("--sign-identity {i:?}"))?;
-            anyhow::ensure!(!r.is_name_only(), "--sign-identity {i:?} must include a tag or digest");
+            anyhow::ensure!(
+                !r.is_name_only(),
+                "--sign-identity {i:?} must include a tag or digest"
+            );
             i.clone()
         }
         None => dest.to_string(),
@@ -125,7 +130,8 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         store_signature(base, &pushed.digest.to_string(), sig)?;
     }
     if let Some(f) = &a.digestfile {
-        std::fs::write(f, pushed.digest.to_string()).with_context(|| format!("writing {}", f.display()))?;
+        std::fs::write(f, pushed.digest.to_string())
+            .with_context(|| format!("writing {}", f.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -133,6 +139,7 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
 /// Writes a new signature into the staging lookaside as the next free
 /// `signature-N`, never overwriting one (see `append_signature`).
 fn store_signature(base: &LookasideUrl, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
-    append_signature(base, digest, &sig).with_context(|| format!("storing signature under {base}"))?;
+    append_signature(base, digest, &sig)
+        .with_context(|| format!("storing signature under {base}"))?;
     Ok(())
 }

@@ -49,7 +49,13 @@ pub fn import(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let name = a
         .reference
         .as_deref()
-        .map(|n| if n.contains('/') { n.to_string() } else { format!("localhost/{n}") })
+        .map(|n| {
+            if n.contains('/') {
+                n.to_string()
+            } else {
+                format!("localhost/{n}")
+            }
+        })
         .map(|n| ImageRef::parse(&n))
         .transpose()?;
     let rec = import::import_tarball(&store, &a.tarball, name.as_ref(), &a.change)
@@ -73,13 +79,15 @@ pub fn save(g: &Global, a: SaveArgs) -> anyhow::Result<ExitCode> {
             .or_else(|| rec.names.first().cloned());
         images.push((rec, name));
     }
-    archive::save(&store, &images, &a.output).with_context(|| format!("saving to {}", a.output.display()))?;
+    archive::save(&store, &images, &a.output)
+        .with_context(|| format!("saving to {}", a.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn load(g: &Global, a: LoadArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
-    let recs = archive::load(&store, &a.input).with_context(|| format!("loading {}", a.input.display()))?;
+    let recs = archive::load(&store, &a.input)
+        .with_context(|| format!("loading {}", a.input.display()))?;
     for r in recs {
         match r.names.first() {
             Some(n) => println!("Loaded image: {n}"),

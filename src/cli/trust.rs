@@ -34,7 +34,9 @@ pub fn load_policy(g: &Global, explicit: Option<&Path>) -> anyhow::Result<Policy
 
 /// The registries.d directory: `--registries.d`, else the default.
 pub fn registries_d_dir(g: &Global) -> PathBuf {
-    g.registries_d.clone().unwrap_or_else(RegistriesD::default_dir)
+    g.registries_d
+        .clone()
+        .unwrap_or_else(RegistriesD::default_dir)
 }
 
 pub fn load_registries_d(g: &Global) -> anyhow::Result<RegistriesD> {

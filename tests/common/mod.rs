@@ -22,7 +22,11 @@ pub fn fixture_cache() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `addr` answers an HTTP GET of `/v2/` with any status.
@@ -133,7 +137,9 @@ impl FaultProxy {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert!(line.contains("listening"), "fault proxy said {line:?}");
         FaultProxy { port, child }
     }
@@ -162,7 +168,11 @@ impl Vouch {
         // depend on the machine's /etc/containers/policy.json.
         let cfg = home.path().join(".config/containers");
         std::fs::create_dir_all(&cfg).unwrap();
-        std::fs::write(cfg.join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+        std::fs::write(
+            cfg.join("policy.json"),
+            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )
+        .unwrap();
         Vouch { home }
     }
 
@@ -195,10 +205,17 @@ impl Vouch {
     /// one-line error; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().unwrap();
-        assert!(!out.status.success(), "vouch {args:?} unexpectedly succeeded");
+        assert!(
+            !out.status.success(),
+            "vouch {args:?} unexpectedly succeeded"
+        );
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         let error_lines: Vec<_> = err.lines().filter(|l| l.starts_with("Error:")).collect();
-        assert_eq!(error_lines.len(), 1, "expected one Error: line, got:\n{err}");
+        assert_eq!(
+            error_lines.len(),
+            1,
+            "expected one Error: line, got:\n{err}"
+        );
         err
     }
 
@@ -238,7 +255,12 @@ impl Vouch {
             let bytes = std::fs::read(&p).unwrap();
             use sha2::Digest as _;
             let got = hex::encode(sha2::Sha256::digest(&bytes));
-            assert_eq!(got, p.file_name().unwrap().to_str().unwrap(), "corrupt blob {}", p.display());
+            assert_eq!(
+                got,
+                p.file_name().unwrap().to_str().unwrap(),
+                "corrupt blob {}",
+                p.display()
+            );
         }
         for img in self.images() {
             let id = img["Id"].as_str().unwrap();
@@ -353,7 +375,10 @@ pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String 
         for (blob, mt, plain) in &img.layers {
             let (d, size) = put(blob);
             layers.push(serde_json::json!({"mediaType": mt, "digest": d, "size": size}));
-            diff_ids.push(format!("sha256:{}", hex::encode(sha2::Sha256::digest(plain))));
+            diff_ids.push(format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(plain))
+            ));
         }
         let config = serde_json::json!({
             "architecture": img.arch, "os": "linux",
@@ -569,7 +594,9 @@ pub fn runtime_skip_reason() -> Option<String> {
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
             .unwrap_or(false);
         if !found {
-            return Some(format!("{tool} is not installed (scripts/setup.sh installs it)"));
+            return Some(format!(
+                "{tool} is not installed (scripts/setup.sh installs it)"
+            ));
         }
     }
     None
@@ -628,18 +655,36 @@ impl Vouch {
 
     /// Asserts that nothing of container `id` is left on the host.
     pub fn assert_container_gone(&self, id: &str) {
-        assert!(!self.root().join("containers").join(id).exists(), "container dir of {id} left");
+        assert!(
+            !self.root().join("containers").join(id).exists(),
+            "container dir of {id} left"
+        );
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mountinfo.contains(id), "mount of {id} left:\n{mountinfo}");
         let veth = format!("vv{}", &id[..12]);
-        assert!(!Path::new("/sys/class/net").join(&veth).exists(), "veth {veth} left");
-        assert!(!Path::new("/run/netns").join(format!("vouch-{id}")).exists(), "netns of {id} left");
-        let nft = Command::new("nft").args(["list", "table", "inet", "vouch"]).output().unwrap();
+        assert!(
+            !Path::new("/sys/class/net").join(&veth).exists(),
+            "veth {veth} left"
+        );
+        assert!(
+            !Path::new("/run/netns").join(format!("vouch-{id}")).exists(),
+            "netns of {id} left"
+        );
+        let nft = Command::new("nft")
+            .args(["list", "table", "inet", "vouch"])
+            .output()
+            .unwrap();
         let rules = String::from_utf8_lossy(&nft.stdout);
-        assert!(!rules.contains(&format!("c-{}", &id[..12])), "nft chain of {id} left:\n{rules}");
+        assert!(
+            !rules.contains(&format!("c-{}", &id[..12])),
+            "nft chain of {id} left:\n{rules}"
+        );
         let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
         let procs = String::from_utf8_lossy(&ps.stdout);
-        assert!(!procs.lines().any(|l| l.contains(id)), "process of {id} left:\n{procs}");
+        assert!(
+            !procs.lines().any(|l| l.contains(id)),
+            "process of {id} left:\n{procs}"
+        );
     }
 }
 
@@ -655,7 +700,10 @@ pub fn http_get(port: u16, path: &str) -> String {
                 return body;
             }
         }
-        assert!(Instant::now() < deadline, "nothing answered on 127.0.0.1:{port}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing answered on 127.0.0.1:{port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -670,11 +718,23 @@ pub struct Gpg {
 
 impl Gpg {
     pub fn new(email: &str) -> Self {
-        let home = tempfile::Builder::new().prefix("gpg").tempdir_in("/tmp").unwrap();
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in("/tmp")
+            .unwrap();
         let st = Command::new("gpg")
             .arg("--homedir")
             .arg(home.path())
-            .args(["--batch", "--passphrase", "", "--quick-gen-key", email, "rsa2048", "sign", "never"])
+            .args([
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                email,
+                "rsa2048",
+                "sign",
+                "never",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -717,7 +777,16 @@ impl Gpg {
         let out = Command::new("gpg")
             .arg("--homedir")
             .arg(self.home.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--armor", "--export-secret-keys", &self.email])
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--armor",
+                "--export-secret-keys",
+                &self.email,
+            ])
             .output()
             .unwrap();
         assert!(out.status.success() && !out.stdout.is_empty());
@@ -746,7 +815,14 @@ impl StaticHttp {
     pub fn start(dir: &Path) -> Self {
         let port = free_port();
         let mut child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -143,7 +143,9 @@ mod append_tests {
             let handles: Vec<_> = (0..24)
                 .map(|i| {
                     let base = &base;
-                    s.spawn(move || append_signature(base, DIGEST, format!("sig {i}").as_bytes()).unwrap())
+                    s.spawn(move || {
+                        append_signature(base, DIGEST, format!("sig {i}").as_bytes()).unwrap()
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -162,6 +164,9 @@ mod append_tests {
     #[test]
     fn remote_staging_is_not_written_directly() {
         let base = LookasideUrl::parse("http://127.0.0.1:1/x").unwrap();
-        assert!(matches!(append_signature(&base, DIGEST, b"s"), Err(WriteError::Remote { .. })));
+        assert!(matches!(
+            append_signature(&base, DIGEST, b"s"),
+            Err(WriteError::Remote { .. })
+        ));
     }
 }
