@@ -28,7 +28,10 @@ macro_rules! require_gpg {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The simple-signing payload, as containers/image writes it, with
@@ -46,7 +49,16 @@ fn payload(digest: &str, reference: &str, extra_critical: &str) -> Vec<u8> {
 fn gpg_sign(home: &Path, key: &str, data: &[u8], at: Option<u64>) -> Vec<u8> {
     let mut c = Command::new("gpg");
     c.arg("--homedir").arg(home);
-    c.args(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "-u", key]);
+    c.args([
+        "--batch",
+        "--yes",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "-u",
+        key,
+    ]);
     if let Some(t) = at {
         c.arg("--faked-system-time").arg(format!("{t}!"));
     }
@@ -59,19 +71,36 @@ fn gpg_sign(home: &Path, key: &str, data: &[u8], at: Option<u64>) -> Vec<u8> {
         .unwrap();
     child.stdin.take().unwrap().write_all(data).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gpg --sign: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gpg --sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 fn gpg(home: &Path, args: &[&str]) {
-    let out = Command::new("gpg").arg("--homedir").arg(home).arg("--batch").args(args).output().unwrap();
-    assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .arg("--batch")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A GnuPG key that expired 29 days ago, and a signature it made while it
 /// was still valid (30 days ago), over `data`.
 fn expired_key_signature(data: &[u8], public_out: &Path) -> Vec<u8> {
-    let home = tempfile::Builder::new().prefix("gpg").tempdir_in("/tmp").unwrap();
+    let home = tempfile::Builder::new()
+        .prefix("gpg")
+        .tempdir_in("/tmp")
+        .unwrap();
     let born = now() - 30 * 86400;
     gpg(
         home.path(),
@@ -96,16 +125,26 @@ fn expired_key_signature(data: &[u8], public_out: &Path) -> Vec<u8> {
         .unwrap();
     assert!(!out.stdout.is_empty());
     std::fs::write(public_out, out.stdout).unwrap();
-    let _ = Command::new("gpgconf").arg("--homedir").arg(home.path()).args(["--kill", "all"]).status();
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(home.path())
+        .args(["--kill", "all"])
+        .status();
     sig
 }
 
 /// Revokes `g`'s key with the certificate GnuPG made at key generation and
 /// exports the revoked public key to `out`.
 fn revoke(g: &Gpg, out: &Path) {
-    let rev = g.home.path().join("openpgp-revocs.d").join(format!("{}.rev", g.fingerprint));
+    let rev = g
+        .home
+        .path()
+        .join("openpgp-revocs.d")
+        .join(format!("{}.rev", g.fingerprint));
     // GnuPG prefixes the armor header with ':' so the file is not imported by accident.
-    let text = std::fs::read_to_string(&rev).unwrap().replace(":-----BEGIN", "-----BEGIN");
+    let text = std::fs::read_to_string(&rev)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
     let armored = g.home.path().join("revoke.asc");
     std::fs::write(&armored, text).unwrap();
     gpg(g.home.path(), &["--import", armored.to_str().unwrap()]);
@@ -128,8 +167,14 @@ impl BadLookaside {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("bad-lookaside said {line:?}")).to_string();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("bad-lookaside said {line:?}"))
+            .to_string();
         BadLookaside { addr, child }
     }
 
@@ -175,17 +220,43 @@ impl World {
         let policy = tmp.path().join("policy.json");
         common::signed_by_policy(&policy, &reg.host(), &key);
         let staging = tmp.path().join("good");
-        let regd = common::registries_d(tmp.path(), &reg.host(), &format!("file://{}", staging.display()), &staging);
+        let regd = common::registries_d(
+            tmp.path(),
+            &reg.host(),
+            &format!("file://{}", staging.display()),
+            &staging,
+        );
         let v = Vouch::new();
         v.import_httpd("localhost/app");
         let image = format!("{}/app:1", reg.host());
-        v.ok(&["--registries.d", regd.to_str().unwrap(), "push", "-q", "--tls-verify=false", "--sign-by-key", secret.to_str().unwrap(), "localhost/app", &image]);
-        let j: serde_json::Value = serde_json::from_str(&v.ok(&["image", "inspect", "localhost/app"])).unwrap();
+        v.ok(&[
+            "--registries.d",
+            regd.to_str().unwrap(),
+            "push",
+            "-q",
+            "--tls-verify=false",
+            "--sign-by-key",
+            secret.to_str().unwrap(),
+            "localhost/app",
+            &image,
+        ]);
+        let j: serde_json::Value =
+            serde_json::from_str(&v.ok(&["image", "inspect", "localhost/app"])).unwrap();
         let digest = j[0]["Digest"].as_str().unwrap().to_string();
         let manifest = tmp.path().join("manifest.json");
-        std::fs::copy(v.root().join("blobs/sha256").join(digest.trim_start_matches("sha256:")), &manifest).unwrap();
-        let good_signature =
-            std::fs::read(staging.join(format!("app@{}", digest.replace(':', "="))).join("signature-1")).unwrap();
+        std::fs::copy(
+            v.root()
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+            &manifest,
+        )
+        .unwrap();
+        let good_signature = std::fs::read(
+            staging
+                .join(format!("app@{}", digest.replace(':', "=")))
+                .join("signature-1"),
+        )
+        .unwrap();
         let w = World {
             reg,
             gpg,
@@ -204,7 +275,16 @@ impl World {
         // is due to the bad input alone.
         let ok = Vouch::new();
         let regd = w.lookaside(&[&w.good_signature]);
-        ok.ok(&["--registries.d", regd.to_str().unwrap(), "pull", "-q", "--tls-verify=false", "--signature-policy", w.policy.to_str().unwrap(), &w.image]);
+        ok.ok(&[
+            "--registries.d",
+            regd.to_str().unwrap(),
+            "pull",
+            "-q",
+            "--tls-verify=false",
+            "--signature-policy",
+            w.policy.to_str().unwrap(),
+            &w.image,
+        ]);
         w
     }
 
@@ -218,7 +298,11 @@ impl World {
         self.cases.set(n);
         let d = self.path(&format!("regd-{n}"));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("case.yaml"), format!("docker:\n  {}:\n    lookaside: {url}\n", self.reg.host())).unwrap();
+        std::fs::write(
+            d.join("case.yaml"),
+            format!("docker:\n  {}:\n    lookaside: {url}\n", self.reg.host()),
+        )
+        .unwrap();
         d
     }
 
@@ -258,6 +342,7 @@ impl World {
         if code == 1 {
             assert!(err.starts_with("Error: Source image rejected: "), "{err}");
         }
+        eprintln!("exit {code}: {err}");
         self.assert_store_empty();
         err
     }
@@ -273,7 +358,15 @@ impl World {
 
     /// `vouch standalone-verify` with the key file; asserts failure exit
     /// `code` with one `Error:` line containing `needle`.
-    fn standalone_fails(&self, key: &Path, manifest: &Path, reference: &str, sig: &[u8], code: i32, needle: &str) {
+    fn standalone_fails(
+        &self,
+        key: &Path,
+        manifest: &Path,
+        reference: &str,
+        sig: &[u8],
+        code: i32,
+        needle: &str,
+    ) {
         let n = self.cases.get() + 1;
         self.cases.set(n);
         let sig_path = self.path(&format!("standalone-{n}.sig"));
@@ -287,10 +380,16 @@ impl World {
             "any",
             sig_path.to_str().unwrap(),
         ]);
-        assert_eq!(got, code, "standalone-verify exit code for {needle:?}: {err}");
+        assert_eq!(
+            got, code,
+            "standalone-verify exit code for {needle:?}: {err}"
+        );
         assert!(out.is_empty(), "{out}");
         assert_eq!(err.lines().count(), 1, "not one line: {err}");
-        assert!(err.starts_with("Error: ") && err.contains(needle), "expected {needle:?} in: {err}");
+        assert!(
+            err.starts_with("Error: ") && err.contains(needle),
+            "expected {needle:?} in: {err}"
+        );
     }
 
     /// `vouch standalone-sign --key-file` of `manifest` for `reference`.
@@ -328,26 +427,72 @@ fn broken_signature_blobs_are_rejected() {
     let reference = w.image.clone();
 
     let truncated = &good[..good.len() / 2];
-    w.pull_fails(&w.lookaside(&[truncated]), &w.policy, 1, "Invalid GPG signature");
-    w.standalone_fails(&w.key, &w.manifest, &reference, truncated, 1, "Invalid GPG signature");
+    w.pull_fails(
+        &w.lookaside(&[truncated]),
+        &w.policy,
+        1,
+        "Invalid GPG signature",
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &reference,
+        truncated,
+        1,
+        "Invalid GPG signature",
+    );
 
     // Garbage that sniffs as OpenPGP (first byte 0x89) reaches the verifier.
     let mut garbage = vec![0x89u8];
     garbage.extend((0..2000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
-    w.pull_fails(&w.lookaside(&[&garbage]), &w.policy, 1, "Invalid GPG signature");
-    w.standalone_fails(&w.key, &w.manifest, &reference, &garbage, 1, "Invalid GPG signature");
+    w.pull_fails(
+        &w.lookaside(&[&garbage]),
+        &w.policy,
+        1,
+        "Invalid GPG signature",
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &reference,
+        &garbage,
+        1,
+        "Invalid GPG signature",
+    );
 
     // Garbage that does not even sniff as a signature: the lookaside is broken.
-    w.pull_fails(&w.lookaside(&[b"this is not a signature"]), &w.policy, 2, "unrecognized signature format, starting with binary 0x74");
+    w.pull_fails(
+        &w.lookaside(&[b"this is not a signature"]),
+        &w.policy,
+        2,
+        "unrecognized signature format, starting with binary 0x74",
+    );
     w.pull_fails(&w.lookaside(&[b""]), &w.policy, 2, "empty signature blob");
     let mut bit_flipped = good.clone();
     let last = bit_flipped.len() - 3;
     bit_flipped[last] ^= 0x40;
-    w.pull_fails(&w.lookaside(&[&bit_flipped]), &w.policy, 1, "Invalid GPG signature");
-    w.standalone_fails(&w.key, &w.manifest, &reference, &bit_flipped, 1, "Invalid GPG signature");
+    w.pull_fails(
+        &w.lookaside(&[&bit_flipped]),
+        &w.policy,
+        1,
+        "Invalid GPG signature",
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &reference,
+        &bit_flipped,
+        1,
+        "Invalid GPG signature",
+    );
 
     // Several bad signatures: every reason is given, still a rejection.
-    let err = w.pull_fails(&w.lookaside(&[truncated, &garbage]), &w.policy, 1, "None of the signatures were accepted, reasons: ");
+    let err = w.pull_fails(
+        &w.lookaside(&[truncated, &garbage]),
+        &w.policy,
+        1,
+        "None of the signatures were accepted, reasons: ",
+    );
     assert_eq!(err.matches("Invalid GPG signature").count(), 2, "{err}");
 }
 
@@ -361,17 +506,46 @@ fn valid_signatures_for_the_wrong_claim_are_rejected() {
     let other_manifest = w.path("other-manifest.json");
     std::fs::write(&other_manifest, br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#).unwrap();
     let other_digest_sig = w.vouch_sign(&other_manifest, &w.image);
-    w.pull_fails(&w.lookaside(&[&other_digest_sig]), &w.policy, 1, "Signature for digest sha256:");
-    w.standalone_fails(&w.key, &w.manifest, &w.image, &other_digest_sig, 1, "does not match");
+    w.pull_fails(
+        &w.lookaside(&[&other_digest_sig]),
+        &w.policy,
+        1,
+        "Signature for digest sha256:",
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &w.image,
+        &other_digest_sig,
+        1,
+        "does not match",
+    );
 
     let other_identity = format!("{}/other:1", w.reg.host());
     let other_identity_sig = w.vouch_sign(&w.manifest, &other_identity);
-    w.pull_fails(&w.lookaside(&[&other_identity_sig]), &w.policy, 1, "Signature for identity");
-    w.standalone_fails(&w.key, &w.manifest, &w.image, &other_identity_sig, 1, "does not match");
+    w.pull_fails(
+        &w.lookaside(&[&other_identity_sig]),
+        &w.policy,
+        1,
+        "Signature for identity",
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &w.image,
+        &other_identity_sig,
+        1,
+        "does not match",
+    );
 
     // Same tag in a different repository path, and a tag-less identity.
     let name_only = w.vouch_sign(&w.manifest, &format!("{}/app", w.reg.host()));
-    w.pull_fails(&w.lookaside(&[&name_only]), &w.policy, 1, "Signature for identity");
+    w.pull_fails(
+        &w.lookaside(&[&name_only]),
+        &w.policy,
+        1,
+        "Signature for identity",
+    );
 
     // An unknown critical member, signed by the right key with gpg.
     let unknown = gpg_sign(
@@ -380,13 +554,39 @@ fn valid_signatures_for_the_wrong_claim_are_rejected() {
         &payload(&w.digest, &w.image, r#""unexpected":"member","#),
         None,
     );
-    w.pull_fails(&w.lookaside(&[&unknown]), &w.policy, 1, r#"Unknown key "unexpected""#);
-    w.standalone_fails(&w.key, &w.manifest, &w.image, &unknown, 1, r#"Unknown key "unexpected""#);
+    w.pull_fails(
+        &w.lookaside(&[&unknown]),
+        &w.policy,
+        1,
+        r#"Unknown key "unexpected""#,
+    );
+    w.standalone_fails(
+        &w.key,
+        &w.manifest,
+        &w.image,
+        &unknown,
+        1,
+        r#"Unknown key "unexpected""#,
+    );
 
     // The same payload without it verifies: the rejection above is the member's.
-    let fine = gpg_sign(w.gpg.home.path(), &w.gpg.fingerprint, &payload(&w.digest, &w.image, ""), None);
+    let fine = gpg_sign(
+        w.gpg.home.path(),
+        &w.gpg.fingerprint,
+        &payload(&w.digest, &w.image, ""),
+        None,
+    );
     let ok = Vouch::new();
-    ok.ok(&["--registries.d", w.lookaside(&[&fine]).to_str().unwrap(), "pull", "-q", "--tls-verify=false", "--signature-policy", w.policy.to_str().unwrap(), &w.image]);
+    ok.ok(&[
+        "--registries.d",
+        w.lookaside(&[&fine]).to_str().unwrap(),
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        w.policy.to_str().unwrap(),
+        &w.image,
+    ]);
 }
 
 /// Keys that must not be trusted: another key, an expired key, a revoked
@@ -403,26 +603,49 @@ fn wrong_expired_revoked_and_missing_keys_are_rejected() {
     other.export(&other_key);
     let wrong = w.policy_with_key("wrong.json", &other_key);
     w.pull_fails(&w.lookaside(&[&sig]), &wrong, 1, "Invalid GPG signature");
-    w.standalone_fails(&other_key, &w.manifest, &w.image, &sig, 1, "Invalid GPG signature");
+    w.standalone_fails(
+        &other_key,
+        &w.manifest,
+        &w.image,
+        &sig,
+        1,
+        "Invalid GPG signature",
+    );
 
     // A key that expired after it signed: rejected (docs/signing.md).
     let expired_key = w.path("expired.gpg");
     let expired_sig = expired_key_signature(&payload(&w.digest, &w.image, ""), &expired_key);
     let expired = w.policy_with_key("expired.json", &expired_key);
-    w.pull_fails(&w.lookaside(&[&expired_sig]), &expired, 1, "is not valid now (expired or invalidated)");
-    w.standalone_fails(&expired_key, &w.manifest, &w.image, &expired_sig, 1, "not valid now");
+    w.pull_fails(
+        &w.lookaside(&[&expired_sig]),
+        &expired,
+        1,
+        "is not valid now (expired or invalidated)",
+    );
+    w.standalone_fails(
+        &expired_key,
+        &w.manifest,
+        &w.image,
+        &expired_sig,
+        1,
+        "not valid now",
+    );
     // The shared fixture made by GnuPG 2.2 says the same.
     let fx = |rel: &str| {
         let p = w.path(&rel.replace('/', "_"));
         std::fs::write(&p, common::trust_fixture(rel)).unwrap();
         p
     };
-    let fx_payload: serde_json::Value =
-        serde_json::from_slice(&common::trust_fixture("generated/gpg-expired-key/payload.json")).unwrap();
+    let fx_payload: serde_json::Value = serde_json::from_slice(&common::trust_fixture(
+        "generated/gpg-expired-key/payload.json",
+    ))
+    .unwrap();
     w.standalone_fails(
         &fx("generated/gpg-expired-key/public-key.gpg"),
         &fx("generated/gpg-expired-key/manifest.json"),
-        fx_payload["critical"]["identity"]["docker-reference"].as_str().unwrap(),
+        fx_payload["critical"]["identity"]["docker-reference"]
+            .as_str()
+            .unwrap(),
         &common::trust_fixture("generated/gpg-expired-key/signature-1"),
         1,
         "not valid now",
@@ -430,12 +653,24 @@ fn wrong_expired_revoked_and_missing_keys_are_rejected() {
 
     // A revoked key (its own revocation certificate imported).
     let victim = Gpg::new("revoked@example.com");
-    let revoked_sig = gpg_sign(victim.home.path(), &victim.fingerprint, &payload(&w.digest, &w.image, ""), None);
+    let revoked_sig = gpg_sign(
+        victim.home.path(),
+        &victim.fingerprint,
+        &payload(&w.digest, &w.image, ""),
+        None,
+    );
     let revoked_key = w.path("revoked.gpg");
     revoke(&victim, &revoked_key);
     let revoked = w.policy_with_key("revoked.json", &revoked_key);
     w.pull_fails(&w.lookaside(&[&revoked_sig]), &revoked, 1, "revoked");
-    w.standalone_fails(&revoked_key, &w.manifest, &w.image, &revoked_sig, 1, "revoked");
+    w.standalone_fails(
+        &revoked_key,
+        &w.manifest,
+        &w.image,
+        &revoked_sig,
+        1,
+        "revoked",
+    );
     // The upstream fixture's revoked (compromised) subkey.
     w.standalone_fails(
         &fx("signature/fixtures/public-key-with-revoked-subkey.gpg"),
@@ -448,7 +683,12 @@ fn wrong_expired_revoked_and_missing_keys_are_rejected() {
 
     // keyPath that does not exist: a rejection naming the path.
     let missing = w.policy_with_key("missing.json", Path::new("/nonexistent/vouch-test/key.gpg"));
-    w.pull_fails(&w.lookaside(&[&sig]), &missing, 1, "/nonexistent/vouch-test/key.gpg");
+    w.pull_fails(
+        &w.lookaside(&[&sig]),
+        &missing,
+        1,
+        "/nonexistent/vouch-test/key.gpg",
+    );
     let (code, _, err) = w.victim.run3(&[
         "standalone-verify",
         "--public-key-file",
@@ -470,23 +710,46 @@ fn hostile_lookaside_servers_fail_closed() {
     let w = World::new();
 
     let s = BadLookaside::start("500");
-    w.pull_fails(&w.regd_for(&s.url()), &w.policy, 2, "status 500 (Internal Server Error)");
+    w.pull_fails(
+        &w.regd_for(&s.url()),
+        &w.policy,
+        2,
+        "status 500 (Internal Server Error)",
+    );
     drop(s);
 
     let s = BadLookaside::start("redirect");
-    let err = w.pull_fails(&w.regd_for(&s.url()), &w.policy, 2, "reading signature from http://");
+    let err = w.pull_fails(
+        &w.regd_for(&s.url()),
+        &w.policy,
+        2,
+        "reading signature from http://",
+    );
     assert!(err.to_lowercase().contains("redirect"), "{err}");
     drop(s);
 
     let s = BadLookaside::start("huge");
     let started = std::time::Instant::now();
-    w.pull_fails(&w.regd_for(&s.url()), &w.policy, 2, "body exceeds 4194304 bytes");
-    assert!(started.elapsed().as_secs() < 20, "the huge body was read to the end");
+    w.pull_fails(
+        &w.regd_for(&s.url()),
+        &w.policy,
+        2,
+        "body exceeds 4194304 bytes",
+    );
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the huge body was read to the end"
+    );
     drop(s);
 
     // An HTML error page served as 200: not a signature.
     let s = BadLookaside::start("html");
-    w.pull_fails(&w.regd_for(&s.url()), &w.policy, 2, "unrecognized signature format, starting with binary 0x3c");
+    w.pull_fails(
+        &w.regd_for(&s.url()),
+        &w.policy,
+        2,
+        "unrecognized signature format, starting with binary 0x3c",
+    );
     drop(s);
 
     // Over the 4 MiB cap from a static server (with Content-Length).
@@ -497,10 +760,20 @@ fn hostile_lookaside_servers_fail_closed() {
     big.resize(4 * 1024 * 1024 + 1, 0);
     std::fs::write(sig_dir.join("signature-1"), &big).unwrap();
     let http = common::StaticHttp::start(&big_dir);
-    w.pull_fails(&w.regd_for(&http.url()), &w.policy, 2, "body exceeds 4194304 bytes");
+    w.pull_fails(
+        &w.regd_for(&http.url()),
+        &w.policy,
+        2,
+        "body exceeds 4194304 bytes",
+    );
     // The same file through file:// (which upstream does not cap): the
     // trailing bytes make it an invalid message, still a rejection.
-    w.pull_fails(&w.regd_for(&format!("file://{}", big_dir.display())), &w.policy, 1, "Invalid GPG signature");
+    w.pull_fails(
+        &w.regd_for(&format!("file://{}", big_dir.display())),
+        &w.policy,
+        1,
+        "Invalid GPG signature",
+    );
 }
 
 /// Broken policy.json files: errors (exit 2) naming the file, before any
@@ -514,42 +787,73 @@ fn broken_policy_files_are_errors_naming_the_file() {
     let key_data = {
         use std::io::Read;
         let mut b = Vec::new();
-        std::fs::File::open(&w.key).unwrap().read_to_end(&mut b).unwrap();
+        std::fs::File::open(&w.key)
+            .unwrap()
+            .read_to_end(&mut b)
+            .unwrap();
         base64_encode(&b)
     };
     let host = w.reg.host();
     let cases: Vec<(&str, String, &str)> = vec![
-        ("unknown-top.json", r#"{"default":[{"type":"insecureAcceptAnything"}],"transprots":{}}"#.into(), r#"Unknown key "transprots""#),
+        (
+            "unknown-top.json",
+            r#"{"default":[{"type":"insecureAcceptAnything"}],"transprots":{}}"#.into(),
+            r#"Unknown key "transprots""#,
+        ),
         (
             "unknown-req.json",
-            format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{key}","keyPth":"x"}}]}}"#),
+            format!(
+                r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{key}","keyPth":"x"}}]}}"#
+            ),
             r#"Unknown key "keyPth""#,
         ),
-        ("duplicate.json", r#"{"default":[{"type":"reject"}],"default":[{"type":"insecureAcceptAnything"}]}"#.into(), r#"Duplicate key "default""#),
+        (
+            "duplicate.json",
+            r#"{"default":[{"type":"reject"}],"default":[{"type":"insecureAcceptAnything"}]}"#
+                .into(),
+            r#"Duplicate key "default""#,
+        ),
         (
             "duplicate-scope.json",
-            format!(r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[{{"type":"reject"}}],"{host}":[{{"type":"insecureAcceptAnything"}}]}}}}}}"#),
+            format!(
+                r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[{{"type":"reject"}}],"{host}":[{{"type":"insecureAcceptAnything"}}]}}}}}}"#
+            ),
             "Duplicate key",
         ),
-        ("empty-default.json", r#"{"default":[]}"#.into(), "List of verification policy requirements must not be empty"),
+        (
+            "empty-default.json",
+            r#"{"default":[]}"#.into(),
+            "List of verification policy requirements must not be empty",
+        ),
         (
             "empty-scope.json",
-            format!(r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[]}}}}}}"#),
+            format!(
+                r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}":[]}}}}}}"#
+            ),
             "List of verification policy requirements must not be empty",
         ),
         (
             "path-and-data.json",
-            format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{key}","keyData":"{key_data}"}}]}}"#),
+            format!(
+                r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{key}","keyData":"{key_data}"}}]}}"#
+            ),
             "Exactly one of keyPath, keyPaths and keyData must be specified, more than one present",
         ),
-        ("not-json.json", "{\"default\":[{\"type\":\"reject\"}]".into(), "policy"),
+        (
+            "not-json.json",
+            "{\"default\":[{\"type\":\"reject\"}]".into(),
+            "policy",
+        ),
         ("empty.json", String::new(), "unexpected end of JSON input"),
     ];
     for (name, text, needle) in cases {
         let p = w.path(name);
         std::fs::write(&p, text).unwrap();
         let err = w.pull_fails(&regd, &p, 2, needle);
-        assert!(err.contains(p.to_str().unwrap()), "{name}: the error does not name the file: {err}");
+        assert!(
+            err.contains(p.to_str().unwrap()),
+            "{name}: the error does not name the file: {err}"
+        );
     }
     // And a policy file that does not exist.
     let p = w.path("no-such-policy.json");
@@ -561,7 +865,11 @@ fn base64_encode(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {

@@ -23,7 +23,9 @@ fn missing(tools: &[&str]) -> Option<String> {
             .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
             .unwrap_or(false);
         if !found {
-            return Some(format!("{t} is not installed (scripts/setup.sh installs it)"));
+            return Some(format!(
+                "{t} is not installed (scripts/setup.sh installs it)"
+            ));
         }
     }
     None
@@ -66,7 +68,15 @@ impl World {
         // A second key: the policy that names it must reject.
         let other = Gpg::new("mallory@example.com");
         other.export(&other_key);
-        World { reg, gpg, tmp, staging, regd, key, other_key }
+        World {
+            reg,
+            gpg,
+            tmp,
+            staging,
+            regd,
+            key,
+            other_key,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -116,7 +126,11 @@ impl World {
             c.args(["--sign-by", &self.gpg.fingerprint]);
         }
         let out = c.args(["localhost/app", &dest]).output().unwrap();
-        assert!(out.status.success(), "vouch push: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "vouch push: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `skopeo --policy P --registries.d D copy docker://IMAGE dir:…`.
@@ -132,7 +146,10 @@ impl World {
             .arg(format!("dir:{}", out_dir.path().join("img").display()))
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// `podman pull --signature-policy P IMAGE` into a fresh store; the
@@ -146,7 +163,10 @@ impl World {
             .output()
             .unwrap();
         podman_cleanup(dir.path());
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// `vouch pull --signature-policy P IMAGE` into a fresh store; on
@@ -177,7 +197,13 @@ fn sig_dirs(staging: &Path, repo: &str) -> Vec<PathBuf> {
     std::fs::read_dir(staging)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{repo}@sha256=")))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("{repo}@sha256="))
+        })
         .collect()
 }
 
@@ -192,7 +218,10 @@ fn podman_cmd(dir: &Path) -> Command {
 /// podman to drop them, then remove what is left.
 fn podman_cleanup(dir: &Path) {
     let _ = podman_cmd(dir).args(["rmi", "-a", "-f"]).output();
-    let _ = Command::new("umount").arg("-R").arg(dir.join("root")).output();
+    let _ = Command::new("umount")
+        .arg("-R")
+        .arg(dir.join("root"))
+        .output();
 }
 
 /// A registries.d file in /etc/containers/registries.d for one test
@@ -216,7 +245,11 @@ impl EtcRegistriesD {
             state.1 = true;
         }
         state.0 += 1;
-        let file = dir.join(format!("vouch-test-{}-{}.yaml", std::process::id(), host.replace([':', '.'], "-")));
+        let file = dir.join(format!(
+            "vouch-test-{}-{}.yaml",
+            std::process::id(),
+            host.replace([':', '.'], "-")
+        ));
         std::fs::write(&file, yaml).unwrap();
         EtcRegistriesD { file }
     }
@@ -250,11 +283,16 @@ fn vouch_signature_accepted_by_skopeo() {
     assert!(ok, "skopeo rejected vouch's signature: {err}");
 
     let (ok, err) = w.skopeo_pull(&w.policy("wrong.json", &w.other_key), &image);
-    assert!(!ok, "skopeo accepted a signature by a key the policy does not name");
+    assert!(
+        !ok,
+        "skopeo accepted a signature by a key the policy does not name"
+    );
     assert!(err.contains("Source image rejected"), "{err}");
 
     // The signature is one OpenPGP message, signed by the primary key.
-    let digest_dir = sig_dirs(&w.staging, "app").pop().expect("no signature directory for app");
+    let digest_dir = sig_dirs(&w.staging, "app")
+        .pop()
+        .expect("no signature directory for app");
     let sig = digest_dir.join("signature-1");
     let out = Command::new("gpg")
         .arg("--homedir")
@@ -264,8 +302,15 @@ fn vouch_signature_accepted_by_skopeo() {
         .output()
         .unwrap();
     let packets = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(packets.matches(":signature packet:").count(), 1, "{packets}");
-    assert!(packets.contains(&w.gpg.fingerprint), "not signed by the primary key:\n{packets}");
+    assert_eq!(
+        packets.matches(":signature packet:").count(),
+        1,
+        "{packets}"
+    );
+    assert!(
+        packets.contains(&w.gpg.fingerprint),
+        "not signed by the primary key:\n{packets}"
+    );
     assert!(!digest_dir.join("signature-2").exists());
 }
 
@@ -283,7 +328,10 @@ fn vouch_signature_accepted_by_podman() {
     let (ok, err) = w.podman_pull(&w.policy("right.json", &w.key), &image);
     assert!(ok, "podman rejected vouch's signature: {err}");
     let (ok, err) = w.podman_pull(&w.policy("wrong.json", &w.other_key), &image);
-    assert!(!ok, "podman accepted a signature by a key the policy does not name");
+    assert!(
+        !ok,
+        "podman accepted a signature by a key the policy does not name"
+    );
     assert!(err.contains("Source image rejected"), "{err}");
 }
 
@@ -317,8 +365,15 @@ fn podman_and_skopeo_signatures_accepted_by_vouch() {
         .output()
         .unwrap();
     podman_cleanup(pdir.path());
-    assert!(out.status.success(), "podman push --sign-by: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(!sig_dirs(&w.staging, "podman-signed").is_empty(), "podman wrote no signature into the staging lookaside");
+    assert!(
+        out.status.success(),
+        "podman push --sign-by: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !sig_dirs(&w.staging, "podman-signed").is_empty(),
+        "podman wrote no signature into the staging lookaside"
+    );
 
     // skopeo: copy registry to registry, signing by fingerprint.
     let skopeo_signed = w.image("skopeo-signed:1");
@@ -328,7 +383,12 @@ fn podman_and_skopeo_signatures_accepted_by_vouch() {
             .arg("--insecure-policy")
             .arg("--registries.d")
             .arg(&w.regd)
-            .args(["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args([
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
             .args(["--sign-by", &w.gpg.fingerprint])
             .arg(format!("docker://{}", w.image("src:1")))
             .arg(format!("docker://{skopeo_signed}")),
@@ -339,7 +399,10 @@ fn podman_and_skopeo_signatures_accepted_by_vouch() {
         assert!(ok, "vouch rejected the peer's signature on {image}: {err}");
         let (ok, err) = w.vouch_pull(&wrong, image);
         assert!(!ok);
-        assert!(err.contains("Error: Source image rejected: Invalid GPG signature"), "{err}");
+        assert!(
+            err.contains("Error: Source image rejected: Invalid GPG signature"),
+            "{err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
@@ -351,7 +414,11 @@ fn standalone_sign_and_verify_both_ways() {
     let gpg = Gpg::new("standalone@example.com");
     let tmp = tempfile::tempdir().unwrap();
     let manifest = tmp.path().join("manifest.json");
-    std::fs::write(&manifest, common::trust_fixture("generated/gpg-skopeo-standalone/manifest.json")).unwrap();
+    std::fs::write(
+        &manifest,
+        common::trust_fixture("generated/gpg-skopeo-standalone/manifest.json"),
+    )
+    .unwrap();
     let key = tmp.path().join("key.gpg");
     gpg.export(&key);
     let secret = tmp.path().join("secret.asc");
@@ -379,28 +446,53 @@ fn standalone_sign_and_verify_both_ways() {
         &gpg.fingerprint,
         by_skopeo.to_str().unwrap(),
     ]);
-    assert!(out.starts_with(&format!("Signature verified using fingerprint {}, digest sha256:", gpg.fingerprint)), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "Signature verified using fingerprint {}, digest sha256:",
+            gpg.fingerprint
+        )),
+        "{out}"
+    );
     // Also from the GnuPG keyring, as skopeo does without --public-key-file.
     let out = v
         .cmd()
         .env("GNUPGHOME", gpg.home.path())
-        .args(["standalone-verify", m, reference, &gpg.fingerprint, by_skopeo.to_str().unwrap()])
+        .args([
+            "standalone-verify",
+            m,
+            reference,
+            &gpg.fingerprint,
+            by_skopeo.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // vouch standalone-sign (key file, and gpg-agent) → skopeo standalone-verify
     for (name, via_agent) in [("by-vouch-file.sig", false), ("by-vouch-agent.sig", true)] {
         let sig = tmp.path().join(name);
         let mut c = v.cmd();
-        c.env("GNUPGHOME", gpg.home.path()).args(["standalone-sign", "-o"]).arg(&sig);
+        c.env("GNUPGHOME", gpg.home.path())
+            .args(["standalone-sign", "-o"])
+            .arg(&sig);
         if via_agent {
             c.arg(&manifest).args([reference, &gpg.fingerprint]);
         } else {
-            c.arg("--key-file").arg(&secret).arg(&manifest).arg(reference);
+            c.arg("--key-file")
+                .arg(&secret)
+                .arg(&manifest)
+                .arg(reference);
         }
         let out = c.output().unwrap();
-        assert!(out.status.success(), "vouch standalone-sign: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "vouch standalone-sign: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = common::peer_ok(
             Command::new("skopeo")
                 .env("GNUPGHOME", gpg.home.path())
@@ -450,14 +542,19 @@ fn same_files_same_decisions() {
         let (podman, perr) = w.podman_pull(policy, image);
         let (skopeo, serr) = w.skopeo_pull(policy, image);
         let (vouch, verr) = w.vouch_pull(policy, image);
-        report.push_str(&format!("{case}: podman={podman} skopeo={skopeo} vouch={vouch}\n"));
+        report.push_str(&format!(
+            "{case}: podman={podman} skopeo={skopeo} vouch={vouch}\n"
+        ));
         assert!(
             podman == expected && skopeo == expected && vouch == expected,
             "{case}: expected {expected}, got podman={podman} ({perr}) skopeo={skopeo} ({serr}) vouch={vouch} ({verr})"
         );
         if !expected {
             for (tool, err) in [("podman", &perr), ("skopeo", &serr), ("vouch", &verr)] {
-                assert!(err.contains("Source image rejected"), "{case}: {tool} said {err}");
+                assert!(
+                    err.contains("Source image rejected"),
+                    "{case}: {tool} said {err}"
+                );
             }
         }
     }
@@ -480,7 +577,15 @@ fn shared_fixtures_standalone_decisions() {
         let m = put(&format!("generated/{dir}/manifest.json"));
         let k = put(&format!("generated/{key}"));
         let s = put(&format!("generated/{dir}/{sig}"));
-        v.run3(&["standalone-verify", "--public-key-file", &k, &m, reference, fpr, &s])
+        v.run3(&[
+            "standalone-verify",
+            "--public-key-file",
+            &k,
+            &m,
+            reference,
+            fpr,
+            &s,
+        ])
     };
     // skopeo 1.9.3 + gpg: accepted.
     let (code, out, err) = verify(
@@ -502,17 +607,173 @@ fn shared_fixtures_standalone_decisions() {
     );
     assert_eq!(code, 1, "{err}");
     // An expired key: rejected (GPGME's rule; docs/signing.md).
-    let payload: serde_json::Value =
-        serde_json::from_slice(&common::trust_fixture("generated/gpg-expired-key/payload.json")).unwrap();
-    let reference = payload["critical"]["identity"]["docker-reference"].as_str().unwrap().to_string();
-    let (code, _, err) = verify("gpg-expired-key", "gpg-expired-key/public-key.gpg", "signature-1", &reference, "any");
+    let payload: serde_json::Value = serde_json::from_slice(&common::trust_fixture(
+        "generated/gpg-expired-key/payload.json",
+    ))
+    .unwrap();
+    let reference = payload["critical"]["identity"]["docker-reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, err) = verify(
+        "gpg-expired-key",
+        "gpg-expired-key/public-key.gpg",
+        "signature-1",
+        &reference,
+        "any",
+    );
     assert_eq!(code, 1, "expired key accepted: {err}");
     assert!(err.contains("not valid now"), "{err}");
     // Sequoia's subkey signature maps to its primary (upstream ≥ 5.37).
-    let payload: serde_json::Value =
-        serde_json::from_slice(&common::trust_fixture("generated/sequoia-subkey/payload.json")).unwrap();
-    let reference = payload["critical"]["identity"]["docker-reference"].as_str().unwrap().to_string();
-    let (code, out, err) = verify("sequoia-subkey", "sequoia-subkey/cert.pgp", "signature-1", &reference, "any");
+    let payload: serde_json::Value = serde_json::from_slice(&common::trust_fixture(
+        "generated/sequoia-subkey/payload.json",
+    ))
+    .unwrap();
+    let reference = payload["critical"]["identity"]["docker-reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = verify(
+        "sequoia-subkey",
+        "sequoia-subkey/cert.pgp",
+        "signature-1",
+        &reference,
+        "any",
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("Signature verified using fingerprint "), "{out}");
+    assert!(
+        out.starts_with("Signature verified using fingerprint "),
+        "{out}"
+    );
+}
+
+/// `--batch`: one process signs many manifests (each verifiable by skopeo)
+/// and checks many signatures, judging every line.
+#[test]
+fn standalone_batch_mode() {
+    require!("skopeo", "gpg");
+    let gpg = Gpg::new("batch@example.com");
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret.asc");
+    gpg.export_secret(&secret);
+    let key = tmp.path().join("key.gpg");
+    gpg.export(&key);
+    let mut sign_list = String::from("# manifest reference output\n\n");
+    let mut verify_list = String::new();
+    for i in 0..5 {
+        let m = tmp.path().join(format!("m{i}.json"));
+        std::fs::write(&m, format!(r#"{{"schemaVersion":2,"n":{i}}}"#)).unwrap();
+        let s = tmp.path().join(format!("s{i}.sig"));
+        let r = format!("registry.example.com/app:{i}");
+        sign_list.push_str(&format!("{} {r} {}\n", m.display(), s.display()));
+        verify_list.push_str(&format!("{} {r} {}\n", m.display(), s.display()));
+    }
+    let sign_path = tmp.path().join("sign.list");
+    std::fs::write(&sign_path, &sign_list).unwrap();
+    let v = Vouch::new();
+    v.ok(&[
+        "standalone-sign",
+        "--key-file",
+        secret.to_str().unwrap(),
+        "--batch",
+        sign_path.to_str().unwrap(),
+    ]);
+    // Through gpg-agent too, with the key as the only argument.
+    let agent_list = tmp.path().join("agent.list");
+    std::fs::write(&agent_list, sign_list.replace(".sig", ".agent.sig")).unwrap();
+    let out = v
+        .cmd()
+        .env("GNUPGHOME", gpg.home.path())
+        .args([
+            "standalone-sign",
+            "--batch",
+            agent_list.to_str().unwrap(),
+            &gpg.fingerprint,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for sig in ["s3.sig", "s3.agent.sig"] {
+        common::peer_ok(
+            Command::new("skopeo")
+                .env("GNUPGHOME", gpg.home.path())
+                .arg("standalone-verify")
+                .arg(tmp.path().join("m3.json"))
+                .args(["registry.example.com/app:3", &gpg.fingerprint])
+                .arg(tmp.path().join(sig)),
+        );
+    }
+
+    let verify_path = tmp.path().join("verify.list");
+    std::fs::write(&verify_path, &verify_list).unwrap();
+    let k = key.to_str().unwrap();
+    let out = v.ok(&[
+        "standalone-verify",
+        "--public-key-file",
+        k,
+        "--batch",
+        verify_path.to_str().unwrap(),
+        &gpg.fingerprint,
+    ]);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("Signature verified using fingerprint"))
+            .count(),
+        5,
+        "{out}"
+    );
+
+    // One line with a swapped signature: that line is rejected (exit 1),
+    // the others still verified.
+    let swapped = verify_list.replacen("s1.sig", "s2.sig", 1);
+    std::fs::write(&verify_path, swapped).unwrap();
+    let (code, out, err) = v.run3(&[
+        "standalone-verify",
+        "--public-key-file",
+        k,
+        "--batch",
+        verify_path.to_str().unwrap(),
+        "any",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("verify.list:2: Error verifying signature:"),
+        "{err}"
+    );
+    // A missing file is an error (exit 2), a malformed line too.
+    std::fs::write(
+        &verify_path,
+        verify_list.replacen("s0.sig", "nonexistent.sig", 1),
+    )
+    .unwrap();
+    let (code, _, err) = v.run3(&[
+        "standalone-verify",
+        "--public-key-file",
+        k,
+        "--batch",
+        verify_path.to_str().unwrap(),
+        "any",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nonexistent.sig"), "{err}");
+    std::fs::write(&verify_path, "just two\n").unwrap();
+    let (code, _, err) = v.run3(&[
+        "standalone-verify",
+        "--public-key-file",
+        k,
+        "--batch",
+        verify_path.to_str().unwrap(),
+        "any",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("verify.list:1: expected 3 fields, found 2"),
+        "{err}"
+    );
 }

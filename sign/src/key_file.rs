@@ -14,6 +14,7 @@ use sequoia_openpgp::parse::Parse;
 use sequoia_openpgp::Cert;
 
 use crate::passphrase::Passphrase;
+use crate::rsa_crt::CrtRsa;
 use crate::select::{choose_signing_key, SelectError};
 use crate::SigningKey;
 
@@ -93,14 +94,19 @@ impl SigningKey {
                     source,
                 })?
         };
-        let keypair = secret
-            .into_keypair()
-            .map_err(|source| KeyFileError::Unlock {
-                path: p(),
-                fingerprint: fingerprint.clone(),
-                source,
-            })?;
-        let signer: Box<dyn crypto::Signer + Send + Sync> = Box::new(keypair);
+        // RSA keys sign with their CRT parameters (4x faster; see rsa_crt).
+        let signer: Box<dyn crypto::Signer + Send + Sync> = match CrtRsa::new(&secret) {
+            Some(crt) => Box::new(crt),
+            None => Box::new(
+                secret
+                    .into_keypair()
+                    .map_err(|source| KeyFileError::Unlock {
+                        path: p(),
+                        fingerprint: fingerprint.clone(),
+                        source,
+                    })?,
+            ),
+        };
         Ok(SigningKey::new(
             signer,
             chosen.primary_fingerprint,

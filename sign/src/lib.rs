@@ -25,6 +25,7 @@ mod key_file;
 mod message;
 mod passphrase;
 mod payload;
+mod rsa_crt;
 mod select;
 
 use std::fmt;

@@ -35,6 +35,9 @@ pub struct StandaloneSignArgs {
     /// positional argument is then the optional KEY-FINGERPRINT.
     #[arg(long)]
     pub batch: Option<PathBuf>,
+    /// With --batch and --key-file: signing threads (default: one per CPU).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// MANIFEST DOCKER-REFERENCE [KEY-FINGERPRINT]; the key (fingerprint,
     /// key ID or e-mail) is GnuPG's and ignored with --key-file.
     #[arg(value_name = "ARGS", num_args = 0..=3)]
@@ -64,7 +67,8 @@ fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
 /// The lines of a batch file: (line number, whitespace-separated fields),
 /// each line holding exactly three fields.
 fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
-    let text = std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
+    let text =
+        std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -73,15 +77,38 @@ fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [a, b, c] = fields[..] else {
-            anyhow::bail!("{}:{}: expected 3 fields, found {}", list.display(), i + 1, fields.len());
+            anyhow::bail!(
+                "{}:{}: expected 3 fields, found {}",
+                list.display(),
+                i + 1,
+                fields.len()
+            );
         };
         out.push((i + 1, [a.to_string(), b.to_string(), c.to_string()]));
     }
     Ok(out)
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so a reader never sees a partial signature.
+fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 fn load_signing_key(a: &StandaloneSignArgs, spec: Option<&str>) -> anyhow::Result<SigningKey> {
-    let pass = a.passphrase_file.as_deref().map(Passphrase::read_file).transpose()?;
+    let pass = a
+        .passphrase_file
+        .as_deref()
+        .map(Passphrase::read_file)
+        .transpose()?;
     Ok(match (&a.key_file, spec) {
         (Some(f), _) => SigningKey::from_key_file(f, pass.as_ref())?,
         (None, Some(spec)) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
@@ -92,24 +119,77 @@ fn load_signing_key(a: &StandaloneSignArgs, spec: Option<&str>) -> anyhow::Resul
 pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
     if let Some(list) = &a.batch {
         anyhow::ensure!(a.output.is_none(), "--output is per line with --batch");
-        anyhow::ensure!(a.args.len() <= 1, "with --batch, the only argument is KEY-FINGERPRINT");
+        anyhow::ensure!(
+            a.args.len() <= 1,
+            "with --batch, the only argument is KEY-FINGERPRINT"
+        );
         let lines = batch_lines(list)?;
-        let mut key = load_signing_key(&a, a.args.first().map(String::as_str))?;
-        for (n, [manifest, reference, output]) in lines {
-            let at = || format!("{}:{n}", list.display());
-            let manifest = read(Path::new(&manifest)).with_context(at)?;
-            let sig = key
-                .sign_manifest(&manifest, &reference)
-                .with_context(|| format!("{}: signing {reference}", at()))?;
-            vouch_image::store::write_atomic(Path::new(&output), &sig)
-                .with_context(|| format!("{}: writing {output}", at()))?;
+        let spec = a.args.first().map(String::as_str);
+        // Key files sign in-process, so lines are spread over worker
+        // threads, each with its own copy of the key; gpg-agent serialises
+        // its operations anyway, so it gets one.
+        let jobs = match (&a.key_file, a.jobs) {
+            (None, _) => 1,
+            (Some(_), Some(j)) => j.max(1),
+            (Some(_), None) => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        }
+        .min(lines.len().max(1));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let results: Vec<anyhow::Result<Vec<String>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs)
+                .map(|w| {
+                    let (a, lines, stop) = (&a, &lines, &stop);
+                    scope.spawn(move || -> anyhow::Result<Vec<String>> {
+                        let mut key = load_signing_key(a, spec)?;
+                        let mut written = Vec::new();
+                        for (n, [manifest, reference, output]) in lines.iter().skip(w).step_by(jobs)
+                        {
+                            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                                break;
+                            }
+                            let at = || format!("{}:{n}", list.display());
+                            let signed = read(Path::new(manifest)).with_context(at).and_then(|m| {
+                                key.sign_manifest(&m, reference)
+                                    .with_context(|| format!("{}: signing {reference}", at()))
+                            });
+                            let done = signed.and_then(|sig| {
+                                write_replace(Path::new(output), &sig)
+                                    .with_context(|| format!("{}: writing {output}", at()))
+                            });
+                            if let Err(e) = done {
+                                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                            written.push(output.clone());
+                        }
+                        Ok(written)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|h| h.join().expect("signing worker panicked"))
+                .collect()
+        });
+        let mut written = Vec::with_capacity(lines.len());
+        for r in results {
+            written.extend(r?);
+        }
+        // One flush at the end instead of an fsync per signature: the
+        // first sync_data commits the journal for all of them.
+        for output in written {
+            std::fs::File::open(&output)
+                .and_then(|f| f.sync_data())
+                .with_context(|| format!("flushing {output}"))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let (manifest, reference, spec) = match &a.args[..] {
         [m, r] => (m, r, None),
         [m, r, k] => (m, r, Some(k.as_str())),
-        _ => anyhow::bail!("usage: vouch standalone-sign -o OUTPUT MANIFEST DOCKER-REFERENCE [KEY-FINGERPRINT]"),
+        _ => anyhow::bail!(
+            "usage: vouch standalone-sign -o OUTPUT MANIFEST DOCKER-REFERENCE [KEY-FINGERPRINT]"
+        ),
     };
     let Some(output) = &a.output else {
         anyhow::bail!("--output (-o) is required");
@@ -117,7 +197,8 @@ pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
     let manifest = read(Path::new(manifest))?;
     let mut key = load_signing_key(&a, spec)?;
     let sig = key.sign_manifest(&manifest, reference)?;
-    vouch_image::store::write_atomic(output, &sig).with_context(|| format!("writing {}", output.display()))?;
+    vouch_image::store::write_atomic(output, &sig)
+        .with_context(|| format!("writing {}", output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -137,7 +218,10 @@ fn load_keyring(a: &StandaloneVerifyArgs, expected: &ExpectedKeys) -> anyhow::Re
 }
 
 fn rejected(e: vouch_verify::standalone::StandaloneError) -> String {
-    format!("Error verifying signature: {}", super::one_line(&anyhow::Error::new(e)))
+    format!(
+        "Error verifying signature: {}",
+        super::one_line(&anyhow::Error::new(e))
+    )
 }
 
 pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> {
@@ -154,7 +238,8 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         for (n, [manifest, reference, signature]) in lines {
             let at = format!("{}:{n}", list.display());
-            let inputs = read(Path::new(&manifest)).and_then(|m| Ok((m, read(Path::new(&signature))?)));
+            let inputs =
+                read(Path::new(&manifest)).and_then(|m| Ok((m, read(Path::new(&signature))?)));
             let (manifest, signature) = match inputs {
                 Ok(x) => x,
                 Err(e) => {
@@ -163,7 +248,14 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
                     continue;
                 }
             };
-            match verify_standalone(&manifest, &reference, &expected, &keyring, &signature, SystemTime::now()) {
+            match verify_standalone(
+                &manifest,
+                &reference,
+                &expected,
+                &keyring,
+                &signature,
+                SystemTime::now(),
+            ) {
                 Ok(sig) => {
                     use std::io::Write as _;
                     writeln!(
@@ -191,13 +283,22 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
         });
     }
     let [manifest, reference, fprs, signature] = &a.args[..] else {
-        anyhow::bail!("usage: vouch standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE");
+        anyhow::bail!(
+            "usage: vouch standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE"
+        );
     };
     let manifest = read(Path::new(manifest))?;
     let signature = read(Path::new(signature))?;
     let expected = ExpectedKeys::parse(fprs);
     let keyring = load_keyring(&a, &expected)?;
-    match verify_standalone(&manifest, reference, &expected, &keyring, &signature, SystemTime::now()) {
+    match verify_standalone(
+        &manifest,
+        reference,
+        &expected,
+        &keyring,
+        &signature,
+        SystemTime::now(),
+    ) {
         Ok(sig) => {
             println!(
                 "Signature verified using fingerprint {}, digest {}",

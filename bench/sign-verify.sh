@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Signing/verification benchmark: vouch against skopeo (GnuPG through
+# GPGME), one run, same key, same manifests, same machine.
+#
+#   bench/sign-verify.sh
+#   BENCH_N=500 BENCH_PULL_ROUNDS=3 bench/sign-verify.sh
+#
+# Environment:
+#   VOUCH              vouch binary (default target/release/vouch, built with
+#                      `cargo build --release` if missing, unless BENCH_NO_BUILD=1)
+#   BENCH_N            manifests to sign and signatures to verify (default 200)
+#   BENCH_PULL_ROUNDS  signed and unsigned pulls of the big image (default 5)
+#   BENCH_NO_PULL=1    skip the pull part
+#   TMPDIR             where keys, stores and the registry live (default /tmp)
+#
+# What is measured (wall clock, `date +%s.%N` around the whole loop):
+#   sign    skopeo standalone-sign MANIFEST REF FPR -o SIG     one process per signature
+#           vouch standalone-sign --key-file KEY -o SIG MANIFEST REF   one process per signature
+#           vouch standalone-sign --key-file KEY --batch LIST --jobs 1 one process, one thread, N signatures
+#           vouch standalone-sign --key-file KEY --batch LIST          one process, a thread per core
+#           vouch standalone-sign --batch LIST FPR                      the same through gpg-agent
+#   verify  skopeo standalone-verify MANIFEST REF FPR SIG       (GnuPG keyring), one process each
+#           vouch standalone-verify --public-key-file PUB MANIFEST REF FPR SIG, one process each
+#           vouch standalone-verify --public-key-file PUB --batch LIST FPR, one process
+#           All verify the same N signatures made by skopeo (GnuPG, compressed).
+#   pull    vouch --root FRESH pull of the ~210 MB image (fixtures/make-big-image.py),
+#           signed (signedBy policy, file:// lookaside) versus unsigned
+#           (insecureAcceptAnything), alternating, medians of the rounds.
+# Wall and CPU time are both reported: CPU = user+sys of every process the
+# loop starts (GNU time) plus the CPU gpg-agent used meanwhile (/proc).
+# The key is RSA-3072 (`gpg --quick-gen-key … default default never`, GnuPG 2.2)
+# in a throwaway GNUPGHOME; vouch reads the same key exported to a file.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+n=${BENCH_N:-200}
+pull_rounds=${BENCH_PULL_ROUNDS:-5}
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+for cmd in gpg skopeo python3; do
+    command -v "$cmd" >/dev/null || { echo "$0: '$cmd' is required (Debian: gnupg, skopeo, python3)" >&2; exit 1; }
+done
+vouch=${VOUCH:-$repo/target/release/vouch}
+if [[ ! -x $vouch && -z ${VOUCH:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    log "building vouch (cargo build --release)"
+    (cd "$repo" && cargo build --release) >&2
+fi
+[[ -x /usr/bin/time ]] || { echo "$0: GNU time is required (Debian: time)" >&2; exit 1; }
+[[ -x $vouch ]] || { echo "$0: vouch binary '$vouch' missing (set VOUCH=)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench-sign.XXXXXX")
+export GNUPGHOME=$work/gnupg
+reg_pid=
+cleanup() {
+    set +e
+    [[ -n $reg_pid ]] && { kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; }
+    gpgconf --kill all 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", n / t }'; }
+per_ms() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.2f", 1000 * t / n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ------------------------------------------------------------ key and inputs
+
+mkdir -m 700 "$GNUPGHOME"
+log "generating an RSA-3072 key in a temporary GNUPGHOME"
+gpg --batch --passphrase '' --quick-gen-key "Bench Signer <bench@example.com>" default default never 2>/dev/null
+fpr=$(gpg --batch --with-colons --list-secret-keys bench@example.com | awk -F: '/^fpr:/ { print $10; exit }')
+gpg --batch --pinentry-mode loopback --passphrase '' --armor --export-secret-keys "$fpr" >"$work/secret.asc"
+gpg --batch --export "$fpr" >"$work/public.gpg"
+algo=$(gpg --batch --with-colons --list-keys "$fpr" | awk -F: '/^pub:/ { print "algo " $4 ", " $3 " bits"; exit }')
+log "key $fpr ($algo)"
+
+mkdir -p "$work/m" "$work/s-skopeo" "$work/s-vouch1" "$work/s-vouchb" "$work/s-agent"
+: >"$work/sign.list"
+: >"$work/agent.list"
+: >"$work/verify.list"
+for ((i = 1; i <= n; i++)); do
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%064x","size":%d},"layers":[]}' "$i" "$i" >"$work/m/$i.json"
+    echo "$work/m/$i.json registry.example.com/bench/app:$i $work/s-vouchb/$i.sig" >>"$work/sign.list"
+    echo "$work/m/$i.json registry.example.com/bench/app:$i $work/s-agent/$i.sig" >>"$work/agent.list"
+    echo "$work/m/$i.json registry.example.com/bench/app:$i $work/s-skopeo/$i.sig" >>"$work/verify.list"
+done
+
+# ------------------------------------------------------------ signing
+
+log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Loops run as child bash scripts so GNU time sees their CPU (user+sys of
+# every process they start); gpg-agent, where GnuPG's private-key operations
+# run, is a daemon, so its CPU is read from /proc before and after.
+agent_cpu() { # gpg-agent's utime+stime in seconds (0 if not running)
+    local pid
+    pid=$(pgrep -u "$(id -u)" -f "gpg-agent --homedir $GNUPGHOME" | head -n 1 || true)
+    [[ -z $pid ]] && pid=$(pgrep -u "$(id -u)" -x gpg-agent | head -n 1 || true)
+    if [[ -n $pid && -r /proc/$pid/stat ]]; then
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$pid/stat"
+    else
+        echo 0
+    fi
+}
+gpgconf --launch gpg-agent
+# measure NAME SCRIPT: run SCRIPT (bash) once; sets T_<NAME> (wall s) and C_<NAME> (CPU s).
+measure() {
+    local name=$1 script=$2 a0 a1 wall user sys
+    printf '%s\n' "set -euo pipefail" "$script" >"$work/$name.sh"
+    a0=$(agent_cpu)
+    /usr/bin/time -f '%e %U %S' -o "$work/$name.time" \
+        env vouch="$vouch" work="$work" fpr="$fpr" n="$n" bash "$work/$name.sh"
+    a1=$(agent_cpu)
+    read -r wall user sys <"$work/$name.time"
+    printf -v "T_$name" '%s' "$wall"
+    printf -v "C_$name" '%s' "$(awk -v u="$user" -v s="$sys" -v a0="$a0" -v a1="$a1" 'BEGIN { printf "%.3f", u + s + a1 - a0 }')"
+    log "$name: $wall s wall, $(eval echo "\$C_$name") s CPU"
+}
+
+log "sign: skopeo standalone-sign x $n"
+measure skopeo_sign 'for ((i = 1; i <= n; i++)); do
+    skopeo standalone-sign "$work/m/$i.json" "registry.example.com/bench/app:$i" "$fpr" -o "$work/s-skopeo/$i.sig"
+done'
+log "sign: vouch standalone-sign --key-file x $n (one process each)"
+measure vouch_sign1 'for ((i = 1; i <= n; i++)); do
+    "$vouch" standalone-sign --key-file "$work/secret.asc" -o "$work/s-vouch1/$i.sig" "$work/m/$i.json" "registry.example.com/bench/app:$i"
+done'
+log "sign: vouch standalone-sign --key-file --batch --jobs 1 ($n lines)"
+measure vouch_signb1 '"$vouch" standalone-sign --key-file "$work/secret.asc" --jobs 1 --batch "$work/sign.list"'
+log "sign: vouch standalone-sign --key-file --batch ($n lines, one thread per core)"
+measure vouch_signb '"$vouch" standalone-sign --key-file "$work/secret.asc" --batch "$work/sign.list"'
+log "sign: vouch standalone-sign --batch through gpg-agent ($n lines)"
+measure vouch_signa '"$vouch" standalone-sign --batch "$work/agent.list" "$fpr"'
+
+# Every vouch signature must verify with skopeo (spot check: first and last).
+for d in s-vouch1 s-vouchb s-agent; do
+    for i in 1 "$n"; do
+        skopeo standalone-verify "$work/m/$i.json" "registry.example.com/bench/app:$i" "$fpr" "$work/$d/$i.sig" >/dev/null ||
+            { echo "$0: skopeo rejected vouch's $d/$i.sig" >&2; exit 1; }
+    done
+done
+
+log "verify: skopeo standalone-verify x $n"
+measure skopeo_verify 'for ((i = 1; i <= n; i++)); do
+    skopeo standalone-verify "$work/m/$i.json" "registry.example.com/bench/app:$i" "$fpr" "$work/s-skopeo/$i.sig" >/dev/null
+done'
+log "verify: vouch standalone-verify x $n (one process each)"
+measure vouch_verify1 'for ((i = 1; i <= n; i++)); do
+    "$vouch" standalone-verify --public-key-file "$work/public.gpg" "$work/m/$i.json" \
+        "registry.example.com/bench/app:$i" "$fpr" "$work/s-skopeo/$i.sig" >/dev/null
+done'
+log "verify: vouch standalone-verify --batch ($n lines)"
+measure vouch_verifyb '"$vouch" standalone-verify --public-key-file "$work/public.gpg" --batch "$work/verify.list" "$fpr" >"$work/verify.out"'
+ok=$(grep -c '^Signature verified using fingerprint' "$work/verify.out" || true)
+[[ $ok == "$n" ]] || { echo "$0: vouch --batch verified $ok of $n" >&2; exit 1; }
+
+# ------------------------------------------------------------ signed pull
+
+pull_line=""
+if [[ ${BENCH_NO_PULL:-0} != 1 ]] && command -v docker-registry >/dev/null; then
+    big=$repo/fixtures/.cache/big-210mb-5l-seed1.tar
+    mkdir -p "$repo/fixtures/.cache"
+    log "building/validating the big image (cached in fixtures/.cache/)"
+    python3 "$repo/fixtures/make-big-image.py" "$big" --size-mb 210 --layers 5 --seed 1 >&2
+
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$work/registry"
+    cat >"$work/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/registry/data
+http:
+  addr: 127.0.0.1:$port
+EOF
+    docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
+    reg_pid=$!
+    for ((i = 0; i < 100; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    reg=127.0.0.1:$port
+
+    mkdir -p "$work/regd" "$work/sigstore"
+    cat >"$work/regd/bench.yaml" <<EOF
+docker:
+  $reg:
+    lookaside: file://$work/sigstore
+EOF
+    cat >"$work/signed.json" <<EOF
+{"default":[{"type":"insecureAcceptAnything"}],
+ "transports":{"docker":{"$reg":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"$work/public.gpg"}]}}}
+EOF
+    echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$work/unsigned.json"
+
+    log "vouch load + push signed and unsigned (untimed)"
+    store=$work/vouch-store
+    loaded=$("$vouch" --root "$store" load -i "$big" 2>&1 | sed -nE 's/^Loaded image(\(s\))?: *//p' | head -n 1)
+    "$vouch" --root "$store" --registries.d "$work/regd" push -q --tls-verify=false \
+        --sign-by-key "$work/secret.asc" "$loaded" "$reg/bench/signed:1"
+    "$vouch" --root "$store" push -q --tls-verify=false "$loaded" "$reg/bench/unsigned:1"
+
+    signed=() unsigned=()
+    for ((r = 1; r <= pull_rounds; r++)); do
+        for kind in signed unsigned; do
+            root=$work/pull-$kind-$r
+            sync
+            t0=$(now)
+            "$vouch" --root "$root" --registries.d "$work/regd" pull -q --tls-verify=false \
+                --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
+            t=$(elapsed "$t0" "$(now)")
+            rm -rf "$root"
+            log "pull $kind round $r: $t s"
+            if [[ $kind == signed ]]; then signed+=("$t"); else unsigned+=("$t"); fi
+        done
+    done
+    # A pull under the policy with another key must be refused (sanity).
+    gpg --batch --passphrase '' --quick-gen-key "Other <other@example.com>" default default never 2>/dev/null
+    gpg --batch --export other@example.com >"$work/other.gpg"
+    sed "s#$work/public.gpg#$work/other.gpg#" "$work/signed.json" >"$work/wrong.json"
+    # It is also the cost of the policy gate alone: manifest, lookaside
+    # read, signature check, then a stop before any layer.
+    gate=()
+    for ((r = 1; r <= pull_rounds; r++)); do
+        t0=$(now)
+        if "$vouch" --root "$work/pull-wrong" --registries.d "$work/regd" pull -q --tls-verify=false \
+            --signature-policy "$work/wrong.json" "$reg/bench/signed:1" >/dev/null 2>&1; then
+            echo "$0: a pull under another key's policy was accepted" >&2
+            exit 1
+        fi
+        gate+=("$(elapsed "$t0" "$(now)")")
+    done
+    m_signed=$(median "${signed[@]}")
+    m_unsigned=$(median "${unsigned[@]}")
+    m_gate=$(median "${gate[@]}")
+    overhead=$(awk -v s="$m_signed" -v u="$m_unsigned" 'BEGIN { printf "%+.1f", 100 * (s - u) / u }')
+    pull_line="pull of the ${big##*/} image ($pull_rounds rounds each, medians): signed ${m_signed} s, unsigned ${m_unsigned} s, overhead ${overhead}% (target <= +5%)
+  signed rounds: ${signed[*]}; unsigned rounds: ${unsigned[*]}
+  a pull rejected after the signature check (whole process, no layers): ${m_gate} s median"
+else
+    log "skipping the pull part (BENCH_NO_PULL=1 or docker-registry missing)"
+fi
+
+# ------------------------------------------------------------ report
+
+echo
+echo "sign-verify: $n manifests, RSA-3072 key ($fpr), skopeo $(skopeo --version | awk '{print $3}'), $(gpg --version | head -n 1)"
+echo "one run; everything (tools, gpg-agent, registry) shares one $(nproc)-core machine with other work"
+echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)); wall time is what the targets are about,"
+echo "CPU time (user+sys of the processes, plus gpg-agent's) shows the cost without the neighbours"
+echo
+printf '%-50s %8s %8s %9s %10s | %8s %9s %10s\n' "" "wall s" "ms/sig" "sigs/s" "vs skopeo" "CPU s" "CPU ms/sig" "vs skopeo"
+row() { # NAME LABEL BASELINE-NAME
+    local t c bt bc
+    t=$(eval echo "\$T_$1"); c=$(eval echo "\$C_$1"); bt=$(eval echo "\$T_$3"); bc=$(eval echo "\$C_$3")
+    printf '%-50s %8s %8s %9s %9sx | %8s %9s %9sx\n' "$2" "$t" "$(per_ms "$n" "$t")" "$(rate "$n" "$t")" \
+        "$(ratio "$bt" "$t")" "$c" "$(per_ms "$n" "$c")" "$(ratio "$bc" "$c")"
+}
+row skopeo_sign "skopeo standalone-sign (gpg per signature)" skopeo_sign
+row vouch_sign1 "vouch standalone-sign --key-file, process/sig" skopeo_sign
+row vouch_signb1 "vouch standalone-sign --key-file --batch --jobs 1" skopeo_sign
+row vouch_signb "vouch standalone-sign --key-file --batch" skopeo_sign
+row vouch_signa "vouch standalone-sign --batch via gpg-agent" skopeo_sign
+row skopeo_verify "skopeo standalone-verify (gpg per signature)" skopeo_verify
+row vouch_verify1 "vouch standalone-verify, process/sig" skopeo_verify
+row vouch_verifyb "vouch standalone-verify --batch" skopeo_verify
+echo
+echo "targets: signing and verifying >= 20x skopeo's signatures per second (batch of $n);"
+echo "the batch rows are vouch's answer, the process/sig rows show what one process per signature costs"
+[[ -n $pull_line ]] && echo "$pull_line"
+exit 0
