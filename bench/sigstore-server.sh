@@ -19,7 +19,9 @@
 #
 # Scenarios, per server: "hot" (one file, every request) and "random" (a wrk
 # Lua script picks one of the files per request). Reported: requests/s, p99
-# latency (wrk --latency), peak RSS of the server (sum of VmHWM over its
+# latency (wrk --latency), server CPU time per request (utime+stime of all
+# its threads and processes / requests: the figure least disturbed by other
+# load on the machine), peak RSS of the server (sum of VmHWM over its
 # processes: nginx master + workers), non-2xx/socket errors, and listen-queue
 # overflows during the run (nstat TcpExtListenOverflows, system-wide).
 #
@@ -109,6 +111,17 @@ rss_mb() {
     awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
+# CPU time (clock ticks) used so far by the server and its children's threads.
+cpu_ticks() {
+    local t=0 p f
+    for p in $1 $(pgrep -P "$1" || true); do
+        for f in /proc/"$p"/task/*/stat; do
+            t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0)))
+        done
+    done
+    echo "$t"
+}
+
 overflows() { nstat -az TcpExtListenOverflows 2>/dev/null | awk '/TcpExtListenOverflows/ {print $2}' || echo "?"; }
 
 start_server() {
@@ -172,25 +185,32 @@ to_ms() {
 }
 
 results=$work/results
-printf '%-16s %-7s %12s %10s %9s %9s %10s\n' server scenario req/s p99_ms rss_mb errors overflows >"$results"
+printf '%-16s %-7s %10s %8s %11s %7s %7s %9s\n' server scenario req/s p99_ms cpu_us/req rss_mb errors overflows >"$results"
 
 run_one() {
-    local name=$1 scenario=$2 out before after
+    local name=$1 scenario=$2 out before after cpu0 cpu1
     local args=(-t"$threads" -c"$conns" -d"$duration" --latency)
     before=$(overflows)
+    cpu0=$(cpu_ticks "$server_pid")
     if [[ $scenario == hot ]]; then
         out=$(wrk "${args[@]}" "$base$hot")
     else
         out=$(wrk "${args[@]}" -s "$work/random.lua" "$base" -- "$work/paths")
     fi
     after=$(overflows)
+    cpu1=$(cpu_ticks "$server_pid")
     echo "$out" >"$work/wrk-$name-$scenario.txt"
-    local rps p99 errs ovf
+    local rps p99 errs ovf reqs cpu_req
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
     errs=$(awk '/Non-2xx|Socket errors/ {gsub(/,/, ""); for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i} END {print s + 0}' <<<"$out")
     if [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]]; then ovf=$((after - before)); else ovf="?"; fi
-    printf '%-16s %-7s %12s %10s %9s %9s %10s\n' "$name" "$scenario" "$rps" "$p99" "$(rss_mb "$server_pid")" "$errs" "$ovf" >>"$results"
+    # Server CPU per request: robust to other load on the machine.
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu_req=$(awk -v t=$((cpu1 - cpu0)) -v n="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "?" }')
+    printf '%-16s %-7s %10s %8s %11s %7s %7s %9s\n' "$name" "$scenario" "$rps" "$p99" "$cpu_req" \
+        "$(rss_mb "$server_pid")" "$errs" "$ovf" >>"$results"
     log "$name $scenario: $rps req/s, p99 ${p99} ms"
 }
 

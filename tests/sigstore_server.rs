@@ -364,6 +364,7 @@ fn sigstore_server_1000_idle_connections_do_not_block_others() {
     std::fs::create_dir_all(sig_dir(&root)).unwrap();
     std::fs::write(sig_dir(&root).join("signature-1"), signature()).unwrap();
     let s = SigServer::start(&root, &["--header-timeout", "60", "--no-access-log"]);
+    raise_own_fd_limit();
     let mut idle = Vec::new();
     for i in 0..1000 {
         let mut c = TcpStream::connect(&s.addr).unwrap();
@@ -632,4 +633,91 @@ fn sigstore_server_bad_setup_fails_with_one_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn sigstore_server_slow_upload_bodies_time_out() {
+    let (_d, root, tokens) = setup();
+    let s = SigServer::start(
+        &root,
+        &["--tokens", tokens.to_str().unwrap(), "--body-timeout", "1"],
+    );
+    let sig = signature();
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /ns/app@sha256={HEX}/signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        sig.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&sig[..10]).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let mut resp = vec![0u8; 64];
+    let n = c.read(&mut resp).unwrap();
+    assert_eq!(http_status(&String::from_utf8_lossy(&resp[..n])), 408);
+    assert!(t.elapsed() < Duration::from_secs(4));
+    assert!(names(&sig_dir(&root)).is_empty());
+}
+
+#[test]
+fn sigstore_server_connection_limit_queues_extra_clients() {
+    let (_d, root, _) = setup();
+    let s = SigServer::start(
+        &root,
+        &[
+            "--max-connections",
+            "2",
+            "--threads",
+            "1",
+            "--header-timeout",
+            "30",
+        ],
+    );
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // The kernel accepts the third connection into the queue; the server
+    // does not serve it while two are open.
+    let mut third = TcpStream::connect(&s.addr).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        third.read(&mut buf).is_err(),
+        "served beyond --max-connections"
+    );
+    drop(idle);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut resp = String::new();
+    let _ = third.read_to_string(&mut resp);
+    assert_eq!(http_status(&resp), 200, "{resp}");
+}
+
+/// This test process needs over 1,000 descriptors; lift a low soft limit
+/// (e.g. 1024) to the hard one with util-linux's prlimit.
+fn raise_own_fd_limit() {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or("");
+    let nums: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if let [soft, hard] = nums[..] {
+        if soft < 2048 && hard > soft {
+            let _ = std::process::Command::new("prlimit")
+                .arg(format!("--pid={}", std::process::id()))
+                .arg(format!("--nofile={hard}:{hard}"))
+                .status();
+        }
+    }
 }

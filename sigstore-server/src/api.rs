@@ -341,13 +341,16 @@ async fn upload(s: AppState, req: Request) -> Result<Response, ApiError> {
     .await
     .map_err(|_| ApiError::Join)?;
     let (signer, n) = outcome.inspect_err(|_| inner.metrics.upload(Upload::Rejected))?;
-    let n = n.map_err(|e| {
-        inner.metrics.upload(Upload::Conflict);
-        match e {
-            StoreError::Exists { .. } => ApiError::Exists(explicit.unwrap_or(0)),
-            StoreError::Full { .. } => ApiError::Full,
-            other => ApiError::Internal(other),
+    let n = n.map_err(|e| match e {
+        StoreError::Exists { .. } => {
+            inner.metrics.upload(Upload::Conflict);
+            ApiError::Exists(explicit.unwrap_or(0))
         }
+        StoreError::Full { .. } => {
+            inner.metrics.upload(Upload::Conflict);
+            ApiError::Full
+        }
+        other => ApiError::Internal(other),
     })?;
     inner.metrics.upload(Upload::Stored);
     let location = format!("/{dir}/signature-{n}");

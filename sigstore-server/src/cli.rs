@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::{app, AppConfig, AppState};
 use crate::check::{SignedBy, Structural, UploadCheck};
 use crate::logbuf;
-use crate::server::{serve, ServeOptions};
+use crate::server::{serve, ServeOptions, WorkerLoad};
 use crate::store::Store;
 use crate::tokens::{hash_token, Tokens};
 
@@ -185,6 +185,7 @@ fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()
 pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     let dispatch = log_dispatch(a.log_format);
     let _main_guard = tracing::dispatcher::set_default(&dispatch);
+    raise_fd_limit();
     let store = Store::open(root, a.cache_entries, a.cache_mb.saturating_mul(1 << 20))?;
     let tokens = a.tokens.as_deref().map(Tokens::load).transpose()?;
     let check: Arc<dyn UploadCheck> = match &a.require_signer {
@@ -221,20 +222,27 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let listeners =
-        bind_listeners(a.listen, workers).with_context(|| format!("listening on {}", a.listen))?;
-    let addr = listeners[0].local_addr()?;
+    let listener = bind(a.listen).with_context(|| format!("listening on {}", a.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
 
-    // One single-threaded runtime per worker, each with its own
-    // SO_REUSEPORT socket on the same address (nginx's `reuseport` model):
-    // the kernel spreads connections evenly, a request never hops threads,
-    // and there is no work-stealing traffic — each request is only a few
-    // microseconds of CPU.
+    // One single-threaded runtime per worker, all accepting from the same
+    // socket (nginx's model): a request never hops threads, idle workers
+    // pick up new connections first, and there is no work-stealing traffic —
+    // each request is only a few microseconds of CPU. (Not SO_REUSEPORT:
+    // that would let a second instance silently share the port.)
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = app(state);
     let mut handles = Vec::with_capacity(workers);
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let (app, opts, mut stop) = (app.clone(), opts.clone(), stop_rx.clone());
+    let load = WorkerLoad::new(workers);
+    // A worker that stops on its own (an error) ends the process too.
+    let (exited_tx, mut exited_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    for i in 0..workers {
+        let exited = exited_tx.clone();
+        let listener = listener
+            .try_clone()
+            .context("sharing the listening socket")?;
+        let (app, opts, mut stop) = (app.clone(), opts.clone().worker(&load, i), stop_rx.clone());
         let dispatch = dispatch.clone();
         let h = std::thread::Builder::new()
             .name(format!("sigstore-worker-{i}"))
@@ -264,11 +272,13 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
                     .await
                 });
                 logbuf::flush_this_thread();
+                let _ = exited.send(i);
                 Ok(result?)
             })
             .context("starting worker threads")?;
         handles.push(h);
     }
+    drop(listener);
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     eprintln!(
         "sigstore-server: serving {} on {scheme}://{addr}",
@@ -279,7 +289,12 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the signal runtime")?;
-    rt.block_on(shutdown_signal());
+    rt.block_on(async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Some(i) = exited_rx.recv() => tracing::error!(worker = i, "a worker stopped; shutting down"),
+        }
+    });
     let _ = stop_tx.send(true);
     let mut first_err = None;
     for h in handles {
@@ -292,34 +307,45 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     first_err.map_or(Ok(()), Err)
 }
 
-/// `n` listening sockets sharing `addr` through SO_REUSEPORT (the first
-/// one resolves port 0, the others join it).
-fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
-    let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
-    for _ in 0..n {
-        let target = out.first().map_or(Ok(addr), |l| l.local_addr())?;
-        let sock = if target.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        sock.set_reuseaddr(true)?;
-        sock.set_reuseport(true)?;
-        sock.bind(target)?;
-        let fd = std::os::fd::IntoRawFd::into_raw_fd(sock);
-        // SAFETY: `fd` is a bound socket we own; listen(2) only reads it.
-        if unsafe { libc::listen(fd, 1024) } != 0 {
-            let e = std::io::Error::last_os_error();
-            // SAFETY: closing the descriptor we own.
-            unsafe { libc::close(fd) };
-            return Err(e);
-        }
-        // SAFETY: ownership of the listening socket moves into the std type.
-        let l = unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        l.set_nonblocking(true)?;
-        out.push(l);
+/// A listening socket with a deep accept queue: std's `bind` asks for 128,
+/// which a burst of new clients overflows (each overflow costs the client a
+/// 1-second SYN retransmission). nginx asks for 511; the kernel caps the
+/// value at `net.core.somaxconn` (4096 by default).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(sock);
+    // SAFETY: `fd` is a bound socket we own.
+    let listener = unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: listen(2) on the descriptor `listener` owns.
+    if unsafe { libc::listen(fd, 4096) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(out)
+    Ok(listener)
+}
+
+/// Raises the soft descriptor limit to the hard one (nginx's
+/// `worker_rlimit_nofile`): every connection is a descriptor, and the common
+/// soft default of 1024 is below `--max-connections`.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a stack struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("could not raise the descriptor limit");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

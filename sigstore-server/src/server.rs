@@ -18,6 +18,7 @@
 //! its in-flight request and close, and the loop waits up to `grace`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,12 +45,49 @@ pub struct ServeOptions {
     pub tls: Option<TlsAcceptor>,
     pub metrics: Option<Arc<Metrics>>,
     pub(crate) limit: Arc<Semaphore>,
+    pub(crate) load: Option<(Arc<WorkerLoad>, usize)>,
+}
+
+/// Open connections per worker, shared by the accept loops of one process.
+///
+/// All workers accept from one socket and all are woken by each new
+/// connection; whichever runs first would otherwise take most of them (seen:
+/// 45 of 50 keep-alive connections on one of two workers, so one core did
+/// all the work and latency doubled). A worker holding more than one
+/// connection above the least busy sibling waits up to 3 ms for the sibling
+/// to take the next one.
+pub struct WorkerLoad {
+    open: Vec<AtomicUsize>,
+}
+
+impl WorkerLoad {
+    pub fn new(workers: usize) -> Arc<Self> {
+        Arc::new(WorkerLoad {
+            open: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+        })
+    }
+
+    fn busier_than_a_sibling(&self, i: usize) -> bool {
+        let mine = self.open[i].load(Relaxed);
+        self.open
+            .iter()
+            .enumerate()
+            .any(|(j, o)| j != i && o.load(Relaxed) + 1 < mine)
+    }
 }
 
 impl ServeOptions {
     /// At most `n` connections served at once across all clones.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limit = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// This accept loop is worker `index` of those sharing `load`.
+    pub fn worker(mut self, load: &Arc<WorkerLoad>, index: usize) -> Self {
+        if index < load.open.len() {
+            self.load = Some((load.clone(), index));
+        }
         self
     }
 }
@@ -62,6 +100,7 @@ impl Default for ServeOptions {
             tls: None,
             metrics: None,
             limit: Arc::new(Semaphore::new(4096)),
+            load: None,
         }
     }
 }
@@ -83,12 +122,21 @@ pub async fn serve(
     let limit = opts.limit.clone();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let mut accepted: u64 = 0;
 
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => p.expect("semaphore never closed"),
             () = &mut shutdown => break,
         };
+        if let Some((load, i)) = &opts.load {
+            for _ in 0..3 {
+                if !load.busier_than_a_sibling(*i) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         let (stream, addr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -101,6 +149,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        accepted += 1;
+        let load = opts.load.clone();
+        if let Some((l, i)) = &load {
+            l.open[*i].fetch_add(1, Relaxed);
+        }
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -117,7 +170,7 @@ pub async fn serve(
             None => {
                 tokio::spawn(async move {
                     run_conn(&builder, watcher, stream, service).await;
-                    close(metrics, permit);
+                    close(metrics, load, permit);
                 });
             }
             Some(acceptor) => {
@@ -130,13 +183,17 @@ pub async fn serve(
                         }
                         Err(_) => tracing::debug!(peer = %addr, "TLS handshake timed out"),
                     }
-                    close(metrics, permit);
+                    close(metrics, load, permit);
                 });
             }
         }
+        // Accept one connection per turn (nginx's `multi_accept off`): the
+        // other workers, woken by the same readiness event, get their share
+        // instead of the first one awake draining the whole queue.
+        tokio::task::yield_now().await;
     }
     drop(listener);
-    tracing::info!(connections = graceful.count(), "shutting down");
+    tracing::info!(open = graceful.count(), accepted, "shutting down");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(opts.grace) => tracing::warn!("grace period over; closing remaining connections"),
@@ -163,9 +220,37 @@ async fn run_conn<IO, S>(
     }
 }
 
-fn close(metrics: Option<Arc<Metrics>>, permit: tokio::sync::OwnedSemaphorePermit) {
+fn close(
+    metrics: Option<Arc<Metrics>>,
+    load: Option<(Arc<WorkerLoad>, usize)>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
     if let Some(m) = metrics {
         m.connection_closed();
     }
+    if let Some((l, i)) = load {
+        l.open[i].fetch_sub(1, Relaxed);
+    }
     drop(permit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_defers_only_when_clearly_busier() {
+        let load = WorkerLoad::new(2);
+        assert!(!load.busier_than_a_sibling(0));
+        load.open[0].store(1, Relaxed);
+        assert!(!load.busier_than_a_sibling(0), "one ahead is fine");
+        load.open[0].store(2, Relaxed);
+        assert!(load.busier_than_a_sibling(0));
+        assert!(!load.busier_than_a_sibling(1));
+        let single = WorkerLoad::new(1);
+        single.open[0].store(100, Relaxed);
+        assert!(!single.busier_than_a_sibling(0));
+        // An index past the worker count is ignored rather than panicking.
+        assert!(ServeOptions::default().worker(&single, 3).load.is_none());
+    }
 }

@@ -1,9 +1,11 @@
 //! Top-level flags and subcommand dispatch.
 
+mod checkpoint;
 mod common;
 mod containers;
 mod image_trust;
 mod images;
+mod policy_lint;
 mod ps;
 mod pull;
 mod push;
@@ -78,11 +80,16 @@ pub enum Command {
     Rm(containers::RmArgs),
     /// Run a process in a running container.
     Exec(containers::ExecArgs),
+    /// Manage containers (checkpoint, restore).
+    #[command(subcommand)]
+    Container(checkpoint::ContainerCommand),
     /// The per-container monitor (started by `run -d`; not for direct use).
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
     /// Serve a lookaside signature directory and accept signed uploads.
     SigstoreServer(sigstore_server::SigstoreServerArgs),
+    /// Lint policy.json and registries.d (exit 1 on errors; see docs/policy-lint.md).
+    PolicyLint(policy_lint::PolicyLintArgs),
 }
 
 /// Parses, runs, and maps the outcome to an exit code.
@@ -113,8 +120,10 @@ pub fn main() -> ExitCode {
         Command::Wait(a) => containers::wait(&cli.global, a),
         Command::Rm(a) => containers::rm(&cli.global, a),
         Command::Exec(a) => containers::exec(&cli.global, a),
+        Command::Container(c) => checkpoint::run(&cli.global, c),
         Command::Monitor { id } => containers::monitor(&cli.global, &id),
         Command::SigstoreServer(a) => sigstore_server::run(&cli.global, a),
+        Command::PolicyLint(a) => policy_lint::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,
