@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Gpg, Registry, StaticHttp, Vouch};
+use common::{Gpg, Registry, Vouch};
 
 /// The `<repo>@sha256=<hex>` directory of a signed image in a staging tree.
 fn sig_dir(staging: &Path, repo: &str, digest: &str) -> std::path::PathBuf {
@@ -24,8 +24,15 @@ fn signing_tutorial_push_sign_serve_pull() {
     let tmp = tempfile::tempdir().unwrap();
     let staging = tmp.path().join("sigstore");
     std::fs::create_dir_all(&staging).unwrap();
-    let http = StaticHttp::start(&staging);
-    let regd = common::registries_d(tmp.path(), &reg.host(), &http.url(), &staging);
+    // The staging directory is served by sigstore-server (the tutorial used
+    // python's http.server).
+    let server = common::SigServer::start(&staging, &[]);
+    let regd = common::registries_d(
+        tmp.path(),
+        &reg.host(),
+        &format!("http://{}", server.addr),
+        &staging,
+    );
     let key = tmp.path().join("key.gpg");
     gpg.export(&key);
     let policy = tmp.path().join("policy.json");
@@ -311,4 +318,112 @@ fn image_trust_set_and_show_edit_policy_json_as_podman() {
     let err = v.fails(&["image", "trust", "set", "--policypath", p, "quay.io"]);
     assert!(err.contains("--pubkeysfile"), "{err}");
     assert_eq!(std::fs::read(&pol).unwrap(), before);
+}
+
+/// vouch's registries.d extension: an http(s) staging URL is a
+/// sigstore-server, and `push --sign-by` publishes there with a token.
+#[test]
+fn push_publishes_signatures_to_sigstore_server() {
+    use sha2::Digest as _;
+    let reg = Registry::start();
+    let gpg = Gpg::new("pipeline@example.com");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sigroot");
+    std::fs::create_dir_all(&root).unwrap();
+    let token = "s3cret-pipeline-token";
+    let tokens = tmp.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("sha256:{} team\n", hex::encode(sha2::Sha256::digest(token))),
+    )
+    .unwrap();
+    let key = tmp.path().join("key.gpg");
+    gpg.export(&key);
+    let server = common::SigServer::start(
+        &root,
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--require-signer",
+            key.to_str().unwrap(),
+        ],
+    );
+    let url = format!("http://{}", server.addr);
+    let regd = tmp.path().join("registries.d");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("server.yaml"),
+        format!(
+            "docker:\n  {}:\n    lookaside: {url}\n    lookaside-staging: {url}\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let r = regd.to_str().unwrap();
+    let v = Vouch::new();
+    v.import_httpd("localhost/app");
+    let dest = format!("{}/team/app:1", reg.host());
+    let push = |extra: &[&str], env_token: Option<&str>| {
+        let mut c = v.cmd();
+        c.env("GNUPGHOME", gpg.home.path()).args([
+            "--registries.d",
+            r,
+            "push",
+            "--tls-verify=false",
+            "--sign-by",
+            &gpg.email,
+        ]);
+        c.args(extra).args(["localhost/app", &dest]);
+        if let Some(t) = env_token {
+            c.env("VOUCH_SIGSTORE_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    // No token: refused before anything is pushed.
+    let out = push(&[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sigstore-token-file"));
+    // A wrong token: the server says 401 and nothing is written.
+    let out = push(&[], Some("wrong"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The token from a file, then from the environment: signature-1 and -2.
+    let token_file = tmp.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let out = push(
+        &["--sigstore-token-file", token_file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = push(&[], Some(token));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = digest_of(&v, "localhost/app");
+    let dir = sig_dir(&root, "team/app", &digest);
+    assert!(dir.join("signature-1").is_file() && dir.join("signature-2").is_file());
+    // And hosts pull through the policy, reading from the same server.
+    let policy = tmp.path().join("policy.json");
+    common::signed_by_policy(&policy, &reg.host(), &key);
+    let w = Vouch::new();
+    w.ok(&[
+        "--registries.d",
+        r,
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        policy.to_str().unwrap(),
+        &dest,
+    ]);
 }

@@ -45,6 +45,79 @@ pub struct SignFlags {
     /// Identity to sign for, instead of the destination reference.
     #[arg(long = "sign-identity")]
     pub sign_identity: Option<String>,
+    /// Bearer token for publishing to an http(s) staging URL (a sigstore-server).
+    #[arg(long = "sigstore-token-file", env = "VOUCH_SIGSTORE_TOKEN_FILE")]
+    pub sigstore_token_file: Option<PathBuf>,
+}
+
+/// The environment variable holding a sigstore-server token itself.
+pub const TOKEN_ENV: &str = "VOUCH_SIGSTORE_TOKEN";
+
+/// Where a new signature goes: a `file://` staging tree, or a
+/// sigstore-server that takes `POST …/signatures` (vouch's registries.d
+/// extension: containers/image refuses to write to http(s) lookasides).
+enum Staging {
+    File(LookasideUrl),
+    Server { base: LookasideUrl, token: String },
+}
+
+impl Staging {
+    fn resolve(base: LookasideUrl, flags: &SignFlags) -> anyhow::Result<Self> {
+        match base.scheme() {
+            Some("http" | "https") => {
+                let token = match &flags.sigstore_token_file {
+                    Some(f) => std::fs::read_to_string(f)
+                        .with_context(|| format!("reading --sigstore-token-file {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                    None => std::env::var(TOKEN_ENV)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                anyhow::ensure!(
+                    !token.is_empty(),
+                    "staging URL {base} is a sigstore-server: give a token with --sigstore-token-file or {TOKEN_ENV}"
+                );
+                Ok(Staging::Server { base, token })
+            }
+            _ => Ok(Staging::File(base)),
+        }
+    }
+
+    /// Stores `sig` as the next free `signature-N`, never overwriting one.
+    fn store(&self, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Staging::File(base) => {
+                append_signature(base, digest, &sig)
+                    .with_context(|| format!("storing signature under {base}"))?;
+            }
+            Staging::Server { base, token } => {
+                let hex = digest
+                    .strip_prefix("sha256:")
+                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .with_context(|| format!("unexpected manifest digest {digest}"))?;
+                let url = format!("{base}@sha256={hex}/signatures");
+                runtime()?.block_on(async {
+                    let resp = reqwest::Client::new()
+                        .post(&url)
+                        .bearer_auth(token)
+                        .header("Content-Type", "application/octet-stream")
+                        .body(sig)
+                        .send()
+                        .await
+                        .with_context(|| format!("publishing signature to {url}"))?;
+                    let status = resp.status();
+                    if !status.is_success() {
+                        let body = resp.text().await.unwrap_or_default();
+                        anyhow::bail!("publishing signature to {url}: {status}: {}", body.trim());
+                    }
+                    anyhow::Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl SignFlags {
@@ -93,7 +166,7 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let staging = if key.is_some() {
         let cfg = trust::load_registries_d(g)?;
         let base = cfg.write_base(&trust::docker_ref(&dest)?, &BuiltinDefault::from_env())?;
-        Some(base)
+        Some(Staging::resolve(base, &a.sign)?)
     } else {
         None
     };
@@ -127,19 +200,11 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
             .sign_manifest(&manifest, &identity)
             .with_context(|| format!("signing {dest}"))?;
         p.say("Storing signatures");
-        store_signature(base, &pushed.digest.to_string(), sig)?;
+        base.store(&pushed.digest.to_string(), sig)?;
     }
     if let Some(f) = &a.digestfile {
         std::fs::write(f, pushed.digest.to_string())
             .with_context(|| format!("writing {}", f.display()))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes a new signature into the staging lookaside as the next free
-/// `signature-N`, never overwriting one (see `append_signature`).
-fn store_signature(base: &LookasideUrl, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
-    append_signature(base, digest, &sig)
-        .with_context(|| format!("storing signature under {base}"))?;
-    Ok(())
 }
