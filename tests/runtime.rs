@@ -24,28 +24,52 @@ fn tutorial_first_half() {
     let port = free_port();
     let publish = format!("{port}:80/tcp");
     // vouch run --name basic_httpd -dt -p 8080:80/tcp localhost:5000/httpd
-    let id = v.ok(&["run", "--tls-verify=false", "--name", "basic_httpd", "-dt", "-p", &publish, &remote]);
+    let id = v.ok(&[
+        "run",
+        "--tls-verify=false",
+        "--name",
+        "basic_httpd",
+        "-dt",
+        "-p",
+        &publish,
+        &remote,
+    ]);
     let id = id.trim().to_string();
     assert_eq!(id.len(), 64, "prints the container ID: {id:?}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
 
     let ps = v.ok(&["ps"]);
-    assert!(ps.lines().next().unwrap().starts_with("CONTAINER ID"), "{ps}");
-    let row = ps.lines().find(|l| l.contains("basic_httpd")).expect("ps lists it");
+    assert!(
+        ps.lines().next().unwrap().starts_with("CONTAINER ID"),
+        "{ps}"
+    );
+    let row = ps
+        .lines()
+        .find(|l| l.contains("basic_httpd"))
+        .expect("ps lists it");
     assert!(row.starts_with(&id[..12]) && row.contains("Up "), "{row}");
     assert!(row.contains(&format!("0.0.0.0:{port}->80/tcp")), "{row}");
     assert!(v.ok(&["ps", "-a"]).contains("basic_httpd"));
 
     let inspect = v.ok(&["inspect", "basic_httpd"]);
-    let ip_line = inspect.lines().find(|l| l.contains("\"IPAddress\"")).expect("inspect | grep IPAddress");
+    let ip_line = inspect
+        .lines()
+        .find(|l| l.contains("\"IPAddress\""))
+        .expect("inspect | grep IPAddress");
     assert!(ip_line.contains("\"10."), "{ip_line}");
     let j = v.inspect("basic_httpd");
     assert_eq!(j["State"]["Status"], "running");
-    assert_eq!(j["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"], port.to_string());
+    assert_eq!(
+        j["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        port.to_string()
+    );
 
     // curl http://localhost:8080
     let page = http_get(port, "/");
-    assert!(page.contains("200 OK") && page.contains("vouch httpd fixture"), "{page}");
+    assert!(
+        page.contains("200 OK") && page.contains("vouch httpd fixture"),
+        "{page}"
+    );
 
     // logs: httpd -v logs each request on stderr.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -56,13 +80,30 @@ fn tutorial_first_half() {
 
     let top = v.ok(&["top", "basic_httpd"]);
     let head: Vec<&str> = top.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(head, ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]);
-    assert!(top.lines().nth(1).unwrap().contains("/bin/httpd -f -v -p 80 -h /www"), "{top}");
+    assert_eq!(
+        head,
+        ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
+    );
+    assert!(
+        top.lines()
+            .nth(1)
+            .unwrap()
+            .contains("/bin/httpd -f -v -p 80 -h /www"),
+        "{top}"
+    );
 
     // stop: busybox httpd as PID 1 ignores SIGTERM, so stop escalates;
     // -t 1 keeps the test short (podman's default is 10).
-    assert_eq!(v.ok(&["stop", "-t", "1", "basic_httpd"]).trim(), "basic_httpd");
-    let row = v.ok(&["ps", "-a"]).lines().find(|l| l.contains("basic_httpd")).unwrap().to_string();
+    assert_eq!(
+        v.ok(&["stop", "-t", "1", "basic_httpd"]).trim(),
+        "basic_httpd"
+    );
+    let row = v
+        .ok(&["ps", "-a"])
+        .lines()
+        .find(|l| l.contains("basic_httpd"))
+        .unwrap()
+        .to_string();
     assert!(row.contains("Exited (137)"), "{row}");
     assert!(!v.ok(&["ps"]).contains("basic_httpd"));
 
@@ -77,11 +118,36 @@ fn attached_run_returns_the_exit_code_and_streams() {
     let v = Vouch::new();
     let _g = ContainerGuard(&v);
     let img = v.httpd();
-    let (code, out, err) = v.run3(&["run", "--rm", "--network", "none", img, "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let (code, out, err) = v.run3(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        img,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(code, 3, "{err}");
     assert_eq!(out, "out\n");
     assert_eq!(err, "err\n");
     assert!(v.ok(&["ps", "-a", "-q"]).is_empty(), "--rm removed it");
+    // -i passes stdin through; -t gives the container a terminal.
+    let mut c = v.cmd();
+    c.args(["run", "-i", "--rm", "--network", "none", img, "cat"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"through stdin\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
+    let out = v.ok(&["run", "-t", "--rm", "--network", "none", img, "tty"]);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
     // (A signal from inside cannot kill PID 1 of a pid namespace; 128+n
     // exits are covered by stop/kill from outside in the other tests.)
 }
@@ -95,22 +161,54 @@ fn image_config_and_flags_reach_the_process() {
     let envfile = v.home.path().join("env");
     std::fs::write(&envfile, "# comment\nFROMFILE=yes\n").unwrap();
     let out = v.ok(&[
-        "run", "--rm", "--network", "none", "-e", "FOO=bar", "--env-file", envfile.to_str().unwrap(),
-        "-w", "/www", "-u", "www-data", "--hostname", "myhost", "--entrypoint", "/bin/sh", img,
-        "-c", "echo $FOO $FROMFILE; pwd; id -u; id -g; hostname; cat /etc/hostname; echo $PATH",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        "FOO=bar",
+        "--env-file",
+        envfile.to_str().unwrap(),
+        "-w",
+        "/www",
+        "-u",
+        "www-data",
+        "--hostname",
+        "myhost",
+        "--entrypoint",
+        "/bin/sh",
+        img,
+        "-c",
+        "echo $FOO $FROMFILE; pwd; id -u; id -g; hostname; cat /etc/hostname; echo $PATH",
     ]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..6], ["bar yes", "/www", "33", "33", "myhost", "myhost"], "{out}");
+    assert_eq!(
+        lines[..6],
+        ["bar yes", "/www", "33", "33", "myhost", "myhost"],
+        "{out}"
+    );
     assert!(lines[6].contains("/usr/bin"), "{out}");
     // The image's Cmd runs when no command is given (httpd -f stays up).
-    let id = v.ok(&["run", "-d", "--network", "none", img]).trim().to_string();
+    let id = v
+        .ok(&["run", "-d", "--network", "none", img])
+        .trim()
+        .to_string();
     let j = v.inspect(&id);
     assert_eq!(j["Config"]["Cmd"][0], "/bin/httpd");
     assert_eq!(j["Config"]["Hostname"].as_str().unwrap(), &id[..12]);
     v.ok(&["rm", "-f", &id]);
     v.assert_container_gone(&id);
     // Unknown user: a clear error, nothing left.
-    let err = v.fails(&["run", "--rm", "--network", "none", "-u", "nosuchuser", img, "true"]);
+    let err = v.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-u",
+        "nosuchuser",
+        img,
+        "true",
+    ]);
     assert!(err.contains("nosuchuser"), "{err}");
     assert!(v.ok(&["ps", "-a", "-q"]).is_empty());
 }
@@ -122,7 +220,18 @@ fn logs_tail_since_timestamps_and_follow() {
     let _g = ContainerGuard(&v);
     let img = v.httpd();
     let id = v
-        .ok(&["run", "-d", "--network", "none", "--name", "talker", img, "sh", "-c", "echo one; echo two; printf part; sleep 1; echo ial; echo three >&2"])
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "talker",
+            img,
+            "sh",
+            "-c",
+            "echo one; echo two; printf part; sleep 1; echo ial; echo three >&2",
+        ])
         .trim()
         .to_string();
     // -f returns once the container has exited and the log is drained.
@@ -134,7 +243,8 @@ fn logs_tail_since_timestamps_and_follow() {
     let ts = v.ok(&["logs", "-t", "--tail", "1", "talker"]);
     let stamp = ts.split(' ').next().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "{ts}");
-    let raw = std::fs::read_to_string(v.root().join("containers").join(&id).join("ctr.log")).unwrap();
+    let raw =
+        std::fs::read_to_string(v.root().join("containers").join(&id).join("ctr.log")).unwrap();
     assert!(raw.lines().any(|l| l.contains(" stdout P part")), "{raw}");
     assert!(raw.lines().any(|l| l.contains(" stderr F three")), "{raw}");
     assert_eq!(v.ok(&["logs", "--since", "2999-01-01", "talker"]), "");
@@ -152,9 +262,27 @@ fn network_modes_none_host_and_bridge() {
     assert!(none.contains("lo:") && !none.contains("eth0"), "{none}");
     let bridge = ifaces("bridge");
     assert!(bridge.contains("eth0:"), "{bridge}");
-    let host = ifaces("host");
-    let host_dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-    assert_eq!(host.lines().count(), host_dev.lines().count(), "host netns shared");
+    let inside = v.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        img,
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_eq!(inside.trim(), host.to_str().unwrap(), "host netns shared");
+    let own = v.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        img,
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    assert_ne!(own.trim(), host.to_str().unwrap());
     // The bridge gives a route out of the container to the host's bridge address.
     let route = v.ok(&["run", "--rm", img, "ip", "route"]);
     assert!(route.contains("default via 10."), "{route}");
@@ -167,8 +295,14 @@ fn kill_wait_start_restart_exec_keep_the_address() {
     let _g = ContainerGuard(&v);
     let img = v.httpd();
     let script = "trap 'exit 7' TERM; while true; do sleep 0.1; done";
-    let id = v.ok(&["run", "-d", "--name", "looper", img, "sh", "-c", script]).trim().to_string();
-    let ip = v.inspect("looper")["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string();
+    let id = v
+        .ok(&["run", "-d", "--name", "looper", img, "sh", "-c", script])
+        .trim()
+        .to_string();
+    let ip = v.inspect("looper")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(v.ok(&["exec", "looper", "echo", "hi"]), "hi\n");
     let (code, _, _) = v.run3(&["exec", "looper", "sh", "-c", "exit 4"]);
     assert_eq!(code, 4);
@@ -177,7 +311,11 @@ fn kill_wait_start_restart_exec_keep_the_address() {
     assert!(v.ok(&["ps", "-a"]).contains("Exited (7)"));
     v.ok(&["start", "looper"]);
     assert_eq!(v.inspect("looper")["State"]["Status"], "running");
-    assert_eq!(v.inspect("looper")["NetworkSettings"]["IPAddress"], ip.as_str(), "stable address");
+    assert_eq!(
+        v.inspect("looper")["NetworkSettings"]["IPAddress"],
+        ip.as_str(),
+        "stable address"
+    );
     v.ok(&["restart", "-t", "1", "looper"]);
     assert_eq!(v.inspect("looper")["State"]["Status"], "running");
     let err = v.fails(&["rm", "looper"]);
@@ -192,30 +330,108 @@ fn read_only_caps_and_cgroup_limits() {
     let v = Vouch::new();
     let _g = ContainerGuard(&v);
     let img = v.httpd();
-    let (code, _, err) = v.run3(&["run", "--rm", "--network", "none", "--read-only", img, "touch", "/x"]);
+    let (code, _, err) = v.run3(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        img,
+        "touch",
+        "/x",
+    ]);
     assert_ne!(code, 0);
     assert!(err.contains("Read-only"), "{err}");
-    let (code, _, _) = v.run3(&["run", "--rm", "--network", "none", "--cap-drop", "chown", img, "chown", "33", "/www"]);
+    let (code, _, _) = v.run3(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-drop",
+        "chown",
+        img,
+        "chown",
+        "33",
+        "/www",
+    ]);
     assert_ne!(code, 0, "CAP_CHOWN dropped");
-    v.ok(&["run", "--rm", "--network", "none", img, "chown", "33", "/www"]);
-    let caps = v.ok(&["run", "--rm", "--network", "none", "--cap-add", "net_admin", img, "grep", "CapEff", "/proc/self/status"]);
+    v.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        img,
+        "chown",
+        "33",
+        "/www",
+    ]);
+    let caps = v.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-add",
+        "net_admin",
+        img,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
     let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_ne!(eff & (1 << 12), 0, "CAP_NET_ADMIN added: {caps}");
     assert_eq!(eff & (1 << 21), 0, "no CAP_SYS_ADMIN");
     if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
-        let lim = v.ok(&["run", "--rm", "--network", "none", "--memory", "64m", img, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
+        let lim = v.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--memory",
+            "64m",
+            img,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]);
         assert_eq!(lim.trim(), (64u64 << 20).to_string());
     } else {
         eprintln!("memory limit check skipped: no cgroup v1 memory controller");
     }
     if std::path::Path::new("/sys/fs/cgroup/pids/pids.max").exists() {
-        let pids = v.ok(&["run", "--rm", "--network", "none", "--pids-limit", "10", img, "cat", "/sys/fs/cgroup/pids/pids.max"]);
+        let pids = v.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pids-limit",
+            "10",
+            img,
+            "cat",
+            "/sys/fs/cgroup/pids/pids.max",
+        ]);
         assert_eq!(pids.trim(), "10");
     }
-    let nofile = v.ok(&["run", "--rm", "--network", "none", img, "sh", "-c", "ulimit -n"]);
-    let hard = std::process::Command::new("sh").args(["-c", "ulimit -Hn"]).output().unwrap();
-    let hard: u64 = String::from_utf8_lossy(&hard.stdout).trim().parse().unwrap_or(u64::MAX);
-    assert!(nofile.trim().parse::<u64>().unwrap() <= hard, "rlimit clamped: {nofile}");
+    let nofile = v.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        img,
+        "sh",
+        "-c",
+        "ulimit -n",
+    ]);
+    let hard = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .unwrap();
+    let hard: u64 = String::from_utf8_lossy(&hard.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(u64::MAX);
+    assert!(
+        nofile.trim().parse::<u64>().unwrap() <= hard,
+        "rlimit clamped: {nofile}"
+    );
 }
 
 #[test]
@@ -225,7 +441,13 @@ fn bad_input_is_refused_with_nothing_created() {
     let _g = ContainerGuard(&v);
     let img = v.httpd();
     let count = || v.ok(&["ps", "-a", "-q"]).lines().count();
-    let e = v.fails(&["run", "--network", "none", "localhost/no-such-image-here", "true"]);
+    let e = v.fails(&[
+        "run",
+        "--network",
+        "none",
+        "localhost/no-such-image-here",
+        "true",
+    ]);
     assert!(e.contains("no-such-image-here"), "{e}");
     let e = v.fails(&["stop", "nosuchcontainer"]);
     assert!(e.contains("no such container: nosuchcontainer"), "{e}");
@@ -233,9 +455,25 @@ fn bad_input_is_refused_with_nothing_created() {
         let e = v.fails(&["run", "-d", "-p", bad, img]);
         assert!(e.contains("invalid port mapping"), "{bad}: {e}");
     }
-    let e = v.fails(&["run", "--network", "none", "--runtime", "/nonexistent/runc", img, "true"]);
+    let e = v.fails(&[
+        "run",
+        "--network",
+        "none",
+        "--runtime",
+        "/nonexistent/runc",
+        img,
+        "true",
+    ]);
     assert!(e.contains("/nonexistent/runc"), "{e}");
-    let e = v.fails(&["run", "--network", "none", "--name", "bad/name", img, "true"]);
+    let e = v.fails(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "bad/name",
+        img,
+        "true",
+    ]);
     assert!(e.contains("bad/name"), "{e}");
     assert_eq!(count(), 0, "nothing half-created");
 
@@ -247,13 +485,24 @@ fn bad_input_is_refused_with_nothing_created() {
     let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let busy = l.local_addr().unwrap().port();
     let e = v.fails(&["run", "-d", "-p", &format!("{busy}:80"), img]);
-    assert!(e.contains(&format!("{busy}")) && e.contains("in use"), "{e}");
+    assert!(
+        e.contains(&format!("{busy}")) && e.contains("in use"),
+        "{e}"
+    );
     assert_eq!(count(), 1, "port conflict created nothing");
-    let nets = std::fs::read_dir("/sys/class/net").unwrap().count();
-    let e = v.fails(&["run", "--network", "none", img, "/no/such/binary"]);
+    // A start that fails inside the runtime, with a bridge and a published
+    // port set up: everything is undone (the error names the container).
+    let port = free_port().to_string();
+    let e = v.fails(&["run", "-p", &format!("{port}:80"), img, "/no/such/binary"]);
     assert!(e.contains("/no/such/binary"), "{e}");
     assert_eq!(count(), 1, "failed start is removed");
-    assert_eq!(std::fs::read_dir("/sys/class/net").unwrap().count(), nets);
+    let id = e
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 64)
+        .unwrap_or_else(|| panic!("no container ID in {e}"))
+        .to_string();
+    v.assert_container_gone(&id);
+    std::net::TcpListener::bind(("0.0.0.0", port.parse::<u16>().unwrap())).expect("port released");
     v.ok(&["rm", "-f", "taken"]);
 }
 
@@ -266,10 +515,16 @@ fn monitor_sigkill_is_noticed_and_cleaned_up() {
     let _g = ContainerGuard(&v);
     let img = v.httpd();
     let port = free_port();
-    let id = v.ok(&["run", "-d", "-p", &format!("{port}:80"), img]).trim().to_string();
+    let id = v
+        .ok(&["run", "-d", "-p", &format!("{port}:80"), img])
+        .trim()
+        .to_string();
     let monitor = v.inspect(&id)["State"]["ConmonPid"].as_i64().unwrap();
     assert!(monitor > 0);
-    std::process::Command::new("kill").args(["-9", &monitor.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let ps = v.ok(&["ps", "-a"]);

@@ -9,7 +9,16 @@ use common::{ContainerGuard, Vouch};
 
 /// Runs `script` in a fresh default container; (exit code, stdout+stderr).
 fn inside(v: &Vouch, script: &str) -> (i32, String) {
-    let (code, out, err) = v.run3(&["run", "--rm", "--network", "none", v.httpd(), "sh", "-c", script]);
+    let (code, out, err) = v.run3(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        v.httpd(),
+        "sh",
+        "-c",
+        script,
+    ]);
     (code, format!("{out}{err}"))
 }
 
@@ -20,7 +29,10 @@ fn mount_fails() {
     let _g = ContainerGuard(&v);
     let (code, out) = inside(&v, "mkdir -p /mnt/x && mount -t tmpfs none /mnt/x");
     assert_ne!(code, 0, "{out}");
-    assert!(out.contains("ermission denied") || out.contains("not permitted"), "{out}");
+    assert!(
+        out.contains("ermission denied") || out.contains("not permitted"),
+        "{out}"
+    );
     let (code, out) = inside(&v, "mount -o remount,rw /sys");
     assert_ne!(code, 0, "{out}");
 }
@@ -36,7 +48,10 @@ fn reboot_fails() {
     assert!(out.contains("still-here"), "{out}");
     let _ = code;
     let (_, out) = inside(&v, "reboot -f 2>&1; echo rc=$?");
-    assert!(out.contains("rc=1") || out.contains("not permitted"), "{out}");
+    assert!(
+        out.contains("rc=1") || out.contains("not permitted"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -48,7 +63,10 @@ fn loading_a_module_fails() {
     // the kernel ever parses it (seccomp EPERM without CAP_SYS_MODULE).
     let (code, out) = inside(&v, "printf '\\177ELF' > /tmp/x.ko && insmod /tmp/x.ko");
     assert_ne!(code, 0, "{out}");
-    assert!(out.contains("not permitted") || out.contains("ermission"), "{out}");
+    assert!(
+        out.contains("not permitted") || out.contains("ermission"),
+        "{out}"
+    );
     let (code, out) = inside(&v, "modprobe -q dummy");
     assert_ne!(code, 0, "{out}");
 }
@@ -62,7 +80,10 @@ fn writing_proc_sys_fails() {
     let (code, out) = inside(&v, "echo evil > /proc/sys/kernel/domainname");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("Read-only"), "{out}");
-    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        before
+    );
     let (code, _) = inside(&v, "echo 1 > /proc/sysrq-trigger");
     assert_ne!(code, 0);
 }
@@ -74,7 +95,10 @@ fn reading_proc_kcore_yields_nothing() {
     let _g = ContainerGuard(&v);
     // Masked: /dev/null is bind-mounted over it (runc maskedPaths); on a
     // kernel without /proc/kcore the open fails instead. Either way no byte.
-    let (code, out) = inside(&v, "cat /proc/kcore 2>/dev/null | wc -c; cat /proc/keys | wc -c; ls /sys/firmware | wc -l");
+    let (code, out) = inside(
+        &v,
+        "cat /proc/kcore 2>/dev/null | wc -c; cat /proc/keys | wc -c; ls /sys/firmware | wc -l",
+    );
     assert_eq!(code, 0, "{out}");
     let n: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(n, ["0", "0", "0"], "{out}");
@@ -90,7 +114,10 @@ fn changing_the_hostname_fails() {
     assert_ne!(code, 0, "{out}");
     let (code, out) = inside(&v, "echo evil-host > /proc/sys/kernel/hostname");
     assert_ne!(code, 0, "{out}");
-    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), host);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host
+    );
 }
 
 #[test]
@@ -98,12 +125,18 @@ fn host_processes_are_invisible() {
     require_runtime!();
     let v = Vouch::new();
     let _g = ContainerGuard(&v);
-    let (code, out) = inside(&v, "ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '");
+    let (code, out) = inside(
+        &v,
+        "ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
+    );
     assert_eq!(code, 0, "{out}");
     let mut l = out.lines();
     let n: usize = l.next().unwrap().trim().parse().unwrap();
     assert!(n <= 4, "container sees {n} processes:\n{out}");
-    assert!(l.next().unwrap().starts_with("sh -c"), "pid 1 is the container's own: {out}");
+    assert!(
+        l.next().unwrap().starts_with("sh -c"),
+        "pid 1 is the container's own: {out}"
+    );
     // Nor can it signal a host process it cannot see.
     let (code, _) = inside(&v, &format!("kill -0 {}", std::process::id()));
     assert_ne!(code, 0);
@@ -119,7 +152,11 @@ fn privileges_cannot_be_regained() {
     assert!(out.contains("Seccomp:\t2"), "{out}");
     let bnd = out.lines().find(|l| l.starts_with("CapBnd")).unwrap();
     let caps = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
-    assert_eq!(caps.count_ones(), 11, "upstream default capability set: {bnd}");
+    assert_eq!(
+        caps.count_ones(),
+        11,
+        "upstream default capability set: {bnd}"
+    );
     assert_eq!(caps & (1 << 21), 0, "no CAP_SYS_ADMIN");
     // unshare would need CAP_SYS_ADMIN.
     let (code, _) = inside(&v, "unshare -m true");

@@ -46,9 +46,18 @@ fn fifty_containers_start_stop_and_leave_nothing() {
     for id in &ids {
         assert!(running.contains(id.as_str()), "{id} not running");
     }
-    let ps: Vec<serde_json::Value> = serde_json::from_str(&v.ok(&["ps", "--format", "json"])).unwrap();
+    let ps: Vec<serde_json::Value> =
+        serde_json::from_str(&v.ok(&["ps", "--format", "json"])).unwrap();
     assert_eq!(ps.len(), N);
-    let ips: HashSet<String> = ids.iter().map(|id| v.inspect(id)["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string()).collect();
+    let ips: HashSet<String> = ids
+        .iter()
+        .map(|id| {
+            v.inspect(id)["NetworkSettings"]["IPAddress"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(ips.len(), N, "distinct addresses");
 
     let t = Instant::now();
@@ -56,7 +65,14 @@ fn fifty_containers_start_stop_and_leave_nothing() {
     eprintln!("stopped in {:?}", t.elapsed());
     assert!(v.ok(&["ps", "-q"]).is_empty());
     let exited = v.ok(&["ps", "-a"]);
-    assert_eq!(exited.lines().filter(|l| l.contains("Exited (137)")).count(), N, "{exited}");
+    assert_eq!(
+        exited
+            .lines()
+            .filter(|l| l.contains("Exited (137)"))
+            .count(),
+        N,
+        "{exited}"
+    );
     v.ok(&["rm", "-a"]);
     assert!(v.ok(&["ps", "-a", "-q"]).is_empty());
     for id in &ids {
@@ -68,11 +84,21 @@ fn fifty_containers_start_stop_and_leave_nothing() {
             }
         }
     }
-    let left: Vec<_> = std::fs::read_dir(v.root().join("containers")).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
-    assert!(left.is_empty(), "overlay/container directories left: {left:?}");
+    let left: Vec<_> = std::fs::read_dir(v.root().join("containers"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "overlay/container directories left: {left:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .unwrap();
         if !String::from_utf8_lossy(&ps.stdout).contains(&v.root().display().to_string()) {
             return;
         }

@@ -15,7 +15,10 @@ use crate::error::{io, Result, RuntimeError};
 use crate::net::{bridge, NetConfig, PortMapping};
 use crate::oci::{OciRuntime, Runc};
 use crate::spec::{self, SpecInput};
-use crate::state::{now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State, Status};
+use crate::state::{
+    now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State,
+    Status,
+};
 use crate::sys::Sys;
 use crate::{defaults, rootfs, user};
 
@@ -60,23 +63,35 @@ fn random_id() -> Result<String> {
     let mut b = [0u8; 32];
     let p = Path::new("/dev/urandom");
     use std::io::Read;
-    fs::File::open(p).and_then(|mut f| f.read_exact(&mut b)).map_err(io(p))?;
+    fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(io(p))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// podman's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 pub fn valid_name(n: &str) -> bool {
     let mut b = n.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphanumeric()) && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
 }
 
 /// podman's generated names are adjective_noun; vouch's are shorter but of
 /// the same shape.
 fn generated_name(id: &str) -> String {
-    const A: &[&str] = &["brave", "calm", "eager", "fond", "keen", "lucid", "proud", "quiet", "swift", "witty"];
-    const N: &[&str] = &["otter", "heron", "lynx", "finch", "mole", "newt", "orca", "panda", "raven", "yak"];
+    const A: &[&str] = &[
+        "brave", "calm", "eager", "fond", "keen", "lucid", "proud", "quiet", "swift", "witty",
+    ];
+    const N: &[&str] = &[
+        "otter", "heron", "lynx", "finch", "mole", "newt", "orca", "panda", "raven", "yak",
+    ];
     let b = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
-    format!("{}_{}{}", A[(b % 10) as usize], N[((b / 10) % 10) as usize], &id[..4])
+    format!(
+        "{}_{}{}",
+        A[(b % 10) as usize],
+        N[((b / 10) % 10) as usize],
+        &id[..4]
+    )
 }
 
 impl Engine {
@@ -84,7 +99,9 @@ impl Engine {
         self.root.join("containers")
     }
     pub fn dir(&self, id: &str) -> ContainerDir {
-        ContainerDir { dir: self.containers_dir().join(id) }
+        ContainerDir {
+            dir: self.containers_dir().join(id),
+        }
     }
     pub fn runtime_for(&self, cfg: &ContainerConfig) -> Result<Runc> {
         Runc::locate(&cfg.runtime, &self.run_dir.join("runc"))
@@ -140,14 +157,29 @@ impl Engine {
 
     /// Writes the container's config under a fresh ID, with the name
     /// allocated under the global names lock. Nothing is mounted yet.
-    pub fn create(&self, o: &CreateOptions, image: &ImageRecord, store: &Store) -> Result<(ContainerDir, ContainerConfig)> {
-        let img_cfg_bytes = store
-            .read_blob(&image.config.digest)
-            .map_err(|source| RuntimeError::Image { image: o.image_name.clone(), source })?;
-        let ic: ImageConfig = serde_json::from_slice(&img_cfg_bytes)
-            .map_err(|source| RuntimeError::ImageConfig { image: o.image_name.clone(), source })?;
+    pub fn create(
+        &self,
+        o: &CreateOptions,
+        image: &ImageRecord,
+        store: &Store,
+    ) -> Result<(ContainerDir, ContainerConfig)> {
+        let img_cfg_bytes =
+            store
+                .read_blob(&image.config.digest)
+                .map_err(|source| RuntimeError::Image {
+                    image: o.image_name.clone(),
+                    source,
+                })?;
+        let ic: ImageConfig =
+            serde_json::from_slice(&img_cfg_bytes).map_err(|source| RuntimeError::ImageConfig {
+                image: o.image_name.clone(),
+                source,
+            })?;
         let rc = ic.config.unwrap_or_default();
-        let entrypoint = o.entrypoint.clone().unwrap_or_else(|| rc.entrypoint.clone().unwrap_or_default());
+        let entrypoint = o
+            .entrypoint
+            .clone()
+            .unwrap_or_else(|| rc.entrypoint.clone().unwrap_or_default());
         let cmd = if !o.args.is_empty() {
             o.args.clone()
         } else if o.entrypoint.is_some() {
@@ -157,7 +189,10 @@ impl Engine {
         };
         let command: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
         if command.is_empty() {
-            return Err(RuntimeError::Usage(format!("{}: no command specified and the image has none", o.image_name)));
+            return Err(RuntimeError::Usage(format!(
+                "{}: no command specified and the image has none",
+                o.image_name
+            )));
         }
         let mut env = rc.env.clone().unwrap_or_default();
         for e in &o.env {
@@ -171,20 +206,34 @@ impl Engine {
         Runc::locate(&runtime, &self.run_dir.join("runc"))?;
         let network = o.network.unwrap_or(NetworkMode::Bridge);
         if network != NetworkMode::Bridge && !o.ports.is_empty() {
-            return Err(RuntimeError::Usage(format!("-p needs --network bridge, not {}", network.as_str())));
+            return Err(RuntimeError::Usage(format!(
+                "-p needs --network bridge, not {}",
+                network.as_str()
+            )));
         }
         if o.memory.is_some() && !cgroup_has("memory") {
-            return Err(RuntimeError::Cgroup { id: "(new)".into(), what: "--memory (no memory controller)".into() });
+            return Err(RuntimeError::Cgroup {
+                id: "(new)".into(),
+                what: "--memory (no memory controller)".into(),
+            });
         }
         if o.pids_limit.is_some() && !cgroup_has("pids") {
-            return Err(RuntimeError::Cgroup { id: "(new)".into(), what: "--pids-limit (no pids controller)".into() });
+            return Err(RuntimeError::Cgroup {
+                id: "(new)".into(),
+                what: "--pids-limit (no pids controller)".into(),
+            });
         }
         let id = random_id()?;
         let name = o.name.clone().unwrap_or_else(|| generated_name(&id));
         if !valid_name(&name) {
             return Err(RuntimeError::BadName(name));
         }
-        let lower_dirs: Vec<PathBuf> = image.layers.iter().rev().map(|l| store.layer_path(&l.diff_id)).collect();
+        let lower_dirs: Vec<PathBuf> = image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| store.layer_path(&l.diff_id))
+            .collect();
         let cfg = ContainerConfig {
             id: id.clone(),
             name: name.clone(),
@@ -193,7 +242,12 @@ impl Engine {
             created: now_rfc3339(),
             command,
             env,
-            working_dir: o.workdir.clone().or(rc.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            working_dir: o
+                .workdir
+                .clone()
+                .or(rc.working_dir.clone())
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
             user: o.user.clone().or(rc.user.clone()).unwrap_or_default(),
             hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
             tty: o.tty,
@@ -206,7 +260,11 @@ impl Engine {
             bridge: None,
             runtime,
             read_only: o.read_only,
-            stop_signal: rc.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM),
+            stop_signal: rc
+                .stop_signal
+                .as_deref()
+                .and_then(parse_signal)
+                .unwrap_or(libc::SIGTERM),
             lower_dirs,
             cap_add: o.cap_add.clone(),
             cap_drop: o.cap_drop.clone(),
@@ -225,7 +283,12 @@ impl Engine {
         }
         let d = self.dir(&id);
         fs::create_dir_all(&d.dir).map_err(io(&d.dir))?;
-        let r = write_json(&d.config(), &cfg).and_then(|_| d.write_state(&State { status: Some(Status::Created), ..Default::default() }));
+        let r = write_json(&d.config(), &cfg).and_then(|_| {
+            d.write_state(&State {
+                status: Some(Status::Created),
+                ..Default::default()
+            })
+        });
         if let Err(e) = r {
             let _ = fs::remove_dir_all(&d.dir);
             return Err(e);
@@ -248,10 +311,17 @@ impl Engine {
     fn prepare_inner(&self, d: &ContainerDir, cfg: &mut ContainerConfig) -> Result<()> {
         let id = cfg.id.clone();
         rootfs::mount(self.sys.as_ref(), &id, d, &cfg.lower_dirs)?;
-        let u = user::resolve(&d.rootfs(), &cfg.user).ok_or_else(|| RuntimeError::NoUser { id: id.clone(), user: cfg.user.clone() })?;
+        let u = user::resolve(&d.rootfs(), &cfg.user).ok_or_else(|| RuntimeError::NoUser {
+            id: id.clone(),
+            user: cfg.user.clone(),
+        })?;
         let mut netns_path = None;
         if cfg.network == NetworkMode::Bridge {
-            let net = NetConfig::from_env().map_err(|e| RuntimeError::Network { id: id.clone(), what: "config".into(), detail: e })?;
+            let net = NetConfig::from_env().map_err(|e| RuntimeError::Network {
+                id: id.clone(),
+                what: "config".into(),
+                detail: e,
+            })?;
             let want: Option<Ipv4Addr> = cfg.ip.as_deref().and_then(|s| s.parse().ok());
             if let Some(ip) = want {
                 // Take the recorded address again (stable across stop/start).
@@ -260,7 +330,11 @@ impl Engine {
                 let p = f.join(ip.to_string());
                 match fs::read_to_string(&p) {
                     Ok(owner) if owner != id => {
-                        return Err(RuntimeError::Network { id, what: "address".into(), detail: format!("{ip} is taken by {owner}") })
+                        return Err(RuntimeError::Network {
+                            id,
+                            what: "address".into(),
+                            detail: format!("{ip} is taken by {owner}"),
+                        })
                     }
                     _ => fs::write(&p, &id).map_err(io(&p))?,
                 }
@@ -268,6 +342,7 @@ impl Engine {
             cfg.bridge = Some(net.bridge.clone());
             let ip = bridge::setup(&self.net_dir(), &net, &id, want, &cfg.ports)?;
             cfg.ip = Some(ip.to_string());
+            cfg.mac = Some(bridge::mac_for(ip));
             netns_path = Some(bridge::netns_path(&id));
         }
         let etc = d.dir.join("etc");
@@ -278,7 +353,10 @@ impl Engine {
             cfg.ip.as_deref().unwrap_or("127.0.1.1"),
             cfg.hostname
         );
-        for (name, content) in [("hostname", format!("{}\n", cfg.hostname)), ("hosts", hosts)] {
+        for (name, content) in [
+            ("hostname", format!("{}\n", cfg.hostname)),
+            ("hosts", hosts),
+        ] {
             fs::write(etc.join(name), content).map_err(io(etc.join(name)))?;
             etc_files.push((format!("/etc/{name}"), etc.join(name)));
         }
@@ -288,7 +366,8 @@ impl Engine {
                 etc_files.push(("/etc/resolv.conf".into(), etc.join("resolv.conf")));
             }
         }
-        let caps = defaults::capabilities(&cfg.cap_add, &cfg.cap_drop).map_err(RuntimeError::Usage)?;
+        let caps =
+            defaults::capabilities(&cfg.cap_add, &cfg.cap_drop).map_err(RuntimeError::Usage)?;
         let input = SpecInput {
             id: id.clone(),
             hostname: cfg.hostname.clone(),
@@ -304,7 +383,9 @@ impl Engine {
             netns_path,
             new_netns: cfg.network != NetworkMode::Host,
             memory: cfg.memory,
-            pids_limit: cfg.pids_limit.or(cgroup_has("pids").then_some(defaults::PIDS_LIMIT)),
+            pids_limit: cfg
+                .pids_limit
+                .or(cgroup_has("pids").then_some(defaults::PIDS_LIMIT)),
             etc_files,
             nofile_limit: rlimit(libc::RLIMIT_NOFILE),
             nproc_limit: rlimit(libc::RLIMIT_NPROC),
@@ -313,7 +394,8 @@ impl Engine {
         };
         let spec = spec::generate(&input)?;
         let p = d.bundle().join("config.json");
-        spec.save(&p).map_err(|e| RuntimeError::Spec(format!("{}: {e}", p.display())))?;
+        spec.save(&p)
+            .map_err(|e| RuntimeError::Spec(format!("{}: {e}", p.display())))?;
         write_json(&d.config(), &*cfg)?;
         let mut st = d.read_state()?;
         st.mounted = true;
@@ -329,8 +411,17 @@ impl Engine {
             let _ = rt.delete(&cfg.id, true);
         }
         if cfg.network == NetworkMode::Bridge {
-            let b = cfg.bridge.clone().unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
-            bridge::teardown(&self.net_dir(), &b, &cfg.id, cfg.ip.as_deref());
+            let b = cfg
+                .bridge
+                .clone()
+                .unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
+            bridge::teardown_with(
+                &self.net_dir(),
+                &b,
+                &cfg.id,
+                cfg.ip.as_deref(),
+                !cfg.ports.is_empty(),
+            );
         }
         rootfs::unmount(self.sys.as_ref(), &cfg.id, &d)?;
         let _ = fs::remove_dir_all(d.work());
@@ -350,7 +441,9 @@ impl Engine {
             return Ok(st);
         }
         if matches!(st.status, Some(Status::Running) | Some(Status::Stopping)) {
-            let monitor_alive = st.monitor_pid.is_some_and(|p| crate::state::pid_alive(proc, p, st.monitor_start));
+            let monitor_alive = st
+                .monitor_pid
+                .is_some_and(|p| crate::state::pid_alive(proc, p, st.monitor_start));
             if !monitor_alive {
                 // The monitor died without an exit file (SIGKILL): the
                 // container is not supervised any more; report it exited.
@@ -373,11 +466,15 @@ pub fn cgroup_has(controller: &str) -> bool {
     if v1.join("cgroup.procs").exists() {
         return true;
     }
-    fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
+    fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
 }
 
 fn rlimit(res: libc::__rlimit_resource_t) -> (u64, u64) {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit into a valid struct.
     if unsafe { libc::getrlimit(res, &mut r) } != 0 {
         return (1024, 1024);
@@ -391,13 +488,146 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         return (1..=64).contains(&n).then_some(n);
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::ExitFile;
+    use crate::sys::{Call, FakeSys};
+
+    fn config(id: &str) -> ContainerConfig {
+        ContainerConfig {
+            id: id.into(),
+            name: "t".into(),
+            image_name: "localhost/x:latest".into(),
+            image_id: "0".repeat(64),
+            created: now_rfc3339(),
+            command: vec!["/bin/true".into()],
+            env: vec![],
+            working_dir: "/".into(),
+            user: String::new(),
+            hostname: id[..12].into(),
+            tty: false,
+            interactive: false,
+            auto_remove: false,
+            network: NetworkMode::None,
+            ports: vec![],
+            ip: None,
+            mac: None,
+            bridge: None,
+            runtime: "/nonexistent/runc".into(),
+            read_only: false,
+            stop_signal: 15,
+            lower_dirs: vec!["/l/1".into()],
+            cap_add: vec![],
+            cap_drop: vec![],
+            memory: None,
+            pids_limit: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_mount_is_undone() {
+        let t = tempfile::tempdir().unwrap();
+        let e = Engine {
+            root: t.path().into(),
+            run_dir: t.path().join("run"),
+            sys: Box::new(FakeSys::failing_at(1)),
+        };
+        let id = "ab".repeat(32);
+        let d = e.dir(&id);
+        fs::create_dir_all(&d.dir).unwrap();
+        let err = e.prepare(&d, config(&id)).unwrap_err();
+        assert!(err.to_string().contains(&id), "names the container: {err}");
+        assert!(!d.work().exists(), "work dir removed");
+        assert!(
+            !d.bundle().join("config.json").exists(),
+            "no bundle written"
+        );
+    }
+
+    #[test]
+    fn teardown_unmounts_through_the_seam() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = std::sync::Arc::new(FakeSys::default());
+        struct Shared(std::sync::Arc<FakeSys>);
+        impl Sys for Shared {
+            fn mount_overlay(&self, t: &Path, o: &str) -> nix::Result<()> {
+                self.0.mount_overlay(t, o)
+            }
+            fn umount(&self, t: &Path) -> nix::Result<()> {
+                self.0.umount(t)
+            }
+            fn kill(&self, p: i32, s: i32) -> nix::Result<()> {
+                self.0.kill(p, s)
+            }
+        }
+        let e = Engine {
+            root: t.path().into(),
+            run_dir: t.path().join("run"),
+            sys: Box::new(Shared(sys.clone())),
+        };
+        let id = "cd".repeat(32);
+        e.teardown(&config(&id)).unwrap();
+        assert_eq!(
+            sys.calls(),
+            vec![Call::Umount {
+                target: e.dir(&id).rootfs()
+            }]
+        );
+    }
+
+    #[test]
+    fn readers_merge_exit_file_and_notice_a_dead_monitor() {
+        let t = tempfile::tempdir().unwrap();
+        let e = Engine {
+            root: t.path().into(),
+            run_dir: t.path().join("run"),
+            sys: Box::new(FakeSys::default()),
+        };
+        let d = e.dir("x");
+        fs::create_dir_all(&d.dir).unwrap();
+        let proc = t.path().join("proc");
+        fs::create_dir_all(proc.join("77")).unwrap();
+        let stat = |start: u64| {
+            format!("77 (vouch) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n")
+        };
+        fs::write(proc.join("77/stat"), stat(500)).unwrap();
+        let running = State {
+            status: Some(Status::Running),
+            monitor_pid: Some(77),
+            monitor_start: Some(500),
+            ..Default::default()
+        };
+        d.write_state(&running).unwrap();
+        assert_eq!(
+            e.effective_state(&d, &proc).unwrap().status,
+            Some(Status::Running)
+        );
+        // The monitor's pid now belongs to another process: it died.
+        fs::write(proc.join("77/stat"), stat(900)).unwrap();
+        let st = e.effective_state(&d, &proc).unwrap();
+        assert_eq!((st.status, st.exit_code), (Some(Status::Exited), Some(-1)));
+        // An exit file wins over everything.
+        write_json(
+            &d.exit(),
+            &ExitFile {
+                code: 137,
+                finished_at: now_rfc3339(),
+            },
+        )
+        .unwrap();
+        assert_eq!(e.effective_state(&d, &proc).unwrap().exit_code, Some(137));
+    }
 
     #[test]
     fn names_and_signals() {

@@ -52,9 +52,17 @@ pub enum RuntimeError {
         source: nix::Error,
     },
     #[error("container {id}: network {what}: {detail}")]
-    Network { id: String, what: String, detail: String },
+    Network {
+        id: String,
+        what: String,
+        detail: String,
+    },
     #[error("container {id} is {state}: {what}")]
-    BadState { id: String, state: String, what: String },
+    BadState {
+        id: String,
+        state: String,
+        what: String,
+    },
     #[error("container {id}: the host's cgroups do not allow {what}")]
     Cgroup { id: String, what: String },
     #[error("image {image}: {source}")]

@@ -25,7 +25,9 @@ impl Engine {
         for id in self.ids()? {
             let dir = self.dir(&id);
             let Ok(cfg) = dir.read_config() else { continue };
-            let Ok(state) = self.effective_state(&dir, Path::new("/proc")) else { continue };
+            let Ok(state) = self.effective_state(&dir, Path::new("/proc")) else {
+                continue;
+            };
             out.push(Entry { dir, cfg, state });
         }
         out.sort_by(|a, b| b.cfg.created.cmp(&a.cfg.created));
@@ -55,7 +57,11 @@ pub fn status_text(s: &State, now: chrono::DateTime<chrono::FixedOffset>) -> Str
     match s.status {
         Some(Status::Running) => format!("Up {}", ago(&s.started_at)),
         Some(Status::Stopping) => "Stopping".into(),
-        Some(Status::Exited) => format!("Exited ({}) {} ago", s.exit_code.unwrap_or(-1), ago(&s.finished_at)),
+        Some(Status::Exited) => format!(
+            "Exited ({}) {} ago",
+            s.exit_code.unwrap_or(-1),
+            ago(&s.finished_at)
+        ),
         Some(Status::Created) | None => "Created".into(),
     }
 }
@@ -107,7 +113,8 @@ pub fn inspect_json(e: &Entry, spec: Option<Value>) -> Value {
     let ip = c.ip.clone().unwrap_or_default();
     let mut networks = json!({});
     if c.network == crate::state::NetworkMode::Bridge {
-        networks[c.bridge.clone().unwrap_or_default()] = json!({"IPAddress": ip, "Gateway": gateway, "IPPrefixLen": prefix});
+        networks[c.bridge.clone().unwrap_or_default()] =
+            json!({"IPAddress": ip, "Gateway": gateway, "IPPrefixLen": prefix});
     }
     json!({
         "Id": c.id,

@@ -5,11 +5,12 @@
 //! small monitor process that owns its stdio, log, ports and exit status.
 //! State is files: see [`state`] and docs/runtime.md.
 
+pub mod checkpoint;
 pub mod defaults;
 pub mod engine;
-pub mod lifecycle;
 pub mod error;
 pub mod inspect;
+pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod net;

@@ -28,13 +28,30 @@ impl Engine {
     /// Spawns the detached monitor for a prepared container and waits until
     /// it reports the init pid. On failure the monitor has already torn
     /// down; the caller removes or keeps the container.
-    pub fn spawn_monitor(&self, exe: &Path, cfg: &ContainerConfig, held: Vec<OwnedFd>) -> Result<i32> {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|source| RuntimeError::Sys { id: cfg.id.clone(), what: "pipe".into(), source })?;
+    pub fn spawn_monitor(
+        &self,
+        exe: &Path,
+        cfg: &ContainerConfig,
+        held: Vec<OwnedFd>,
+    ) -> Result<i32> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| {
+            RuntimeError::Sys {
+                id: cfg.id.clone(),
+                what: "pipe".into(),
+                source,
+            }
+        })?;
         let mut c = Command::new(exe);
-        c.arg("--root").arg(&self.root).arg("--runroot").arg(&self.run_dir).arg("__monitor").arg(&cfg.id);
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.run_dir)
+            .arg("__monitor")
+            .arg(&cfg.id);
         c.env("VOUCH_MONITOR_PORTS", held.len().to_string());
-        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let wfd = w.as_raw_fd();
         let port_fds: Vec<i32> = held.iter().map(|f| f.as_raw_fd()).collect();
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -70,13 +87,20 @@ impl Engine {
         // The monitor outlives us; reap nothing (it re-parents on our exit),
         // but do not leave a zombie if it already failed.
         let _ = child.try_wait();
-        let v: serde_json::Value = serde_json::from_str(msg.trim()).unwrap_or(serde_json::Value::Null);
+        let v: serde_json::Value =
+            serde_json::from_str(msg.trim()).unwrap_or(serde_json::Value::Null);
         if let Some(pid) = v["pid"].as_i64() {
             return Ok(pid as i32);
         }
         let _ = child.wait();
-        let message = v["error"].as_str().map(str::to_string).unwrap_or_else(|| format!("monitor exited without a report ({msg:?})"));
-        Err(RuntimeError::Monitor { id: cfg.id.clone(), message })
+        let message = v["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("monitor exited without a report ({msg:?})"));
+        Err(RuntimeError::Monitor {
+            id: cfg.id.clone(),
+            message,
+        })
     }
 
     /// Starts a created or exited container again: the same address, fresh
@@ -124,7 +148,11 @@ impl Engine {
         let (d, cfg) = self.lookup(what)?;
         let st = self.effective_state(&d, Path::new(PROC))?;
         if st.status != Some(Status::Running) {
-            return Err(RuntimeError::BadState { id: cfg.name.clone(), state: status_str(st.status), what: "can only kill running containers".into() });
+            return Err(RuntimeError::BadState {
+                id: cfg.name.clone(),
+                state: status_str(st.status),
+                what: "can only kill running containers".into(),
+            });
         }
         self.runtime_for(&cfg)?.kill(&cfg.id, signal, false)?;
         Ok(cfg)
@@ -144,7 +172,10 @@ impl Engine {
             }
             let _ = rt.kill(&cfg.id, libc::SIGKILL, false);
             if !self.wait_exit(&d, Some(Duration::from_secs(10))) {
-                return Err(RuntimeError::Monitor { id: cfg.id.clone(), message: "container did not exit after SIGKILL".into() });
+                return Err(RuntimeError::Monitor {
+                    id: cfg.id.clone(),
+                    message: "container did not exit after SIGKILL".into(),
+                });
             }
         }
         if d.dir.exists() {
@@ -161,7 +192,9 @@ impl Engine {
             return Ok(());
         }
         let st = d.read_state()?;
-        let monitor_alive = st.monitor_pid.is_some_and(|p| crate::state::pid_alive(Path::new(PROC), p, st.monitor_start));
+        let monitor_alive = st
+            .monitor_pid
+            .is_some_and(|p| crate::state::pid_alive(Path::new(PROC), p, st.monitor_start));
         if monitor_alive {
             return Ok(());
         }
@@ -170,7 +203,13 @@ impl Engine {
         }
         if st.status == Some(Status::Running) {
             let code = st.exit_code.unwrap_or(-1);
-            write_json(&d.exit(), &ExitFile { code, finished_at: now_rfc3339() })?;
+            write_json(
+                &d.exit(),
+                &ExitFile {
+                    code,
+                    finished_at: now_rfc3339(),
+                },
+            )?;
             let mut st = st;
             st.status = Some(Status::Exited);
             st.exit_code = Some(code);
@@ -215,5 +254,6 @@ impl Engine {
 }
 
 pub fn status_str(s: Option<Status>) -> String {
-    s.map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into())
+    s.map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -17,7 +17,9 @@ use crate::error::{io, Result};
 
 /// conmon's timestamp: local time with numeric offset, always 9 digits.
 pub fn timestamp_now() -> String {
-    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string()
+    chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%.9f%:z")
+        .to_string()
 }
 
 /// Appends container output to the log.
@@ -27,7 +29,11 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn open(path: &Path) -> Result<Self> {
-        let f = File::options().create(true).append(true).open(path).map_err(io(path))?;
+        let f = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
         Ok(Self { f })
     }
 
@@ -75,7 +81,12 @@ pub fn parse_line(l: &str) -> Option<LogLine<'_>> {
     let stream = it.next()?;
     let tag = it.next()?;
     let msg = it.next().unwrap_or("");
-    Some(LogLine { time, stream, partial: tag == "P", msg })
+    Some(LogLine {
+        time,
+        stream,
+        partial: tag == "P",
+        msg,
+    })
 }
 
 /// podman pkg/util ParseInputTime, the common forms: RFC 3339 (with or
@@ -85,7 +96,11 @@ pub fn parse_since(s: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
     }
-    let local = |nd: chrono::NaiveDateTime| nd.and_local_timezone(chrono::Local).single().map(|t| t.fixed_offset());
+    let local = |nd: chrono::NaiveDateTime| {
+        nd.and_local_timezone(chrono::Local)
+            .single()
+            .map(|t| t.fixed_offset())
+    };
     for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(nd) = chrono::NaiveDateTime::parse_from_str(s, f) {
             return local(nd);
@@ -109,7 +124,10 @@ pub fn parse_since(s: &str) -> Option<DateTime<FixedOffset>> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    Some((chrono::Local::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64)).fixed_offset())
+    Some(
+        (chrono::Local::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+            .fixed_offset(),
+    )
 }
 
 /// What `logs` prints.
@@ -152,7 +170,9 @@ pub fn render(content: &str, o: &LogOptions, out: &mut dyn Write) -> std::io::Re
     for l in &lines[start..] {
         let Some(p) = parse_line(l) else { continue };
         if o.since.is_some() || o.until.is_some() {
-            let Ok(t) = DateTime::parse_from_rfc3339(p.time) else { continue };
+            let Ok(t) = DateTime::parse_from_rfc3339(p.time) else {
+                continue;
+            };
             if o.since.is_some_and(|s| t <= s) || o.until.is_some_and(|u| t >= u) {
                 continue;
             }
@@ -171,7 +191,13 @@ pub fn render(content: &str, o: &LogOptions, out: &mut dyn Write) -> std::io::Re
 
 /// Prints the log, then with `follow` keeps printing new lines until
 /// `done()` says the container has exited and the file is drained.
-pub fn print(path: &Path, o: &LogOptions, follow: bool, done: &dyn Fn() -> bool, out: &mut dyn Write) -> Result<()> {
+pub fn print(
+    path: &Path,
+    o: &LogOptions,
+    follow: bool,
+    done: &dyn Fn() -> bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !follow => return Ok(()),
@@ -186,7 +212,10 @@ pub fn print(path: &Path, o: &LogOptions, follow: bool, done: &dyn Fn() -> bool,
         return Ok(());
     }
     let mut pos = cut as u64;
-    let follow_opts = LogOptions { tail: None, ..o.clone() };
+    let follow_opts = LogOptions {
+        tail: None,
+        ..o.clone()
+    };
     loop {
         let finished = done();
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -250,19 +279,59 @@ mod tests {
 
     #[test]
     fn render_joins_partials_and_tails_full_lines() {
-        assert_eq!(show(LogOptions::default()), "one\ntwo\nthree with  spaces\n");
-        assert_eq!(show(LogOptions { tail: Some(2), ..Default::default() }), "two\nthree with  spaces\n");
-        assert_eq!(show(LogOptions { tail: Some(1), ..Default::default() }), "three with  spaces\n");
-        assert_eq!(show(LogOptions { tail: Some(0), ..Default::default() }), "");
-        assert_eq!(show(LogOptions { tail: Some(9), ..Default::default() }), "one\ntwo\nthree with  spaces\n");
+        assert_eq!(
+            show(LogOptions::default()),
+            "one\ntwo\nthree with  spaces\n"
+        );
+        assert_eq!(
+            show(LogOptions {
+                tail: Some(2),
+                ..Default::default()
+            }),
+            "two\nthree with  spaces\n"
+        );
+        assert_eq!(
+            show(LogOptions {
+                tail: Some(1),
+                ..Default::default()
+            }),
+            "three with  spaces\n"
+        );
+        assert_eq!(
+            show(LogOptions {
+                tail: Some(0),
+                ..Default::default()
+            }),
+            ""
+        );
+        assert_eq!(
+            show(LogOptions {
+                tail: Some(9),
+                ..Default::default()
+            }),
+            "one\ntwo\nthree with  spaces\n"
+        );
     }
 
     #[test]
     fn since_is_strict_and_timestamps_prefix() {
         let since = parse_since("2026-11-28T23:32:10.5Z");
-        assert_eq!(show(LogOptions { since, ..Default::default() }), "two\nthree with  spaces\n");
-        let out = show(LogOptions { timestamps: true, tail: Some(1), ..Default::default() });
-        assert_eq!(out, "2026-11-28T23:32:12.000000000+00:00 three with  spaces\n");
+        assert_eq!(
+            show(LogOptions {
+                since,
+                ..Default::default()
+            }),
+            "two\nthree with  spaces\n"
+        );
+        let out = show(LogOptions {
+            timestamps: true,
+            tail: Some(1),
+            ..Default::default()
+        });
+        assert_eq!(
+            out,
+            "2026-11-28T23:32:12.000000000+00:00 three with  spaces\n"
+        );
         assert!(parse_since("10m").is_some());
         assert!(parse_since("2026-11-28").is_some());
         assert!(parse_since("1764372730.5").is_some());

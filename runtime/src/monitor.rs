@@ -26,7 +26,9 @@ use nix::unistd::Pid;
 use crate::error::{Result, RuntimeError};
 use crate::logs::LogWriter;
 use crate::oci::OciRuntime;
-use crate::state::{now_rfc3339, pid_start_time, write_json, ContainerConfig, ContainerDir, ExitFile, State, Status};
+use crate::state::{
+    now_rfc3339, pid_start_time, write_json, ContainerConfig, ContainerDir, ExitFile, State, Status,
+};
 
 /// What the monitor works with.
 pub struct Monitor<'a> {
@@ -82,28 +84,50 @@ fn write_all_fd(fd: RawFd, mut b: &[u8]) {
 /// Receives the pty master that runc sends over the console socket.
 fn recv_pty(listener: &UnixListener, runtime_pid: i32, id: &str) -> Result<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    listener.set_nonblocking(true).map_err(crate::error::io("console socket"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(crate::error::io("console socket"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let stream = loop {
         match listener.accept() {
             Ok((s, _)) => break s,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 // runc failed before connecting: stop waiting.
-                if !crate::state::pid_alive(std::path::Path::new("/proc"), runtime_pid, None) || Instant::now() > deadline {
-                    return Err(RuntimeError::Monitor { id: id.into(), message: "the OCI runtime sent no terminal".into() });
+                if !crate::state::pid_alive(std::path::Path::new("/proc"), runtime_pid, None)
+                    || Instant::now() > deadline
+                {
+                    return Err(RuntimeError::Monitor {
+                        id: id.into(),
+                        message: "the OCI runtime sent no terminal".into(),
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
             Err(e) => return Err(crate::error::io("console socket")(e)),
         }
     };
-    stream.set_nonblocking(false).map_err(crate::error::io("console socket"))?;
+    stream
+        .set_nonblocking(false)
+        .map_err(crate::error::io("console socket"))?;
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|source| RuntimeError::Sys { id: id.into(), what: "receiving the terminal".into(), source })?;
-    for c in msg.cmsgs().map_err(|source| RuntimeError::Sys { id: id.into(), what: "receiving the terminal".into(), source })? {
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|source| RuntimeError::Sys {
+        id: id.into(),
+        what: "receiving the terminal".into(),
+        source,
+    })?;
+    for c in msg.cmsgs().map_err(|source| RuntimeError::Sys {
+        id: id.into(),
+        what: "receiving the terminal".into(),
+        source,
+    })? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 // SAFETY: the kernel just installed this descriptor for us.
@@ -111,26 +135,59 @@ fn recv_pty(listener: &UnixListener, runtime_pid: i32, id: &str) -> Result<Owned
             }
         }
     }
-    Err(RuntimeError::Monitor { id: id.into(), message: "the OCI runtime sent no terminal".into() })
+    Err(RuntimeError::Monitor {
+        id: id.into(),
+        message: "the OCI runtime sent no terminal".into(),
+    })
 }
 
 /// Gives back the pages start-up touched: the detached monitor is the same
 /// large binary as the CLI, but from here on it only runs its poll loop.
-/// MADV_PAGEOUT on file-backed mappings unmaps clean pages (they stay in the
-/// page cache and fault back in if used); malloc_trim returns freed heap.
+/// A read-only private file mapping none of whose pages were ever copied
+/// (smaps `Anonymous: 0 kB`; RELRO and data mappings have copies) holds
+/// nothing but page-cache pages, so MADV_DONTNEED just unmaps them: they
+/// fault back in when used. malloc_trim returns freed heap.
 fn trim_memory() {
-    let Ok(maps) = fs::read_to_string("/proc/self/maps") else { return };
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(_perms), Some(_off), Some(_dev), Some(inode)) = (f.next(), f.next(), f.next(), f.next(), f.next()) else { continue };
-        if inode == "0" {
-            continue; // anonymous, stack, heap, vdso
+    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut current: Option<(usize, usize, bool)> = None;
+    let flush = |c: Option<(usize, usize, bool)>| {
+        if let Some((a, b, true)) = c {
+            // SAFETY: the mapping is private, not writable and has no
+            // anonymous (modified) pages: dropping its pages loses nothing.
+            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
+            // Fault single pages back, not 64 KiB around each fault.
+            // SAFETY: advisory only.
+            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM) };
         }
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
-        // SAFETY: advisory call on our own mapping; PAGEOUT never changes contents.
-        unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_PAGEOUT) };
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first
+            .split_once('-')
+            .filter(|_| line.len() > 30 && !first.ends_with(':'))
+        {
+            flush(current.take());
+            let perms = f.next().unwrap_or("");
+            let inode = f.nth(2).unwrap_or("0");
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            let candidate = inode != "0"
+                && perms.starts_with('r')
+                && &perms[1..2] == "-"
+                && perms.ends_with('p');
+            current = Some((a, b, candidate));
+        } else if first == "Anonymous:" && f.next() != Some("0") {
+            if let Some(c) = current.as_mut() {
+                c.2 = false;
+            }
+        }
     }
+    flush(current.take());
     // SAFETY: glibc call with no preconditions.
     unsafe { libc::malloc_trim(0) };
 }
@@ -158,9 +215,17 @@ impl Monitor<'_> {
                 mask.add(s);
             }
         }
-        mask.thread_block().map_err(|source| RuntimeError::Sys { id: id.clone(), what: "sigprocmask".into(), source })?;
+        mask.thread_block().map_err(|source| RuntimeError::Sys {
+            id: id.clone(),
+            what: "sigprocmask".into(),
+            source,
+        })?;
         let mut sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(|source| RuntimeError::Sys { id: id.clone(), what: "signalfd".into(), source })?;
+            .map_err(|source| RuntimeError::Sys {
+            id: id.clone(),
+            what: "signalfd".into(),
+            source,
+        })?;
 
         match self.start() {
             Err(e) => {
@@ -196,7 +261,10 @@ impl Monitor<'_> {
             let sock = self.console_dir.join(format!("{}.sock", &id[..12]));
             let _ = fs::remove_file(&sock);
             let listener = UnixListener::bind(&sock).map_err(crate::error::io(&sock))?;
-            let child = self.runtime.spawn_run(id, &d.bundle(), &d.pidfile(), Some(&sock), [Stdio::null(), Stdio::null(), Stdio::from(err_w)]);
+            let child = self.spawn_init(
+                Some(&sock),
+                [Stdio::null(), Stdio::null(), Stdio::from(err_w)],
+            );
             let child = match child {
                 Ok(c) => c,
                 Err(e) => {
@@ -220,14 +288,30 @@ impl Monitor<'_> {
             // runc's own errors arrive on the container's stderr pipe
             // before the container exists (as with conmon).
             drop(err_w);
-            let child = self.runtime.spawn_run(id, &d.bundle(), &d.pidfile(), None, [stdin, Stdio::from(out_w), Stdio::from(cerr_w)])?;
-            streams.push(Stream { fd: out_r, name: "stdout", out: 1, open: true });
-            streams.push(Stream { fd: cerr_r, name: "stderr", out: 2, open: true });
+            let child = self.spawn_init(None, [stdin, Stdio::from(out_w), Stdio::from(cerr_w)])?;
+            streams.push(Stream {
+                fd: out_r,
+                name: "stdout",
+                out: 1,
+                open: true,
+            });
+            streams.push(Stream {
+                fd: cerr_r,
+                name: "stderr",
+                out: 2,
+                open: true,
+            });
             (child, None)
         };
         let mut child = child;
-        let status = child.wait().map_err(crate::error::io("waiting for the OCI runtime"))?;
-        let err_fd = if self.cfg.tty { err_r.as_raw_fd() } else { streams[1].fd.as_raw_fd() };
+        let status = child
+            .wait()
+            .map_err(crate::error::io("waiting for the OCI runtime"))?;
+        let err_fd = if self.cfg.tty {
+            err_r.as_raw_fd()
+        } else {
+            streams[1].fd.as_raw_fd()
+        };
         if !status.success() {
             set_nonblock(err_fd);
             let mut buf = vec![0u8; 65536];
@@ -240,12 +324,20 @@ impl Monitor<'_> {
             });
         }
         if let Some(pty) = console {
-            streams.push(Stream { fd: pty?, name: "stdout", out: 1, open: true });
+            streams.push(Stream {
+                fd: pty?,
+                name: "stdout",
+                out: 1,
+                open: true,
+            });
         }
         let pid: i32 = fs::read_to_string(d.pidfile())
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| RuntimeError::Monitor { id: id.clone(), message: format!("no pid in {}", d.pidfile().display()) })?;
+            .ok_or_else(|| RuntimeError::Monitor {
+                id: id.clone(),
+                message: format!("no pid in {}", d.pidfile().display()),
+            })?;
         let mut st = d.read_state()?;
         st.status = Some(Status::Running);
         st.pid = Some(pid);
@@ -259,29 +351,54 @@ impl Monitor<'_> {
         Ok((pid, streams, stdin_w))
     }
 
-    fn supervise(self, sfd: &mut SignalFd, pid: i32, mut streams: Vec<Stream>, stdin_w: Option<OwnedFd>) -> i32 {
+    fn supervise(
+        self,
+        sfd: &mut SignalFd,
+        pid: i32,
+        mut streams: Vec<Stream>,
+        stdin_w: Option<OwnedFd>,
+    ) -> i32 {
         let mut log = LogWriter::open(&self.dir.log()).ok();
         for s in &streams {
             set_nonblock(s.fd.as_raw_fd());
         }
         let forward_stdin = self.attach && self.cfg.interactive;
         let mut stdin_open = forward_stdin;
-        let pty_fd = if self.cfg.tty { streams.first().map(|s| s.fd.as_raw_fd()) } else { None };
+        let pty_fd = if self.cfg.tty {
+            streams.first().map(|s| s.fd.as_raw_fd())
+        } else {
+            None
+        };
         let stdin_target: Option<RawFd> = pty_fd.or(stdin_w.as_ref().map(|f| f.as_raw_fd()));
         let mut stdin_w = stdin_w;
         let mut exit: Option<i32> = None;
         let mut drain_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; 65536];
         loop {
-            if exit.is_some() && (streams.iter().all(|s| !s.open) || drain_deadline.is_some_and(|d| Instant::now() >= d)) {
+            if exit.is_some()
+                && (streams.iter().all(|s| !s.open)
+                    || drain_deadline.is_some_and(|d| Instant::now() >= d))
+            {
                 break;
             }
-            let mut pfds = vec![libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            let mut pfds = vec![libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
             for s in &streams {
-                pfds.push(libc::pollfd { fd: if s.open { s.fd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd: if s.open { s.fd.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             if stdin_open {
-                pfds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd: 0,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             let timeout = if exit.is_some() { 50 } else { -1 };
             // SAFETY: pfds is a valid array of pollfd.
@@ -296,7 +413,9 @@ impl Monitor<'_> {
                         loop {
                             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                                 Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => exit = Some(c),
-                                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => exit = Some(128 + s as i32),
+                                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => {
+                                    exit = Some(128 + s as i32)
+                                }
                                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                                 Ok(_) => {}
                             }
@@ -325,7 +444,9 @@ impl Monitor<'_> {
                     if self.attach {
                         write_all_fd(s.out, data);
                     }
-                } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+                } else if n == 0
+                    || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)
+                {
                     s.open = false; // EOF, or EIO on a pty whose slaves are gone
                 }
             }
@@ -362,7 +483,13 @@ impl Monitor<'_> {
             let _ = fs::remove_dir_all(&self.dir.dir);
             return;
         }
-        let _ = write_json(&self.dir.exit(), &ExitFile { code, finished_at: finished.clone() });
+        let _ = write_json(
+            &self.dir.exit(),
+            &ExitFile {
+                code,
+                finished_at: finished.clone(),
+            },
+        );
         if let Ok(mut st) = self.dir.read_state() {
             st = State {
                 status: Some(Status::Exited),

@@ -17,12 +17,55 @@ pub trait OciRuntime: Send + Sync {
     fn name(&self) -> String;
     /// Starts `id` detached; the caller waits for the child and then reads
     /// the pid file. stdio are the container's.
-    fn spawn_run(&self, id: &str, bundle: &Path, pidfile: &Path, console_socket: Option<&Path>, stdio: [Stdio; 3]) -> Result<Child>;
+    fn spawn_run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+    ) -> Result<Child>;
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()>;
     /// Deletes the runtime's state (and cgroup); `force` kills first.
     fn delete(&self, id: &str, force: bool) -> Result<()>;
     /// `exec` a process in a running container; returns its exit code.
-    fn exec(&self, id: &str, tty: bool, env: &[String], cwd: Option<&str>, user: Option<&str>, args: &[String]) -> Result<i32>;
+    fn exec(
+        &self,
+        id: &str,
+        tty: bool,
+        env: &[String],
+        cwd: Option<&str>,
+        user: Option<&str>,
+        args: &[String],
+    ) -> Result<i32>;
+    /// Dumps `id` with CRIU (see [`crate::checkpoint`]).
+    fn checkpoint(&self, id: &str, o: &crate::checkpoint::RuntimeCheckpoint) -> Result<()> {
+        let _ = o;
+        Err(RuntimeError::Runtime {
+            runtime: self.name(),
+            action: "checkpoint",
+            id: id.into(),
+            stderr: "not supported by this runtime".into(),
+        })
+    }
+    /// Like `spawn_run`, but restores `id` from CRIU images.
+    fn spawn_restore(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+        r: &crate::checkpoint::RestoreRequest,
+    ) -> Result<Child> {
+        let _ = (bundle, pidfile, console_socket, stdio, r);
+        Err(RuntimeError::Runtime {
+            runtime: self.name(),
+            action: "restore",
+            id: id.into(),
+            stderr: "not supported by this runtime".into(),
+        })
+    }
 }
 
 /// runc (or a compatible CLI) at `path` with its state under `state_root`.
@@ -38,13 +81,25 @@ impl Runc {
         let found = if path.is_absolute() || path.components().count() > 1 {
             Some(path.to_path_buf())
         } else {
-            std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(path)).find(|p| p.is_file()))
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(path))
+                    .find(|p| p.is_file())
+            })
         };
         match found {
-            Some(p) if p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) => {
-                Ok(Self { path: p, state_root: state_root.to_path_buf() })
+            Some(p)
+                if p.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) =>
+            {
+                Ok(Self {
+                    path: p,
+                    state_root: state_root.to_path_buf(),
+                })
             }
-            _ => Err(RuntimeError::RuntimeMissing { path: path.to_path_buf() }),
+            _ => Err(RuntimeError::RuntimeMissing {
+                path: path.to_path_buf(),
+            }),
         }
     }
 
@@ -55,12 +110,15 @@ impl Runc {
     }
 
     fn check(&self, id: &str, action: &'static str, mut c: Command) -> Result<()> {
-        let out = c.stdin(Stdio::null()).output().map_err(|e| RuntimeError::Runtime {
-            runtime: self.name(),
-            action,
-            id: id.into(),
-            stderr: e.to_string(),
-        })?;
+        let out = c
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| RuntimeError::Runtime {
+                runtime: self.name(),
+                action,
+                id: id.into(),
+                stderr: e.to_string(),
+            })?;
         if out.status.success() {
             return Ok(());
         }
@@ -80,7 +138,12 @@ pub fn clean_stderr(b: &[u8]) -> String {
     for line in s.lines() {
         if let Some(i) = line.find("msg=\"") {
             let rest = &line[i + 5..];
-            msgs.push(rest.strip_suffix('"').unwrap_or(rest).replace("\\\"", "\"").to_string());
+            msgs.push(
+                rest.strip_suffix('"')
+                    .unwrap_or(rest)
+                    .replace("\\\"", "\"")
+                    .to_string(),
+            );
         } else if !line.trim().is_empty() {
             msgs.push(line.trim().to_string());
         }
@@ -93,9 +156,19 @@ impl OciRuntime for Runc {
         self.path.display().to_string()
     }
 
-    fn spawn_run(&self, id: &str, bundle: &Path, pidfile: &Path, console_socket: Option<&Path>, stdio: [Stdio; 3]) -> Result<Child> {
+    fn spawn_run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+    ) -> Result<Child> {
         let mut c = self.cmd();
-        c.args(["run", "--detach", "--bundle"]).arg(bundle).arg("--pid-file").arg(pidfile);
+        c.args(["run", "--detach", "--bundle"])
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pidfile);
         if let Some(s) = console_socket {
             c.arg("--console-socket").arg(s);
         }
@@ -128,12 +201,38 @@ impl OciRuntime for Runc {
         }
         c.arg(id);
         match self.check(id, "delete", c) {
-            Err(RuntimeError::Runtime { stderr, .. }) if stderr.contains("does not exist") => Ok(()),
+            Err(RuntimeError::Runtime { stderr, .. }) if stderr.contains("does not exist") => {
+                Ok(())
+            }
             r => r,
         }
     }
 
-    fn exec(&self, id: &str, tty: bool, env: &[String], cwd: Option<&str>, user: Option<&str>, args: &[String]) -> Result<i32> {
+    fn checkpoint(&self, id: &str, o: &crate::checkpoint::RuntimeCheckpoint) -> Result<()> {
+        crate::checkpoint::runc_checkpoint(self, id, o)
+    }
+
+    fn spawn_restore(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+        r: &crate::checkpoint::RestoreRequest,
+    ) -> Result<Child> {
+        crate::checkpoint::runc_spawn_restore(self, id, bundle, pidfile, console_socket, stdio, r)
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        tty: bool,
+        env: &[String],
+        cwd: Option<&str>,
+        user: Option<&str>,
+        args: &[String],
+    ) -> Result<i32> {
         let mut c = self.cmd();
         c.arg("exec");
         if tty {
@@ -165,7 +264,9 @@ mod tests {
 
     #[test]
     fn missing_runtime_is_reported_by_path() {
-        let e = Runc::locate(Path::new("/nonexistent/runc"), Path::new("/tmp")).err().unwrap();
+        let e = Runc::locate(Path::new("/nonexistent/runc"), Path::new("/tmp"))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("/nonexistent/runc"));
         assert!(Runc::locate(Path::new("no-such-runtime-xyz"), Path::new("/tmp")).is_err());
     }

@@ -18,13 +18,26 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<S
     for p in all {
         let s = p.to_string_lossy();
         if s.contains([':', ',', '\n']) {
-            return Err(RuntimeError::Spec(format!("path {s:?} cannot be used in overlay options")));
+            return Err(RuntimeError::Spec(format!(
+                "path {s:?} cannot be used in overlay options"
+            )));
         }
     }
-    let lowers: Vec<String> = lower.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    let opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+    let lowers: Vec<String> = lower
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
     if opts.len() >= 4096 {
-        return Err(RuntimeError::Spec(format!("{} layers do not fit in one overlay mount", lower.len())));
+        return Err(RuntimeError::Spec(format!(
+            "{} layers do not fit in one overlay mount",
+            lower.len()
+        )));
     }
     Ok(opts)
 }
@@ -36,11 +49,12 @@ pub fn mount(sys: &dyn Sys, id: &str, d: &ContainerDir, lower: &[PathBuf]) -> Re
     for p in [d.upper(), d.work(), d.rootfs()] {
         fs::create_dir_all(&p).map_err(io(&p))?;
     }
-    sys.mount_overlay(&d.rootfs(), &opts).map_err(|source| RuntimeError::Sys {
-        id: id.to_string(),
-        what: format!("mounting overlay on {}", d.rootfs().display()),
-        source,
-    })
+    sys.mount_overlay(&d.rootfs(), &opts)
+        .map_err(|source| RuntimeError::Sys {
+            id: id.to_string(),
+            what: format!("mounting overlay on {}", d.rootfs().display()),
+            source,
+        })
 }
 
 /// Unmounts the rootfs if mounted (idempotent: EINVAL/ENOENT mean "not mounted").
@@ -62,7 +76,12 @@ mod tests {
 
     #[test]
     fn lowerdir_keeps_uppermost_first_and_rejects_bad_paths() {
-        let o = overlay_options(&["/l/top".into(), "/l/base".into()], Path::new("/u"), Path::new("/w")).unwrap();
+        let o = overlay_options(
+            &["/l/top".into(), "/l/base".into()],
+            Path::new("/u"),
+            Path::new("/w"),
+        )
+        .unwrap();
         assert_eq!(o, "lowerdir=/l/top:/l/base,upperdir=/u,workdir=/w");
         assert!(overlay_options(&["/a:b".into()], Path::new("/u"), Path::new("/w")).is_err());
         assert!(overlay_options(&[], Path::new("/u"), Path::new("/w")).is_err());
@@ -71,10 +90,14 @@ mod tests {
     #[test]
     fn mount_plan_and_failure() {
         let t = tempfile::tempdir().unwrap();
-        let d = ContainerDir { dir: t.path().join("c") };
+        let d = ContainerDir {
+            dir: t.path().join("c"),
+        };
         let sys = FakeSys::default();
         mount(&sys, "c", &d, &["/l/1".into()]).unwrap();
-        assert!(matches!(&sys.calls()[0], Call::MountOverlay { target, .. } if *target == d.rootfs()));
+        assert!(
+            matches!(&sys.calls()[0], Call::MountOverlay { target, .. } if *target == d.rootfs())
+        );
         let failing = FakeSys::failing_at(1);
         let err = mount(&failing, "c", &d, &["/l/1".into()]).unwrap_err();
         assert!(err.to_string().contains("container c"), "{err}");

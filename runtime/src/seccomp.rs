@@ -93,14 +93,17 @@ fn kernel_at_least(running: (u32, u32), min: &str) -> bool {
 }
 
 pub fn running_kernel() -> (u32, u32) {
-    let r = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let r = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut it = r.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
 /// The OCI `linux.seccomp` value for a container with capabilities `caps`.
 pub fn oci_profile(caps: &[String], kernel: (u32, u32)) -> Result<Value> {
-    let p: Profile = serde_json::from_str(PROFILE).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    let p: Profile =
+        serde_json::from_str(PROFILE).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
     let arch = go_arch();
     let native = seccomp_arch(arch);
     let mut arches = vec![native.to_string()];
@@ -165,7 +168,13 @@ mod tests {
             .unwrap()
             .iter()
             .filter(|s| s["action"] == action)
-            .flat_map(|s| s["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()))
+            .flat_map(|s| {
+                s["names"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_string())
+            })
             .collect()
     }
 
@@ -177,8 +186,17 @@ mod tests {
         assert_eq!(v["defaultErrnoRet"], 38);
         let allowed = names(&v, "SCMP_ACT_ALLOW");
         assert!(allowed.contains(&"read".to_string()));
-        assert!(allowed.contains(&"chroot".to_string()), "CAP_SYS_CHROOT is a default");
-        for denied in ["init_module", "sethostname", "kexec_load", "bpf", "perf_event_open"] {
+        assert!(
+            allowed.contains(&"chroot".to_string()),
+            "CAP_SYS_CHROOT is a default"
+        );
+        for denied in [
+            "init_module",
+            "sethostname",
+            "kexec_load",
+            "bpf",
+            "perf_event_open",
+        ] {
             assert!(!allowed.contains(&denied.to_string()), "{denied} allowed");
         }
         assert!(names(&v, "SCMP_ACT_ERRNO").contains(&"kexec_load".to_string()));

@@ -54,7 +54,12 @@ pub fn clamp_rlimit(hard: u64) -> u64 {
 
 /// Builds the spec for `i`.
 pub fn generate(i: &SpecInput) -> Result<Spec> {
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if i.new_netns {
         match &i.netns_path {
             Some(p) => namespaces.push(json!({"type": "network", "path": p})),
@@ -81,7 +86,11 @@ pub fn generate(i: &SpecInput) -> Result<Spec> {
     let caps = &i.caps;
     // podman security_linux.go: a root user gets bounding = effective =
     // permitted; non-root users keep only the bounding set.
-    let (eff, inh_amb): (Vec<String>, Vec<String>) = if i.uid == 0 { (caps.clone(), vec![]) } else { (vec![], vec![]) };
+    let (eff, inh_amb): (Vec<String>, Vec<String>) = if i.uid == 0 {
+        (caps.clone(), vec![])
+    } else {
+        (vec![], vec![])
+    };
     let nofile = clamp_rlimit(i.nofile_limit.1);
     let nproc = clamp_rlimit(i.nproc_limit.1);
     let mut resources = json!({
@@ -95,7 +104,10 @@ pub fn generate(i: &SpecInput) -> Result<Spec> {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, crate::defaults::DEFAULT_PATH.to_string());
     }
-    for (k, v) in [("container", "vouch".to_string()), ("HOSTNAME", i.hostname.clone())] {
+    for (k, v) in [
+        ("container", "vouch".to_string()),
+        ("HOSTNAME", i.hostname.clone()),
+    ] {
         if !env.iter().any(|e| e.starts_with(&format!("{k}="))) {
             env.push(format!("{k}={v}"));
         }
@@ -189,17 +201,35 @@ mod tests {
         let s = generate(&input()).unwrap();
         let ns = s.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
         let types: Vec<_> = ns.iter().map(|n| n.typ()).collect();
-        for t in [LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount, LinuxNamespaceType::Network] {
+        for t in [
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Uts,
+            LinuxNamespaceType::Mount,
+            LinuxNamespaceType::Network,
+        ] {
             assert!(types.contains(&t), "{t:?} missing");
         }
-        let net = ns.iter().find(|n| n.typ() == LinuxNamespaceType::Network).unwrap();
-        assert_eq!(net.path().as_deref(), Some(std::path::Path::new("/run/netns/vouch-x")));
+        let net = ns
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::Network)
+            .unwrap();
+        assert_eq!(
+            net.path().as_deref(),
+            Some(std::path::Path::new("/run/netns/vouch-x"))
+        );
         let mut host = input();
         host.new_netns = false;
         let s = generate(&host).unwrap();
         let ns = s.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
         assert!(!ns.iter().any(|n| n.typ() == LinuxNamespaceType::Network));
-        let sys = s.mounts().as_ref().unwrap().iter().find(|m| m.destination().to_str() == Some("/sys")).unwrap();
+        let sys = s
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .unwrap();
         assert_eq!(sys.typ().as_deref(), Some("bind"));
     }
 
@@ -207,16 +237,33 @@ mod tests {
     fn standard_mounts_masks_and_readonly_paths() {
         let s = generate(&input()).unwrap();
         let mounts = s.mounts().as_ref().unwrap();
-        let dests: Vec<_> = mounts.iter().map(|m| m.destination().to_string_lossy().into_owned()).collect();
-        for d in ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"] {
+        let dests: Vec<_> = mounts
+            .iter()
+            .map(|m| m.destination().to_string_lossy().into_owned())
+            .collect();
+        for d in [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys",
+        ] {
             assert!(dests.contains(&d.to_string()), "{d}");
         }
-        let sys = mounts.iter().find(|m| m.destination().to_str() == Some("/sys")).unwrap();
+        let sys = mounts
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .unwrap();
         assert!(sys.options().as_ref().unwrap().contains(&"ro".to_string()));
         let linux = s.linux().as_ref().unwrap();
         let masked = linux.masked_paths().as_ref().unwrap();
         assert!(masked.contains(&"/proc/kcore".to_string()));
-        assert!(linux.readonly_paths().as_ref().unwrap().contains(&"/proc/sys".to_string()));
+        assert!(linux
+            .readonly_paths()
+            .as_ref()
+            .unwrap()
+            .contains(&"/proc/sys".to_string()));
         assert!(linux.seccomp().is_some());
         assert_eq!(s.hostname().as_deref(), Some("aaaaaaaaaaaa"));
     }
@@ -229,7 +276,11 @@ mod tests {
         let c = p.capabilities().as_ref().unwrap();
         assert_eq!(c.bounding().as_ref().unwrap().len(), 11);
         assert!(c.effective().as_ref().unwrap().contains(&Capability::Chown));
-        assert!(!c.bounding().as_ref().unwrap().contains(&Capability::SysAdmin));
+        assert!(!c
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::SysAdmin));
         assert!(c.ambient().as_ref().unwrap().is_empty());
         let env = p.env().as_ref().unwrap();
         assert!(env[0].starts_with("PATH="));
@@ -241,9 +292,15 @@ mod tests {
     fn rlimits_never_exceed_the_hard_limit() {
         let s = generate(&input()).unwrap();
         let rl = s.process().as_ref().unwrap().rlimits().as_ref().unwrap();
-        let nofile = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNofile).unwrap();
+        let nofile = rl
+            .iter()
+            .find(|r| r.typ() == PosixRlimitType::RlimitNofile)
+            .unwrap();
         assert_eq!((nofile.soft(), nofile.hard()), (20000, 20000));
-        let nproc = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNproc).unwrap();
+        let nproc = rl
+            .iter()
+            .find(|r| r.typ() == PosixRlimitType::RlimitNproc)
+            .unwrap();
         assert_eq!(nproc.hard(), RLIMIT_DEFAULT);
     }
 

@@ -200,7 +200,10 @@ impl ContainerDir {
         match fs::read(self.state()) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
             Err(e) => Err(io(self.state())(e)),
-            Ok(b) => serde_json::from_slice(&b).map_err(|source| RuntimeError::Json { path: self.state(), source }),
+            Ok(b) => serde_json::from_slice(&b).map_err(|source| RuntimeError::Json {
+                path: self.state(),
+                source,
+            }),
         }
     }
     pub fn write_state(&self, s: &State) -> Result<()> {
@@ -212,7 +215,10 @@ impl ContainerDir {
             Err(e) => Err(io(self.exit())(e)),
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
-                .map_err(|source| RuntimeError::Json { path: self.exit(), source }),
+                .map_err(|source| RuntimeError::Json {
+                    path: self.exit(),
+                    source,
+                }),
         }
     }
     /// Takes the container's flock (blocking); released on drop.
@@ -290,7 +296,9 @@ pub fn pid_alive(proc: &Path, pid: i32, start: Option<u64>) -> bool {
     let Ok(s) = fs::read_to_string(proc.join(pid.to_string()).join("stat")) else {
         return false;
     };
-    let Some(close) = s.rfind(')') else { return false };
+    let Some(close) = s.rfind(')') else {
+        return false;
+    };
     let fields: Vec<&str> = s[close + 1..].split_whitespace().collect();
     if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
         return false;
@@ -316,7 +324,11 @@ mod tests {
         fields[0] = state;
         let start_s = start.to_string();
         fields[19] = &start_s;
-        fs::write(p.join("stat"), format!("{pid} (a (weird) name) {}\n", fields.join(" "))).unwrap();
+        fs::write(
+            p.join("stat"),
+            format!("{pid} (a (weird) name) {}\n", fields.join(" ")),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -334,9 +346,15 @@ mod tests {
     #[test]
     fn state_round_trips_atomically() {
         let d = tempfile::tempdir().unwrap();
-        let c = ContainerDir { dir: d.path().to_path_buf() };
+        let c = ContainerDir {
+            dir: d.path().to_path_buf(),
+        };
         assert_eq!(c.read_state().unwrap(), State::default());
-        let s = State { status: Some(Status::Running), pid: Some(7), ..Default::default() };
+        let s = State {
+            status: Some(Status::Running),
+            pid: Some(7),
+            ..Default::default()
+        };
         c.write_state(&s).unwrap();
         assert_eq!(c.read_state().unwrap(), s);
         let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();

@@ -29,7 +29,13 @@ pub struct RealSys;
 
 impl Sys for RealSys {
     fn mount_overlay(&self, target: &Path, options: &str) -> nix::Result<()> {
-        mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options))
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(options),
+        )
     }
     fn umount(&self, target: &Path) -> nix::Result<()> {
         umount2(target, MntFlags::MNT_DETACH)
@@ -54,7 +60,10 @@ pub struct FakeSys {
 
 impl FakeSys {
     pub fn failing_at(n: usize) -> Self {
-        Self { calls: Mutex::default(), fail_at: Some(n) }
+        Self {
+            calls: Mutex::default(),
+            fail_at: Some(n),
+        }
     }
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
@@ -71,10 +80,15 @@ impl FakeSys {
 
 impl Sys for FakeSys {
     fn mount_overlay(&self, target: &Path, options: &str) -> nix::Result<()> {
-        self.record(Call::MountOverlay { target: target.into(), options: options.into() })
+        self.record(Call::MountOverlay {
+            target: target.into(),
+            options: options.into(),
+        })
     }
     fn umount(&self, target: &Path) -> nix::Result<()> {
-        self.record(Call::Umount { target: target.into() })
+        self.record(Call::Umount {
+            target: target.into(),
+        })
     }
     fn kill(&self, pid: i32, signal: i32) -> nix::Result<()> {
         self.record(Call::Kill { pid, signal })

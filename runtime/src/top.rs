@@ -11,7 +11,9 @@ use std::path::Path;
 
 use crate::error::{Result, RuntimeError};
 
-pub const DEFAULT_DESCRIPTORS: &[&str] = &["user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args"];
+pub const DEFAULT_DESCRIPTORS: &[&str] = &[
+    "user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args",
+];
 
 fn header(d: &str) -> Option<&'static str> {
     Some(match d {
@@ -65,19 +67,38 @@ fn read_proc(proc: &Path, pid: i32) -> Option<Proc> {
     let comm = stat[open + 1..close].to_string();
     let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let status = fs::read_to_string(dir.join("status")).ok()?;
-    let field = |k: &str| status.lines().find(|l| l.starts_with(k)).map(|l| l[k.len()..].split_whitespace().collect::<Vec<_>>());
-    let uid = field("Uid:").and_then(|v| v.get(1).and_then(|s| s.parse().ok())).unwrap_or(0);
-    let gid = field("Gid:").and_then(|v| v.get(1).and_then(|s| s.parse().ok())).unwrap_or(0);
-    let ctr_pid = field("NSpid:").and_then(|v| v.last().and_then(|s| s.parse().ok())).unwrap_or(pid);
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .map(|l| l[k.len()..].split_whitespace().collect::<Vec<_>>())
+    };
+    let uid = field("Uid:")
+        .and_then(|v| v.get(1).and_then(|s| s.parse().ok()))
+        .unwrap_or(0);
+    let gid = field("Gid:")
+        .and_then(|v| v.get(1).and_then(|s| s.parse().ok()))
+        .unwrap_or(0);
+    let ctr_pid = field("NSpid:")
+        .and_then(|v| v.last().and_then(|s| s.parse().ok()))
+        .unwrap_or(pid);
     let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
-    let args: Vec<String> = cmdline.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
     let n = |i: usize| f.get(i).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     Some(Proc {
         host_pid: pid,
         ctr_pid,
         host_ppid: n(1) as i32,
         state: f.first().unwrap_or(&"?").to_string(),
-        args: if args.is_empty() { format!("[{comm}]") } else { args.join(" ") },
+        args: if args.is_empty() {
+            format!("[{comm}]")
+        } else {
+            args.join(" ")
+        },
         comm,
         uid,
         gid,
@@ -100,8 +121,13 @@ pub fn container_procs(proc: &Path, init: i32) -> Result<Vec<Proc>> {
         source: std::io::Error::from(std::io::ErrorKind::NotFound),
     })?;
     let mut out = Vec::new();
-    for e in fs::read_dir(proc).map_err(crate::error::io(proc))?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+    for e in fs::read_dir(proc)
+        .map_err(crate::error::io(proc))?
+        .flatten()
+    {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if ns(pid).as_ref() == Some(&want) {
             if let Some(p) = read_proc(proc, pid) {
                 out.push(p);
@@ -172,7 +198,11 @@ pub fn top(proc: &Path, init: i32, rootfs: &Path, descriptors: &[String]) -> Res
         DEFAULT_DESCRIPTORS.iter().map(|s| s.to_string()).collect()
     } else {
         // podman accepts "pid,user" as well as separate arguments.
-        descriptors.iter().flat_map(|d| d.split(',').map(|s| s.trim().to_string())).filter(|s| !s.is_empty()).collect()
+        descriptors
+            .iter()
+            .flat_map(|d| d.split(',').map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+            .collect()
     };
     for d in &descs {
         if header(d).is_none() {
@@ -183,15 +213,28 @@ pub fn top(proc: &Path, init: i32, rootfs: &Path, descriptors: &[String]) -> Res
     let users = names(&crate::user::read_in_root(rootfs, "etc/passwd").unwrap_or_default());
     let groups = names(&crate::user::read_in_root(rootfs, "etc/group").unwrap_or_default());
     let host_users = names(&fs::read_to_string("/etc/passwd").unwrap_or_default());
-    let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
     let btime: f64 = fs::read_to_string(proc.join("stat"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("btime ")).and_then(|l| l[6..].trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("btime "))
+                .and_then(|l| l[6..].trim().parse().ok())
+        })
         .unwrap_or(0.0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let by_host: HashMap<i32, i32> = procs.iter().map(|p| (p.host_pid, p.ctr_pid)).collect();
     let page_kb = 4;
-    let mut rows = vec![descs.iter().map(|d| header(d).unwrap_or("?").to_string()).collect::<Vec<_>>()];
+    let mut rows = vec![descs
+        .iter()
+        .map(|d| header(d).unwrap_or("?").to_string())
+        .collect::<Vec<_>>()];
     for p in &procs {
         let started = btime + (p.start as f64 / tck).trunc();
         let elapsed = (now - started).max(0.0);
@@ -199,20 +242,40 @@ pub fn top(proc: &Path, init: i32, rootfs: &Path, descriptors: &[String]) -> Res
         let row = descs
             .iter()
             .map(|d| match d.as_str() {
-                "user" => users.get(&p.uid).cloned().unwrap_or_else(|| p.uid.to_string()),
-                "huser" => host_users.get(&p.uid).cloned().unwrap_or_else(|| p.uid.to_string()),
-                "group" => groups.get(&p.gid).cloned().unwrap_or_else(|| p.gid.to_string()),
+                "user" => users
+                    .get(&p.uid)
+                    .cloned()
+                    .unwrap_or_else(|| p.uid.to_string()),
+                "huser" => host_users
+                    .get(&p.uid)
+                    .cloned()
+                    .unwrap_or_else(|| p.uid.to_string()),
+                "group" => groups
+                    .get(&p.gid)
+                    .cloned()
+                    .unwrap_or_else(|| p.gid.to_string()),
                 "pid" => p.ctr_pid.to_string(),
                 "hpid" => p.host_pid.to_string(),
                 "ppid" => by_host.get(&p.host_ppid).copied().unwrap_or(0).to_string(),
-                "pcpu" => format!("{:.3}", if elapsed > 0.0 { 100.0 * cpu / elapsed } else { 0.0 }),
+                "pcpu" => format!(
+                    "{:.3}",
+                    if elapsed > 0.0 {
+                        100.0 * cpu / elapsed
+                    } else {
+                        0.0
+                    }
+                ),
                 "etime" => go_duration(elapsed),
                 "tty" => tty_name(p.tty_nr),
                 "time" => go_duration(cpu.trunc()),
                 "args" => p.args.clone(),
                 "comm" => p.comm.clone(),
                 "nice" => p.nice.to_string(),
-                "pgid" => by_host.get(&(p.pgrp as i32)).copied().unwrap_or(0).to_string(),
+                "pgid" => by_host
+                    .get(&(p.pgrp as i32))
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
                 "rss" => (p.rss_pages * page_kb).to_string(),
                 "vsz" => (p.vsize / 1024).to_string(),
                 "state" => p.state.clone(),
@@ -270,7 +333,10 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3, "{out}");
         let head: Vec<&str> = lines[0].split_whitespace().collect();
-        assert_eq!(head, ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]);
+        assert_eq!(
+            head,
+            ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
+        );
         let init: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(&init[..3], ["www-data", "1", "0"]);
         assert_eq!(init[6], "2s", "utime+stime = 200 ticks");

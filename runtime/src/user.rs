@@ -51,13 +51,17 @@ pub fn resolve(root: &Path, spec: &str) -> Option<ExecUser> {
             }
             (None, Ok(n)) => {
                 uid = n;
-                gid = n.min(0); // numeric uid without an entry: gid 0, as runc
+                gid = 0; // numeric uid without an entry: gid 0, as runc
             }
             (None, Err(_)) => return None,
         }
     }
     if let Some(g) = g.filter(|g| !g.is_empty()) {
-        gid = match group.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 3 && (f[0] == g || f[2] == g)) {
+        gid = match group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && (f[0] == g || f[2] == g))
+        {
             Some(f) => f[2].parse().ok()?,
             None => g.parse().ok()?,
         };
@@ -73,7 +77,11 @@ pub fn resolve(root: &Path, spec: &str) -> Option<ExecUser> {
             .collect()
     };
     additional_gids.retain(|g| *g != gid);
-    Some(ExecUser { uid, gid, additional_gids })
+    Some(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 #[cfg(test)]
@@ -84,11 +92,26 @@ mod tests {
     fn names_numbers_and_groups() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("etc")).unwrap();
-        std::fs::write(d.path().join("etc/passwd"), "root:x:0:0::/:/bin/sh\nwww:x:33:34::/:/bin/false\n").unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\nwww:x:34:\nlog:x:4:www\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/:/bin/sh\nwww:x:33:34::/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nwww:x:34:\nlog:x:4:www\n",
+        )
+        .unwrap();
         let r = |s| resolve(d.path(), s);
         assert_eq!(r("").unwrap().uid, 0);
-        assert_eq!(r("www").unwrap(), ExecUser { uid: 33, gid: 34, additional_gids: vec![4] });
+        assert_eq!(
+            r("www").unwrap(),
+            ExecUser {
+                uid: 33,
+                gid: 34,
+                additional_gids: vec![4]
+            }
+        );
         assert_eq!(r("1000").unwrap().uid, 1000);
         assert_eq!(r("www:root").unwrap().gid, 0);
         assert_eq!(r("1000:1000").unwrap().gid, 1000);
@@ -100,6 +123,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("etc")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", d.path().join("etc/passwd")).unwrap();
-        assert!(resolve(d.path(), "root").is_none(), "host passwd must not be read");
+        assert!(
+            resolve(d.path(), "root").is_none(),
+            "host passwd must not be read"
+        );
     }
 }

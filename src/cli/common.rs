@@ -15,7 +15,7 @@ pub struct Global {
     /// Root directory of the image store.
     #[arg(long, global = true, default_value = super::DEFAULT_ROOT, env = "VOUCH_ROOT")]
     pub root: PathBuf,
-    /// Directory for volatile container state (OCI runtime state, address leases).
+    /// Directory for volatile container state (OCI runtime state, console sockets).
     #[arg(
         long,
         global = true,

@@ -21,7 +21,11 @@ use vouch_runtime::{CreateOptions, Engine, RuntimeError};
 use super::common::{Global, RegistryFlags};
 
 pub fn engine(g: &Global) -> Engine {
-    Engine { root: g.root.clone(), run_dir: g.runroot.clone(), sys: Box::new(RealSys) }
+    Engine {
+        root: g.root.clone(),
+        run_dir: g.runroot.clone(),
+        sys: Box::new(RealSys),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -100,7 +104,9 @@ pub fn parse_memory(s: &str) -> anyhow::Result<i64> {
         Some('g') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    let n: f64 = num.parse().with_context(|| format!("invalid --memory {s:?}"))?;
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("invalid --memory {s:?}"))?;
     let v = (n * mult as f64) as i64;
     anyhow::ensure!(v >= 6 << 20, "--memory {s:?} is below the 6MB minimum");
     Ok(v)
@@ -116,8 +122,13 @@ fn env_list(a: &RunArgs) -> anyhow::Result<Vec<String>> {
         }
     };
     for f in &a.env_file {
-        let s = std::fs::read_to_string(f).with_context(|| format!("reading --env-file {}", f.display()))?;
-        for l in s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let s = std::fs::read_to_string(f)
+            .with_context(|| format!("reading --env-file {}", f.display()))?;
+        for l in s
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             out.extend(one(l));
         }
     }
@@ -126,25 +137,6 @@ fn env_list(a: &RunArgs) -> anyhow::Result<Vec<String>> {
         out.extend(one(e));
     }
     Ok(out)
-}
-
-/// Runs `f` with fd 1 pointing at stderr, so a pull's progress and image ID
-/// do not mix with `run`'s own stdout (the container ID).
-fn stdout_to_stderr<T>(f: impl FnOnce() -> T) -> T {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    // SAFETY: dup/dup2 on the process's standard descriptors.
-    let saved = unsafe { libc::dup(1) };
-    unsafe { libc::dup2(2, 1) };
-    let r = f();
-    let _ = std::io::stdout().flush();
-    if saved >= 0 {
-        unsafe {
-            libc::dup2(saved, 1);
-            libc::close(saved);
-        }
-    }
-    r
 }
 
 /// The common spellings of a local image (`name`, `name:tag`,
@@ -165,16 +157,25 @@ fn quick_resolve(store: &vouch_image::Store, name: &str) -> Option<vouch_image::
             want.push(format!("localhost/{}", want[i]));
         }
     }
-    let mut hits = images.into_iter().filter(|i| i.names.iter().any(|n| want.contains(n)));
+    let mut hits = images
+        .into_iter()
+        .filter(|i| i.names.iter().any(|n| want.contains(n)));
     let first = hits.next()?;
     hits.next().is_none().then_some(first)
 }
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut maps = a.publish.iter().map(|p| PortMapping::parse(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut maps = a
+        .publish
+        .iter()
+        .map(|p| PortMapping::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let network = a.network.as_deref().map(NetworkMode::parse).transpose()?;
     let memory = a.memory.as_deref().map(parse_memory).transpose()?;
-    let entrypoint = a.entrypoint.as_ref().map(|e| serde_json::from_str::<Vec<String>>(e).unwrap_or_else(|_| vec![e.clone()]));
+    let entrypoint = a
+        .entrypoint
+        .as_ref()
+        .map(|e| serde_json::from_str::<Vec<String>>(e).unwrap_or_else(|_| vec![e.clone()]));
     let env = env_list(&a)?;
     let store = g.store()?;
     let image = match quick_resolve(&store, &a.image).map_or_else(|| store.resolve(&a.image), Ok) {
@@ -182,18 +183,19 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         Err(StoreError::UnknownImage(_)) => {
             // The same path as `vouch pull` (and its policy check): an image
             // the policy rejects is never stored, so it never runs.
-            let pa = super::pull::PullArgs { registry: a.registry.clone(), platform: None, arch: None, signature_policy: None, image: a.image.clone() };
-            let code = stdout_to_stderr(|| super::pull::run(g, pa))?;
-            if code != ExitCode::SUCCESS {
-                return Ok(code);
-            }
-            store.resolve(&a.image).with_context(|| format!("resolving {} after pulling it", a.image))?
+            let reference = vouch_image::ImageRef::parse(&a.image)?;
+            let platform = vouch_image::manifest::wanted_platform(None, None);
+            super::pull::pull_image(g, &reference, &a.registry, &platform, None)?
         }
         Err(e) => return Err(e.into()),
     };
     let o = CreateOptions {
         name: a.name.clone(),
-        image_name: image.names.first().cloned().unwrap_or_else(|| a.image.clone()),
+        image_name: image
+            .names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| a.image.clone()),
         args: a.command.clone(),
         entrypoint,
         env,
@@ -243,7 +245,15 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let rt = e.runtime_for(&cfg)?;
     let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
-    let m = Monitor { dir: d, cfg: cfg.clone(), runtime: &rt, held_ports: held, attach: true, console_dir: e.console_dir(), cleanup: &cleanup };
+    let m = Monitor {
+        dir: d,
+        cfg: cfg.clone(),
+        runtime: &rt,
+        held_ports: held,
+        attach: true,
+        console_dir: e.console_dir(),
+        cleanup: &cleanup,
+    };
     let code = match m.run(&mut |_| {}) {
         Ok(c) => c,
         Err(err) => {
@@ -258,8 +268,13 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
 pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
     // SAFETY: fd 3 and 4.. were placed by Engine::spawn_monitor.
     let mut sync = unsafe { std::fs::File::from_raw_fd(3) };
-    let n: i32 = std::env::var("VOUCH_MONITOR_PORTS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let held: Vec<OwnedFd> = (0..n).map(|i| unsafe { OwnedFd::from_raw_fd(4 + i) }).collect();
+    let n: i32 = std::env::var("VOUCH_MONITOR_PORTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let held: Vec<OwnedFd> = (0..n)
+        .map(|i| unsafe { OwnedFd::from_raw_fd(4 + i) })
+        .collect();
     let e = engine(g);
     let report = |sync: &mut std::fs::File, v: serde_json::Value| {
         use std::io::Write;
@@ -280,7 +295,15 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
-    let m = Monitor { dir: d, cfg, runtime: &rt, held_ports: held, attach: false, console_dir: e.console_dir(), cleanup: &cleanup };
+    let m = Monitor {
+        dir: d,
+        cfg,
+        runtime: &rt,
+        held_ports: held,
+        attach: false,
+        console_dir: e.console_dir(),
+        cleanup: &cleanup,
+    };
     let mut sync = Some(sync);
     let r = m.run(&mut |res| {
         if let Some(mut s) = sync.take() {
@@ -290,7 +313,11 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    Ok(if r.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if r.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 #[derive(Args, Debug)]
@@ -311,7 +338,10 @@ fn targets(g: &Global, a: &NamesArgs) -> anyhow::Result<Vec<String>> {
 
 /// Runs `f` on each target, printing what podman prints; the first error
 /// is reported after all were tried (podman's behaviour for multi-targets).
-fn each(names: Vec<String>, mut f: impl FnMut(&str) -> Result<String, RuntimeError>) -> anyhow::Result<ExitCode> {
+fn each(
+    names: Vec<String>,
+    mut f: impl FnMut(&str) -> Result<String, RuntimeError>,
+) -> anyhow::Result<ExitCode> {
     let mut first_err = None;
     for n in names {
         match f(&n) {
@@ -331,6 +361,45 @@ fn each(names: Vec<String>, mut f: impl FnMut(&str) -> Result<String, RuntimeErr
     }
 }
 
+/// [`each`], several at a time, as podman's parallel worker pool does for
+/// stop/rm of many containers; results are printed in argument order.
+fn each_parallel(
+    names: Vec<String>,
+    f: impl Fn(&str) -> Result<String, RuntimeError> + Sync,
+) -> anyhow::Result<ExitCode> {
+    const WORKERS: usize = 8;
+    let results: Vec<Result<String, RuntimeError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let f = &f;
+                let chunk: Vec<(usize, String)> = names
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .filter(|(i, _)| i % WORKERS == w)
+                    .collect();
+                s.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(i, n)| (i, f(&n)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<String, RuntimeError>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    let mut it = results.into_iter();
+    each(names, |_| {
+        it.next()
+            .unwrap_or_else(|| Err(RuntimeError::Usage("internal: missing result".into())))
+    })
+}
+
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait before SIGKILL.
@@ -342,7 +411,10 @@ pub struct StopArgs {
 
 pub fn stop(g: &Global, a: StopArgs) -> anyhow::Result<ExitCode> {
     let e = engine(g);
-    each(targets(g, &a.names)?, |n| e.stop(n, Duration::from_secs(a.time)).map(|_| n.to_string()))
+    each_parallel(targets(g, &a.names)?, |n| {
+        e.stop(n, Duration::from_secs(a.time))
+            .map(|_| n.to_string())
+    })
 }
 
 pub fn start(g: &Global, a: NamesArgs) -> anyhow::Result<ExitCode> {
@@ -370,9 +442,12 @@ pub struct KillArgs {
 }
 
 pub fn kill(g: &Global, a: KillArgs) -> anyhow::Result<ExitCode> {
-    let sig = parse_signal(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
+    let sig =
+        parse_signal(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
     let e = engine(g);
-    each(targets(g, &a.names)?, |n| e.kill(n, sig).map(|_| n.to_string()))
+    each(targets(g, &a.names)?, |n| {
+        e.kill(n, sig).map(|_| n.to_string())
+    })
 }
 
 pub fn wait(g: &Global, a: NamesArgs) -> anyhow::Result<ExitCode> {
@@ -395,7 +470,7 @@ pub fn rm(g: &Global, a: RmArgs) -> anyhow::Result<ExitCode> {
     if ts.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    each(ts, |n| e.remove(n, a.force).map(|c| c.id))
+    each_parallel(ts, |n| e.remove(n, a.force).map(|c| c.id))
 }
 
 #[derive(Args, Debug)]
@@ -428,7 +503,14 @@ pub fn exec(g: &Global, a: ExecArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let rt = e.runtime_for(&cfg)?;
-    let code = rt.exec(&cfg.id, a.tty, &a.env, a.workdir.as_deref(), a.user.as_deref(), &a.command)?;
+    let code = rt.exec(
+        &cfg.id,
+        a.tty,
+        &a.env,
+        a.workdir.as_deref(),
+        a.user.as_deref(),
+        &a.command,
+    )?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 

@@ -43,19 +43,39 @@ fn ports_text(e: &Entry) -> String {
         .ports
         .iter()
         .map(|p| {
-            let ip = p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into());
-            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol.as_str())
+            let ip = p
+                .host_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "0.0.0.0".into());
+            format!(
+                "{ip}:{}->{}/{}",
+                p.host_port,
+                p.container_port,
+                p.protocol.as_str()
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
-    let list: Vec<Entry> = engine(g).list()?.into_iter().filter(|e| a.all || e.state.status == Some(Status::Running)).collect();
+    let list: Vec<Entry> = engine(g)
+        .list()?
+        .into_iter()
+        .filter(|e| a.all || e.state.status == Some(Status::Running))
+        .collect();
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for e in &list {
-            writeln!(out, "{}", if a.no_trunc { &e.cfg.id[..] } else { &e.cfg.id[..12] })?;
+            writeln!(
+                out,
+                "{}",
+                if a.no_trunc {
+                    &e.cfg.id[..]
+                } else {
+                    &e.cfg.id[..12]
+                }
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -70,12 +90,25 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|e| {
                     let created = chrono::DateTime::parse_from_rfc3339(&e.cfg.created)
-                        .map(|t| format!("{} ago", vouch_runtime::inspect::human((now - t).num_seconds())))
+                        .map(|t| {
+                            format!(
+                                "{} ago",
+                                vouch_runtime::inspect::human((now - t).num_seconds())
+                            )
+                        })
                         .unwrap_or_default();
                     [
-                        if a.no_trunc { e.cfg.id.clone() } else { e.cfg.id[..12].to_string() },
+                        if a.no_trunc {
+                            e.cfg.id.clone()
+                        } else {
+                            e.cfg.id[..12].to_string()
+                        },
                         e.cfg.image_name.clone(),
-                        if a.no_trunc { e.cfg.command.join(" ") } else { trunc(&e.cfg.command.join(" "), 17) },
+                        if a.no_trunc {
+                            e.cfg.command.join(" ")
+                        } else {
+                            trunc(&e.cfg.command.join(" "), 17)
+                        },
                         created,
                         status_text(&e.state, now),
                         ports_text(e),
@@ -83,7 +116,15 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            let head = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+            let head = [
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ];
             let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
             for r in &rows {
                 for (i, c) in r.iter().enumerate() {
@@ -113,13 +154,28 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Containers (name or ID).
+    /// Containers (name or ID), or images when none is a container.
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
 pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
     let e = engine(g);
+    // podman inspect: containers first, images when no argument names a container.
+    let known = |n: &String| {
+        !matches!(
+            e.lookup(n),
+            Err(vouch_runtime::RuntimeError::NoSuchContainer(_))
+        )
+    };
+    if !a.containers.iter().any(known) {
+        return super::images::inspect(
+            g,
+            super::images::InspectArgs {
+                images: a.containers,
+            },
+        );
+    }
     let mut docs = Vec::new();
     for n in &a.containers {
         let (dir, cfg) = e.lookup(n)?;
@@ -127,7 +183,11 @@ pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
         let spec = e.read_spec(&dir);
         docs.push(inspect_json(&Entry { dir, cfg, state }, spec));
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&docs)?
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -192,6 +252,6 @@ pub fn top(g: &Global, a: TopArgs) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("container {} is not running", cfg.name),
     };
     let table = vouch_runtime::top::top(Path::new("/proc"), pid, &dir.rootfs(), &a.descriptors)?;
-    print!("{table}");
+    write!(std::io::stdout().lock(), "{table}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -692,7 +692,8 @@ impl Vouch {
 pub fn http_get(port: u16, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
             let mut body = String::new();

@@ -25,7 +25,10 @@ impl Subnet {
         let addr: Ipv4Addr = a.parse().ok()?;
         let len: u8 = l.parse().ok().filter(|l| (8..=30).contains(l))?;
         let mask = u32::MAX << (32 - len);
-        Some(Self { network: Ipv4Addr::from(u32::from(addr) & mask), len })
+        Some(Self {
+            network: Ipv4Addr::from(u32::from(addr) & mask),
+            len,
+        })
     }
     /// The bridge's own address (first host).
     pub fn gateway(&self) -> Ipv4Addr {
@@ -60,11 +63,19 @@ pub const DEFAULT_SUBNET: &str = "10.90.0.0/16";
 impl NetConfig {
     pub fn from_env() -> Result<Self, String> {
         let bridge = std::env::var("VOUCH_BRIDGE").unwrap_or_else(|_| DEFAULT_BRIDGE.into());
-        if bridge.is_empty() || bridge.len() > 15 || !bridge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(format!("VOUCH_BRIDGE {bridge:?} is not a valid interface name"));
+        if bridge.is_empty()
+            || bridge.len() > 15
+            || !bridge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "VOUCH_BRIDGE {bridge:?} is not a valid interface name"
+            ));
         }
         let s = std::env::var("VOUCH_SUBNET").unwrap_or_else(|_| DEFAULT_SUBNET.into());
-        let subnet = Subnet::parse(&s).ok_or_else(|| format!("VOUCH_SUBNET {s:?} is not an IPv4 subnet like 10.90.0.0/16"))?;
+        let subnet = Subnet::parse(&s)
+            .ok_or_else(|| format!("VOUCH_SUBNET {s:?} is not an IPv4 subnet like 10.90.0.0/16"))?;
         Ok(Self { bridge, subnet })
     }
 }
@@ -80,7 +91,10 @@ mod tests {
         assert_eq!(s.gateway(), Ipv4Addr::new(10, 90, 0, 1));
         assert_eq!(s.hosts().next(), Some(Ipv4Addr::new(10, 90, 0, 2)));
         let small = Subnet::parse("192.168.5.0/30").unwrap();
-        assert_eq!(small.hosts().collect::<Vec<_>>(), vec![Ipv4Addr::new(192, 168, 5, 2)]);
+        assert_eq!(
+            small.hosts().collect::<Vec<_>>(),
+            vec![Ipv4Addr::new(192, 168, 5, 2)]
+        );
         assert!(Subnet::parse("10.0.0.0/33").is_none());
         assert!(Subnet::parse("nonsense").is_none());
     }

@@ -25,17 +25,28 @@ pub fn chain_name(id: &str) -> String {
 
 fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, String> {
     let mut c = Command::new("nft");
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    c.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
     let mut child = c.spawn().map_err(|e| format!("running nft: {e}"))?;
     if let Some(v) = input {
         let mut stdin = child.stdin.take().ok_or("nft stdin")?;
-        stdin.write_all(v.to_string().as_bytes()).map_err(|e| format!("writing to nft: {e}"))?;
+        stdin
+            .write_all(v.to_string().as_bytes())
+            .map_err(|e| format!("writing to nft: {e}"))?;
     } else {
         drop(child.stdin.take());
     }
-    let out = child.wait_with_output().map_err(|e| format!("waiting for nft: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for nft: {e}"))?;
     if !out.status.success() {
-        return Err(format!("nft {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "nft {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -63,7 +74,11 @@ fn base_chain(name: &str, hook: &str, prio: i32) -> Value {
 /// The table, its base chains and their fixed rules (run once per boot;
 /// the caller holds the network lock and checks [`base_exists`]).
 pub fn base_ruleset(bridge: &str, subnet: &Subnet) -> Value {
-    let local = m(json!({"fib": {"result": "type", "flags": ["daddr"]}}), "==", json!("local"));
+    let local = m(
+        json!({"fib": {"result": "type", "flags": ["daddr"]}}),
+        "==",
+        json!("local"),
+    );
     let jump = json!({"jump": {"target": "hostports"}});
     json!({"nftables": [
         {"add": {"table": {"family": FAMILY, "name": TABLE}}},
@@ -102,7 +117,8 @@ pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), String> {
 /// The container's chain and its jump rules.
 pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value {
     let chain = chain_name(id);
-    let mut cmds = vec![json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}})];
+    let mut cmds =
+        vec![json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}})];
     for p in ports {
         let proto = p.protocol.as_str();
         let mut sel = Vec::new();
@@ -114,7 +130,9 @@ pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value
         jump.push(json!({"jump": {"target": chain}}));
         cmds.push(rule("hostports", jump, Some(id)));
         let mut dnat = sel;
-        dnat.push(json!({"dnat": {"family": "ip", "addr": ip.to_string(), "port": p.container_port}}));
+        dnat.push(
+            json!({"dnat": {"family": "ip", "addr": ip.to_string(), "port": p.container_port}}),
+        );
         cmds.push(rule(&chain, dnat, Some(id)));
     }
     json!({"nftables": cmds})
@@ -161,7 +179,10 @@ pub fn remove_container(id: &str) -> Result<(), String> {
 /// Whether any rule or chain of container `id` is present (for tests).
 pub fn container_present(id: &str) -> bool {
     run_nft(&["-j", "list", "table", FAMILY, TABLE], None)
-        .map(|s| s.contains(&format!("\"{}\"", chain_name(id))) || s.contains(&format!("\"comment\": \"{id}\"")))
+        .map(|s| {
+            s.contains(&format!("\"{}\"", chain_name(id)))
+                || s.contains(&format!("\"comment\": \"{id}\""))
+        })
         .unwrap_or(false)
 }
 
@@ -177,7 +198,10 @@ mod tests {
         let s = v.to_string();
         assert!(s.contains("\"c-0123456789ab\""));
         assert!(s.contains("\"comment\":\"0123456789abcdef\""));
-        assert!(s.contains("\"dnat\":{\"addr\":\"10.90.0.2\",\"family\":\"ip\",\"port\":80}"), "{s}");
+        assert!(
+            s.contains("\"dnat\":{\"addr\":\"10.90.0.2\",\"family\":\"ip\",\"port\":80}"),
+            "{s}"
+        );
         assert!(s.contains("\"right\":\"127.0.0.1\""));
     }
 }

@@ -37,13 +37,19 @@ impl Proto {
 }
 
 fn bad(spec: &str, why: impl Into<String>) -> RuntimeError {
-    RuntimeError::BadPort { spec: spec.to_string(), why: why.into() }
+    RuntimeError::BadPort {
+        spec: spec.to_string(),
+        why: why.into(),
+    }
 }
 
 fn port(spec: &str, s: &str, what: &str) -> Result<u16> {
     match s.parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(bad(spec, format!("{what} {s:?} is not a port number (1-65535)"))),
+        _ => Err(bad(
+            spec,
+            format!("{what} {s:?} is not a port number (1-65535)"),
+        )),
     }
 }
 
@@ -52,7 +58,12 @@ impl PortMapping {
         let (addr, proto) = match spec.rsplit_once('/') {
             Some((a, "tcp")) => (a, Proto::Tcp),
             Some((a, "udp")) => (a, Proto::Udp),
-            Some((_, p)) => return Err(bad(spec, format!("unsupported protocol {p:?} (tcp or udp)"))),
+            Some((_, p)) => {
+                return Err(bad(
+                    spec,
+                    format!("unsupported protocol {p:?} (tcp or udp)"),
+                ))
+            }
             None => (spec, Proto::Tcp),
         };
         let parts: Vec<&str> = addr.split(':').collect();
@@ -69,7 +80,9 @@ impl PortMapping {
             None => None,
             Some(i) => match i.parse::<IpAddr>() {
                 Ok(IpAddr::V4(v4)) => Some(v4),
-                Ok(IpAddr::V6(_)) => return Err(bad(spec, "IPv6 host addresses are not supported")),
+                Ok(IpAddr::V6(_)) => {
+                    return Err(bad(spec, "IPv6 host addresses are not supported"))
+                }
                 Err(_) => return Err(bad(spec, format!("{i:?} is not an IP address"))),
             },
         };
@@ -77,7 +90,12 @@ impl PortMapping {
             None => 0,
             Some(h) => port(spec, h, "host port")?,
         };
-        Ok(Self { host_ip, host_port, container_port: port(spec, ctr, "container port")?, protocol: proto })
+        Ok(Self {
+            host_ip,
+            host_port,
+            container_port: port(spec, ctr, "container port")?,
+            protocol: proto,
+        })
     }
 
     /// podman's NetworkSettings.Ports key, `80/tcp`.
@@ -93,7 +111,10 @@ pub fn reserve(maps: &mut [PortMapping]) -> Result<Vec<OwnedFd>> {
     for m in maps.iter_mut() {
         let ip = m.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let addr = SocketAddr::new(IpAddr::V4(ip), m.host_port);
-        let in_use = |source| RuntimeError::PortInUse { addr: addr.to_string(), source };
+        let in_use = |source| RuntimeError::PortInUse {
+            addr: addr.to_string(),
+            source,
+        };
         let (fd, local): (OwnedFd, SocketAddr) = match m.protocol {
             Proto::Tcp => {
                 let l = TcpListener::bind(addr).map_err(in_use)?;
@@ -129,13 +150,25 @@ mod tests {
     #[test]
     fn parses_podman_forms() {
         let m = PortMapping::parse("8080:80/tcp").unwrap();
-        assert_eq!((m.host_ip, m.host_port, m.container_port, m.protocol), (None, 8080, 80, Proto::Tcp));
+        assert_eq!(
+            (m.host_ip, m.host_port, m.container_port, m.protocol),
+            (None, 8080, 80, Proto::Tcp)
+        );
         let m = PortMapping::parse("127.0.0.1:8080:80/udp").unwrap();
         assert_eq!(m.host_ip, Some(Ipv4Addr::LOCALHOST));
         assert_eq!(m.protocol, Proto::Udp);
         assert_eq!(PortMapping::parse("80").unwrap().host_port, 0);
         assert_eq!(m.key(), "80/udp");
-        for bad in ["", "x:80", "8080:0", "8080:80/sctp", "1:2:3:4", "foo:8080:80", "70000:80", "80-81:80-81"] {
+        for bad in [
+            "",
+            "x:80",
+            "8080:0",
+            "8080:80/sctp",
+            "1:2:3:4",
+            "foo:8080:80",
+            "70000:80",
+            "80-81:80-81",
+        ] {
             let e = PortMapping::parse(bad).unwrap_err();
             assert!(e.to_string().contains("invalid port mapping"), "{bad}: {e}");
         }
@@ -146,7 +179,10 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let taken = l.local_addr().unwrap().port();
         let mut maps = vec![PortMapping::parse(&format!("127.0.0.1:{taken}:80")).unwrap()];
-        assert!(matches!(reserve(&mut maps), Err(RuntimeError::PortInUse { .. })));
+        assert!(matches!(
+            reserve(&mut maps),
+            Err(RuntimeError::PortInUse { .. })
+        ));
         let mut maps = vec![PortMapping::parse("127.0.0.1::80").unwrap()];
         let held = reserve(&mut maps).unwrap();
         assert_eq!(held.len(), 1);
