@@ -8,6 +8,7 @@ pub mod apply;
 pub mod archive;
 pub mod auth;
 pub mod digest;
+pub mod docker_ref;
 pub mod import;
 pub mod manifest;
 pub mod pull;

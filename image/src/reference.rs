@@ -1,15 +1,17 @@
-//! Docker image references, parsed and normalised as containers/image does.
+//! Image references for moving images: a [`DockerRef`] (containers/image's
+//! grammar and normalisation, `alpine` → `docker.io/library/alpine`) that
+//! always names something to fetch — a name-only reference gets `:latest`,
+//! as podman pulls it — with a clear error naming the input.
 //!
-//! The grammar and the normalisation (`alpine` → `docker.io/library/alpine:latest`)
-//! come from oci-spec's implementation of the distribution reference grammar;
-//! this module adds the rules vouch needs on top: a clear error naming the
-//! input, and the "named reference" strings that policy.json scopes and the
-//! lookaside layout are keyed by.
+//! Signature matching needs the name-only form kept as it is; it uses
+//! [`crate::docker_ref::DockerRef`] directly.
 
 use std::fmt;
 use std::str::FromStr;
 
 use oci_spec::distribution::Reference;
+
+use crate::docker_ref::{DockerRef, RefError as GrammarError};
 
 /// Why a reference string was refused.
 #[derive(Debug, thiserror::Error)]
@@ -17,18 +19,7 @@ use oci_spec::distribution::Reference;
 pub struct RefError {
     input: String,
     #[source]
-    reason: RefErrorKind,
-}
-
-/// The rule a refused reference broke.
-#[derive(Debug, thiserror::Error)]
-pub enum RefErrorKind {
-    #[error(transparent)]
-    Grammar(#[from] oci_spec::distribution::ParseError),
-    /// oci-spec's pattern lets an uppercase first component through when it is
-    /// then read as a path, not a host; the distribution grammar does not.
-    #[error("repository name must be lowercase")]
-    Uppercase,
+    reason: GrammarError,
 }
 
 /// A parsed, fully normalised docker reference (`registry/repo[:tag][@digest]`).
@@ -37,32 +28,45 @@ pub enum RefErrorKind {
 /// neither tag nor digest gets the tag `latest`, as podman does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ImageRef {
-    inner: Reference,
+    inner: DockerRef,
+    oci: Reference,
 }
 
 impl ImageRef {
     /// Parses `s`, accepting an optional `docker://` transport prefix as podman does.
     pub fn parse(s: &str) -> Result<Self, RefError> {
         let body = s.strip_prefix("docker://").unwrap_or(s);
-        let fail = |reason: RefErrorKind| RefError {
+        let r = DockerRef::parse_normalized(body).map_err(|reason| RefError {
             input: s.to_string(),
             reason,
+        })?;
+        Ok(if r.is_name_only() {
+            Self::from_docker(r.with_parts(Some("latest"), None))
+        } else {
+            Self::from_docker(r)
+        })
+    }
+
+    fn from_docker(inner: DockerRef) -> Self {
+        let (registry, repo) = (inner.domain().to_string(), inner.path().to_string());
+        let oci = match (inner.tag(), inner.digest()) {
+            (Some(t), Some(d)) => {
+                Reference::with_tag_and_digest(registry, repo, t.into(), d.into())
+            }
+            (None, Some(d)) => Reference::with_digest(registry, repo, d.into()),
+            (t, None) => Reference::with_tag(registry, repo, t.unwrap_or("latest").into()),
         };
-        let inner = Reference::from_str(body).map_err(|e| fail(e.into()))?;
-        if inner.repository().chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(fail(RefErrorKind::Uppercase));
-        }
-        Ok(Self { inner })
+        Self { inner, oci }
     }
 
     /// The registry host (with port), e.g. `localhost:5000` or `docker.io`.
     pub fn registry(&self) -> &str {
-        self.inner.registry()
+        self.inner.domain()
     }
 
     /// The repository path inside the registry, e.g. `library/alpine`.
     pub fn repository(&self) -> &str {
-        self.inner.repository()
+        self.inner.path()
     }
 
     /// The tag, if the reference names one.
@@ -78,47 +82,33 @@ impl ImageRef {
     /// `registry/repository`: the "repository name" that policy scopes and the
     /// lookaside layout (`<name>@sha256=<hex>`) are keyed by.
     pub fn name(&self) -> String {
-        format!("{}/{}", self.registry(), self.repository())
+        self.inner.name()
     }
 
     /// The same repository with `tag` instead of any tag or digest.
     pub fn with_tag(&self, tag: &str) -> Self {
-        Self {
-            inner: Reference::with_tag(
-                self.registry().to_string(),
-                self.repository().to_string(),
-                tag.to_string(),
-            ),
-        }
+        Self::from_docker(self.inner.with_parts(Some(tag), None))
     }
 
     /// The same repository addressed by `digest` only (what a verified pull fetches).
     pub fn with_digest(&self, digest: &str) -> Self {
-        Self {
-            inner: Reference::with_digest(
-                self.registry().to_string(),
-                self.repository().to_string(),
-                digest.to_string(),
-            ),
-        }
+        Self::from_docker(self.inner.with_parts(None, Some(digest)))
+    }
+
+    /// The containers/image view of this reference, for policy and lookaside.
+    pub fn as_docker(&self) -> &DockerRef {
+        &self.inner
     }
 
     /// The oci-client view of this reference.
     pub fn as_oci(&self) -> &Reference {
-        &self.inner
+        &self.oci
     }
 }
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.name())?;
-        if let Some(tag) = self.tag() {
-            write!(f, ":{tag}")?;
-        }
-        if let Some(d) = self.digest() {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
+        self.inner.fmt(f)
     }
 }
 

@@ -56,7 +56,7 @@ fn empty_dir() -> anyhow::Result<PathBuf> {
 
 /// The containers/image view of a reference, for policy and lookaside.
 pub fn docker_ref(r: &ImageRef) -> anyhow::Result<DockerRef> {
-    Ok(DockerRef::parse_normalized(&r.to_string())?)
+    Ok(r.as_docker().clone())
 }
 
 /// Reads the signatures of `resolved` (if the policy needs any) and

@@ -36,7 +36,8 @@
 //! # let _ = accepted; Ok(()) }
 //! ```
 
-pub mod docker_ref;
+/// Docker references live in the image crate (the shared vocabulary).
+pub use vouch_image::docker_ref;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;

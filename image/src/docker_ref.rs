@@ -129,6 +129,16 @@ impl DockerRef {
         self.digest.as_deref()
     }
 
+    /// The same repository with `tag` and/or `digest` in place of its own.
+    pub fn with_parts(&self, tag: Option<&str>, digest: Option<&str>) -> Self {
+        Self {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: tag.map(str::to_string),
+            digest: digest.map(str::to_string),
+        }
+    }
+
     /// Neither tag nor digest.
     pub fn is_name_only(&self) -> bool {
         self.tag.is_none() && self.digest.is_none()
@@ -228,7 +238,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `domain := dcomp ("." dcomp)* [":" [0-9]+]`.
-pub(crate) fn valid_domain(s: &str) -> bool {
+pub fn valid_domain(s: &str) -> bool {
     let (host, port) = match s.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (s, None),
@@ -245,7 +255,7 @@ pub(crate) fn valid_domain(s: &str) -> bool {
 }
 
 /// `component := [a-z0-9]+ ((\.|_|__|-*)[a-z0-9]+)*`.
-pub(crate) fn valid_component(s: &str) -> bool {
+pub fn valid_component(s: &str) -> bool {
     let b = s.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
     if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
