@@ -47,6 +47,12 @@ if [[ ! -f $conf ]] || ! grep -q 'written by vouch' "$conf"; then
   printf '%s' "$want" >"$conf"
 fi
 
+# policy-lint's pre-commit test runs the real pre-commit, from PyPI.
+if ! command -v pre-commit >/dev/null; then
+  python3 -m pip install --quiet pre-commit
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
 
 # CRIU for checkpoint/restore: Debian 12's criu fails on this kernel; this

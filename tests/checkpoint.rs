@@ -1,0 +1,820 @@
+//! Issue 7: `vouch container checkpoint` / `restore` with real runc and
+//! CRIU — the podman tutorial's checkpoint/restore/migration sequence, a
+//! counter that keeps counting, an established TCP connection that
+//! survives, migration between two stores and between two network
+//! namespaces, and the fault cases (nothing half-created). Tests skip with
+//! a printed reason when not root, when runc/nft/ip are missing or when
+//! `criu check` fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{free_port, http_get, Registry, Vouch};
+
+/// Why checkpoint tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if let Some(r) = common::runtime_skip_reason() {
+        return Some(r);
+    }
+    match Command::new("criu").arg("check").output() {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "`criu check` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!(
+            "criu is not installed ({e}); scripts/install-criu.sh installs it"
+        )),
+    }
+}
+
+macro_rules! require_criu {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+/// One "host": a vouch store with its own --root and --runroot, and
+/// optionally its own network namespace (then every command runs under
+/// `nsenter --net`, with a bridge name of its own). Removes all its
+/// containers when dropped.
+struct Host {
+    v: Vouch,
+    netns: Option<String>,
+    bridge: Option<String>,
+}
+
+impl Host {
+    fn new() -> Self {
+        Host {
+            v: Vouch::new(),
+            netns: None,
+            bridge: None,
+        }
+    }
+
+    fn runroot(&self) -> PathBuf {
+        self.v.home.path().join("run")
+    }
+
+    fn cmd(&self) -> Command {
+        let base = self.v.cmd();
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg(base.get_program())
+                    .args(base.get_args());
+                for (k, v) in base.get_envs() {
+                    match v {
+                        Some(v) => c.env(k, v),
+                        None => c.env_remove(k),
+                    };
+                }
+                c
+            }
+            None => base,
+        };
+        c.env("VOUCH_RUNROOT", self.runroot());
+        if let Some(b) = &self.bridge {
+            c.env("VOUCH_BRIDGE", b);
+        }
+        c
+    }
+
+    fn out(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.out(args);
+        assert!(
+            out.status.success(),
+            "vouch {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Fails with exactly one `Error:` line; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.out(args);
+        assert!(
+            !out.status.success(),
+            "vouch {args:?} unexpectedly succeeded"
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("Error:")).count(),
+            1,
+            "one Error: line expected:\n{err}"
+        );
+        err
+    }
+
+    fn httpd(&self) -> &'static str {
+        self.v.httpd()
+    }
+
+    fn logs(&self, name: &str) -> String {
+        self.ok(&["logs", name])
+    }
+
+    /// Nothing of `id` is left: directory, mounts, netns, veth, nft chain, processes.
+    fn assert_gone(&self, id: &str) {
+        assert!(
+            !self.v.root().join("containers").join(id).exists(),
+            "container dir of {id} left"
+        );
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mountinfo.contains(id), "mount of {id} left");
+        assert!(
+            !Path::new("/run/netns").join(format!("vouch-{id}")).exists(),
+            "netns of {id} left"
+        );
+        assert!(
+            !Path::new("/sys/class/net")
+                .join(format!("vv{}", &id[..12]))
+                .exists(),
+            "veth of {id} left"
+        );
+        let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let procs = String::from_utf8_lossy(&ps.stdout);
+        assert!(
+            !procs.lines().any(|l| l.contains(id)),
+            "process of {id} left:\n{procs}"
+        );
+        let nft = Command::new("nft")
+            .args(["list", "table", "inet", "vouch"])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&nft.stdout).contains(&format!("c-{}", &id[..12])),
+            "nft chain of {id} left"
+        );
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["rm", "-f", "-a"]).output();
+    }
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn last_number(logs: &str) -> Option<u64> {
+    logs.lines().rev().find_map(|l| l.trim().parse().ok())
+}
+
+const COUNTER: &str = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done";
+
+/// The podman tutorial: checkpoint, restore, answer; export, remove,
+/// restore on a second host (its own root and runroot, an empty store that
+/// pulls the image through the policy), answer.
+#[test]
+fn tutorial_checkpoint_restore_and_migrate() {
+    require_criu!();
+    let reg = Registry::start();
+    let src = Host::new();
+    src.v.import_httpd("localhost/httpd");
+    let remote = format!("{}/httpd", reg.host());
+    src.ok(&["push", "--tls-verify=false", "localhost/httpd", &remote]);
+    let port = free_port();
+    let publish = format!("{port}:80/tcp");
+    let id = src
+        .ok(&[
+            "run",
+            "--tls-verify=false",
+            "--name",
+            "basic_httpd",
+            "-dt",
+            "-p",
+            &publish,
+            &remote,
+        ])
+        .trim()
+        .to_string();
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+
+    // vouch container checkpoint basic_httpd
+    assert_eq!(
+        src.ok(&["container", "checkpoint", "basic_httpd"]).trim(),
+        "basic_httpd"
+    );
+    let row = src
+        .ok(&["ps", "-a"])
+        .lines()
+        .find(|l| l.contains("basic_httpd"))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("Exited"), "{row}");
+    assert!(
+        !Path::new("/run/netns").join(format!("vouch-{id}")).exists(),
+        "netns torn down after the checkpoint"
+    );
+
+    // vouch container restore basic_httpd; curl http://localhost:8080
+    assert_eq!(
+        src.ok(&["container", "restore", "basic_httpd"]).trim(),
+        "basic_httpd"
+    );
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let row = src
+        .ok(&["ps"])
+        .lines()
+        .find(|l| l.contains("basic_httpd"))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("Up "), "{row}");
+    let top = src.ok(&["top", "basic_httpd"]);
+    assert!(top.contains("/bin/httpd -f -v -p 80 -h /www"), "{top}");
+    wait_for("the request in the log", 5, || {
+        src.logs("basic_httpd").contains("response:200")
+    });
+
+    // On the source: checkpoint -e, then the container is removed.
+    let archive = src.v.home.path().join("checkpoint.tar.gz");
+    src.ok(&[
+        "container",
+        "checkpoint",
+        "basic_httpd",
+        "-e",
+        archive.to_str().unwrap(),
+    ]);
+    let head = std::fs::read(&archive).unwrap();
+    assert_eq!(
+        &head[..4],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        "zstd by default, whatever the name"
+    );
+    src.ok(&["rm", "basic_httpd"]);
+    src.assert_gone(&id);
+
+    // A destination whose policy rejects the image: refused, nothing made.
+    let strict = Host::new();
+    std::fs::write(
+        strict.v.home.path().join(".config/containers/policy.json"),
+        r#"{"default":[{"type":"reject"}]}"#,
+    )
+    .unwrap();
+    let out = strict.out(&[
+        "container",
+        "restore",
+        "--tls-verify=false",
+        "-i",
+        archive.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert_eq!(out.status.code(), Some(1), "policy said no: {err}");
+    assert!(err.contains("reject") || err.contains("polic"), "{err}");
+    assert!(
+        strict.ok(&["ps", "-a", "-q"]).trim().is_empty(),
+        "no container record"
+    );
+    assert!(strict.v.images().is_empty(), "no image stored");
+
+    // On the destination: restore -i (the image is pulled first).
+    let dst = Host::new();
+    let out = dst.ok(&[
+        "container",
+        "restore",
+        "--tls-verify=false",
+        "-i",
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(out.trim(), id, "same ID as podman keeps it");
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let ps = dst.ok(&["ps"]);
+    assert!(ps.contains("basic_httpd") && ps.contains("Up "), "{ps}");
+    assert!(
+        dst.logs("basic_httpd").contains("response:200"),
+        "the log came along"
+    );
+    dst.ok(&["stop", "-t", "1", "basic_httpd"]);
+    dst.ok(&["rm", "basic_httpd"]);
+    dst.assert_gone(&id);
+}
+
+/// A shell counter continues from its value after a restore, writing into
+/// the same log; `stop` then works on the restored container.
+#[test]
+fn counter_keeps_counting_and_stop_works() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    let id = h
+        .ok(&["run", "-d", "--name", "counter", img, "sh", "-c", COUNTER])
+        .trim()
+        .to_string();
+    wait_for("the counter to reach 5", 10, || {
+        last_number(&h.logs("counter")).is_some_and(|n| n >= 5)
+    });
+    h.ok(&["container", "checkpoint", "counter"]);
+    let before = last_number(&h.logs("counter")).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        last_number(&h.logs("counter")),
+        Some(before),
+        "frozen while checkpointed"
+    );
+    h.fails(&["container", "checkpoint", "counter"]);
+    h.ok(&["container", "restore", "counter"]);
+    wait_for("the counter to go on", 10, || {
+        last_number(&h.logs("counter")).is_some_and(|n| n >= before + 3)
+    });
+    let nums: Vec<u64> = h
+        .logs("counter")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    for w in nums.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "counted on without restarting: {nums:?}");
+    }
+    // The restored init is the new monitor's child (it was child-subreaper first).
+    let st: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(h.v.root().join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", st["pid"])).unwrap();
+    let ppid: i64 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ppid, st["monitor_pid"].as_i64().unwrap());
+    assert!(
+        !h.v.root()
+            .join("containers")
+            .join(&id)
+            .join("checkpoint")
+            .exists(),
+        "images removed without --keep"
+    );
+    h.fails(&["container", "restore", "counter"]);
+    h.ok(&["stop", "-t", "1", "counter"]);
+    let row = h
+        .ok(&["ps", "-a"])
+        .lines()
+        .find(|l| l.contains("counter"))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("Exited (137)"), "{row}");
+    h.ok(&["rm", "counter"]);
+    h.assert_gone(&id);
+}
+
+/// `--tcp-established`: a client connected through the published port (an
+/// nftables DNAT from 127.0.0.1) stays connected across checkpoint/restore.
+#[test]
+fn established_tcp_connection_survives() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8000");
+    let id = h
+        .ok(&[
+            "run", "-d", "--name", "echo", "-p", &publish, img, "nc", "-ll", "-p", "8000", "-e",
+            "cat",
+        ])
+        .trim()
+        .to_string();
+    // Short connect timeouts: a fresh container may reuse an address whose
+    // old MAC is still in the host's neighbour table (re-validated in ~8 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = loop {
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            if s.write_all(b"hello1\n").is_ok() {
+                let mut line = String::new();
+                if BufReader::new(&s).read_line(&mut line).is_ok() && line == "hello1\n" {
+                    break s;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "echo server never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let err = h.fails(&["container", "checkpoint", "echo"]);
+    assert!(
+        err.contains("tcp") || err.contains("TCP") || err.contains("established"),
+        "{err}"
+    );
+    h.ok(&["container", "checkpoint", "--tcp-established", "echo"]);
+    let err = h.fails(&["container", "restore", "echo"]);
+    assert!(err.contains("--tcp-established"), "{err}");
+    h.ok(&["container", "restore", "--tcp-established", "echo"]);
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"hello2\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).unwrap();
+    assert_eq!(
+        line, "hello2\n",
+        "the same connection answers after the restore"
+    );
+    drop(s);
+    h.ok(&["rm", "-f", "echo"]);
+    h.assert_gone(&id);
+}
+
+/// Two network namespaces as two hosts (each with its own bridge, nft
+/// table and loopback): checkpoint -e in one, remove, restore -i in the
+/// other, and the web server answers there on the same published port.
+#[test]
+fn migrate_between_two_network_namespaces() {
+    require_criu!();
+    let tag = format!("{:x}", std::process::id());
+    let (na, nb) = (format!("vck-a{tag}"), format!("vck-b{tag}"));
+    struct Netns(Vec<String>);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            for n in &self.0 {
+                let _ = Command::new("ip").args(["netns", "del", n]).status();
+            }
+        }
+    }
+    let _ns = Netns(vec![na.clone(), nb.clone()]);
+    for n in [&na, &nb] {
+        assert!(Command::new("ip")
+            .args(["netns", "add", n])
+            .status()
+            .unwrap()
+            .success());
+        assert!(Command::new("ip")
+            .args(["-n", n, "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let mut a = Host::new();
+    a.netns = Some(na.clone());
+    a.bridge = Some(format!("vb{}a", &tag[..tag.len().min(8)]));
+    let mut b = Host::new();
+    b.netns = Some(nb.clone());
+    b.bridge = Some(format!("vb{}b", &tag[..tag.len().min(8)]));
+    // The same image in both stores (the same layers; configs may differ).
+    let img = a.httpd();
+    b.httpd();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let id = a
+        .ok(&["run", "-d", "--name", "web", "-p", &publish, img])
+        .trim()
+        .to_string();
+    let get = |ns: &str| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{ns}"))
+            .args([
+                "curl",
+                "-s",
+                "-m",
+                "3",
+                "--noproxy",
+                "*",
+                &format!("http://127.0.0.1:{port}/"),
+            ])
+            .output()
+            .unwrap()
+    };
+    wait_for("the server in host A", 10, || {
+        String::from_utf8_lossy(&get(&na).stdout).contains("vouch httpd fixture")
+    });
+    let archive = a.v.home.path().join("web.tar.zst");
+    a.ok(&[
+        "container",
+        "checkpoint",
+        "-e",
+        archive.to_str().unwrap(),
+        "web",
+    ]);
+    a.ok(&["rm", "web"]);
+    a.assert_gone(&id);
+    b.ok(&["container", "restore", "-i", archive.to_str().unwrap()]);
+    wait_for("the server in host B", 10, || {
+        String::from_utf8_lossy(&get(&nb).stdout).contains("vouch httpd fixture")
+    });
+    assert!(
+        !String::from_utf8_lossy(&get(&na).stdout).contains("vouch httpd fixture"),
+        "host A no longer serves"
+    );
+    b.ok(&["rm", "-f", "web"]);
+    b.assert_gone(&id);
+}
+
+/// Bad input and faults: each a clear error, nothing half-created.
+#[test]
+fn faults_are_clear_and_leave_nothing() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    // Checkpointing a stopped container.
+    h.ok(&["run", "--network", "none", "--name", "done", img, "true"]);
+    let err = h.fails(&["container", "checkpoint", "done"]);
+    assert!(
+        err.contains("can only checkpoint running containers"),
+        "{err}"
+    );
+    // Restoring a container that was never checkpointed.
+    let err = h.fails(&["container", "restore", "done"]);
+    assert!(err.contains("no checkpoint"), "{err}");
+    // A --rm container would vanish with its checkpoint: refused.
+    let rm_id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            "ephemeral",
+            img,
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    let err = h.fails(&["container", "checkpoint", "ephemeral"]);
+    assert!(err.contains("--rm"), "{err}");
+    h.ok(&["rm", "-f", "ephemeral"]);
+    let _ = rm_id;
+    // Restoring a running one.
+    let id = h
+        .ok(&["run", "-d", "--name", "live", img, "sh", "-c", COUNTER])
+        .trim()
+        .to_string();
+    let err = h.fails(&["container", "restore", "live"]);
+    assert!(err.contains("running"), "{err}");
+    // CRIU missing or unusable: said plainly, nothing changed.
+    let err = h.fails(&[
+        "container",
+        "checkpoint",
+        "--criu",
+        "/nonexistent/criu",
+        "live",
+    ]);
+    assert!(
+        err.contains("/nonexistent/criu") && err.contains("not found"),
+        "{err}"
+    );
+    let fake = h.v.home.path().join("oldcriu");
+    std::fs::write(&fake, "#!/bin/sh\necho 'Version: 3.11'\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let err = h.fails(&[
+        "container",
+        "checkpoint",
+        "--criu",
+        fake.to_str().unwrap(),
+        "live",
+    ]);
+    assert!(err.contains("too old"), "{err}");
+    assert!(h.ok(&["ps"]).contains("live"), "still running");
+
+    // An archive to break.
+    let archive = h.v.home.path().join("live.tar");
+    h.ok(&[
+        "container",
+        "checkpoint",
+        "-c",
+        "none",
+        "-e",
+        archive.to_str().unwrap(),
+        "live",
+    ]);
+    let good = std::fs::read(&archive).unwrap();
+    // A name already taken: the original still exists.
+    let err = h.fails(&["container", "restore", "-i", archive.to_str().unwrap()]);
+    assert!(err.contains("already exists"), "{err}");
+    let err = h.fails(&[
+        "container",
+        "restore",
+        "-i",
+        archive.to_str().unwrap(),
+        "-n",
+        "done",
+    ]);
+    assert!(err.contains("already in use"), "{err}");
+    let count = || h.ok(&["ps", "-a", "-q"]).lines().count();
+    let before = count();
+    let bad = h.v.home.path().join("bad.tar");
+    let try_bad = |bytes: &[u8], want: &str| {
+        std::fs::write(&bad, bytes).unwrap();
+        let err = h.fails(&[
+            "container",
+            "restore",
+            "-i",
+            bad.to_str().unwrap(),
+            "-n",
+            "fresh",
+        ]);
+        assert!(err.contains(want), "wanted {want:?} in: {err}");
+        assert_eq!(count(), before, "no container record left");
+        let tmp = h.v.root().join("tmp");
+        assert!(
+            std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0) == 0,
+            "staging left in {}",
+            tmp.display()
+        );
+    };
+    try_bad(&good[..good.len() / 2], "truncated");
+    try_bad(
+        b"garbage, not an archive at all",
+        "not a checkpoint archive",
+    );
+    let mut zstd_bad = zstd::encode_all(&good[..], 3).unwrap();
+    zstd_bad.truncate(zstd_bad.len() - 20);
+    try_bad(&zstd_bad, "truncated");
+    // Hostile entries.
+    let hostile = |name: &str, kind: tar::EntryType| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut hd = tar::Header::new_gnu();
+        hd.set_entry_type(kind);
+        hd.set_size(if kind == tar::EntryType::Regular {
+            1
+        } else {
+            0
+        });
+        hd.set_mode(0o644);
+        if kind == tar::EntryType::Symlink {
+            hd.set_link_name("/etc").unwrap();
+        }
+        {
+            let raw = hd.as_old_mut();
+            raw.name[..name.len()].copy_from_slice(name.as_bytes());
+        }
+        hd.set_cksum();
+        b.append(
+            &hd,
+            if kind == tar::EntryType::Regular {
+                &b"x"[..]
+            } else {
+                &b""[..]
+            },
+        )
+        .unwrap();
+        b.into_inner().unwrap()
+    };
+    try_bad(&hostile("../escape", tar::EntryType::Regular), "`..`");
+    try_bad(&hostile("/etc/evil", tar::EntryType::Regular), "absolute");
+    try_bad(
+        &hostile("checkpoint", tar::EntryType::Symlink),
+        "only regular files",
+    );
+    // An archive from an incompatible version.
+    let mut ar = tar::Archive::new(&good[..]);
+    let mut b = tar::Builder::new(Vec::new());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        if path == Path::new("config.dump") {
+            let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            v["vouchCheckpointVersion"] = serde_json::json!(99);
+            data = serde_json::to_vec(&v).unwrap();
+        }
+        let mut hd = e.header().clone();
+        hd.set_size(data.len() as u64);
+        hd.set_cksum();
+        b.append_data(&mut hd, &path, &data[..]).unwrap();
+    }
+    try_bad(&b.into_inner().unwrap(), "incompatible version");
+    // A restore whose CRIU fails (a fake that passes vouch's version
+    // check): the runtime's error, and nothing made is left.
+    let failing = h.v.home.path().join("failcriu");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'Version: 4.2.1'; exit 0; }\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &failing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .matches(&h.v.root().display().to_string())
+            .count()
+    };
+    let mounts_before = mounts();
+    h.fails(&[
+        "container",
+        "restore",
+        "--criu",
+        failing.to_str().unwrap(),
+        "-i",
+        archive.to_str().unwrap(),
+        "-n",
+        "fresh",
+    ]);
+    assert_eq!(
+        count(),
+        before,
+        "no container record after a failed CRIU restore"
+    );
+    assert_eq!(mounts(), mounts_before, "no mount left");
+    assert!(
+        std::fs::read_dir(h.v.root().join("containers"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .count()
+            == before,
+        "no container directory left"
+    );
+    // The same fault on a local restore leaves the container as it was
+    // (exited, checkpoint kept), and a later restore works.
+    h.fails(&[
+        "container",
+        "restore",
+        "--criu",
+        failing.to_str().unwrap(),
+        "live",
+    ]);
+    let row = h
+        .ok(&["ps", "-a"])
+        .lines()
+        .find(|l| l.contains(" live"))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("Exited"), "{row}");
+    assert_eq!(mounts(), mounts_before, "no mount left");
+    h.ok(&["container", "restore", "live"]);
+    assert!(h.ok(&["ps"]).contains("live"));
+    h.ok(&["rm", "-f", "live"]);
+    h.assert_gone(&id);
+}
+
+/// rootfs-diff.tar and deleted.files: a file written and a file deleted
+/// in the container travel with the archive (gzip here, sniffed on import).
+#[test]
+fn rootfs_changes_travel_with_the_archive() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    let script = format!("echo changed > /www/new.txt; rm /bin/nc; mkdir -p /data/a; ln -s /www/new.txt /data/a/link; {COUNTER}");
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "diffy",
+            img,
+            "sh",
+            "-c",
+            &script,
+        ])
+        .trim()
+        .to_string();
+    wait_for("the counter", 10, || {
+        last_number(&h.logs("diffy")).is_some_and(|n| n >= 2)
+    });
+    let archive = h.v.home.path().join("diffy.tar.zst");
+    h.ok(&[
+        "container",
+        "checkpoint",
+        "-c",
+        "gzip",
+        "-e",
+        archive.to_str().unwrap(),
+        "diffy",
+    ]);
+    assert_eq!(&std::fs::read(&archive).unwrap()[..2], &[0x1f, 0x8b]);
+    h.ok(&["rm", "diffy"]);
+    h.assert_gone(&id);
+    h.ok(&["container", "restore", "-i", archive.to_str().unwrap()]);
+    assert_eq!(h.ok(&["exec", "diffy", "cat", "/www/new.txt"]), "changed\n");
+    assert_eq!(h.ok(&["exec", "diffy", "cat", "/data/a/link"]), "changed\n");
+    let out = h.out(&["exec", "diffy", "test", "-e", "/bin/nc"]);
+    assert!(!out.status.success(), "/bin/nc stays deleted");
+    let before = last_number(&h.logs("diffy")).unwrap();
+    wait_for("the counter to go on", 10, || {
+        last_number(&h.logs("diffy")).is_some_and(|n| n > before)
+    });
+    h.ok(&["rm", "-f", "diffy"]);
+    h.assert_gone(&id);
+}
