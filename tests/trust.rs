@@ -99,15 +99,7 @@ fn signing_tutorial_push_sign_serve_pull() {
     v.ok(&["rmi", "localhost/alpine"]);
     let r = regd.to_str().unwrap();
     let p = policy.to_str().unwrap();
-    v.ok(&[
-        "--registries.d",
-        r,
-        "pull",
-        "--tls-verify=false",
-        "--signature-policy",
-        p,
-        &dest,
-    ]);
+    v.policy_pull_ok(&regd, &policy, &dest);
     assert_eq!(v.images().len(), 1);
     // The global --policy flag does the same.
     let w = Vouch::new();
@@ -129,15 +121,7 @@ fn signing_tutorial_push_sign_serve_pull() {
     let wrong = tmp.path().join("wrong.json");
     common::signed_by_policy(&wrong, &reg.host(), &other_key);
     let x = Vouch::new();
-    let out = x.output(&[
-        "--registries.d",
-        r,
-        "pull",
-        "--tls-verify=false",
-        "--signature-policy",
-        wrong.to_str().unwrap(),
-        &dest,
-    ]);
+    let out = x.policy_pull(&regd, &wrong, &dest);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -159,15 +143,7 @@ fn signing_tutorial_push_sign_serve_pull() {
         &dest,
         &format!("{}/unsigned:1", reg.host()),
     ]);
-    let out = x.output(&[
-        "--registries.d",
-        r,
-        "pull",
-        "--tls-verify=false",
-        "--signature-policy",
-        p,
-        &format!("{}/unsigned:1", reg.host()),
-    ]);
+    let out = x.policy_pull(&regd, &policy, &format!("{}/unsigned:1", reg.host()));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -178,13 +154,7 @@ fn signing_tutorial_push_sign_serve_pull() {
     // A reject policy.
     let reject = tmp.path().join("reject.json");
     std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
-    let out = x.output(&[
-        "pull",
-        "--tls-verify=false",
-        "--signature-policy",
-        reject.to_str().unwrap(),
-        &dest,
-    ]);
+    let out = x.policy_pull(&regd, &reject, &dest);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -228,17 +198,7 @@ fn sign_with_a_key_file_as_ci_does() {
         "localhost/app",
         &dest,
     ]);
-    let w = Vouch::new();
-    w.ok(&[
-        "--registries.d",
-        r,
-        "pull",
-        "-q",
-        "--tls-verify=false",
-        "--signature-policy",
-        policy.to_str().unwrap(),
-        &dest,
-    ]);
+    Vouch::new().policy_pull_ok(&regd, &policy, &dest);
 }
 
 #[test]
@@ -415,15 +375,5 @@ fn push_publishes_signatures_to_sigstore_server() {
     // And hosts pull through the policy, reading from the same server.
     let policy = tmp.path().join("policy.json");
     common::signed_by_policy(&policy, &reg.host(), &key);
-    let w = Vouch::new();
-    w.ok(&[
-        "--registries.d",
-        r,
-        "pull",
-        "-q",
-        "--tls-verify=false",
-        "--signature-policy",
-        policy.to_str().unwrap(),
-        &dest,
-    ]);
+    Vouch::new().policy_pull_ok(&regd, &policy, &dest);
 }

@@ -223,6 +223,29 @@ impl Vouch {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// `vouch --registries.d REGD pull --tls-verify=false --signature-policy
+    /// POLICY IMAGE`: a pull judged by a policy, with its raw outcome.
+    pub fn policy_pull(&self, regd: &Path, policy: &Path, image: &str) -> Output {
+        self.cmd()
+            .arg("--registries.d")
+            .arg(regd)
+            .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
+            .arg(policy)
+            .arg(image)
+            .output()
+            .unwrap()
+    }
+
+    /// [`Vouch::policy_pull`] that must be accepted.
+    pub fn policy_pull_ok(&self, regd: &Path, policy: &Path, image: &str) {
+        let out = self.policy_pull(regd, policy, image);
+        assert!(
+            out.status.success(),
+            "pull of {image} was refused:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Image records as `vouch images --format json` shows them.
     pub fn images(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.ok(&["images", "--format", "json"])).unwrap()
