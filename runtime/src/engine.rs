@@ -300,9 +300,15 @@ impl Engine {
     /// failure everything done here is undone. Returns the updated config
     /// (with the assigned address).
     pub fn prepare(&self, d: &ContainerDir, mut cfg: ContainerConfig) -> Result<ContainerConfig> {
+        let had_address = cfg.ip.is_some();
         let r = self.prepare_inner(d, &mut cfg);
         if let Err(e) = r {
             let _ = self.teardown(&cfg);
+            if !had_address {
+                // An address leased by this attempt goes with it; a
+                // recorded one stays with the container.
+                self.release_address(&cfg);
+            }
             return Err(e);
         }
         Ok(cfg)
@@ -404,7 +410,10 @@ impl Engine {
     }
 
     /// Deletes the runtime's container, unmounts and removes the network;
-    /// idempotent, and tolerant of pieces that never existed.
+    /// idempotent, and tolerant of pieces that never existed. The address
+    /// lease is kept: a stopped or checkpointed container gets its address
+    /// back on start/restore. [`Engine::release_address`] frees it when the
+    /// container itself goes.
     pub fn teardown(&self, cfg: &ContainerConfig) -> Result<()> {
         let d = self.dir(&cfg.id);
         if let Ok(rt) = self.runtime_for(cfg) {
@@ -415,17 +424,23 @@ impl Engine {
                 .bridge
                 .clone()
                 .unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
-            bridge::teardown_with(
-                &self.net_dir(),
-                &b,
-                &cfg.id,
-                cfg.ip.as_deref(),
-                !cfg.ports.is_empty(),
-            );
+            bridge::teardown_with(&self.net_dir(), &b, &cfg.id, None, !cfg.ports.is_empty());
         }
         rootfs::unmount(self.sys.as_ref(), &cfg.id, &d)?;
         let _ = fs::remove_dir_all(d.work());
         Ok(())
+    }
+
+    /// Frees the container's address lease (if it still holds it): called
+    /// when the container record is deleted.
+    pub fn release_address(&self, cfg: &ContainerConfig) {
+        if let Some(ip) = cfg.ip.as_deref() {
+            let b = cfg
+                .bridge
+                .clone()
+                .unwrap_or_else(|| crate::net::DEFAULT_BRIDGE.into());
+            bridge::release(&self.net_dir(), &b, &cfg.id, ip);
+        }
     }
 
     /// The state as readers should see it: `state.json` merged with the exit

@@ -239,6 +239,7 @@ impl Engine {
             self.finish_abandoned(&d, &cfg)?;
             self.teardown(&cfg)?;
             fs::remove_dir_all(&d.dir).map_err(io(&d.dir))?;
+            self.release_address(&cfg);
         }
         Ok(cfg)
     }

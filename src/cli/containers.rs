@@ -226,6 +226,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let undo = |e: &Engine, cfg: &vouch_runtime::state::ContainerConfig| {
         let _ = e.teardown(cfg);
         let _ = std::fs::remove_dir_all(&e.dir(&cfg.id).dir);
+        e.release_address(cfg);
     };
     let cfg = match e.prepare(&d, cfg.clone()) {
         Ok(c) => c,
@@ -244,7 +245,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let rt = e.runtime_for(&cfg)?;
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(&e, c);
     let m = Monitor {
         dir: d,
         cfg: cfg.clone(),
@@ -294,7 +295,7 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown(c);
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(&e, c);
     let m = Monitor {
         dir: d,
         cfg,
@@ -525,4 +526,17 @@ mod tests {
         assert!(parse_memory("1k").is_err());
         assert!(parse_memory("lots").is_err());
     }
+}
+
+/// What a monitor does when init is gone: tear down, and free the address
+/// too when `--rm` deletes the container with it.
+fn teardown_for_exit(
+    e: &Engine,
+    c: &vouch_runtime::state::ContainerConfig,
+) -> vouch_runtime::Result<()> {
+    let r = e.teardown(c);
+    if c.auto_remove {
+        e.release_address(c);
+    }
+    r
 }

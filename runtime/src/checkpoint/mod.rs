@@ -556,6 +556,7 @@ impl Engine {
             Err(e) => {
                 let _ = self.teardown(&cfg);
                 let _ = fs::remove_dir_all(&d.dir);
+                self.release_address(&cfg);
                 Err(e)
             }
         }
