@@ -515,19 +515,6 @@ pub fn exec(g: &Global, a: ExecArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn memory_sizes() {
-        assert_eq!(parse_memory("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_memory("1G").unwrap(), 1 << 30);
-        assert!(parse_memory("1k").is_err());
-        assert!(parse_memory("lots").is_err());
-    }
-}
-
 /// What a monitor does when init is gone: tear down, and free the address
 /// too when `--rm` deletes the container with it.
 fn teardown_for_exit(
@@ -539,4 +526,17 @@ fn teardown_for_exit(
         e.release_address(c);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("1G").unwrap(), 1 << 30);
+        assert!(parse_memory("1k").is_err());
+        assert!(parse_memory("lots").is_err());
+    }
 }
