@@ -554,6 +554,9 @@ impl Engine {
                 archive_bytes: None,
             }),
             Err(e) => {
+                // The saved config has the address prepare leased (a new
+                // one under -n), which the archive's config does not.
+                let cfg = d.read_config().unwrap_or(cfg);
                 let _ = self.teardown(&cfg);
                 let _ = fs::remove_dir_all(&d.dir);
                 self.release_address(&cfg);
