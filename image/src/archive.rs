@@ -224,6 +224,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
         .file_stem()
         .map(|s| s.to_string_lossy().trim_end_matches(".tar").to_lowercase())
         .unwrap_or_default();
+    let mut sizes = store.layer_sizes()?;
     let mut out = Vec::new();
     for entry in &index.manifests {
         let mut mdesc = entry.clone();
@@ -242,20 +243,20 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
         let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(merr)?;
         let mut layers = Vec::new();
         for (blob, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
-            let size = if store.has_layer(diff_id) {
-                blob.size
-            } else {
-                let dest = staging.layer(diff_id);
-                if !dest.exists() {
+            // A layer already stored, or applied for an earlier image of
+            // this archive, keeps its measured size.
+            let size = match sizes.get(diff_id) {
+                Some(size) if store.has_layer(diff_id) || staging.layer(diff_id).exists() => *size,
+                _ => {
                     let bp = blob_path(&blob.digest)?;
+                    let dest = staging.layer(diff_id);
                     let (_, size) = apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id))
                         .map_err(|source| ArchiveError::Apply {
                             archive: input.to_path_buf(),
                             source,
                         })?;
+                    sizes.insert(diff_id.clone(), size);
                     size
-                } else {
-                    blob.size
                 }
             };
             layers.push(LayerRecord {

@@ -126,18 +126,27 @@ impl Puller {
             }
         })?;
         let staging = Arc::new(store.staging()?);
+        let sizes = store.layer_sizes()?;
         let jobs: Vec<_> = m
             .layers
             .iter()
             .cloned()
             .zip(config.rootfs.diff_ids.iter().cloned())
+            .map(|(blob, diff_id)| {
+                // A layer the store already has keeps its measured size.
+                let stored_size = sizes.get(&diff_id).copied().unwrap_or(blob.size);
+                (blob, diff_id, stored_size)
+            })
             .collect();
         let layers: Vec<(LayerRecord, Option<PathBuf>, Option<PathBuf>)> =
             futures_util::stream::iter(jobs)
-                .map(|(blob, diff_id)| {
+                .map(|(blob, diff_id, stored_size)| {
                     let staging = staging.clone();
                     let store = store.clone();
-                    async move { self.fetch_layer(&store, &staging, r, blob, diff_id).await }
+                    async move {
+                        self.fetch_layer(&store, &staging, r, blob, diff_id, stored_size)
+                            .await
+                    }
                 })
                 .buffered(self.concurrency)
                 .try_collect()
@@ -188,11 +197,12 @@ impl Puller {
         r: &ImageRef,
         blob: manifest::Descriptor,
         diff_id: Digest,
+        stored_size: u64,
     ) -> Result<(LayerRecord, Option<PathBuf>, Option<PathBuf>), PullError> {
         let have_blob = store.has_blob(&blob.digest);
         let have_layer = store.has_layer(&diff_id);
         if have_blob && have_layer {
-            let size = dir_size_hint(&blob);
+            let size = stored_size;
             return Ok((
                 LayerRecord {
                     blob,
@@ -263,7 +273,7 @@ impl Puller {
         fetched?;
         let (size, layer) = match unpacked {
             Some(res) => (res.map_err(apply_err)?.1, Some(dest)),
-            None => (dir_size_hint(&blob), None),
+            None => (stored_size, None),
         };
         tracing::debug!(blob = %blob.digest, ms = t.elapsed().as_millis() as u64, "unpacked");
         Ok((
@@ -276,11 +286,6 @@ impl Puller {
             layer,
         ))
     }
-}
-
-/// A stored layer's size is not re-measured; the blob size stands in.
-fn dir_size_hint(blob: &manifest::Descriptor) -> u64 {
-    blob.size
 }
 
 /// Writes a blob to its staging file and hands each chunk to the unpacker.

@@ -212,6 +212,17 @@ impl Store {
         self.layer_path(diff_id).is_dir()
     }
 
+    /// Uncompressed sizes of the layers the store's images hold, so a pull or
+    /// load that reuses a stored layer records its real size.
+    pub fn layer_sizes(&self) -> Result<std::collections::HashMap<Digest, u64>, StoreError> {
+        Ok(self
+            .images()?
+            .into_iter()
+            .flat_map(|i| i.layers)
+            .map(|l| (l.diff_id, l.size))
+            .collect())
+    }
+
     /// Reads a stored blob whole (manifests and configs only).
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
         let p = self.blob_path(d);

@@ -14,7 +14,6 @@ mod standalone;
 mod transfer;
 mod trust;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -166,8 +165,3 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Where the store lives unless `--root` says otherwise (podman: /var/lib/containers/storage).
 pub const DEFAULT_ROOT: &str = "/var/lib/vouch";
-
-#[allow(dead_code)]
-fn default_root() -> PathBuf {
-    PathBuf::from(DEFAULT_ROOT)
-}

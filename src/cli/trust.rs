@@ -43,15 +43,9 @@ pub fn load_registries_d(g: &Global) -> anyhow::Result<RegistriesD> {
     let dir = registries_d_dir(g);
     if !dir.exists() && g.registries_d.is_none() {
         // No system configuration at all: nothing configured, like an empty directory.
-        return Ok(RegistriesD::load(&empty_dir()?)?);
+        return Ok(RegistriesD::default());
     }
     Ok(RegistriesD::load(&dir)?)
-}
-
-fn empty_dir() -> anyhow::Result<PathBuf> {
-    let d = std::env::temp_dir().join(format!("vouch-empty-registries.d-{}", std::process::id()));
-    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-    Ok(d)
 }
 
 /// The containers/image view of a reference, for policy and lookaside.
