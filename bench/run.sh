@@ -19,7 +19,8 @@
 #   ps-20       TOOL ps            with 20 detached httpd containers running
 #   logs-100k   TOOL logs CTR      of a container that printed 100 000 lines
 # And the monitor's memory: mean RSS of the 20 monitors (vouch __monitor,
-# podman's conmon), from /proc/PID/status VmRSS.
+# podman's conmon), from /proc/PID/status VmRSS, and the RSS of one monitor
+# whose container has written 2000 log lines.
 # Stores are fresh directories (podman: --root/--runroot, overlay driver);
 # image import and container start-up for ps/logs are not timed.
 set -euo pipefail
@@ -73,6 +74,22 @@ cmd='CMD ["/bin/httpd","-f","-v","-p","80","-h","/www"]'
 have vouch && V import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar" localhost/httpd >/dev/null
 have podman && P import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar" localhost/httpd >/dev/null
 
+# monitor_rss TOOL: mean VmRSS (kB) of the tool's running monitors
+# (vouch's `__monitor ROOT …` processes, podman's conmon).
+monitor_rss() {
+    local pids p kb total=0 n=0
+    if [[ $1 == vouch ]]; then
+        pids=$(pgrep -f -- "__monitor $work/vouch " || true)
+    else
+        pids=$(pgrep -f -- "conmon .*--root $work/podman" || pgrep -x conmon || true)
+    fi
+    for p in $pids; do
+        kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        total=$((total + kb)) n=$((n + 1))
+    done
+    echo $((n ? total / n : 0))
+}
+
 declare -A R
 for tool in vouch podman; do
     have $tool || continue
@@ -88,18 +105,13 @@ for tool in vouch podman; do
     log "$tool: 20 detached containers"
     for i in $(seq 1 20); do $T run -d --network none --name "b$i" localhost/httpd >/dev/null; done
     R[$tool,ps-20]=$(median_ms $T ps)
-    if [[ $tool == vouch ]]; then
-        pids=$(pgrep -f -- "--root $work/vouch .*__monitor" || true)
-    else
-        pids=$(pgrep -f -- "conmon .*--root $work/podman" || pgrep -x conmon || true)
-    fi
-    total=0 n=0
-    for p in $pids; do
-        kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-        total=$((total + kb)) n=$((n + 1))
-    done
-    R[$tool,rss]=$((n ? total / n : 0))
+    R[$tool,rss]=$(monitor_rss $tool)
     $T rm -f -a -t 0 >/dev/null 2>&1 || $T rm -f -a >/dev/null 2>&1
+    log "$tool: monitor of a container that has written 2000 log lines"
+    $T run -d --network none --name talk localhost/httpd sh -c 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; sleep 60' >/dev/null
+    sleep 1
+    R[$tool,rss-logging]=$(monitor_rss $tool)
+    $T rm -f -t 0 talk >/dev/null 2>&1 || $T rm -f talk >/dev/null 2>&1
 
     log "$tool: logs of 100k lines"
     $T run --network none --name chatty localhost/httpd sh -c 'i=0; while [ $i -lt 100000 ]; do echo "line $i of the benchmark log"; i=$((i+1)); done' >/dev/null
@@ -117,4 +129,5 @@ for m in run-bridge run-none ps-20 logs-100k; do
     printf '%-12s %10s ms %10s ms %8s\n' "$m" "${v:--}" "${p:--}" "$ratio"
 done
 printf '%-12s %10s kB %10s kB\n' monitor-rss "${R[vouch,rss]:--}" "${R[podman,rss]:--}"
+printf '%-12s %10s kB %10s kB\n' rss-logging "${R[vouch,rss-logging]:--}" "${R[podman,rss-logging]:--}"
 echo "(ratio = vouch/podman; medians of $rounds rounds; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"

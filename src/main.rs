@@ -9,5 +9,12 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The per-container monitor lives as long as its container, so its
+    // memory is a per-container cost (conmon's is ~1.5 MB): it is entered
+    // here, before clap, tracing or anything else has touched a page.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == cli::MONITOR_ARG) {
+        return cli::monitor_main(args);
+    }
     cli::main()
 }

@@ -152,6 +152,56 @@ fn attached_run_returns_the_exit_code_and_streams() {
     // exits are covered by stop/kill from outside in the other tests.)
 }
 
+/// `run -it` at a real terminal (fixtures/pty-session.py): the local
+/// terminal goes raw (typed text is echoed once, by the container's pty,
+/// not also by ours), the container's pty starts at the terminal's size
+/// and follows a resize (SIGWINCH), and the exit code comes back.
+#[test]
+fn attached_it_is_raw_and_follows_the_window_size() {
+    require_runtime!();
+    let v = Vouch::new();
+    let _g = ContainerGuard(&v);
+    let img = v.httpd();
+    let script = "echo READY; stty size; read x; echo \"got:$x\"; i=0; \
+        while [ $i -lt 100 ]; do s=$(stty size); \
+        [ \"$s\" = \"50 100\" ] && { echo \"resized:$s\"; exit 3; }; \
+        sleep 0.1; i=$((i+1)); done; exit 4";
+    let vouch = v.cmd();
+    let mut c = std::process::Command::new("python3");
+    c.arg(common::repo_root().join("fixtures/pty-session.py"))
+        .args(["41", "132", "--"])
+        .arg(vouch.get_program())
+        .args(vouch.get_args())
+        .args([
+            "run",
+            "--rm",
+            "-it",
+            "--network",
+            "none",
+            img,
+            "sh",
+            "-c",
+            script,
+        ]);
+    for (k, val) in vouch.get_envs() {
+        match val {
+            Some(val) => c.env(k, val),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();
+    assert_eq!(code, "3", "{text}");
+    assert!(transcript.contains("41 132"), "initial size: {transcript}");
+    assert_eq!(
+        transcript.matches("hello").count(),
+        2,
+        "one echo (the container's) and got:hello: {transcript}"
+    );
+    assert!(transcript.contains("resized:50 100"), "{transcript}");
+}
+
 #[test]
 fn image_config_and_flags_reach_the_process() {
     require_runtime!();
@@ -539,4 +589,142 @@ fn monitor_sigkill_is_noticed_and_cleaned_up() {
     v.assert_container_gone(&id);
     // The port is free again.
     std::net::TcpListener::bind(("0.0.0.0", port)).expect("port released");
+}
+
+/// `ip -j ARGS` parsed; None when `ip` fails (no such link or netns).
+fn ip_json(args: &[&str]) -> Option<serde_json::Value> {
+    let out = std::process::Command::new("ip")
+        .arg("-j")
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn flags(v: &serde_json::Value) -> Vec<&str> {
+    v["flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The bridge network is configured over netlink from the vouch process:
+/// `ip -j` is the independent peer that checks the result. eth0 in the
+/// named netns has the address, the MAC derived from it and the default
+/// route; the host side is enslaved and up with a neighbour entry; `ip
+/// netns` sees the namespace; the caller's own netns never changes. A
+/// failing setup says which container and step in one line; teardown
+/// (repeated, and after a half-made setup) leaves nothing.
+#[test]
+fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
+    require_runtime!();
+    use std::path::Path;
+    use vouch_runtime::net::{bridge, netns, NetConfig};
+    let run = Path::new(vouch_runtime::engine::NET_DIR);
+    let cfg = NetConfig::from_env().unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let id = format!("{:032x}{:032x}", nanos, std::process::id());
+    let ns = bridge::netns_name(&id);
+    let hv = bridge::host_veth(&id);
+    let own_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+
+    let ip = bridge::setup(run, &cfg, &id, None, &[]).unwrap();
+    let ip_s = ip.to_string();
+    let eth0 = &ip_json(&["-n", &ns, "addr", "show", "dev", "eth0"]).expect("eth0 in the netns")[0];
+    assert_eq!(eth0["address"], bridge::mac_for(ip).as_str(), "{eth0}");
+    assert!(flags(eth0).contains(&"UP"), "{eth0}");
+    let inet: Vec<_> = eth0["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["family"] == "inet")
+        .collect();
+    assert_eq!(inet.len(), 1, "{eth0}");
+    assert_eq!(inet[0]["local"], ip_s.as_str());
+    assert_eq!(inet[0]["prefixlen"], cfg.subnet.len);
+    assert!(
+        inet[0].get("broadcast").is_none(),
+        "as `ip addr add`: {eth0}"
+    );
+    let lo = &ip_json(&["-n", &ns, "link", "show", "lo"]).unwrap()[0];
+    assert!(flags(lo).contains(&"UP"), "{lo}");
+    let route = ip_json(&["-n", &ns, "route", "show", "default"]).unwrap();
+    assert_eq!(
+        route[0]["gateway"],
+        cfg.subnet.gateway().to_string().as_str(),
+        "{route}"
+    );
+    assert_eq!(route[0]["dev"], "eth0", "{route}");
+    let host = &ip_json(&["link", "show", &hv]).expect("host veth")[0];
+    assert_eq!(host["master"], cfg.bridge.as_str(), "{host}");
+    assert!(flags(host).contains(&"UP"), "{host}");
+    let neigh = ip_json(&["neigh", "show", "dev", &cfg.bridge, "to", &ip_s]).unwrap();
+    assert_eq!(neigh[0]["lladdr"], bridge::mac_for(ip).as_str(), "{neigh}");
+    let listed = ip_json(&["netns", "list"]).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == ns.as_str()),
+        "{listed}"
+    );
+    assert_eq!(std::fs::read_link("/proc/self/ns/net").unwrap(), own_ns);
+
+    let gone = |what: &str, ip_s: &str| {
+        assert!(!bridge::netns_path(&id).exists(), "{what}: netns left");
+        assert!(
+            ip_json(&["link", "show", &hv]).is_none(),
+            "{what}: veth left"
+        );
+        assert!(
+            !run.join("ipam").join(&cfg.bridge).join(ip_s).exists(),
+            "{what}: lease left"
+        );
+    };
+    bridge::teardown(run, &cfg.bridge, &id, Some(&ip_s));
+    gone("teardown", &ip_s);
+    bridge::teardown(run, &cfg.bridge, &id, Some(&ip_s));
+    gone("second teardown", &ip_s);
+
+    // A netns that something else still holds (here an open fd) keeps
+    // its eth0, so teardown deletes the host veth itself.
+    let ip = bridge::setup(run, &cfg, &id, None, &[])
+        .unwrap()
+        .to_string();
+    let hold = std::fs::File::open(bridge::netns_path(&id)).unwrap();
+    bridge::teardown(run, &cfg.bridge, &id, Some(&ip));
+    gone("teardown of a held netns", &ip);
+    drop(hold);
+
+    // Half made: only the netns (as if setup died right after it).
+    netns::prepare_dir().unwrap();
+    netns::create(&bridge::netns_path(&id), || Ok(())).unwrap();
+    bridge::teardown(run, &cfg.bridge, &id, None);
+    gone("half-made teardown", &ip_s);
+
+    // A setup that fails names the container, the step and the kernel's
+    // error on one line, and undoes itself.
+    std::fs::write(bridge::netns_path(&id), "").unwrap();
+    let e = bridge::setup(run, &cfg, &id, None, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&id)
+            && e.contains(&format!(
+                "creating netns: creating {}",
+                bridge::netns_path(&id).display()
+            )),
+        "{e}"
+    );
+    assert!(e.contains("File exists"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+    assert!(ip_json(&["link", "show", &hv]).is_none());
+    assert!(!bridge::netns_path(&id).exists());
 }

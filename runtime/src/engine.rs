@@ -397,6 +397,7 @@ impl Engine {
             nproc_limit: rlimit(libc::RLIMIT_NPROC),
             cgroups_path: format!("/vouch-{id}"),
             kernel: crate::seccomp::running_kernel(),
+            console_size: cfg.tty.then(crate::terminal::local_size).flatten(),
         };
         let spec = spec::generate(&input)?;
         let p = d.bundle().join("config.json");

@@ -20,6 +20,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod terminal;
 pub mod top;
 pub mod user;
 

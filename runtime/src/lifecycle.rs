@@ -24,6 +24,11 @@ use crate::Engine;
 
 const PROC: &str = "/proc";
 
+/// argv\[1\] of the monitor process: `vouch __monitor ROOT RUNROOT ID`. It
+/// is dispatched before the CLI's parser so the long-lived monitor touches
+/// as little memory as possible.
+pub const MONITOR_ARG: &str = "__monitor";
+
 impl Engine {
     /// Spawns the detached monitor for a prepared container and waits until
     /// it reports the init pid. On failure the monitor has already torn
@@ -42,11 +47,9 @@ impl Engine {
             }
         })?;
         let mut c = Command::new(exe);
-        c.arg("--root")
+        c.arg(MONITOR_ARG)
             .arg(&self.root)
-            .arg("--runroot")
             .arg(&self.run_dir)
-            .arg("__monitor")
             .arg(&cfg.id);
         c.env("VOUCH_MONITOR_PORTS", held.len().to_string());
         c.stdin(Stdio::null())

@@ -38,7 +38,8 @@ pub struct Monitor<'a> {
     /// Host ports held until the container exits.
     pub held_ports: Vec<OwnedFd>,
     /// Copy output to our stdout/stderr, our stdin to the container (-i),
-    /// and forward SIGINT/SIGTERM/SIGHUP to init.
+    /// and forward SIGINT/SIGTERM/SIGHUP to init; with -t, the local
+    /// terminal is raw and its size follows SIGWINCH.
     pub attach: bool,
     /// Where the console socket goes (short path: sun_path is 108 bytes).
     pub console_dir: PathBuf,
@@ -143,51 +144,64 @@ fn recv_pty(listener: &UnixListener, runtime_pid: i32, id: &str) -> Result<Owned
 
 /// Gives back the pages start-up touched: the detached monitor is the same
 /// large binary as the CLI, but from here on it only runs its poll loop.
-/// A read-only private file mapping none of whose pages were ever copied
-/// (smaps `Anonymous: 0 kB`; RELRO and data mappings have copies) holds
-/// nothing but page-cache pages, so MADV_DONTNEED just unmaps them: they
-/// fault back in when used. malloc_trim returns freed heap.
+/// In a private, read-only file mapping every page that is still the file's
+/// own (pagemap bit 61: a page-cache page, not a private copy such as a
+/// relocated RELRO page) can be unmapped with MADV_DONTNEED without losing
+/// anything: it faults back in from the page cache when used. Private
+/// copies are kept. malloc_trim returns freed heap.
 fn trim_memory() {
-    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
+    use std::os::unix::fs::FileExt;
+    let (Ok(maps), Ok(pagemap)) = (
+        fs::read_to_string("/proc/self/maps"),
+        fs::File::open("/proc/self/pagemap"),
+    ) else {
         return;
     };
-    let mut current: Option<(usize, usize, bool)> = None;
-    let flush = |c: Option<(usize, usize, bool)>| {
-        if let Some((a, b, true)) = c {
-            // SAFETY: the mapping is private, not writable and has no
-            // anonymous (modified) pages: dropping its pages loses nothing.
+    const PAGE: usize = 4096;
+    const PRESENT: u64 = 1 << 63;
+    const FILE_PAGE: u64 = 1 << 61;
+    let drop_range = |a: usize, b: usize| {
+        if b > a {
+            // SAFETY: [a, b) lies in a private, non-writable file mapping and
+            // holds no private copies (checked by the caller): dropping it
+            // loses nothing.
             unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
-            // Fault single pages back, not 64 KiB around each fault.
-            // SAFETY: advisory only.
-            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM) };
         }
     };
-    for line in smaps.lines() {
+    for line in maps.lines() {
         let mut f = line.split_whitespace();
-        let first = f.next().unwrap_or("");
-        if let Some((a, b)) = first
+        let (Some(range), Some(perms), Some(inode)) = (f.next(), f.next(), f.nth(2)) else {
+            continue;
+        };
+        let Some((Ok(a), Ok(b))) = range
             .split_once('-')
-            .filter(|_| line.len() > 30 && !first.ends_with(':'))
+            .map(|(a, b)| (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)))
+        else {
+            continue;
+        };
+        if inode == "0" || !perms.starts_with("r-") || !perms.ends_with('p') || a % PAGE != 0 {
+            continue;
+        }
+        let pages = (b - a) / PAGE;
+        let mut entries = vec![0u8; pages * 8];
+        if pagemap
+            .read_exact_at(&mut entries, (a / PAGE * 8) as u64)
+            .is_err()
         {
-            flush(current.take());
-            let perms = f.next().unwrap_or("");
-            let inode = f.nth(2).unwrap_or("0");
-            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-            else {
-                continue;
-            };
-            let candidate = inode != "0"
-                && perms.starts_with('r')
-                && &perms[1..2] == "-"
-                && perms.ends_with('p');
-            current = Some((a, b, candidate));
-        } else if first == "Anonymous:" && f.next() != Some("0") {
-            if let Some(c) = current.as_mut() {
-                c.2 = false;
+            continue;
+        }
+        let mut run_start = a;
+        for (i, e) in entries.chunks_exact(8).enumerate() {
+            let e = u64::from_le_bytes(e.try_into().unwrap_or_default());
+            if e & PRESENT != 0 && e & FILE_PAGE == 0 {
+                // A private copy (relocated data): keep it.
+                let here = a + i * PAGE;
+                drop_range(run_start, here);
+                run_start = here + PAGE;
             }
         }
+        drop_range(run_start, b);
     }
-    flush(current.take());
     // SAFETY: glibc call with no preconditions.
     unsafe { libc::malloc_trim(0) };
 }
@@ -214,6 +228,9 @@ impl Monitor<'_> {
             for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
                 mask.add(s);
             }
+            if self.cfg.tty {
+                mask.add(Signal::SIGWINCH);
+            }
         }
         mask.thread_block().map_err(|source| RuntimeError::Sys {
             id: id.clone(),
@@ -239,6 +256,9 @@ impl Monitor<'_> {
             Ok((pid, streams, stdin_w)) => {
                 ready(Ok(pid));
                 if !self.attach {
+                    // The one-time part of log timestamps (which zone) is
+                    // done before the trim, so it never comes back.
+                    crate::logs::local_zone_is_utc();
                     trim_memory();
                 }
                 let code = self.supervise(&mut sfd, pid, streams, stdin_w);
@@ -370,6 +390,15 @@ impl Monitor<'_> {
             None
         };
         let stdin_target: Option<RawFd> = pty_fd.or(stdin_w.as_ref().map(|f| f.as_raw_fd()));
+        // Attached with -t: the local terminal goes raw (restored when this
+        // returns) and lends its size to the container's pty.
+        let _raw = match pty_fd.filter(|_| self.attach) {
+            Some(pty) => {
+                crate::terminal::copy_size(pty);
+                crate::terminal::RawMode::enter()
+            }
+            None => None,
+        };
         let mut stdin_w = stdin_w;
         let mut exit: Option<i32> = None;
         let mut drain_deadline: Option<Instant> = None;
@@ -422,6 +451,10 @@ impl Monitor<'_> {
                         }
                         if exit.is_some() && drain_deadline.is_none() {
                             drain_deadline = Some(Instant::now() + Duration::from_millis(500));
+                        }
+                    } else if sig == libc::SIGWINCH {
+                        if let Some(pty) = pty_fd {
+                            crate::terminal::copy_size(pty);
                         }
                     } else {
                         // podman --sig-proxy: pass the signal to init.

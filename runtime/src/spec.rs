@@ -44,6 +44,10 @@ pub struct SpecInput {
     pub nproc_limit: (u64, u64),
     pub cgroups_path: String,
     pub kernel: (u32, u32),
+    /// (rows, columns) the pty starts with, so a program that asks for the
+    /// size before the monitor could set it (a shell's first prompt) gets
+    /// the user's terminal, not 0x0.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// podman's rlimit rule: 1048576 unless that exceeds the hard limit, which
@@ -145,6 +149,10 @@ pub fn generate(i: &SpecInput) -> Result<Spec> {
             "cgroupsPath": i.cgroups_path,
         },
     });
+    let mut doc = doc;
+    if let Some((rows, cols)) = i.console_size.filter(|_| i.terminal) {
+        doc["process"]["consoleSize"] = json!({"height": rows, "width": cols});
+    }
     serde_json::from_value::<Spec>(doc).map_err(|e| RuntimeError::Spec(e.to_string()))
 }
 
@@ -193,6 +201,7 @@ mod tests {
             nproc_limit: (1024, u64::MAX),
             cgroups_path: "/vouch/a".into(),
             kernel: (6, 18),
+            console_size: None,
         }
     }
 

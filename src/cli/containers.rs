@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use vouch_image::store::StoreError;
 use vouch_runtime::engine::parse_signal;
+use vouch_runtime::lifecycle::MONITOR_ARG;
 use vouch_runtime::monitor::Monitor;
 use vouch_runtime::net::ports::{self, PortMapping};
 use vouch_runtime::oci::OciRuntime;
@@ -265,8 +266,23 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// The hidden `__monitor ID` entry point of a detached container.
-pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
+/// The hidden `__monitor ROOT RUNROOT ID` entry point of a detached
+/// container (see `main`); it reports failures on the sync pipe, since its
+/// stderr is /dev/null.
+pub fn monitor_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+    let (Some(root), Some(runroot), Some(id)) = (args.next(), args.next(), args.next()) else {
+        eprintln!("Error: {MONITOR_ARG} takes ROOT RUNROOT ID (it is started by vouch run)");
+        return ExitCode::from(2);
+    };
+    let e = Engine {
+        root: root.into(),
+        run_dir: runroot.into(),
+        sys: Box::new(RealSys),
+    };
+    monitor(&e, &id.to_string_lossy())
+}
+
+fn monitor(e: &Engine, id: &str) -> ExitCode {
     // SAFETY: fd 3 and 4.. were placed by Engine::spawn_monitor.
     let mut sync = unsafe { std::fs::File::from_raw_fd(3) };
     let n: i32 = std::env::var("VOUCH_MONITOR_PORTS")
@@ -276,7 +292,6 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
     let held: Vec<OwnedFd> = (0..n)
         .map(|i| unsafe { OwnedFd::from_raw_fd(4 + i) })
         .collect();
-    let e = engine(g);
     let report = |sync: &mut std::fs::File, v: serde_json::Value| {
         use std::io::Write;
         let _ = writeln!(sync, "{v}");
@@ -285,17 +300,17 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
         Ok(x) => x,
         Err(err) => {
             report(&mut sync, serde_json::json!({"error": err.to_string()}));
-            return Ok(ExitCode::from(2));
+            return ExitCode::from(2);
         }
     };
     let rt = match e.runtime_for(&cfg) {
         Ok(r) => r,
         Err(err) => {
             report(&mut sync, serde_json::json!({"error": err.to_string()}));
-            return Ok(ExitCode::from(2));
+            return ExitCode::from(2);
         }
     };
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(&e, c);
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(e, c);
     let m = Monitor {
         dir: d,
         cfg,
@@ -314,11 +329,11 @@ pub fn monitor(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    Ok(if r.is_ok() {
+    if r.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
-    })
+    }
 }
 
 #[derive(Args, Debug)]

@@ -82,14 +82,14 @@ pub enum Command {
     /// Manage containers (checkpoint, restore).
     #[command(subcommand)]
     Container(checkpoint::ContainerCommand),
-    /// The per-container monitor (started by `run -d`; not for direct use).
-    #[command(name = "__monitor", hide = true)]
-    Monitor { id: String },
     /// Serve a lookaside signature directory and accept signed uploads.
     SigstoreServer(sigstore_server::SigstoreServerArgs),
     /// Lint policy.json and registries.d (exit 1 on errors; see docs/policy-lint.md).
     PolicyLint(policy_lint::PolicyLintArgs),
 }
+
+pub use containers::monitor_main;
+pub use vouch_runtime::lifecycle::MONITOR_ARG;
 
 /// Parses, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -120,7 +120,6 @@ pub fn main() -> ExitCode {
         Command::Rm(a) => containers::rm(&cli.global, a),
         Command::Exec(a) => containers::exec(&cli.global, a),
         Command::Container(c) => checkpoint::run(&cli.global, c),
-        Command::Monitor { id } => containers::monitor(&cli.global, &id),
         Command::SigstoreServer(a) => sigstore_server::run(&cli.global, a),
         Command::PolicyLint(a) => policy_lint::run(&cli.global, a),
     };

@@ -4,35 +4,22 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::error::RuntimeError;
+use crate::net::bridge::netns_path;
+use crate::net::link::{self, Netlink};
 use crate::state::ContainerDir;
 
-/// eth0's MAC address inside the container's named netns.
-pub(crate) fn eth0_mac(id: &str) -> Option<String> {
-    let out = Command::new("ip")
-        .args([
-            "-n",
-            &crate::net::bridge::netns_name(id),
-            "-j",
-            "link",
-            "show",
-            "dev",
-            "eth0",
-        ])
-        .output()
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let mac = v[0]["address"].as_str()?.to_string();
-    valid_mac(&mac).then_some(mac)
-}
+const ETH0: &str = "eth0";
 
-fn valid_mac(m: &str) -> bool {
-    m.len() == 17
-        && m.split(':')
-            .all(|b| b.len() == 2 && u8::from_str_radix(b, 16).is_ok())
+/// eth0's MAC address inside the container's named netns, read over a
+/// netlink socket opened in that netns.
+pub(crate) fn eth0_mac(id: &str) -> Option<String> {
+    let nl = Netlink::new().ok()?;
+    let ns = nl.connect_in(&netns_path(id)).ok()?;
+    let eth0 = nl.block_on(ns.link(ETH0)).ok()??;
+    eth0.mac.map(|m| link::format_mac(&m))
 }
 
 /// Gives the re-created eth0 its checkpointed MAC address.
@@ -42,29 +29,13 @@ pub(crate) fn set_eth0_mac(id: &str, mac: &str) -> crate::Result<()> {
         what: "restoring the MAC address".into(),
         detail,
     };
-    if !valid_mac(mac) {
-        return Err(fail(format!("{mac:?} is not a MAC address")));
-    }
-    let out = Command::new("ip")
-        .args([
-            "-n",
-            &crate::net::bridge::netns_name(id),
-            "link",
-            "set",
-            "dev",
-            "eth0",
-            "address",
-            mac,
-        ])
-        .output()
+    let m = link::parse_mac(mac).ok_or_else(|| fail(format!("{mac:?} is not a MAC address")))?;
+    let nl = Netlink::new().map_err(|e| fail(format!("starting netlink: {e}")))?;
+    let ns = nl
+        .connect_in(&netns_path(id))
         .map_err(|e| fail(e.to_string()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(fail(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ))
-    }
+    nl.block_on(ns.set_mac(ETH0, m))
+        .map_err(|e| fail(format!("{ETH0}: {}", link::describe(&e))))
 }
 
 /// The cgroup-v1 freezer of a container (runc's cgroupsPath `/vouch-<id>`).

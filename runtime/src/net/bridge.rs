@@ -2,8 +2,10 @@
 //! outline. One bridge with the subnet's first address; per container a
 //! named netns `vouch-<id>` (so CRIU can treat it as external and a restore
 //! can rejoin it), a veth pair `vv<id12>` ↔ `eth0`, the address from IPAM
-//! and a default route. Links are configured through iproute2's batch mode
-//! (one `ip` process per namespace).
+//! and a default route. Links are configured over rtnetlink from this
+//! process ([`super::link`]: one socket on the host, one opened inside the
+//! container's netns) and the netns is made as `ip netns add` makes it
+//! ([`super::netns`]); no `ip` process is spawned.
 //!
 //! IPAM is one file per address under `RUN/ipam/<bridge>/`, created with
 //! O_EXCL, so concurrent `run`s from any store never share an address.
@@ -11,10 +13,12 @@
 use std::fs;
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use super::{nft, NetConfig, PortMapping};
+use super::link::{self, Conn, Mac, Netlink};
+use super::{netns, nft, NetConfig, PortMapping};
 use crate::error::{Result, RuntimeError};
 use crate::state::Flock;
 
@@ -22,7 +26,7 @@ pub fn netns_name(id: &str) -> String {
     format!("vouch-{id}")
 }
 pub fn netns_path(id: &str) -> PathBuf {
-    PathBuf::from("/run/netns").join(netns_name(id))
+    PathBuf::from(netns::RUN_DIR).join(netns_name(id))
 }
 /// The container's MAC, derived from its address as Docker does
 /// (02:42:<ip>): a reused address keeps its MAC, so neighbour entries the
@@ -30,13 +34,29 @@ pub fn netns_path(id: &str) -> PathBuf {
 /// the new container's traffic to a MAC that no longer exists (setup also
 /// replaces the host's entry, for owners from before this rule).
 pub fn mac_for(ip: Ipv4Addr) -> String {
+    link::format_mac(&mac_bytes(ip))
+}
+
+fn mac_bytes(ip: Ipv4Addr) -> Mac {
     let o = ip.octets();
-    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// The bridge's own MAC: fixed and locally administered (02:76:<gateway>).
+/// A bridge without one takes the lowest port MAC and changes it as
+/// containers come and go, which leaves stale gateway entries in running
+/// containers' ARP caches.
+fn bridge_mac(cfg: &NetConfig) -> Mac {
+    let g = cfg.subnet.gateway().octets();
+    [0x02, 0x76, g[0], g[1], g[2], g[3]]
 }
 
 pub fn host_veth(id: &str) -> String {
     format!("vv{}", &id[..12.min(id.len())])
 }
+
+/// The container's eth0 inside its netns.
+const ETH0: &str = "eth0";
 
 fn net_err(id: &str, what: &str, detail: impl Into<String>) -> RuntimeError {
     RuntimeError::Network {
@@ -46,30 +66,14 @@ fn net_err(id: &str, what: &str, detail: impl Into<String>) -> RuntimeError {
     }
 }
 
-fn ip_batch(netns: Option<&str>, script: &str) -> std::result::Result<(), String> {
-    let mut c = Command::new("ip");
-    if let Some(n) = netns {
-        c.args(["-n", n]);
-    }
-    c.args(["-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| format!("running ip: {e}"))?;
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(script.as_bytes())
-            .map_err(|e| format!("writing to ip: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .replace('\n', "; "))
-    }
+/// Maps a failed netlink request of step `what` to the container's error.
+fn nl_err(id: &str, what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> RuntimeError + '_ {
+    let what = what.into();
+    move |e| net_err(id, &what, link::describe(&e))
+}
+
+fn open_netlink(id: &str) -> Result<Netlink> {
+    Netlink::new().map_err(|e| net_err(id, "starting netlink", e.to_string()))
 }
 
 fn write_sysctl(path: &str, value: &str) -> std::result::Result<(), String> {
@@ -79,41 +83,48 @@ fn write_sysctl(path: &str, value: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Creates the bridge, its address, the sysctls and the nft base once.
-/// Callers hold the network lock.
-fn ensure_bridge(id: &str, cfg: &NetConfig) -> Result<()> {
+/// Creates the bridge, its address, the sysctls and the nft base once;
+/// returns the bridge's index. Callers hold the network lock.
+fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result<u32> {
     let b = &cfg.bridge;
-    if !Path::new("/sys/class/net").join(b).exists() {
-        // A fixed, locally administered MAC: a bridge without one takes the
-        // lowest port MAC and changes it as containers come and go, which
-        // leaves stale gateway entries in running containers' ARP caches.
-        let g = cfg.subnet.gateway().octets();
-        let script = format!(
-            "link add name {b} address 02:76:{:02x}:{:02x}:{:02x}:{:02x} type bridge\naddr add {}/{} dev {b}\nlink set {b} up\n",
-            g[0],
-            g[1],
-            g[2],
-            g[3],
-            cfg.subnet.gateway(),
-            cfg.subnet.len
-        );
-        ip_batch(None, &script).map_err(|e| net_err(id, &format!("creating bridge {b}"), e))?;
-    } else {
-        let g = cfg.subnet.gateway().octets();
-        let want = format!("02:76:{:02x}:{:02x}:{:02x}:{:02x}", g[0], g[1], g[2], g[3]);
-        let have = fs::read_to_string(Path::new("/sys/class/net").join(b).join("address"))
-            .unwrap_or_default();
-        if have.trim() != want {
-            ip_batch(None, &format!("link set {b} address {want}\n"))
-                .map_err(|e| net_err(id, &format!("fixing the MAC of bridge {b}"), e))?;
+    let mac = bridge_mac(cfg);
+    let index = nl.block_on(async {
+        let found = host
+            .link(b)
+            .await
+            .map_err(nl_err(id, format!("looking up bridge {b}")))?;
+        match found {
+            Some(l) => {
+                if l.mac != Some(mac) {
+                    host.set_mac(b, mac)
+                        .await
+                        .map_err(nl_err(id, format!("fixing the MAC of bridge {b}")))?;
+                }
+                Ok(l.index)
+            }
+            None => {
+                let what = format!("creating bridge {b}");
+                host.add_bridge(b, mac).await.map_err(nl_err(id, &*what))?;
+                let l = host
+                    .link(b)
+                    .await
+                    .map_err(nl_err(id, &*what))?
+                    .ok_or_else(|| net_err(id, &what, "it vanished after creation"))?;
+                host.add_address(l.index, cfg.subnet.gateway(), cfg.subnet.len)
+                    .await
+                    .map_err(nl_err(id, &*what))?;
+                host.set_up(b).await.map_err(nl_err(id, &*what))?;
+                Ok(l.index)
+            }
         }
-    }
+    })?;
     // netavark sets ip_forward and route_localnet (so 127.0.0.1 DNAT can
     // leave the loopback path) on the bridge.
     write_sysctl("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| net_err(id, "sysctl", e))?;
     write_sysctl(&format!("/proc/sys/net/ipv4/conf/{b}/route_localnet"), "1")
         .map_err(|e| net_err(id, "sysctl", e))?;
-    nft::ensure_base(b, &cfg.subnet).map_err(|e| net_err(id, "nftables base rules", e))
+    nft::ensure_base(b, &cfg.subnet).map_err(|e| net_err(id, "nftables base rules", e))?;
+    Ok(index)
 }
 
 /// Reserves a free address for `id`.
@@ -164,22 +175,48 @@ pub fn setup(
         None => allocate(run, cfg, id)?,
     };
     let r = (|| {
-        {
+        let nl = open_netlink(id)?;
+        let host = nl
+            .connect()
+            .map_err(|e| net_err(id, "opening netlink", e.to_string()))?;
+        let bridge = {
             fs::create_dir_all(run).map_err(crate::error::io(run))?;
             let _lock = Flock::take(&run.join("network.lock"))?;
-            ensure_bridge(id, cfg)?;
-        }
-        let ns = netns_name(id);
-        let hv = host_veth(id);
-        ip_batch(None, &format!("netns add {ns}\nlink add {hv} type veth peer name eth0 address {mac} netns {ns}\nlink set {hv} master {b} up\nneigh replace {ip} lladdr {mac} dev {b} nud reachable\n",
-                mac = mac_for(ip), b = cfg.bridge))
-            .map_err(|e| net_err(id, "creating veth", e))?;
-        ip_batch(Some(&ns), &format!(
-            "link set lo up\naddr add {ip}/{} dev eth0\nlink set eth0 up\nroute add default via {}\n",
-            cfg.subnet.len,
-            cfg.subnet.gateway()
-        ))
-        .map_err(|e| net_err(id, "configuring eth0", e))?;
+            netns::prepare_dir().map_err(|e| net_err(id, "preparing /run/netns", e.to_string()))?;
+            ensure_bridge(&nl, &host, id, cfg)?
+        };
+        let (ns_fd, socket) = netns::create(&netns_path(id), || nl.socket())
+            .map_err(|e| net_err(id, "creating netns", e.to_string()))?;
+        let ns = nl.conn(socket);
+        let (hv, mac) = (host_veth(id), mac_bytes(ip));
+        nl.block_on(async {
+            host.add_veth(&hv, bridge, ETH0, mac, ns_fd.as_raw_fd())
+                .await
+                .map_err(nl_err(id, format!("creating veth {hv} in {}", cfg.bridge)))?;
+            host.replace_neigh(bridge, ip, mac)
+                .await
+                .map_err(nl_err(id, format!("setting the neighbour entry for {ip}")))?;
+            ns.set_up("lo").await.map_err(nl_err(id, "raising lo"))?;
+            let what = format!("configuring {ETH0}");
+            let eth0 = ns
+                .link(ETH0)
+                .await
+                .map_err(nl_err(id, &*what))?
+                .ok_or_else(|| net_err(id, &what, format!("no {ETH0} in {}", netns_name(id))))?;
+            ns.add_address(eth0.index, ip, cfg.subnet.len)
+                .await
+                .map_err(nl_err(
+                    id,
+                    format!("adding {ip}/{} to {ETH0}", cfg.subnet.len),
+                ))?;
+            ns.set_up(ETH0).await.map_err(nl_err(id, &*what))?;
+            ns.add_default_route(cfg.subnet.gateway())
+                .await
+                .map_err(nl_err(
+                    id,
+                    format!("adding the default route via {}", cfg.subnet.gateway()),
+                ))
+        })?;
         nft::add_container(id, ip, ports).map_err(|e| net_err(id, "publishing ports", e))
     })();
     if let Err(e) = r {
@@ -194,17 +231,44 @@ pub fn teardown(run: &Path, bridge: &str, id: &str, ip: Option<&str>) {
     teardown_with(run, bridge, id, ip, true)
 }
 
+/// How long teardown lets the kernel remove a container's host veth along
+/// with its netns before deleting the veth itself.
+const VETH_GRACE: Duration = Duration::from_millis(20);
+
+/// Whether `path` is gone now or within `grace` (polled every 200 µs).
+fn gone_within(path: &Path, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        if !path.exists() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// [`teardown`], skipping the nftables listing when the container never
 /// published a port (so it can have no rule): one `nft` process less.
 pub fn teardown_with(run: &Path, bridge: &str, id: &str, ip: Option<&str>, published: bool) {
     if published {
         let _ = nft::remove_container(id);
     }
-    if netns_path(id).exists() {
-        let _ = ip_batch(None, &format!("netns del {}\n", netns_name(id)));
-    }
-    if Path::new("/sys/class/net").join(host_veth(id)).exists() {
-        let _ = ip_batch(None, &format!("link del {}\n", host_veth(id)));
+    let _ = netns::delete(&netns_path(id));
+    // Once nothing else holds the netns, the kernel frees it in a worker
+    // and takes eth0 and so its host-side peer with it, about 1 ms after
+    // the unmount. Deleting the veth here instead would wait ~15 ms for
+    // the kernel's synchronous unregistration (RCU grace periods), so the
+    // kernel gets a moment first; the veth is deleted here only if it
+    // outlives that (something else still holds the netns).
+    let veth = Path::new("/sys/class/net").join(host_veth(id));
+    if !gone_within(&veth, VETH_GRACE) {
+        if let Ok(nl) = Netlink::new() {
+            if let Ok(host) = nl.connect() {
+                let _ = nl.block_on(host.delete_link(&host_veth(id)));
+            }
+        }
     }
     if let Some(ip) = ip {
         release(run, bridge, id, ip);

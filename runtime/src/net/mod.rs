@@ -5,6 +5,8 @@
 //! idempotent and can finish a half-done setup.
 
 pub mod bridge;
+pub mod link;
+pub mod netns;
 pub mod nft;
 pub mod ports;
 
