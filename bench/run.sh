@@ -81,7 +81,9 @@ monitor_rss() {
     if [[ $1 == vouch ]]; then
         pids=$(pgrep -f -- "__monitor $work/vouch " || true)
     else
-        pids=$(pgrep -f -- "conmon .*--root $work/podman" || pgrep -x conmon || true)
+        pids=$(for p in $(pgrep -x conmon); do
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$work/podman" && echo "$p"
+        done)
     fi
     for p in $pids; do
         kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
