@@ -71,47 +71,94 @@ fn base_chain(name: &str, hook: &str, prio: i32) -> Value {
     json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": name, "type": "nat", "hook": hook, "prio": prio, "policy": "accept"}}})
 }
 
-/// The table, its base chains and their fixed rules (run once per boot;
-/// the caller holds the network lock and checks [`base_exists`]).
-pub fn base_ruleset(bridge: &str, subnet: &Subnet) -> Value {
+/// The table, its base chains and their fixed rules: shared by every
+/// bridge (created once per boot; the caller holds the network lock).
+fn base_commands() -> Vec<Value> {
     let local = m(
         json!({"fib": {"result": "type", "flags": ["daddr"]}}),
         "==",
         json!("local"),
     );
     let jump = json!({"jump": {"target": "hostports"}});
-    json!({"nftables": [
-        {"add": {"table": {"family": FAMILY, "name": TABLE}}},
-        {"add": {"chain": {"family": FAMILY, "table": TABLE, "name": "hostports"}}},
+    vec![
+        json!({"add": {"table": {"family": FAMILY, "name": TABLE}}}),
+        json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": "hostports"}}}),
         base_chain("prerouting", "prerouting", -100),
         base_chain("output", "output", -100),
         base_chain("postrouting", "postrouting", 100),
         rule("prerouting", vec![local.clone(), jump.clone()], None),
         rule("output", vec![local, jump], None),
+    ]
+}
+
+/// The chain holding one bridge's masquerade rules (`nw-<bridge>`, jumped to
+/// from postrouting), so each bridge/subnet (VOUCH_BRIDGE, VOUCH_SUBNET)
+/// gets its own rules even when another one made the table first.
+pub fn network_chain(bridge: &str) -> String {
+    format!("nw-{bridge}")
+}
+
+fn network_commands(bridge: &str, subnet: &Subnet) -> Vec<Value> {
+    let chain = network_chain(bridge);
+    vec![
+        json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}}),
         // DNAT'd localhost traffic needs a real source address (netavark
         // marks and masquerades it; route_localnet lets it leave lo).
-        rule("postrouting", vec![
-            m(payload("ip", "saddr"), "==", json!({"prefix": {"addr": "127.0.0.0", "len": 8}})),
-            m(json!({"meta": {"key": "oifname"}}), "==", json!(bridge)),
-            json!({"masquerade": null}),
-        ], None),
-        rule("postrouting", vec![
-            m(payload("ip", "saddr"), "==", prefix(subnet)),
-            m(payload("ip", "daddr"), "!=", prefix(subnet)),
-            json!({"masquerade": null}),
-        ], None),
-    ]})
+        rule(
+            &chain,
+            vec![
+                m(
+                    payload("ip", "saddr"),
+                    "==",
+                    json!({"prefix": {"addr": "127.0.0.0", "len": 8}}),
+                ),
+                m(json!({"meta": {"key": "oifname"}}), "==", json!(bridge)),
+                json!({"masquerade": null}),
+            ],
+            None,
+        ),
+        rule(
+            &chain,
+            vec![
+                m(payload("ip", "saddr"), "==", prefix(subnet)),
+                m(payload("ip", "daddr"), "!=", prefix(subnet)),
+                json!({"masquerade": null}),
+            ],
+            None,
+        ),
+        rule(
+            "postrouting",
+            vec![json!({"jump": {"target": chain}})],
+            None,
+        ),
+    ]
 }
 
-pub fn base_exists() -> bool {
-    run_nft(&["list", "chain", FAMILY, TABLE, "hostports"], None).is_ok()
+/// What [`ensure_base`] sends: the shared base unless it exists, then the
+/// bridge's chain (with its jump, in the same transaction, so the chain's
+/// existence means the whole set is there).
+pub fn base_ruleset(bridge: &str, subnet: &Subnet, with_base: bool) -> Value {
+    let mut cmds = if with_base { base_commands() } else { vec![] };
+    cmds.extend(network_commands(bridge, subnet));
+    json!({"nftables": cmds})
 }
 
+fn chain_exists(name: &str) -> bool {
+    run_nft(&["list", "chain", FAMILY, TABLE, name], None).is_ok()
+}
+
+/// Makes sure the table, the base chains and `bridge`'s masquerade chain
+/// exist. One `nft` process when they do (the common case).
 pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), String> {
-    if base_exists() {
+    if chain_exists(&network_chain(bridge)) {
         return Ok(());
     }
-    run_nft(&["-j", "-f", "-"], Some(&base_ruleset(bridge, subnet))).map(|_| ())
+    let with_base = !chain_exists("hostports");
+    run_nft(
+        &["-j", "-f", "-"],
+        Some(&base_ruleset(bridge, subnet, with_base)),
+    )
+    .map(|_| ())
 }
 
 /// The container's chain and its jump rules.
@@ -189,6 +236,18 @@ pub fn container_present(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_bridge_gets_its_own_masquerade_chain() {
+        let sub = Subnet::parse("10.91.0.0/24").unwrap();
+        let first = base_ruleset("vb0", &sub, true).to_string();
+        assert!(first.contains("\"hook\":\"postrouting\""), "{first}");
+        assert!(first.contains("\"target\":\"nw-vb0\""), "{first}");
+        let second = base_ruleset("vb1", &sub, false).to_string();
+        assert!(!second.contains("\"hook\""), "base not repeated: {second}");
+        assert!(second.contains("\"right\":\"vb1\""), "{second}");
+        assert!(second.contains("\"target\":\"nw-vb1\""), "{second}");
+    }
 
     #[test]
     fn container_rules_are_keyed_by_id() {
