@@ -32,28 +32,8 @@ tools=${BENCH_TOOLS:-vouch podman}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS must be a positive integer" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "$0: needs root (containers)" >&2; exit 1; }
 
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-have() { [[ " $tools " == *" $1 "* ]]; }
-
-vouch_bin=${VOUCH:-$repo/target/release/vouch}
-if [[ -z ${VOUCH:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
-    (cd "$repo" && cargo build --release -q)
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-rtbench.XXXXXX")
-V() { "$vouch_bin" --root "$work/vouch" --runroot "$work/vouch-run" "$@"; }
-P() { podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay "$@"; }
-
-cleanup() {
-    set +e
-    have vouch && V rm -f -a >/dev/null 2>&1
-    have podman && P rm -f -a -t 0 >/dev/null 2>&1
-    have podman && P system reset -f >/dev/null 2>&1
-    while read -r mnt; do umount -l "$mnt" 2>/dev/null; done < <(awk -v w="$work" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r)
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
+# shellcheck source=bench/containers-lib.sh
+source "$here/containers-lib.sh" vouch-rtbench
 
 # median_ms CMD...: runs CMD $rounds times (output discarded), prints the
 # median wall time in milliseconds.

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod defaults;
 pub mod engine;
 pub mod error;
+mod fdio;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

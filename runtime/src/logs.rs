@@ -142,8 +142,7 @@ impl LogWriter {
         }
         let ts = timestamp_now();
         let mut out = Vec::with_capacity(buf.len() + 48);
-        for (i, line) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
-            let _ = i;
+        for line in buf.split_inclusive(|b| *b == b'\n') {
             let full = line.ends_with(b"\n");
             out.extend_from_slice(ts.as_bytes());
             out.push(b' ');
@@ -156,20 +155,7 @@ impl LogWriter {
         }
         // The raw write(2) the monitor's poll loop already uses, so the
         // steady state touches no further code pages.
-        let mut rest = &out[..];
-        while !rest.is_empty() {
-            // SAFETY: writing from a valid buffer to our own descriptor.
-            let n = unsafe { libc::write(self.f.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            rest = &rest[n as usize..];
-        }
-        Ok(())
+        crate::fdio::write_all(self.f.as_raw_fd(), &out)
     }
 
     pub fn sync(&self) {

@@ -68,20 +68,6 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) -> isize {
     unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }
 }
 
-fn write_all_fd(fd: RawFd, mut b: &[u8]) {
-    while !b.is_empty() {
-        // SAFETY: writing from a valid buffer.
-        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
-        if n <= 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        b = &b[n as usize..];
-    }
-}
-
 /// Receives the pty master that runc sends over the console socket.
 fn recv_pty(listener: &UnixListener, runtime_pid: i32, id: &str) -> Result<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -475,7 +461,7 @@ impl Monitor<'_> {
                         let _ = l.write(s.name, data);
                     }
                     if self.attach {
-                        write_all_fd(s.out, data);
+                        let _ = crate::fdio::write_all(s.out, data);
                     }
                 } else if n == 0
                     || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)
@@ -489,7 +475,7 @@ impl Monitor<'_> {
                     let n = read_fd(0, &mut buf);
                     if n > 0 {
                         if let Some(t) = stdin_target {
-                            write_all_fd(t, &buf[..n as usize]);
+                            let _ = crate::fdio::write_all(t, &buf[..n as usize]);
                         }
                     } else {
                         stdin_open = false;

@@ -4,7 +4,7 @@
 //! the container's pty, at start and on every SIGWINCH. podman does both
 //! (pkg/domain/infra/abi/terminal: setRawTerminal, resize on SIGWINCH).
 
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, RawFd};
 
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
@@ -52,18 +52,12 @@ fn local_winsize() -> Option<libc::winsize> {
 /// kernel then sends SIGWINCH to the container's foreground process group.
 /// Returns false when there is no local terminal to copy from.
 pub fn copy_size(pty_master: RawFd) -> bool {
-    let Some(ws) = local_winsize() else {
-        return false;
-    };
-    // SAFETY: the descriptor is owned by the caller for the whole call.
-    let pty = unsafe { BorrowedFd::borrow_raw(pty_master) };
-    set_size(pty, ws)
+    local_winsize().is_some_and(|ws| set_size(pty_master, ws))
 }
 
-fn set_size(pty: BorrowedFd<'_>, ws: libc::winsize) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: TIOCSWINSZ reads the winsize we pass.
-    unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &ws) == 0 }
+fn set_size(pty_master: RawFd, ws: libc::winsize) -> bool {
+    // SAFETY: TIOCSWINSZ reads the winsize we pass; the caller owns the fd.
+    unsafe { libc::ioctl(pty_master, libc::TIOCSWINSZ, &ws) == 0 }
 }
 
 #[cfg(test)]
@@ -80,7 +74,7 @@ mod tests {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        assert!(set_size(pty.master.as_fd(), ws));
+        assert!(set_size(pty.master.as_raw_fd(), ws));
         let mut got: libc::winsize = unsafe { std::mem::zeroed() };
         assert_eq!(
             unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCGWINSZ, &mut got) },

@@ -190,20 +190,24 @@ mod tests {
 
     /// PKCS#1 v1.5 is deterministic: the CRT signer must give exactly the
     /// bytes Sequoia's own RSA path gives.
-    #[test]
-    fn crt_signature_equals_sequoias() {
+    /// A fresh key of `suite`, its primary's secret part.
+    fn primary_secret(suite: CipherSuite) -> Key<SecretParts, UnspecifiedRole> {
         let (cert, _) = CertBuilder::new()
-            .set_cipher_suite(CipherSuite::RSA2k)
+            .set_cipher_suite(suite)
             .add_userid("crt@example.com")
             .generate()
             .unwrap();
-        let key = cert
-            .primary_key()
+        cert.primary_key()
             .key()
             .clone()
             .parts_into_secret()
             .unwrap()
-            .role_into_unspecified();
+            .role_into_unspecified()
+    }
+
+    #[test]
+    fn crt_signature_equals_sequoias() {
+        let key = primary_secret(CipherSuite::RSA2k);
         let mut crt = CrtRsa::new(&key).expect("RSA key with unencrypted secret");
         let mut plain = key.into_keypair().unwrap();
         for hash in [HashAlgorithm::SHA256, HashAlgorithm::SHA512] {
@@ -217,18 +221,6 @@ mod tests {
 
     #[test]
     fn other_algorithms_are_left_to_sequoia() {
-        let (cert, _) = CertBuilder::new()
-            .set_cipher_suite(CipherSuite::Cv25519)
-            .add_userid("ed@example.com")
-            .generate()
-            .unwrap();
-        let key = cert
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .role_into_unspecified();
-        assert!(CrtRsa::new(&key).is_none());
+        assert!(CrtRsa::new(&primary_secret(CipherSuite::Cv25519)).is_none());
     }
 }

@@ -22,9 +22,13 @@ use vouch_runtime::{CreateOptions, Engine, RuntimeError};
 use super::common::{Global, RegistryFlags};
 
 pub fn engine(g: &Global) -> Engine {
+    engine_at(g.root.clone(), g.runroot.clone())
+}
+
+fn engine_at(root: PathBuf, run_dir: PathBuf) -> Engine {
     Engine {
-        root: g.root.clone(),
-        run_dir: g.runroot.clone(),
+        root,
+        run_dir,
         sys: Box::new(RealSys),
     }
 }
@@ -274,12 +278,10 @@ pub fn monitor_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> ExitC
         eprintln!("Error: {MONITOR_ARG} takes ROOT RUNROOT ID (it is started by vouch run)");
         return ExitCode::from(2);
     };
-    let e = Engine {
-        root: root.into(),
-        run_dir: runroot.into(),
-        sys: Box::new(RealSys),
-    };
-    monitor(&e, &id.to_string_lossy())
+    monitor(
+        &engine_at(root.into(), runroot.into()),
+        &id.to_string_lossy(),
+    )
 }
 
 fn monitor(e: &Engine, id: &str) -> ExitCode {
