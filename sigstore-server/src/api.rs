@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,6 +23,7 @@ use crate::metrics::{Metrics, Upload};
 use crate::observe::ObserveLayer;
 use crate::path::{PathError, SigPath, Target, MAX_INDEX};
 use crate::store::{CacheUse, Store, StoreError};
+use crate::target::{self, TargetError};
 use crate::tokens::{Access, Tokens};
 
 /// Tunables of the HTTP layer.
@@ -93,18 +95,33 @@ pub fn app(state: AppState) -> Router {
         metrics: state.metrics(),
         access_log: state.0.config.access_log,
     };
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(dispatch)
-        .with_state(state)
+        .with_state(state);
+    // An outer router with only a fallback, so the target form is judged
+    // before `routes` looks at the path (hyper splits the path out of an
+    // absolute-form target, and `/healthz` would match it).
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(origin_form_only))
         .layer(observe)
+}
+
+async fn origin_form_only(req: Request, next: Next) -> Response {
+    match target::check(req.method(), req.uri()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError::BadTarget(e).into_response(),
+    }
 }
 
 /// Every way a request fails. Messages never contain file-system paths:
 /// store errors are logged in full and answered "internal error".
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error(transparent)]
+    BadTarget(#[from] TargetError),
     #[error("{0}")]
     BadPath(PathError),
     #[error("not found")]
@@ -152,7 +169,9 @@ impl ApiError {
             Self::Full => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::IndexTooHigh | Self::BodyRead | Self::Rejected(_) => StatusCode::BAD_REQUEST,
+            Self::BadTarget(_) | Self::IndexTooHigh | Self::BodyRead | Self::Rejected(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Internal(_) | Self::Join => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::{app, AppConfig, AppState};
 use crate::check::{SignedBy, Structural, UploadCheck};
 use crate::logbuf;
+use crate::path::valid_prefix;
 use crate::server::{serve, ServeOptions, WorkerLoad};
 use crate::store::Store;
 use crate::tokens::{hash_token, Tokens};
@@ -106,6 +107,16 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", required = true)]
     pub root: Option<PathBuf>,
     #[command(flatten)]
+    pub cmd: ServerCommand,
+}
+
+/// The serving flags and the subcommands, defined once for both entry points
+/// (`sigstore-server` and `vouch sigstore-server`), which differ only in
+/// where the root directory comes from.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ServerCommand {
+    #[command(flatten)]
     pub server: ServerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -124,16 +135,26 @@ pub enum Command {
     },
 }
 
+impl ServerCommand {
+    /// Runs the subcommand, or serves the directory `root` names; `root` is
+    /// asked only when serving, since `hash-token` needs no directory.
+    pub fn run(self, root: impl FnOnce() -> anyhow::Result<PathBuf>) -> anyhow::Result<()> {
+        match self.command {
+            Some(Command::HashToken { prefixes, label }) => {
+                hash_token_cmd(&prefixes, label.as_deref())
+            }
+            None => run(&root()?, &self.server),
+        }
+    }
+}
+
 /// `main` of the standalone binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match (cli.command, cli.root) {
-        (Some(Command::HashToken { prefixes, label }), _) => {
-            hash_token_cmd(&prefixes, label.as_deref())
-        }
-        (None, Some(root)) => run(&root, &cli.server),
-        (None, None) => Err(anyhow::anyhow!("--root is required")),
-    };
+    let root = cli.root;
+    let result = cli
+        .cmd
+        .run(|| root.ok_or_else(|| anyhow::anyhow!("--root is required")));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -169,6 +190,14 @@ fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()
     let token = token.trim();
     if token.len() < 16 {
         bail!("refusing a token shorter than 16 characters");
+    }
+    if let Some(p) = prefixes.iter().find(|p| *p != "*" && !valid_prefix(p)) {
+        bail!("invalid --prefix {p:?}: expected a repository path such as ns/app, or *");
+    }
+    if let Some(l) =
+        label.filter(|l| l.is_empty() || l.contains(|c: char| c.is_whitespace() || c == '#'))
+    {
+        bail!("invalid --label {l:?}: expected one word without '#'");
     }
     let line = format!(
         "{} {}{}",

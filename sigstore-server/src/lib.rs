@@ -9,7 +9,7 @@
 //! prefixes ([`tokens`]) and checked to be a signature of the digest in the
 //! path ([`check`]). Files are published atomically ([`fsops`]).
 //!
-//! Layering: [`path`] (pure grammar) → [`store`]/[`fsops`] (files) →
+//! Layering: [`target`], [`path`] (pure grammar) → [`store`]/[`fsops`] (files) →
 //! [`api`] (HTTP) → [`server`] (sockets) → [`cli`] (process). Tests drive
 //! [`api::app`] with `tower::ServiceExt::oneshot`, and the binary over real
 //! sockets (`tests/sigstore_server*.rs`). User documentation:
@@ -26,6 +26,7 @@ pub mod observe;
 pub mod path;
 pub mod server;
 pub mod store;
+pub mod target;
 pub mod tokens;
 
 pub use api::{app, ApiError, AppConfig, AppState};
