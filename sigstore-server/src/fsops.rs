@@ -106,6 +106,41 @@ pub struct Pending {
 
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// Creates a fresh `.upload-<pid>-<n>-<random>` in `dir` (`O_EXCL`).
+///
+/// pid and counter alone are not unique on shared storage: replicas in
+/// containers on NFS are all pid 1 and all count from 0, so their first
+/// uploads collided on `.upload-1-0` and one failed with a 500. A random
+/// part, and a new name when one is taken anyway, keep replicas apart.
+fn named_temp(dir: BorrowedFd<'_>, mode: Mode) -> Result<(OwnedFd, String), Errno> {
+    let flags =
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let mut last = Errno::EEXIST;
+    for _ in 0..16 {
+        let name = format!(
+            ".upload-{}-{}-{:016x}",
+            std::process::id(),
+            TMP_SEQ.fetch_add(1, Ordering::Relaxed),
+            random_u64()
+        );
+        match openat(Some(dir.as_raw_fd()), name.as_str(), flags, mode) {
+            Ok(fd) => return Ok((owned(fd), name)),
+            Err(Errno::EEXIST) => last = Errno::EEXIST,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// 64 random bits from the OS-seeded keys of std's `RandomState` (enough
+/// to keep temporary names apart; nothing secret depends on them).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(TMP_SEQ.load(Ordering::Relaxed));
+    h.finish()
+}
+
 impl Pending {
     /// Writes `body` into an unnamed file in `dir` and syncs it.
     pub fn write(dir: BorrowedFd<'_>, body: &[u8]) -> std::io::Result<Self> {
@@ -117,20 +152,10 @@ impl Pending {
                 named: None,
             },
             Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => {
-                let name = format!(
-                    ".upload-{}-{}",
-                    std::process::id(),
-                    TMP_SEQ.fetch_add(1, Ordering::Relaxed)
-                );
-                let flags = OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_WRONLY
-                    | OFlag::O_CLOEXEC
-                    | OFlag::O_NOFOLLOW;
-                let fd = openat(Some(dir.as_raw_fd()), name.as_str(), flags, mode)?;
+                let (fd, name) = named_temp(dir, mode)?;
                 let dup = nix::unistd::dup(dir.as_raw_fd())?;
                 Pending {
-                    file: File::from(owned(fd)),
+                    file: File::from(fd),
                     named: Some((owned(dup), name)),
                 }
             }
@@ -241,6 +266,30 @@ mod tests {
             Errno::EXDEV
         );
         assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn named_temporaries_of_other_replicas_with_our_pid_do_not_collide() {
+        let root = tempfile::tempdir().unwrap();
+        let fd = open_root(root.path()).unwrap();
+        let dir = create_dirs_beneath(fd.as_fd(), "a@sha256=x").unwrap();
+        // Another host's replica with the same pid, at the same count.
+        let next = TMP_SEQ.load(Ordering::Relaxed);
+        for n in next..next + 64 {
+            let other = root
+                .path()
+                .join(format!("a@sha256=x/.upload-{}-{n}", std::process::id()));
+            std::fs::write(other, b"theirs").unwrap();
+        }
+        let mode = Mode::from_bits_truncate(0o644);
+        let (a, name_a) = named_temp(dir.as_fd(), mode).unwrap();
+        let (_b, name_b) = named_temp(dir.as_fd(), mode).unwrap();
+        assert_ne!(name_a, name_b);
+        assert!(name_a.starts_with(".upload-"), "{name_a}");
+        let mut f = File::from(a);
+        f.write_all(b"ours").unwrap();
+        let p = root.path().join("a@sha256=x").join(&name_a);
+        assert_eq!(std::fs::read(p).unwrap(), b"ours");
     }
 
     #[test]
