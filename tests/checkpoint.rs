@@ -1164,7 +1164,8 @@ fn hostile_archives_are_refused_or_defanged() {
     nothing_left("good");
 }
 
-/// The pid of a CRIU process whose parent (runc) works on container `id`.
+/// The pid of a CRIU (`criu swrk`) process whose parent (runc) works on
+/// container `id`.
 fn criu_of(id: &str) -> Option<u32> {
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -1173,10 +1174,14 @@ fn criu_of(id: &str) -> Option<u32> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let Some((comm, rest)) = stat.split_once(") ") else {
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
             continue;
         };
-        if !comm.ends_with("(criu") {
+        // By its arguments: install-criu.sh's wrapper execs CRIU through
+        // its own loader, so the command name is ld-linux's.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !(cmdline.contains("criu") && cmdline.contains("\0swrk\0")) {
             continue;
         }
         let ppid = rest.split_whitespace().nth(1).unwrap_or("0");
@@ -1232,6 +1237,10 @@ fn settle(id: &str) {
 /// The container `name` is listed once, Up or Exited; when exited, nothing
 /// of it is mounted and it has no netns. Returns whether it is running.
 fn consistent(h: &Host, name: &str, id: &str) -> bool {
+    // A restore request left behind would make a later `start` restore
+    // the old checkpoint instead of running the container.
+    let req = h.v.root().join("containers").join(id).join("restore.json");
+    assert!(!req.exists(), "{} left", req.display());
     let ps = h.ok(&["ps", "-a"]);
     let rows: Vec<&str> = ps.lines().filter(|l| l.contains(name)).collect();
     assert_eq!(rows.len(), 1, "{name} listed once:\n{ps}");
