@@ -87,3 +87,70 @@ pub fn whiteout_onto(
         .map_err(|source| UnpackError::Stream { source })?;
     apply_onto(&bytes[..], dir, opts).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(f: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        f(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+
+    #[test]
+    fn never_writes_through_a_symlink() {
+        let t = tempfile::tempdir().unwrap();
+        let (dir, outside) = (t.path().join("upper"), t.path().join("outside"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        let diff = tar_of(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, "esc", &outside).unwrap();
+            file(b, "esc/pwned", b"x");
+        });
+        let e = apply_onto(&diff[..], &dir, &UnpackOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("path goes through a symlink"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn refuses_devices_and_fifos() {
+        let t = tempfile::tempdir().unwrap();
+        for kind in [EntryType::Char, EntryType::Block, EntryType::Fifo] {
+            let diff = tar_of(|b| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(kind);
+                h.set_size(0);
+                b.append_data(&mut h, "dev/x", &[][..]).unwrap();
+            });
+            let e = apply_onto(&diff[..], t.path(), &UnpackOptions::default()).unwrap_err();
+            assert!(
+                matches!(e, UnpackError::UnsupportedType { .. }),
+                "{kind:?}: {e}"
+            );
+        }
+        assert!(!t.path().join("dev/x").exists());
+    }
+
+    #[test]
+    fn whiteouts_refuse_dotdot_and_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let o = UnpackOptions::default();
+        for bad in ["/a/../../x", "/", ""] {
+            let e = whiteout_onto(&[bad.to_string()], t.path(), &o).unwrap_err();
+            assert!(matches!(e, UnpackError::Refused { .. }), "{bad:?}: {e}");
+        }
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+    }
+}

@@ -347,3 +347,55 @@ pub fn read_archive(
         stored,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn read(bytes: &[u8], limits: &Limits) -> String {
+        read_archive(Path::new("a.tar"), bytes, limits, &mut Discard)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn dump_files_are_capped_before_reading() {
+        let big = vec![b' '; 2048];
+        let a = archive(&[("config.dump", &big)]);
+        let l = Limits {
+            max_dump: 1024,
+            ..Limits::default()
+        };
+        assert_eq!(
+            read(&a, &l),
+            "checkpoint archive a.tar: config.dump is 2048 bytes (limit 1024)"
+        );
+    }
+
+    #[test]
+    fn required_entries_and_fields() {
+        let a = archive(&[("config.dump", b"{}"), ("spec.dump", b"{}")]);
+        assert!(read(&a, &Limits::default()).ends_with("checkpoint/inventory.img is missing"));
+        let a = archive(&[
+            ("config.dump", br#"{"vouchCheckpointVersion":1,"vouch":{}}"#),
+            ("spec.dump", b"{}"),
+            ("checkpoint/inventory.img", b""),
+        ]);
+        let e = read(&a, &Limits::default());
+        assert!(e.contains("config.dump: missing field"), "{e}");
+        let a = archive(&[("config.dump", b"{}"), ("config.dump", b"{}")]);
+        assert!(read(&a, &Limits::default()).ends_with("appears twice"));
+    }
+}
