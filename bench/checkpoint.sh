@@ -72,7 +72,7 @@ for tool in vouch podman; do
     R[$tool,export]=$(ms $T container checkpoint -e "$work/$tool.tar.zst" web)
     R[$tool,archive]=$(stat -c %s "$work/$tool.tar.zst")
     $T rm -f web >/dev/null 2>&1
-    R[$tool,import]=$(ms $T container restore -i "$work/$tool.tar.zst")
+    R[$tool,import]=$(ms $T container restore -p "$port:80/tcp" -i "$work/$tool.tar.zst")
     answers "$port"
     $T rm -f web >/dev/null 2>&1
 

@@ -291,10 +291,13 @@ fn tutorial_checkpoint_restore_and_migrate() {
 
     // On the destination: restore -i (the image is pulled first).
     let dst = Host::new();
+    // The archive's host port is a privilege: said again with -p.
     let out = dst.ok(&[
         "container",
         "restore",
         "--tls-verify=false",
+        "-p",
+        &publish,
         "-i",
         archive.to_str().unwrap(),
     ]);
@@ -510,7 +513,14 @@ fn migrate_between_two_network_namespaces() {
     ]);
     a.ok(&["rm", "web"]);
     a.assert_gone(&id);
-    b.ok(&["container", "restore", "-i", archive.to_str().unwrap()]);
+    // The archive's published port is granted explicitly.
+    b.ok(&[
+        "container",
+        "restore",
+        "--grant-archive-privileges",
+        "-i",
+        archive.to_str().unwrap(),
+    ]);
     wait_for("the server in host B", 10, || {
         String::from_utf8_lossy(&get(&nb).stdout).contains("vouch httpd fixture")
     });
@@ -816,5 +826,514 @@ fn rootfs_changes_travel_with_the_archive() {
         last_number(&h.logs("diffy")).is_some_and(|n| n > before)
     });
     h.ok(&["rm", "-f", "diffy"]);
+    h.assert_gone(&id);
+}
+
+/// An archive's entries as (path, header, data).
+fn entries_of(archive: &[u8]) -> Vec<(PathBuf, tar::Header, Vec<u8>)> {
+    let mut ar = tar::Archive::new(archive);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (path, e.header().clone(), data)
+        })
+        .collect()
+}
+
+/// `good` (an uncompressed archive) with `edit` applied to each entry's
+/// data (None drops the entry) and `extra` entries (raw tar bytes of
+/// regular files) appended.
+fn rewrite(
+    good: &[u8],
+    edit: impl Fn(&Path, Vec<u8>) -> Option<Vec<u8>>,
+    extra: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, mut hd, data) in entries_of(good) {
+        let Some(data) = edit(&path, data) else {
+            continue;
+        };
+        hd.set_size(data.len() as u64);
+        hd.set_cksum();
+        b.append_data(&mut hd, &path, &data[..]).unwrap();
+    }
+    for (name, data) in extra {
+        let mut hd = tar::Header::new_gnu();
+        hd.set_entry_type(tar::EntryType::Regular);
+        hd.set_mode(0o644);
+        hd.set_size(data.len() as u64);
+        hd.set_cksum();
+        b.append_data(&mut hd, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// `good` with config.dump's JSON changed by `f`.
+fn edit_config(good: &[u8], f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    rewrite(
+        good,
+        |p, d| {
+            if p != Path::new("config.dump") {
+                return Some(d);
+            }
+            let mut v: serde_json::Value = serde_json::from_slice(&d).unwrap();
+            f(&mut v);
+            Some(serde_json::to_vec(&v).unwrap())
+        },
+        &[],
+    )
+}
+
+/// A tar entry with a raw name (so `..` gets through the builder).
+fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, data: &[u8]) {
+    let mut hd = tar::Header::new_gnu();
+    hd.set_entry_type(kind);
+    hd.set_size(data.len() as u64);
+    hd.set_mode(0o644);
+    if matches!(kind, tar::EntryType::Char) {
+        hd.set_device_major(1).unwrap();
+        hd.set_device_minor(3).unwrap();
+    }
+    hd.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    hd.set_cksum();
+    b.append(&hd, data).unwrap();
+}
+
+/// Issue 11, hole 1: a checkpoint archive is hostile. It does not choose
+/// the runtime binary, gets no privilege beyond `vouch run`'s defaults
+/// without --grant-archive-privileges, has its dump files capped and
+/// typed, and its rootfs diff and deletions go through the image
+/// unpacker. Each refusal is exit 2 with one line, and leaves nothing.
+#[test]
+fn hostile_archives_are_refused_or_defanged() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    let id = h
+        .ok(&["run", "-d", "--name", "src", img, "sh", "-c", COUNTER])
+        .trim()
+        .to_string();
+    wait_for("the counter", 10, || {
+        last_number(&h.logs("src")).is_some_and(|n| n >= 1)
+    });
+    let archive = h.v.home.path().join("src.tar");
+    let a = archive.to_str().unwrap();
+    h.ok(&["container", "checkpoint", "-c", "none", "-e", a, "src"]);
+    h.ok(&["rm", "src"]);
+    h.assert_gone(&id);
+    let good = std::fs::read(&archive).unwrap();
+
+    let outside = tempfile::tempdir().unwrap();
+    let marker = outside.path().join("marker");
+    let mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .matches(&h.v.root().display().to_string())
+            .count()
+    };
+    let mounts_before = mounts();
+    let bad = h.v.home.path().join("hostile.tar");
+    let b = bad.to_str().unwrap();
+    let nothing_left = |what: &str| {
+        assert!(
+            h.ok(&["ps", "-a", "-q"]).trim().is_empty(),
+            "{what}: no container record"
+        );
+        let dirs = std::fs::read_dir(h.v.root().join("containers"))
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0);
+        assert_eq!(dirs, 0, "{what}: no container directory");
+        let tmp = h.v.root().join("tmp");
+        assert_eq!(
+            std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0),
+            0,
+            "{what}: staging left in {}",
+            tmp.display()
+        );
+        assert_eq!(mounts(), mounts_before, "{what}: no mount left");
+        assert!(!marker.exists(), "{what}: the archive ran something");
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "{what}: wrote outside the rootfs"
+        );
+    };
+    let refused = |bytes: &[u8], extra: &[&str], want: &str| {
+        std::fs::write(&bad, bytes).unwrap();
+        let mut args = vec!["container", "restore", "-i", b, "-n", "fresh"];
+        args.extend_from_slice(extra);
+        let out = h.out(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{want}: exit 2 expected:\n{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{want}: one line expected:\n{err}");
+        assert!(
+            err.starts_with("Error: checkpoint archive ") && err.contains(want),
+            "wanted {want:?} in: {err}"
+        );
+        nothing_left(want);
+    };
+
+    // The archive's `runtime` names a script that would run as root.
+    let script = h.v.home.path().join("evil-runtime");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch {}\nexec runc \"$@\"\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let evil = script.to_str().unwrap().to_string();
+    std::fs::write(
+        &bad,
+        edit_config(&good, |v| {
+            v["runtime"] = evil.clone().into();
+            v["vouch"]["runtime"] = evil.clone().into();
+        }),
+    )
+    .unwrap();
+    h.ok(&["container", "restore", "-i", b, "-n", "fresh"]);
+    assert!(!marker.exists(), "the archive's runtime was run");
+    h.ok(&["rm", "-f", "fresh"]);
+    nothing_left("runtime");
+
+    // Capabilities beyond the default set: refused, then granted on request.
+    let sys_admin = edit_config(&good, |v| {
+        v["vouch"]["cap_add"] = serde_json::json!(["CAP_SYS_ADMIN"]);
+    });
+    refused(
+        &sys_admin,
+        &[],
+        "grants capabilities CAP_SYS_ADMIN, beyond what `vouch run` gives by default; restore with --grant-archive-privileges",
+    );
+    std::fs::write(&bad, &sys_admin).unwrap();
+    let out = h.out(&[
+        "container",
+        "restore",
+        "-i",
+        b,
+        "-n",
+        "fresh",
+        "--grant-archive-privileges",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("Granted from {b}: capabilities CAP_SYS_ADMIN"),
+        "says what it grants"
+    );
+    // (The restored processes keep their dumped credentials; what the
+    // config grants applies to the container's new processes.)
+    let caps = h.ok(&["exec", "fresh", "grep", "CapBnd", "/proc/self/status"]);
+    let bnd = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(bnd & (1 << 21), 0, "CAP_SYS_ADMIN granted: {caps}");
+    h.ok(&["rm", "-f", "fresh"]);
+    nothing_left("granted");
+    // The host's network and host ports are privileges too.
+    refused(
+        &edit_config(&good, |v| v["vouch"]["network"] = "host".into()),
+        &[],
+        "grants the host's network namespace (--network host)",
+    );
+    let port = free_port();
+    refused(
+        &edit_config(&good, |v| {
+            v["vouch"]["ports"] = serde_json::json!([{"host_ip": null, "host_port": port,
+                "container_port": 80, "protocol": "tcp"}]);
+        }),
+        &[],
+        &format!("grants host ports {port}:80/tcp"),
+    );
+
+    // A config.dump over the cap is refused before it is read.
+    refused(
+        &rewrite(
+            &good,
+            |p, mut d| {
+                if p == Path::new("config.dump") {
+                    d.resize(2 << 20, b' ');
+                }
+                Some(d)
+            },
+            &[],
+        ),
+        &[],
+        "config.dump is 2097152 bytes (limit 1048576)",
+    );
+    // Required fields: no default metadata.
+    refused(
+        &edit_config(&good, |v| {
+            v["checkpoint"]
+                .as_object_mut()
+                .unwrap()
+                .remove("tcp_established");
+        }),
+        &[],
+        "config.dump: missing field `tcp_established`",
+    );
+    // A podman-style archive whose spec.dump has no uid: no silent root.
+    let v: serde_json::Value = serde_json::from_slice(
+        &entries_of(&good)
+            .into_iter()
+            .find(|(p, _, _)| p == Path::new("config.dump"))
+            .unwrap()
+            .2,
+    )
+    .unwrap();
+    let podman = serde_json::json!({
+        "id": v["id"], "name": "pod", "rootfsImageID": v["rootfsImageID"],
+        "rootfsImageName": v["rootfsImageName"], "createdTime": v["createdTime"],
+        "spec": {}, "runtime": "runc",
+    });
+    refused(
+        &rewrite(
+            &good,
+            |p, d| {
+                if p == Path::new("config.dump") {
+                    return Some(serde_json::to_vec(&podman).unwrap());
+                }
+                if p == Path::new("spec.dump") {
+                    let mut s: serde_json::Value = serde_json::from_slice(&d).unwrap();
+                    s["process"]["user"].as_object_mut().unwrap().remove("uid");
+                    return Some(serde_json::to_vec(&s).unwrap());
+                }
+                Some(d)
+            },
+            &[],
+        ),
+        &[],
+        "spec.dump: missing field `uid`",
+    );
+
+    // rootfs-diff.tar: a symlink out of the rootfs and a file through it,
+    // a `../` entry, a device node.
+    let diff = |f: &dyn Fn(&mut tar::Builder<Vec<u8>>)| {
+        let mut t = tar::Builder::new(Vec::new());
+        f(&mut t);
+        let t = t.into_inner().unwrap();
+        rewrite(
+            &good,
+            |p, d| (p != Path::new("rootfs-diff.tar")).then_some(d),
+            &[("rootfs-diff.tar", t)],
+        )
+    };
+    let out_dir = outside.path().to_path_buf();
+    refused(
+        &diff(&|t| {
+            let mut hd = tar::Header::new_gnu();
+            hd.set_entry_type(tar::EntryType::Symlink);
+            hd.set_size(0);
+            hd.set_cksum();
+            t.append_link(&mut hd, "esc", &out_dir).unwrap();
+            raw_entry(t, "esc/pwned", tar::EntryType::Regular, b"x");
+        }),
+        &[],
+        "rootfs-diff.tar: layer entry \"esc/pwned\": path goes through a symlink",
+    );
+    refused(
+        &diff(&|t| raw_entry(t, "www/../../pwned", tar::EntryType::Regular, b"x")),
+        &[],
+        "rootfs-diff.tar: layer entry \"www/../../pwned\": path escapes the layer directory",
+    );
+    refused(
+        &diff(&|t| raw_entry(t, "dev/evil", tar::EntryType::Char, b"")),
+        &[],
+        "rootfs-diff.tar: layer entry \"dev/evil\": unsupported tar entry type '3'",
+    );
+    // deleted.files escaping the rootfs.
+    refused(
+        &rewrite(
+            &good,
+            |p, d| (p != Path::new("deleted.files")).then_some(d),
+            &[("deleted.files", br#"["/www/../../../tmp"]"#.to_vec())],
+        ),
+        &[],
+        "deleted.files: layer entry \"/www/../../../tmp\": path escapes the layer directory",
+    );
+    // And the untouched archive still restores.
+    std::fs::write(&bad, &good).unwrap();
+    h.ok(&["container", "restore", "-i", b, "-n", "fresh"]);
+    h.ok(&["rm", "-f", "fresh"]);
+    nothing_left("good");
+}
+
+/// The pid of a CRIU (`criu swrk`) process whose parent (runc) works on
+/// container `id`.
+fn criu_of(id: &str) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        // By its arguments: install-criu.sh's wrapper execs CRIU through
+        // its own loader, so the command name is ld-linux's.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !(cmdline.contains("criu") && cmdline.contains("\0swrk\0")) {
+            continue;
+        }
+        let ppid = rest.split_whitespace().nth(1).unwrap_or("0");
+        let parent = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&parent).contains(id) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Starts `vouch args` and SIGKILLs it as soon as `in_progress` says the
+/// operation is under way (polled every ms, up to 120 s), asserting the
+/// kill landed before the command finished.
+fn kill_when(h: &Host, args: &[&str], what: &str, mut in_progress: impl FnMut(u32) -> bool) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = h
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("{what}: vouch {args:?} ended ({st}) before the kill");
+        }
+        if in_progress(child.id()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{what}: never seen in progress");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.signal(), Some(9), "{what}: killed mid-operation ({st})");
+}
+
+/// Waits until no CRIU or `runc restore` of container `id` runs any more
+/// (the monitor finishes a restore its killed command started).
+fn settle(id: &str) {
+    wait_for("the restore to settle", 120, || {
+        criu_of(id).is_none()
+            && !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                let c = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let c = String::from_utf8_lossy(&c);
+                c.contains(id) && c.contains("\0restore\0")
+            })
+    });
+}
+
+/// The container `name` is listed once, Up or Exited; when exited, nothing
+/// of it is mounted and it has no netns. Returns whether it is running.
+fn consistent(h: &Host, name: &str, id: &str) -> bool {
+    // A restore request left behind would make a later `start` restore
+    // the old checkpoint instead of running the container.
+    let req = h.v.root().join("containers").join(id).join("restore.json");
+    assert!(!req.exists(), "{} left", req.display());
+    let ps = h.ok(&["ps", "-a"]);
+    let rows: Vec<&str> = ps.lines().filter(|l| l.contains(name)).collect();
+    assert_eq!(rows.len(), 1, "{name} listed once:\n{ps}");
+    if rows[0].contains("Up ") {
+        return true;
+    }
+    assert!(rows[0].contains("Exited"), "{}", rows[0]);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(id), "exited {name} still mounted");
+    assert!(
+        !Path::new("/run/netns").join(format!("vouch-{id}")).exists(),
+        "exited {name} still has its netns"
+    );
+    false
+}
+
+/// Issue 11, crash tests: SIGKILL during `checkpoint -e` (the export file
+/// growing), during `restore` and during `restore -i` (CRIU running).
+/// After each kill the container is listed consistently with nothing
+/// leaked, no half archive is at the target path, and a retry succeeds.
+#[test]
+fn sigkill_during_export_restore_and_import() {
+    require_criu!();
+    let h = Host::new();
+    let img = h.httpd();
+    // 64 MiB of random data in the container's /dev/shm tmpfs, which CRIU
+    // dumps: the dump, the export and the restore each take a while.
+    let script = format!("head -c 67108864 /dev/urandom > /dev/shm/big; {COUNTER}");
+    let id = h
+        .ok(&["run", "-d", "--name", "big", img, "sh", "-c", &script])
+        .trim()
+        .to_string();
+    wait_for("the counter", 60, || {
+        last_number(&h.logs("big")).is_some_and(|n| n >= 1)
+    });
+    let counting = |after: u64| {
+        wait_for("the counter to go on", 30, || {
+            last_number(&h.logs("big")).is_some_and(|n| n > after)
+        });
+    };
+
+    // checkpoint -e: killed once its temp file has passed 1 MiB.
+    let dir = h.v.home.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let archive = dir.join("big.tar.zst");
+    let a = archive.to_str().unwrap().to_string();
+    kill_when(
+        &h,
+        &["container", "checkpoint", "-e", &a, "big"],
+        "export",
+        |pid| {
+            let tmp = dir.join(format!(".big.tar.zst.tmp{pid}"));
+            !archive.exists() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 1 << 20)
+        },
+    );
+    assert!(!archive.exists(), "no half-written archive at {a}");
+    if !consistent(&h, "big", &id) {
+        h.ok(&["container", "restore", "big"]);
+    }
+    let n = last_number(&h.logs("big")).unwrap();
+    counting(n);
+    h.ok(&["container", "checkpoint", "-e", &a, "big"]);
+    assert!(archive.is_file(), "the retried export is there");
+
+    // restore: killed while CRIU restores.
+    kill_when(&h, &["container", "restore", "big"], "restore", |_| {
+        criu_of(&id).is_some()
+    });
+    settle(&id);
+    if !consistent(&h, "big", &id) {
+        h.ok(&["container", "restore", "big"]);
+    }
+    assert!(consistent(&h, "big", &id), "restored after the retry");
+    let n = last_number(&h.logs("big")).unwrap();
+    counting(n);
+
+    // restore -i: killed while CRIU restores the import.
+    h.ok(&["rm", "-f", "big"]);
+    h.assert_gone(&id);
+    kill_when(&h, &["container", "restore", "-i", &a], "import", |_| {
+        criu_of(&id).is_some()
+    });
+    settle(&id);
+    let listed = h.ok(&["ps", "-a", "-q", "--no-trunc"]);
+    if listed.trim().is_empty() {
+        h.ok(&["container", "restore", "-i", &a]);
+    } else if !consistent(&h, "big", &id) {
+        h.ok(&["container", "restore", "big"]);
+    }
+    assert!(consistent(&h, "big", &id), "imported after the retry");
+    let n = last_number(&h.logs("big")).unwrap();
+    counting(n);
+    h.ok(&["stop", "-t", "1", "big"]);
+    h.ok(&["rm", "big"]);
     h.assert_gone(&id);
 }

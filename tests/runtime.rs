@@ -430,36 +430,31 @@ fn read_only_caps_and_cgroup_limits() {
     let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_ne!(eff & (1 << 12), 0, "CAP_NET_ADMIN added: {caps}");
     assert_eq!(eff & (1 << 21), 0, "no CAP_SYS_ADMIN");
-    if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
-        let lim = v.ok(&[
+    // The limits, read from the cgroup the container's init actually got,
+    // on whichever hierarchy holds the controller (v1 or v2).
+    let id = v
+        .ok(&[
             "run",
-            "--rm",
+            "-d",
             "--network",
             "none",
             "--memory",
             "64m",
-            img,
-            "cat",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-        ]);
-        assert_eq!(lim.trim(), (64u64 << 20).to_string());
-    } else {
-        eprintln!("memory limit check skipped: no cgroup v1 memory controller");
-    }
-    if std::path::Path::new("/sys/fs/cgroup/pids/pids.max").exists() {
-        let pids = v.ok(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
             "--pids-limit",
             "10",
             img,
-            "cat",
-            "/sys/fs/cgroup/pids/pids.max",
-        ]);
-        assert_eq!(pids.trim(), "10");
-    }
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let pid = v.inspect(&id)["State"]["Pid"].as_u64().unwrap();
+    assert_ne!(pid, 0, "container {id} has an init pid");
+    let (file, lim) = cgroup_limit(pid, "memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(lim, (64u64 << 20).to_string(), "{file}");
+    let (file, lim) = cgroup_limit(pid, "pids", "pids.max", "pids.max");
+    assert_eq!(lim, "10", "{file}");
+    v.ok(&["rm", "-f", &id]);
     let nofile = v.ok(&[
         "run",
         "--rm",
@@ -727,4 +722,37 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
     assert!(!e.contains('\n'), "{e}");
     assert!(ip_json(&["link", "show", &hv]).is_none());
     assert!(!bridge::netns_path(&id).exists());
+}
+
+/// The value of `controller`'s limit file for process `pid`: `v1` in the
+/// controller's own v1 hierarchy if it has one, else `v2` in the unified
+/// hierarchy (pure v2 at /sys/fs/cgroup, hybrid at /sys/fs/cgroup/unified),
+/// both found from /proc/PID/cgroup. Returns (file, trimmed contents).
+fn cgroup_limit(pid: u64, controller: &str, v1: &str, v2: &str) -> (String, String) {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let mut unified = None;
+    for line in cg.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(h), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if ctrls.split(',').any(|c| c == controller) {
+            let file = format!("/sys/fs/cgroup/{controller}{path}/{v1}");
+            let v = std::fs::read_to_string(&file).unwrap();
+            return (file, v.trim().to_string());
+        }
+        if h == "0" && ctrls.is_empty() {
+            unified = Some(path.to_string());
+        }
+    }
+    let path = unified.unwrap_or_else(|| panic!("no {controller} cgroup in:\n{cg}"));
+    let base = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    let file = format!("{base}{path}/{v2}");
+    let v = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{controller} limit of pid {pid}: {file}: {e}\n{cg}"));
+    (file, v.trim().to_string())
 }

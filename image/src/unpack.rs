@@ -35,12 +35,14 @@ mod context;
 mod fsops;
 mod meta;
 mod name;
+mod onto;
 mod pipe;
 mod state;
 #[cfg(test)]
 mod tests;
 
 use apply::Unpacker;
+pub use onto::{apply_onto, whiteout_onto};
 use pipe::ChunkReader;
 
 /// Read buffers are this large because the per-read overhead of the

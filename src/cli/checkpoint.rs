@@ -72,6 +72,11 @@ pub struct RestoreArgs {
     /// Print the restore's durations as JSON.
     #[arg(long = "print-stats")]
     pub print_stats: bool,
+    /// With -i: keep what the archive's config grants beyond `vouch run`'s
+    /// defaults (capabilities, host network, host ports, another user);
+    /// each grant is printed on stderr. Without it such an archive is refused.
+    #[arg(long = "grant-archive-privileges")]
+    pub grant_archive_privileges: bool,
     /// CRIU binary (default: VOUCH_CRIU, then criu on PATH).
     #[arg(long)]
     pub criu: Option<PathBuf>,
@@ -157,6 +162,7 @@ pub fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<ExitCode> {
         name: a.name.clone(),
         ports,
         criu: a.criu.clone(),
+        grant_archive_privileges: a.grant_archive_privileges,
     };
     let exe = std::env::current_exe().context("locating the vouch binary")?;
     let e = engine(g);
@@ -186,6 +192,9 @@ pub fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<ExitCode> {
         };
         let r = e.restore_import(&exe, &imp, &image, &store, &o)?;
         drop(staging);
+        for g in &r.granted {
+            eprintln!("Granted from {}: {g}", file.display());
+        }
         if a.print_stats {
             println!(
                 "{}",

@@ -17,13 +17,11 @@
 //!
 //! zstd by default, gzip or none on request; on import the compression is
 //! sniffed from the first bytes (podman 4.3.1 writes zstd into files named
-//! `.tar.gz`). Every entry is hostile: only regular files and directories
-//! under the names above, no `..` or absolute paths, no links, sizes and
-//! entry counts capped, files created exclusively in a fresh staging
-//! directory. The inner rootfs-diff.tar is applied to the new container's
-//! overlay upper directory component by component without following any
-//! symlink, so its symlinks may point anywhere inside the container but are
-//! never followed while extracting.
+//! `.tar.gz`). Every entry is hostile: [`super::read::read_archive`] checks
+//! the layout and sizes and parses the dump files into typed documents, the
+//! rootfs diff and deletions are applied with the image crate's unpacker
+//! (fd-relative, `O_NOFOLLOW`), and [`super::privileges`] decides what the
+//! saved config may grant.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -32,18 +30,14 @@ use std::str::FromStr;
 
 use serde_json::{json, Value};
 
-use super::diff::{apply_diff, rootfs_diff, safe_parent};
+use super::diff::rootfs_diff;
+use super::read::{read_archive, DirSink, Limits};
 use super::{io_err, CheckpointError, CheckpointMeta, Result, IMAGES_DIR};
-use crate::net::{PortMapping, Proto};
 use crate::state::{ContainerConfig, ContainerDir, NetworkMode};
+use vouch_image::unpack::{self, UnpackOptions};
 
 /// config.dump's `vouchCheckpointVersion`.
 pub const FORMAT_VERSION: u64 = 1;
-
-/// Import limits (VOUCH_CHECKPOINT_MAX_BYTES overrides the total).
-pub const MAX_TOTAL: u64 = 4 << 30;
-pub const MAX_JSON: u64 = 16 << 20;
-pub const MAX_ENTRIES: usize = 100_000;
 
 /// `-c/--compress`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -255,6 +249,8 @@ pub struct Imported {
     /// False for podman archives, whose image IDs differ from vouch's.
     pub checked_image_id: bool,
     pub from_podman: bool,
+    /// deleted.files.
+    pub deleted: Vec<String>,
 }
 
 pub(crate) fn bad(path: &Path, why: impl Into<String>) -> CheckpointError {
@@ -263,17 +259,6 @@ pub(crate) fn bad(path: &Path, why: impl Into<String>) -> CheckpointError {
         why: why.into(),
     }
 }
-
-/// Top-level names taken from an archive; anything else is skipped.
-const TOP_FILES: &[&str] = &[
-    "config.dump",
-    "spec.dump",
-    "network.status",
-    "rootfs-diff.tar",
-    "deleted.files",
-    "ctr.log",
-    "stats-dump",
-];
 
 /// A relative path of normal components only (a leading `./` allowed).
 pub fn clean_rel(p: &Path) -> Option<PathBuf> {
@@ -288,296 +273,37 @@ pub fn clean_rel(p: &Path) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
-struct Counted<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(b)?;
-        if n as u64 > self.left {
-            return Err(io::Error::other("archive exceeds the size limit"));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Opens `file`, sniffs its compression and unpacks the entries vouch uses
-/// into `into` (a fresh, empty directory), checking each one.
+/// Opens `file` and reads it with [`read_archive`] into `into` (a fresh,
+/// empty staging directory).
 pub fn import(file: &Path, into: &Path) -> Result<Imported> {
-    let max_total = std::env::var("VOUCH_CHECKPOINT_MAX_BYTES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(MAX_TOTAL);
-    let mut f = fs::File::open(file).map_err(io_err(file))?;
-    let mut head = vec![0u8; 512];
-    let mut got = 0;
-    while got < head.len() {
-        let n = f.read(&mut head[got..]).map_err(io_err(file))?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    head.truncate(got);
-    let comp = sniff(&head).ok_or_else(|| {
-        bad(
-            file,
-            "not a checkpoint archive (neither zstd, gzip nor tar)",
-        )
-    })?;
-    let stream = io::Cursor::new(head).chain(f);
-    let reader: Box<dyn Read> = match comp {
-        Compression::Zstd => Box::new(zstd::Decoder::new(stream).map_err(io_err(file))?),
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(stream)),
-        Compression::None => Box::new(stream),
-    };
-    let mut ar = tar::Archive::new(Counted {
-        inner: reader,
-        left: max_total,
-    });
-    let corrupt = |e: io::Error| bad(file, format!("corrupted or truncated: {e}"));
-    let mut count = 0usize;
-    fs::create_dir(into.join(IMAGES_DIR)).map_err(io_err(into))?;
-    for entry in ar.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
-        count += 1;
-        if count > MAX_ENTRIES {
-            return Err(bad(file, format!("more than {MAX_ENTRIES} entries")));
-        }
-        let raw = entry.path().map_err(corrupt)?.into_owned();
-        let rel = clean_rel(&raw).ok_or_else(|| {
-            bad(
-                file,
-                format!("entry {:?}: absolute or `..` paths are not allowed", raw),
-            )
-        })?;
-        let et = entry.header().entry_type();
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let top = parts[0].as_str();
-        if !matches!(
-            et,
-            tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Continuous
-        ) {
-            if top == IMAGES_DIR || TOP_FILES.contains(&top) {
-                return Err(bad(
-                    file,
-                    format!(
-                        "entry {:?} is a {:?}; only regular files and directories are allowed",
-                        raw, et
-                    ),
-                ));
-            }
-            continue;
-        }
-        let size = entry.header().size().map_err(corrupt)?;
-        let wanted = match (top, parts.len(), et) {
-            (IMAGES_DIR, 1, tar::EntryType::Directory) => continue,
-            (IMAGES_DIR, 2, tar::EntryType::Regular | tar::EntryType::Continuous) => true,
-            (IMAGES_DIR, _, _) => {
-                return Err(bad(
-                    file,
-                    format!("entry {:?}: unexpected layout under checkpoint/", raw),
-                ))
-            }
-            (t, 1, tar::EntryType::Regular | tar::EntryType::Continuous)
-                if TOP_FILES.contains(&t) =>
-            {
-                true
-            }
-            _ => false,
-        };
-        if !wanted {
-            continue;
-        }
-        if [
-            "config.dump",
-            "spec.dump",
-            "network.status",
-            "deleted.files",
-        ]
-        .contains(&top)
-            && size > MAX_JSON
-        {
-            return Err(bad(
-                file,
-                format!("{top} is {size} bytes (limit {MAX_JSON})"),
-            ));
-        }
-        let dest = into.join(&rel);
-        let mut out = fs::File::options()
-            .write(true)
-            .create_new(true)
-            .open(&dest)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    bad(file, format!("entry {:?} appears twice", raw))
-                } else {
-                    io_err(&dest)(e)
-                }
-            })?;
-        let n = io::copy(&mut (&mut entry).take(size), &mut out).map_err(corrupt)?;
-        if n != size {
-            return Err(bad(
-                file,
-                format!("corrupted or truncated: entry {:?} is short", raw),
-            ));
-        }
-    }
-    for need in ["config.dump", "spec.dump", "checkpoint/inventory.img"] {
-        if !into.join(need).is_file() {
-            return Err(bad(
-                file,
-                format!("corrupted or truncated: {need} is missing"),
-            ));
-        }
-    }
-    let read_json = |name: &str| -> Result<Value> {
-        let p = into.join(name);
-        let b = fs::read(&p).map_err(io_err(&p))?;
-        serde_json::from_slice(&b).map_err(|e| bad(file, format!("{name}: invalid JSON: {e}")))
-    };
-    let dump = read_json("config.dump")?;
-    let spec = read_json("spec.dump")?;
-    let net = if into.join("network.status").is_file() {
-        read_json("network.status")?
-    } else {
-        Value::Null
-    };
-    let (config, meta, checked_image_id, from_podman) = match dump.get("vouchCheckpointVersion") {
-        Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {
-            let config: ContainerConfig = serde_json::from_value(dump["vouch"].clone())
-                .map_err(|e| bad(file, format!("config.dump: {e}")))?;
-            let meta: CheckpointMeta =
-                serde_json::from_value(dump["checkpoint"].clone()).unwrap_or_default();
-            if !crate::engine::valid_name(&config.name)
-                || config.id.len() != 64
-                || !config.id.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                return Err(bad(file, "config.dump: invalid container ID or name"));
-            }
-            (config, meta, true, false)
-        }
-        Some(v) => {
-            return Err(CheckpointError::Incompatible {
-                path: file.to_path_buf(),
-                found: v.to_string(),
-            })
-        }
-        None if dump.get("rootfsImageName").is_some() && dump.get("spec").is_some() => (
-            from_podman_config(file, &dump, &spec, &net)?,
-            CheckpointMeta::default(),
-            false,
-            true,
-        ),
-        None => return Err(bad(file, "config.dump is neither vouch's nor podman's")),
-    };
+    let f = fs::File::open(file).map_err(io_err(file))?;
+    let mut sink = DirSink::new(into)?;
+    let c = read_archive(file, f, &Limits::from_env(), &mut sink)?;
     Ok(Imported {
         dir: into.to_path_buf(),
         source: file.to_path_buf(),
-        config,
-        meta,
-        checked_image_id,
-        from_podman,
+        config: c.config,
+        meta: c.meta,
+        checked_image_id: c.checked_image_id,
+        from_podman: c.from_podman,
+        deleted: c.deleted,
     })
 }
 
-/// A vouch container config from podman's config.dump + spec.dump
-/// (podman 4.x field names, libpod/container_config.go). The address is
-/// dropped: podman's subnet is not vouch's (`--ignore-static-ip`).
-fn from_podman_config(
-    file: &Path,
-    dump: &Value,
-    spec: &Value,
-    net: &Value,
-) -> Result<ContainerConfig> {
-    let s = |v: &Value| v.as_str().map(str::to_string);
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let id = s(&dump["id"])
-        .filter(|i| i.len() == 64 && i.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| bad(file, "config.dump: no valid id"))?;
-    let name = s(&dump["name"])
-        .filter(|n| crate::engine::valid_name(n))
-        .ok_or_else(|| bad(file, "config.dump: no valid name"))?;
-    let p = &spec["process"];
-    let mut ports = Vec::new();
-    for m in dump["newPortMappings"].as_array().into_iter().flatten() {
-        let host_ip = m["host_ip"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| s.parse().ok());
-        let (Some(hp), Some(cp)) = (m["host_port"].as_u64(), m["container_port"].as_u64()) else {
-            continue;
-        };
-        let protocol = if m["protocol"] == "udp" {
-            Proto::Udp
-        } else {
-            Proto::Tcp
-        };
-        ports.push(PortMapping {
-            host_ip,
-            host_port: hp as u16,
-            container_port: cp as u16,
-            protocol,
-        });
+/// How the rootfs diff is applied: the archive's own caps, and ownership
+/// kept as the container had it.
+fn diff_options() -> UnpackOptions {
+    let l = Limits::from_env();
+    UnpackOptions {
+        max_entries: l.max_entries as u64,
+        max_total_bytes: l.max_total,
+        ..UnpackOptions::default()
     }
-    let network = if net.is_null() {
-        NetworkMode::None
-    } else {
-        NetworkMode::Bridge
-    };
-    Ok(ContainerConfig {
-        id,
-        name,
-        image_name: s(&dump["rootfsImageName"]).unwrap_or_default(),
-        image_id: s(&dump["rootfsImageID"]).unwrap_or_default(),
-        created: s(&dump["createdTime"]).unwrap_or_default(),
-        command: strs(&p["args"]),
-        env: strs(&p["env"]),
-        working_dir: s(&p["cwd"]).unwrap_or_else(|| "/".into()),
-        user: format!(
-            "{}:{}",
-            p["user"]["uid"].as_u64().unwrap_or(0),
-            p["user"]["gid"].as_u64().unwrap_or(0)
-        ),
-        hostname: s(&spec["hostname"]).unwrap_or_default(),
-        tty: p["terminal"].as_bool().unwrap_or(false),
-        interactive: false,
-        auto_remove: false,
-        network,
-        ports,
-        ip: None,
-        mac: None,
-        bridge: None,
-        runtime: PathBuf::from("runc"),
-        read_only: spec["root"]["readonly"].as_bool().unwrap_or(false),
-        stop_signal: dump["stopSignal"]
-            .as_i64()
-            .map(|x| x as i32)
-            .unwrap_or(libc::SIGTERM),
-        lower_dirs: vec![],
-        cap_add: vec![],
-        cap_drop: vec![],
-        memory: None,
-        pids_limit: None,
-    })
 }
 
 /// Moves the unpacked checkpoint into the new container directory `d`:
-/// images, log, and the rootfs diff applied to the overlay upper dir.
+/// images, log, and the rootfs diff and deletions applied to the overlay
+/// upper dir through the image crate's hardened unpacker.
 pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
     let src = imp.dir.join(IMAGES_DIR);
     let dst = d.dir.join(IMAGES_DIR);
@@ -587,35 +313,16 @@ pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
     }
     let upper = d.upper();
     fs::create_dir_all(&upper).map_err(io_err(&upper))?;
+    let opts = diff_options();
     let diff = imp.dir.join("rootfs-diff.tar");
     if diff.is_file() {
         let f = fs::File::open(&diff).map_err(io_err(&diff))?;
-        apply_diff(&imp.source, f, &upper)?;
+        unpack::apply_onto(f, &upper, &opts)
+            .map_err(|e| bad(&imp.source, format!("rootfs-diff.tar: {e}")))?;
     }
-    let del = imp.dir.join("deleted.files");
-    if del.is_file() {
-        let b = fs::read(&del).map_err(io_err(&del))?;
-        let list: Vec<String> = serde_json::from_slice(&b)
+    if !imp.deleted.is_empty() {
+        unpack::whiteout_onto(&imp.deleted, &upper, &opts)
             .map_err(|e| bad(&imp.source, format!("deleted.files: {e}")))?;
-        for p in list {
-            let rel = clean_rel(Path::new(p.trim_start_matches('/')))
-                .ok_or_else(|| bad(&imp.source, format!("deleted.files: bad path {p:?}")))?;
-            let target = safe_parent(&imp.source, &upper, &rel)?;
-            if let Ok(m) = fs::symlink_metadata(&target) {
-                if m.is_dir() {
-                    fs::remove_dir_all(&target).map_err(io_err(&target))?;
-                } else {
-                    fs::remove_file(&target).map_err(io_err(&target))?;
-                }
-            }
-            nix::sys::stat::mknod(
-                &target,
-                nix::sys::stat::SFlag::S_IFCHR,
-                nix::sys::stat::Mode::empty(),
-                0,
-            )
-            .map_err(|e| io_err(&target)(io::Error::from(e)))?;
-        }
     }
     Ok(())
 }
@@ -643,23 +350,5 @@ mod tests {
         assert_eq!(clean_rel(Path::new("/etc/passwd")), None);
         assert_eq!(clean_rel(Path::new("a/../../b")), None);
         assert_eq!(clean_rel(Path::new(".")), None);
-    }
-
-    #[test]
-    fn diff_never_follows_symlinks() {
-        let t = tempfile::tempdir().unwrap();
-        let upper = t.path().join("upper");
-        fs::create_dir(&upper).unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_cksum();
-        b.append_link(&mut h, "esc", t.path()).unwrap();
-        add_bytes(&mut b, "esc/pwned", b"x").unwrap();
-        let bytes = b.into_inner().unwrap();
-        let e = apply_diff(Path::new("a.tar"), &bytes[..], &upper).unwrap_err();
-        assert!(e.to_string().contains("non-directory"), "{e}");
-        assert!(!t.path().join("pwned").exists());
     }
 }

@@ -25,7 +25,10 @@
 pub mod archive;
 pub mod criu;
 mod diff;
+pub mod dump;
 mod host;
+pub mod privileges;
+pub mod read;
 mod runc;
 
 use std::fs;
@@ -39,7 +42,6 @@ use vouch_image::{ImageRecord, Store};
 use crate::error::RuntimeError;
 use crate::monitor::Monitor;
 use crate::net::{ports, PortMapping};
-use crate::oci::Runc;
 use crate::state::{
     now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State,
     Status,
@@ -82,6 +84,8 @@ pub enum CheckpointError {
     Archive { path: PathBuf, why: String },
     #[error("checkpoint archive {path} was written by an incompatible version ({found}); this vouch reads version {}", archive::FORMAT_VERSION)]
     Incompatible { path: PathBuf, found: String },
+    #[error("checkpoint archive {path}: it grants {what}, beyond what `vouch run` gives by default; restore with --grant-archive-privileges to allow it")]
+    Privileged { path: PathBuf, what: String },
     #[error("container ID {id} already exists (restore with -n NEWNAME to get a new one)")]
     IdInUse { id: String },
     #[error("image {image}: the checkpoint was taken on image {want}, whose layers differ from this store's {have}")]
@@ -130,6 +134,9 @@ pub struct RestoreOptions {
     /// `-p`: replaces the published ports of an import.
     pub ports: Option<Vec<PortMapping>>,
     pub criu: Option<PathBuf>,
+    /// `--grant-archive-privileges`: an import may keep what its config
+    /// grants beyond `vouch run`'s defaults ([`privileges`]).
+    pub grant_archive_privileges: bool,
 }
 
 /// What a checkpoint recorded, next to the images.
@@ -188,6 +195,10 @@ pub struct Report {
     pub runtime_us: u64,
     /// Size of the exported archive, if any.
     pub archive_bytes: Option<u64>,
+    /// Restore -i: what the archive was granted beyond the defaults
+    /// (`--grant-archive-privileges`), one privilege per line.
+    #[serde(skip)]
+    pub granted: Vec<String>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -199,7 +210,13 @@ impl Monitor<'_> {
     /// [`RestoreRequest`] is waiting in the container directory.
     pub fn spawn_init(&self, console: Option<&Path>, stdio: [Stdio; 3]) -> crate::Result<Child> {
         let d = &self.dir;
-        match RestoreRequest::read(d)? {
+        let req = RestoreRequest::read(d)?;
+        if req.is_some() {
+            // Consumed: should the restoring command be killed before it
+            // removes the request, a later `start` must run, not restore.
+            let _ = fs::remove_file(RestoreRequest::path(d));
+        }
+        match req {
             None => self
                 .runtime
                 .spawn_run(&self.cfg.id, &d.bundle(), &d.pidfile(), console, stdio),
@@ -332,6 +349,7 @@ impl Engine {
             total_us: us(t0.elapsed()),
             runtime_us,
             archive_bytes,
+            granted: vec![],
         })
     }
 
@@ -373,6 +391,7 @@ impl Engine {
             total_us: us(t0.elapsed()),
             runtime_us,
             archive_bytes: None,
+            granted: vec![],
         })
     }
 
@@ -502,11 +521,26 @@ impl Engine {
             cfg.ip = None;
             cfg.mac = None;
         }
+        // The archive never chooses the host binary vouch runs as root:
+        // the same lookup as `vouch run` without --runtime.
+        cfg.runtime = PathBuf::from("runc");
+        self.runtime_for(&cfg)?;
+        let granted = {
+            let mut asked = cfg.clone();
+            if o.ports.is_some() {
+                asked.ports.clear(); // given on the command line
+            }
+            privileges::beyond_default(&asked, &image_user(store, image)?)
+                .map_err(|why| archive::bad(&imp.source, why))?
+        };
+        if !granted.is_empty() && !o.grant_archive_privileges {
+            return Err(CheckpointError::Privileged {
+                path: imp.source.clone(),
+                what: granted.join(", "),
+            });
+        }
         if let Some(p) = &o.ports {
             cfg.ports = p.clone();
-        }
-        if Runc::locate(&cfg.runtime, &self.run_dir.join("runc")).is_err() {
-            cfg.runtime = PathBuf::from("runc");
         }
         let cdir = self.containers_dir();
         fs::create_dir_all(&cdir).map_err(io_err(&cdir))?;
@@ -552,6 +586,7 @@ impl Engine {
                 total_us: us(t0.elapsed()),
                 runtime_us,
                 archive_bytes: None,
+                granted,
             }),
             Err(e) => {
                 // The saved config has the address prepare leased (a new
@@ -564,6 +599,27 @@ impl Engine {
             }
         }
     }
+}
+
+/// The user `image`'s config runs as (`vouch run`'s default user).
+fn image_user(store: &Store, image: &ImageRecord) -> Result<String> {
+    let name = image
+        .names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| image.id.clone());
+    let bytes = store
+        .read_blob(&image.config.digest)
+        .map_err(|source| RuntimeError::Image {
+            image: name.clone(),
+            source,
+        })?;
+    let ic: vouch_image::manifest::ImageConfig =
+        serde_json::from_slice(&bytes).map_err(|source| RuntimeError::ImageConfig {
+            image: name,
+            source,
+        })?;
+    Ok(ic.config.and_then(|c| c.user).unwrap_or_default())
 }
 
 /// Whether `cfg`'s network can be kept outside the dump (bridge: a named
