@@ -572,7 +572,7 @@ for p in sys.argv[1:]:
             "--reuid=nobody",
             "--regid=nogroup",
             "--clear-groups",
-            "python3",
+            "/usr/bin/python3",
             "-c",
             script,
         ])

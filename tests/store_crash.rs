@@ -270,8 +270,11 @@ fn rmi_killed_mid_removal_leaves_no_partial_layer() {
     assert!(caught, "rmi was never caught mid-removal");
     assert!(v.images().is_empty());
     v.assert_store_consistent();
-    // No half-removed layer is left where a new import would reuse it.
-    assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 0);
+    // No half-removed layer is left where a new import would reuse it: a
+    // layer still in `layers/` (the kill came before its turn) is whole.
+    for l in std::fs::read_dir(&layers).unwrap() {
+        assert_eq!(count_files(&l.unwrap().path()), FILES, "partial layer left");
+    }
 
     // The retry: the same layer again is complete, and the killed removal's
     // leftovers are collected.
