@@ -242,27 +242,32 @@ fn rmi_killed_mid_removal_leaves_no_partial_layer() {
     let mut caught = false;
     for _ in 0..5 {
         v.ok(&["import", tar.to_str().unwrap(), "localhost/many"]);
+        let layer = std::fs::read_dir(&layers)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mut child = v
             .cmd()
             .args(["rmi", "localhost/many"])
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        // Mid-removal: the record is gone, the layer is not yet.
-        loop {
-            let record_gone = std::fs::read_dir(&images).unwrap().next().is_none();
-            if record_gone || child.try_wait().unwrap().is_some() {
-                break;
-            }
-        }
-        let layer_left = std::fs::read_dir(&layers).unwrap().next().is_some()
-            || std::fs::read_dir(v.root().join("tmp"))
-                .unwrap()
-                .next()
-                .is_some();
+        // Mid-removal: the record is gone and the layer's files are being
+        // deleted (moved to `tmp/` first, or losing directories in place).
+        let deleting = || {
+            std::fs::read_dir(&images).unwrap().next().is_none()
+                && (std::fs::read_dir(v.root().join("tmp"))
+                    .unwrap()
+                    .next()
+                    .is_some()
+                    || (layer.exists() && (0..64).any(|d| !layer.join(format!("d{d}")).exists())))
+        };
+        while !deleting() && child.try_wait().unwrap().is_none() {}
         child.kill().unwrap();
         let status = child.wait().unwrap();
-        if status.signal() == Some(9) && layer_left {
+        if status.signal() == Some(9) {
             caught = true;
             break;
         }
