@@ -485,7 +485,7 @@ fn sparse_layers_stay_sparse_and_count_their_logical_size() {
     let p = Vouch::new();
     for flag in ["--max-layer-size", "--max-image-size"] {
         let err = exit2(&p.output(&[flag, "100m", "pull", "-q", "--tls-verify=false", &dest]));
-        assert!(err.contains(&format!("layer sha256:")), "{err}");
+        assert!(err.contains("layer sha256:"), "{err}");
         assert!(err.contains(&format!("{} bytes", 100u64 << 20)), "{err}");
         assert!(err.contains(flag), "{err}");
         assert_empty_store(&p);
