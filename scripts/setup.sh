@@ -15,6 +15,8 @@ PACKAGES=(
   criu
   # tools used by tests and benchmarks
   zstd curl python3 wrk hyperfine time git
+  # setcap/getcap: tests plant file capabilities in hostile images
+  libcap2-bin
   # bench/sigstore-server.sh compares against nginx serving the same files
   nginx
 )

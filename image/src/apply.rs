@@ -38,12 +38,13 @@ pub fn apply_layer(
     blob: &Digest,
     dest: &Path,
     expected: Option<&Digest>,
+    opts: &UnpackOptions,
 ) -> Result<(Digest, u64), ApplyError> {
     let f = std::fs::File::open(blob_path).map_err(|source| ApplyError::Io {
         path: blob_path.to_path_buf(),
         source,
     })?;
-    apply_layer_from(f, blob, dest, expected)
+    apply_layer_from(f, blob, dest, expected, opts)
 }
 
 /// [`apply_layer`] from any reader of the blob's bytes (a pull streams them
@@ -53,17 +54,16 @@ pub fn apply_layer_from(
     blob: &Digest,
     dest: &Path,
     expected: Option<&Digest>,
+    opts: &UnpackOptions,
 ) -> Result<(Digest, u64), ApplyError> {
     std::fs::create_dir(dest).map_err(|source| ApplyError::Io {
         path: dest.to_path_buf(),
         source,
     })?;
     let summary =
-        unpack::unpack_layer(reader, dest, &UnpackOptions::default()).map_err(|source| {
-            ApplyError::Unpack {
-                blob: blob.clone(),
-                source,
-            }
+        unpack::unpack_layer(reader, dest, opts).map_err(|source| ApplyError::Unpack {
+            blob: blob.clone(),
+            source,
         })?;
     let actual = Digest::parse(&summary.diff_id).ok();
     match (actual, expected) {

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::apply;
 use crate::digest::{Digest, HashingWriter};
 use crate::manifest::{self, Descriptor, ImageConfig, Parsed};
+use crate::outfile::{OutFile, OutputError};
 use crate::reference::ImageRef;
 use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
 use crate::unpack::{detect_compression, Compression};
@@ -54,6 +55,8 @@ pub enum ArchiveError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
@@ -63,19 +66,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
     }
 }
 
-/// Writes `images` to `out` as an oci-archive, through a temp file renamed
-/// into place so a killed save leaves no torn archive.
+/// Writes `images` to `out` as an oci-archive, as an output file (see
+/// [`crate::outfile`]): a regular file is replaced by a rename, so a killed
+/// save leaves no torn archive; a device or FIFO is written through.
 pub fn save(
     store: &Store,
     images: &[(ImageRecord, Option<String>)],
     out: &Path,
 ) -> Result<(), ArchiveError> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+    let out_file = OutFile::create(out)?;
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, out_file.file()));
     let add_bytes =
         |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| -> Result<(), ArchiveError> {
             let mut h = tar::Header::new_ustar();
@@ -115,7 +115,7 @@ pub fn save(
     let mut w = tar.into_inner().map_err(io(out))?;
     w.flush().map_err(io(out))?;
     drop(w);
-    tmp.persist(out).map_err(|e| io(out)(e.error))?;
+    out_file.commit()?;
     Ok(())
 }
 
@@ -173,6 +173,12 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
                 };
                 let want = Digest::parse(&format!("sha256:{hex}"))
                     .map_err(|_| invalid(format!("unexpected entry {p:?}")))?;
+                let max = store.limits().max_layer_bytes;
+                if entry.size() > max {
+                    return Err(invalid(format!(
+                        "blob {p} is larger than the layer size cap of {max} bytes (--max-layer-size)"
+                    )));
+                }
                 let dst = staging.blob(&want);
                 let out = std::fs::File::create(&dst).map_err(io(&dst))?;
                 let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
@@ -227,6 +233,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
     let mut sizes = store.layer_sizes()?;
     let mut out = Vec::new();
     for entry in &index.manifests {
+        let opts = store.unpack_options();
         let mut mdesc = entry.clone();
         let mut mbytes = read_small(&mdesc)?;
         let mut mt = manifest::media_type_of(&mbytes, Some(&mdesc.media_type)).map_err(merr)?;
@@ -250,11 +257,12 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
                 _ => {
                     let bp = blob_path(&blob.digest)?;
                     let dest = staging.layer(diff_id);
-                    let (_, size) = apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id))
-                        .map_err(|source| ArchiveError::Apply {
-                            archive: input.to_path_buf(),
-                            source,
-                        })?;
+                    let (_, size) =
+                        apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id), &opts)
+                            .map_err(|source| ArchiveError::Apply {
+                                archive: input.to_path_buf(),
+                                source,
+                            })?;
                     sizes.insert(diff_id.clone(), size);
                     size
                 }

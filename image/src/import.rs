@@ -25,6 +25,10 @@ pub enum ImportError {
     },
     #[error("--change {0:?}: expected INSTRUCTION VALUE with one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, WORKDIR")]
     Change(String),
+    #[error(
+        "{path}: larger than the layer size cap of {max} bytes uncompressed (--max-layer-size)"
+    )]
+    TooLarge { path: PathBuf, max: u64 },
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
     #[error(transparent)]
@@ -125,7 +129,17 @@ pub fn import_tarball(
         HashingWriter::new(BufWriter::with_capacity(1 << 20, out)),
         flate2::Compression::default(),
     );
-    std::io::copy(&mut plain, &mut gz).map_err(io(tarball))?;
+    // The cap applies before unpacking too: a decompression bomb must not
+    // spend minutes re-compressing what the unpacker would then refuse.
+    let max = store.limits().max_layer_bytes;
+    let copied = std::io::copy(&mut (&mut plain).take(max.saturating_add(1)), &mut gz)
+        .map_err(io(tarball))?;
+    if copied > max {
+        return Err(ImportError::TooLarge {
+            path: tarball.to_path_buf(),
+            max,
+        });
+    }
     let (writer, blob_digest, blob_size) = gz.finish().map_err(io(&tmp_blob))?.finish();
     writer
         .into_inner()
@@ -133,7 +147,13 @@ pub fn import_tarball(
     let (diff_id, _) = plain.finish();
 
     let layer_dir = staging.layer(&diff_id);
-    let (_, size) = apply::apply_layer(&tmp_blob, &blob_digest, &layer_dir, Some(&diff_id))?;
+    let (_, size) = apply::apply_layer(
+        &tmp_blob,
+        &blob_digest,
+        &layer_dir,
+        Some(&diff_id),
+        &store.unpack_options(),
+    )?;
 
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let config = json!({

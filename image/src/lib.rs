@@ -11,6 +11,7 @@ pub mod digest;
 pub mod docker_ref;
 pub mod import;
 pub mod manifest;
+pub mod outfile;
 pub mod pull;
 pub mod push;
 pub mod reference;

@@ -126,6 +126,7 @@ impl Puller {
             }
         })?;
         let staging = Arc::new(store.staging()?);
+        let opts = store.unpack_options();
         let sizes = store.layer_sizes()?;
         let jobs: Vec<_> = m
             .layers
@@ -143,8 +144,9 @@ impl Puller {
                 .map(|(blob, diff_id, stored_size)| {
                     let staging = staging.clone();
                     let store = store.clone();
+                    let opts = opts.clone();
                     async move {
-                        self.fetch_layer(&store, &staging, r, blob, diff_id, stored_size)
+                        self.fetch_layer(&store, &staging, r, blob, diff_id, stored_size, opts)
                             .await
                     }
                 })
@@ -190,6 +192,7 @@ impl Puller {
 
     /// Fetches one layer blob (unless stored) and unpacks it (unless stored),
     /// returning staged paths to commit.
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_layer(
         &self,
         store: &Store,
@@ -198,6 +201,7 @@ impl Puller {
         blob: manifest::Descriptor,
         diff_id: Digest,
         stored_size: u64,
+        opts: crate::unpack::UnpackOptions,
     ) -> Result<(LayerRecord, Option<PathBuf>, Option<PathBuf>), PullError> {
         let have_blob = store.has_blob(&blob.digest);
         let have_layer = store.has_layer(&diff_id);
@@ -227,10 +231,11 @@ impl Puller {
                 blob.digest.clone(),
                 diff_id.clone(),
             );
-            let (_, size) =
-                tokio::task::spawn_blocking(move || apply::apply_layer(&bp, &bd, &dp, Some(&want)))
-                    .await?
-                    .map_err(apply_err)?;
+            let (_, size) = tokio::task::spawn_blocking(move || {
+                apply::apply_layer(&bp, &bd, &dp, Some(&want), &opts)
+            })
+            .await?
+            .map_err(apply_err)?;
             return Ok((
                 LayerRecord {
                     blob,
@@ -258,7 +263,7 @@ impl Puller {
             let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
             let (dp, bd, want) = (dest.clone(), blob.digest.clone(), diff_id.clone());
             let h = tokio::task::spawn_blocking(move || {
-                apply::apply_layer_from(ChannelReader::new(rx), &bd, &dp, Some(&want))
+                apply::apply_layer_from(ChannelReader::new(rx), &bd, &dp, Some(&want), &opts)
             });
             (Some(tx), Some(h))
         };

@@ -7,8 +7,13 @@
 //! ROOT/blobs/sha256/<hex>          verified blobs (manifests, configs, layers)
 //! ROOT/layers/<diff_id hex>/       unpacked layers, overlayfs lower dirs
 //! ROOT/images/<image id>.json      image records (id = config digest hex)
-//! ROOT/tmp/<pid>-<rand>/           staging; removed when its process is gone
+//! ROOT/tmp/<pid>-<rand>/           staging, flocked by its owner; removed once unlocked
 //! ```
+//! The root and every directory under it down to the layer roots are 0700,
+//! as containers/storage makes them: a layer holds the image's setuid
+//! binaries, file capabilities and device nodes, which only a container (whose
+//! runtime mounts them as root) may reach, never another local user through
+//! the store path.
 //! Everything is first written under `tmp/`, verified, then renamed into
 //! place; the image record is renamed last. A command killed at any point
 //! leaves at worst unreferenced but valid blobs and a staging directory,
@@ -18,14 +23,67 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::manifest::Descriptor;
 use crate::reference::ImageRef;
+use crate::unpack::{ImageBudget, UnpackOptions};
+
+/// Mode of the store root and the directories above the layer roots.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// The store's directories, made private on open.
+const DIRS: [&str; 6] = ["", "blobs", "blobs/sha256", "layers", "images", "tmp"];
+
+/// Caps on the logical (uncompressed, holes included) size of what one
+/// layer and one image may unpack to; see docs/store.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_layer_bytes: u64,
+    pub max_image_bytes: u64,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_LAYER_BYTES: u64 = 64 << 30;
+    pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 128 << 30;
+}
+
+/// Parses a size as podman spells them: bytes, or a number with a `k`, `m`,
+/// `g` or `t` suffix (powers of 1024; `KiB`, `MB`, … are read the same).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size such as 512m or 10GiB"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("{s:?}: unknown size unit {unit:?}")),
+    };
+    num.checked_mul(1u64 << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?}: size must be between 1 byte and 16 EiB"))
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_layer_bytes: Self::DEFAULT_MAX_LAYER_BYTES,
+            max_image_bytes: Self::DEFAULT_MAX_IMAGE_BYTES,
+        }
+    }
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -103,24 +161,53 @@ impl ImageRecord {
     }
 }
 
-/// A staging area for one operation, inside the store's `tmp/`.
+/// A staging area for one operation, inside the store's `tmp/`. Its owner
+/// holds an flock on the directory for as long as it lives, so any other
+/// process can tell a live operation's staging (locked) from a killed one's
+/// (unlocked: the kernel drops the lock with the process), whatever pid
+/// reuse has done since.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    path: PathBuf,
+    _lock: File,
 }
 
 impl Staging {
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
     /// Where to write a blob before it is committed.
     pub fn blob(&self, d: &Digest) -> PathBuf {
-        self.dir.path().join(format!("blob-{}", d.hex()))
+        self.path.join(format!("blob-{}", d.hex()))
     }
     /// Where to unpack a layer before it is committed.
     pub fn layer(&self, diff_id_or_blob: &Digest) -> PathBuf {
-        self.dir
-            .path()
-            .join(format!("layer-{}", diff_id_or_blob.hex()))
+        self.path.join(format!("layer-{}", diff_id_or_blob.hex()))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Unpacked layers can hold read-only directories, which a plain
+        // recursive removal would leave behind.
+        if let Err(e) = make_writable_and_remove(&self.path) {
+            tracing::warn!(error = %e, "staging not removed");
+        }
+    }
+}
+
+/// Takes an flock on `file` without waiting; false when another open file
+/// description holds it.
+fn try_flock(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a valid, owned descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
     }
 }
 
@@ -132,18 +219,49 @@ pub struct Lock {
 /// The local store rooted at `--root`.
 pub struct Store {
     root: PathBuf,
+    limits: Limits,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`. Its own directories
+    /// are created 0700 by mkdir itself (never widened for a moment), and an
+    /// existing store's are narrowed to 0700.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        for sub in ["blobs/sha256", "layers", "images", "tmp"] {
+        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        for sub in DIRS {
             let p = root.join(sub);
-            fs::create_dir_all(&p).map_err(io(&p))?;
+            match fs::DirBuilder::new().mode(PRIVATE_DIR).create(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => make_private(&p)?,
+                Err(e) => return Err(io(&p)(e)),
+            }
         }
         Ok(Self {
             root: root.to_path_buf(),
+            limits: Limits::default(),
         })
+    }
+
+    /// The same store with other size caps.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Unpack options for the layers of one image: the per-layer cap, and a
+    /// fresh budget the image's layers share.
+    pub fn unpack_options(&self) -> UnpackOptions {
+        UnpackOptions {
+            max_total_bytes: self.limits.max_layer_bytes,
+            image_budget: Some(Arc::new(ImageBudget::new(self.limits.max_image_bytes))),
+            ..UnpackOptions::default()
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -168,28 +286,42 @@ impl Store {
         Ok(Lock { _file: file })
     }
 
-    /// A fresh staging directory named after this process, so a later
-    /// command can tell an abandoned one from one still in use.
+    /// A fresh, flocked staging directory. Abandoned staging of killed
+    /// commands is collected first, so every operation that writes to the
+    /// store also cleans up after the ones that died. Both happen under the
+    /// store lock, so no collector ever sees a staging directory between its
+    /// mkdir and its flock.
     pub fn staging(&self) -> Result<Staging, StoreError> {
+        let lock = self.lock()?;
+        self.clean_staging(&lock)?;
         let tmp = self.root.join("tmp");
-        let dir = tempfile::Builder::new()
+        let path = tempfile::Builder::new()
             .prefix(&format!("{}-", std::process::id()))
             .tempdir_in(&tmp)
-            .map_err(io(&tmp))?;
-        Ok(Staging { dir })
+            .map_err(io(&tmp))?
+            .keep();
+        let staging_lock = File::open(&path).map_err(io(&path))?;
+        let locked = try_flock(&staging_lock).map_err(io(&path))?;
+        debug_assert!(locked, "a fresh staging directory is unlocked");
+        Ok(Staging {
+            path,
+            _lock: staging_lock,
+        })
     }
 
-    /// Removes staging directories whose process is gone (killed pulls).
-    pub fn clean_staging(&self) -> Result<(), StoreError> {
+    /// Removes staging directories no live process holds locked (those of
+    /// killed commands). The caller holds the store lock.
+    pub fn clean_staging(&self, _lock: &Lock) -> Result<(), StoreError> {
         let tmp = self.root.join("tmp");
         for entry in fs::read_dir(&tmp).map_err(io(&tmp))? {
-            let entry = entry.map_err(io(&tmp))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let pid: Option<i32> = name.split('-').next().and_then(|p| p.parse().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                let p = entry.path();
+            let p = entry.map_err(io(&tmp))?.path();
+            let file = match File::open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&p)(e)),
+            };
+            if try_flock(&file).map_err(io(&p))? {
+                tracing::debug!(path = %p.display(), "collecting abandoned staging");
                 make_writable_and_remove(&p)?;
             }
         }
@@ -440,12 +572,29 @@ impl Store {
             let d = self.root.join(dir);
             for entry in fs::read_dir(&d).map_err(io(&d))? {
                 let entry = entry.map_err(io(&d))?;
-                if !keep.contains(&*entry.file_name().to_string_lossy()) {
-                    make_writable_and_remove(&entry.path())?;
+                let name = entry.file_name();
+                if keep.contains(&*name.to_string_lossy()) {
+                    continue;
                 }
+                // A layer is first renamed out of `layers/` (atomically), so a
+                // removal killed half-way never leaves a partial layer that a
+                // later pull of the same diff_id would take as stored; the
+                // unlocked leftover in `tmp/` is collected like staging.
+                let doomed = if entry.path().is_dir() {
+                    let to = self.root.join("tmp").join(format!(
+                        "{}-gc-{}",
+                        std::process::id(),
+                        name.to_string_lossy()
+                    ));
+                    fs::rename(entry.path(), &to).map_err(io(&to))?;
+                    to
+                } else {
+                    entry.path()
+                };
+                make_writable_and_remove(&doomed)?;
             }
         }
-        self.clean_staging()
+        self.clean_staging(_lock)
     }
 }
 
@@ -499,6 +648,16 @@ fn name_candidates(name: &str) -> Vec<Candidate> {
     v
 }
 
+/// Narrows an existing store directory to 0700 (stores created before the
+/// store was private had 0755).
+fn make_private(p: &Path) -> Result<(), StoreError> {
+    let meta = fs::metadata(p).map_err(io(p))?;
+    if meta.permissions().mode() & 0o7777 != PRIVATE_DIR {
+        fs::set_permissions(p, fs::Permissions::from_mode(PRIVATE_DIR)).map_err(io(p))?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temp file in the same directory and a
 /// rename, so readers see the old or the new content, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
@@ -531,7 +690,6 @@ pub fn make_writable_and_remove(p: &Path) -> Result<(), StoreError> {
 }
 
 fn fix_dir_perms(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     if let Ok(m) = fs::symlink_metadata(p) {
         if m.is_dir() {
             let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
@@ -568,6 +726,51 @@ mod tests {
             created: None,
             stored: "2026-01-01T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn sizes_parse_like_podman() {
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("10m").unwrap(), 10 << 20);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1T").unwrap(), 1 << 40);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1.5g").is_err());
+        assert!(parse_size("12q").is_err());
+        assert!(parse_size("99999999999t").is_err());
+    }
+
+    #[test]
+    fn store_directories_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        for sub in ["", "layers", "tmp"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+            fs::set_permissions(root.join(sub), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Store::open(&root).unwrap();
+        for sub in DIRS {
+            let mode = fs::metadata(root.join(sub)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o7777, 0o700, "{sub:?}");
+        }
+    }
+
+    #[test]
+    fn staging_of_a_live_owner_is_kept_and_an_abandoned_one_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let live = store.staging().unwrap();
+        // A killed owner's staging: same pid prefix (pids are reused), no lock.
+        let dead = dir.path().join(format!("tmp/{}-dead", std::process::id()));
+        fs::create_dir_all(dead.join("layer-x/ro")).unwrap();
+        fs::set_permissions(dead.join("layer-x/ro"), fs::Permissions::from_mode(0o500)).unwrap();
+        let other = store.staging().unwrap();
+        assert!(live.path().is_dir());
+        assert!(other.path().is_dir());
+        assert!(!dead.exists());
+        let p = live.path().to_path_buf();
+        drop(live);
+        assert!(!p.exists());
     }
 
     #[test]

@@ -25,6 +25,8 @@ use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
@@ -50,7 +52,7 @@ use pipe::ChunkReader;
 const BUF_SIZE: usize = 256 * 1024;
 
 /// Knobs for [`unpack_layer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct UnpackOptions {
     /// Chown every entry to the uid/gid recorded in the tarball; only
     /// meaningful (and only permitted) when running as root.
@@ -58,10 +60,13 @@ pub struct UnpackOptions {
     /// A layer with more entries than this is refused, so a "tar bomb" of
     /// empty files cannot exhaust inodes.
     pub max_entries: u64,
-    /// A layer whose decompressed stream (or written file contents, which
-    /// sparse entries can inflate) exceeds this is refused, so a small
+    /// A layer whose decompressed stream (or logical file contents, holes
+    /// of sparse entries included) exceeds this is refused, so a small
     /// compressed blob cannot fill the disk.
     pub max_total_bytes: u64,
+    /// Logical file contents shared by all layers of one image, so many
+    /// layers just under the per-layer cap cannot add up unbounded.
+    pub image_budget: Option<Arc<ImageBudget>>,
 }
 
 impl Default for UnpackOptions {
@@ -70,7 +75,43 @@ impl Default for UnpackOptions {
             preserve_ownership: nix::unistd::geteuid().is_root(),
             max_entries: 1_000_000,
             max_total_bytes: 64 << 30,
+            image_budget: None,
         }
+    }
+}
+
+/// What the layers of one image may still unpack to, in logical bytes;
+/// shared by layers unpacked concurrently.
+#[derive(Debug)]
+pub struct ImageBudget {
+    cap: u64,
+    used: AtomicU64,
+}
+
+impl ImageBudget {
+    pub fn new(cap: u64) -> Self {
+        Self {
+            cap,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    pub fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    /// Whether `n` more bytes would still fit, without taking them.
+    fn fits(&self, n: u64) -> bool {
+        n <= self.cap.saturating_sub(self.used.load(Ordering::Relaxed))
+    }
+
+    /// Takes `n` bytes, or refuses when they do not fit.
+    fn take(&self, n: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|&total| total <= self.cap)
+            })
+            .is_ok()
     }
 }
 
@@ -132,8 +173,14 @@ pub enum UnpackError {
     },
     #[error("layer has more than {max} entries")]
     TooManyEntries { max: u64 },
-    #[error("layer is larger than {max} bytes uncompressed")]
+    #[error(
+        "layer is larger than the layer size cap of {max} bytes uncompressed (--max-layer-size)"
+    )]
     TooLarge { max: u64 },
+    #[error(
+        "image is larger than the image size cap of {max} bytes uncompressed (--max-image-size)"
+    )]
+    ImageTooLarge { max: u64 },
 }
 
 /// The safety rule an entry broke; carried by [`UnpackError::Refused`].

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use vouch_image::auth;
 use vouch_image::registry::RegistryOptions;
+use vouch_image::{auth, store};
 use vouch_image::{ImageRef, Store};
 
 /// Global flags (podman's names).
@@ -35,11 +35,23 @@ pub struct Global {
     /// Directory of registries.d/*.yaml (default /etc/containers/registries.d).
     #[arg(long = "registries.d", global = true)]
     pub registries_d: Option<PathBuf>,
+    /// Largest uncompressed size of one layer, holes of sparse files included (e.g. 512m, 10GiB).
+    #[arg(long = "max-layer-size", global = true, env = "VOUCH_MAX_LAYER_SIZE", default_value = "64GiB", value_parser = store::parse_size)]
+    pub max_layer_size: u64,
+    /// Largest uncompressed size of all layers of one image together.
+    #[arg(long = "max-image-size", global = true, env = "VOUCH_MAX_IMAGE_SIZE", default_value = "128GiB", value_parser = store::parse_size)]
+    pub max_image_size: u64,
 }
 
 impl Global {
     pub fn store(&self) -> anyhow::Result<Store> {
-        Store::open(&self.root).with_context(|| format!("opening store {}", self.root.display()))
+        let limits = store::Limits {
+            max_layer_bytes: self.max_layer_size,
+            max_image_bytes: self.max_image_size,
+        };
+        Store::open(&self.root)
+            .map(|s| s.with_limits(limits))
+            .with_context(|| format!("opening store {}", self.root.display()))
     }
 }
 

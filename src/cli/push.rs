@@ -203,8 +203,7 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         base.store(&pushed.digest.to_string(), sig)?;
     }
     if let Some(f) = &a.digestfile {
-        std::fs::write(f, pushed.digest.to_string())
-            .with_context(|| format!("writing {}", f.display()))?;
+        vouch_image::outfile::write_output(f, pushed.digest.to_string().as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

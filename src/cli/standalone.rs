@@ -89,20 +89,6 @@ fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so a reader never sees a partial signature.
-fn write_replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 fn load_signing_key(a: &StandaloneSignArgs, spec: Option<&str>) -> anyhow::Result<SigningKey> {
     let pass = a
         .passphrase_file
@@ -153,8 +139,8 @@ pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
                                     .with_context(|| format!("{}: signing {reference}", at()))
                             });
                             let done = signed.and_then(|sig| {
-                                write_replace(Path::new(output), &sig)
-                                    .with_context(|| format!("{}: writing {output}", at()))
+                                vouch_image::outfile::write_output_unsynced(Path::new(output), &sig)
+                                    .with_context(at)
                             });
                             if let Err(e) = done {
                                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -197,8 +183,7 @@ pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
     let manifest = read(Path::new(manifest))?;
     let mut key = load_signing_key(&a, spec)?;
     let sig = key.sign_manifest(&manifest, reference)?;
-    vouch_image::store::write_atomic(output, &sig)
-        .with_context(|| format!("writing {}", output.display()))?;
+    vouch_image::outfile::write_output(output, &sig)?;
     Ok(ExitCode::SUCCESS)
 }
 

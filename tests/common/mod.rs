@@ -122,16 +122,62 @@ impl Drop for Registry {
 pub struct FaultProxy {
     pub port: u16,
     child: Child,
+    /// Holds the `--status` file of a throttled proxy.
+    status: Option<tempfile::TempDir>,
 }
 
 impl FaultProxy {
     pub fn start(upstream: &Registry, mode: &str) -> Self {
+        Self::start_args(upstream, mode, &[], None)
+    }
+
+    /// A proxy in `throttle` mode: blob and upload bodies pass at `rate`
+    /// bytes per second, counted in a status file ([`FaultProxy::bytes_passed`]).
+    pub fn throttled(upstream: &Registry, rate: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = dir.path().join("bytes");
+        let args = [
+            "--rate".to_string(),
+            rate.to_string(),
+            "--status".to_string(),
+            status.display().to_string(),
+        ];
+        Self::start_args(upstream, "throttle", &args, Some(dir))
+    }
+
+    /// Blob and upload body bytes that have passed the proxy so far.
+    pub fn bytes_passed(&self) -> u64 {
+        let dir = self.status.as_ref().expect("a throttled proxy");
+        let text = std::fs::read_to_string(dir.path().join("bytes")).unwrap();
+        text.trim().parse().unwrap()
+    }
+
+    /// Waits until at least `n` body bytes have passed, while `child` (the
+    /// transfer) is still running; panics if it ends first.
+    pub fn wait_bytes(&self, n: u64, child: &mut Child) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.bytes_passed() < n {
+            if let Some(st) = child.try_wait().unwrap() {
+                panic!("transfer ended ({st}) after {} bytes", self.bytes_passed());
+            }
+            assert!(Instant::now() < deadline, "{n} bytes never passed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn start_args(
+        upstream: &Registry,
+        mode: &str,
+        extra: &[String],
+        status: Option<tempfile::TempDir>,
+    ) -> Self {
         let port = free_port();
         let mut child = Command::new("python3")
             .arg(repo_root().join("fixtures/fault-proxy.py"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--upstream", &upstream.host()])
             .args(["--mode", mode])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -141,7 +187,11 @@ impl FaultProxy {
             .read_line(&mut line)
             .unwrap();
         assert!(line.contains("listening"), "fault proxy said {line:?}");
-        FaultProxy { port, child }
+        FaultProxy {
+            port,
+            child,
+            status,
+        }
     }
 
     pub fn host(&self) -> String {
@@ -289,6 +339,28 @@ impl Vouch {
             let id = img["Id"].as_str().unwrap();
             assert!(blobs.join(id).exists(), "image {id} without config");
         }
+        // Every record names only content that is in place.
+        for e in std::fs::read_dir(self.root().join("images")).unwrap() {
+            let p = e.unwrap().path();
+            let rec: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let hex = |d: &serde_json::Value| d.as_str().unwrap()[7..].to_string();
+            assert!(
+                blobs.join(hex(&rec["digest"])).is_file(),
+                "{p:?}: manifest missing"
+            );
+            for l in rec["layers"].as_array().unwrap() {
+                let blob = blobs.join(hex(&l["blob"]["digest"]));
+                assert!(blob.is_file(), "{p:?}: layer blob {blob:?} missing");
+                let dir = self.root().join("layers").join(hex(&l["diff_id"]));
+                assert!(dir.is_dir(), "{p:?}: layer {dir:?} missing");
+            }
+        }
+    }
+
+    /// Staging directories left in the store's `tmp/`.
+    pub fn staging_dirs(&self) -> usize {
+        std::fs::read_dir(self.root().join("tmp")).map_or(0, |d| d.count())
     }
 }
 

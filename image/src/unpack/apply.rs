@@ -39,6 +39,7 @@ impl Unpacker {
                 create_mask: current_umask().unwrap_or(0o777),
                 max_bytes: opts.max_total_bytes,
                 written: 0,
+                image_budget: opts.image_budget.clone(),
                 buf: vec![0; BUF_SIZE],
                 deferred: HashMap::new(),
                 skipped_devices: HashSet::new(),

@@ -5,8 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::RawFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
@@ -17,7 +19,7 @@ use nix::unistd::{fchown, fchownat, Gid, Uid};
 use super::context::{stream, Ctx};
 use super::fsops::{fset_xattr, lset_xattr_at};
 use super::meta::Meta;
-use super::UnpackError;
+use super::{ImageBudget, UnpackError};
 
 /// Everything but the directory cache, split out so an entry handler can
 /// hold a cached parent descriptor while updating the rest.
@@ -30,7 +32,9 @@ pub(super) struct State {
     /// has none of these (and no setuid/setgid/sticky) no chmod is needed.
     pub(super) create_mask: u32,
     pub(super) max_bytes: u64,
+    /// Logical bytes of file contents so far, holes included.
     pub(super) written: u64,
+    pub(super) image_budget: Option<Arc<ImageBudget>>,
     pub(super) buf: Vec<u8>,
     /// Directory metadata applied after all entries, because writing
     /// children changes a directory's mtime.
@@ -55,6 +59,23 @@ impl State {
                 max: self.max_bytes,
             });
         }
+        if let Some(budget) = &self.image_budget {
+            if !budget.fits(size) {
+                return Err(UnpackError::ImageTooLarge { max: budget.cap() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `n` logical bytes against both caps.
+    fn charge(&mut self, n: u64) -> Result<(), UnpackError> {
+        self.reserve(n)?;
+        if let Some(budget) = &self.image_budget {
+            if !budget.take(n) {
+                return Err(UnpackError::ImageTooLarge { max: budget.cap() });
+            }
+        }
+        self.written += n;
         Ok(())
     }
 
@@ -65,29 +86,47 @@ impl State {
         (mode & 0o7000 != 0 || mode & self.create_mask != 0).then_some(mode)
     }
 
+    /// Copies an entry's contents into `file`, leaving runs of zeros (the
+    /// holes of a sparse entry, which the tar reader hands out as zeros) as
+    /// holes instead of writing them, so a tiny entry declaring a huge
+    /// sparse file costs its logical size against the caps but no disk.
     pub(super) fn copy_data<R: Read>(
         &mut self,
         cx: &Ctx,
         entry: &mut tar::Entry<'_, R>,
-        mut file: &File,
+        file: &File,
     ) -> Result<(), UnpackError> {
+        let io_err = |op| {
+            move |source| UnpackError::Io {
+                path: cx.path(),
+                op,
+                source,
+            }
+        };
+        let mut offset = 0u64;
+        let mut trailing_hole = false;
         loop {
             let n = match entry.read(&mut self.buf) {
-                Ok(0) => return Ok(()),
+                Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(stream(e)),
             };
             // Sparse entries expand beyond their stored size, so count output.
-            self.reserve(n as u64)?;
-            self.written += n as u64;
-            file.write_all(&self.buf[..n])
-                .map_err(|source| UnpackError::Io {
-                    path: cx.path(),
-                    op: "writing file",
-                    source,
-                })?;
+            self.charge(n as u64)?;
+            let chunk = self.buf.get(..n).unwrap_or_default();
+            trailing_hole = chunk.iter().all(|&b| b == 0);
+            if !trailing_hole {
+                file.write_all_at(chunk, offset)
+                    .map_err(io_err("writing file"))?;
+            }
+            offset += n as u64;
         }
+        if trailing_hole {
+            // A hole at the end still counts towards the file's length.
+            file.set_len(offset).map_err(io_err("extending file"))?;
+        }
+        Ok(())
     }
 
     /// Ownership, then mode (chown clears setuid/setgid), then xattrs (chown
