@@ -120,7 +120,7 @@ mod tests {
         for f in [
             "signature/fixtures/image.signature",
             "signature/fixtures/subkey.signature",
-            "signature/fixtures/image.signature-v3",
+            "signature/fixtures/subkey.signature-v3",
             "generated/gpg-skopeo-standalone/busybox.signature",
             "generated/sequoia-subkey/signature-1",
         ] {
