@@ -232,7 +232,7 @@ fn sigstore_server_refusing_the_signature_pushes_nothing() {
         .cmd()
         .arg("--registries.d")
         .arg(&d)
-        .args(["push", "--tls-verify=false", "--sign-by-key"])
+        .args(["push", "-q", "--tls-verify=false", "--sign-by-key"])
         .arg(&secret)
         .arg("--sigstore-token-file")
         .arg(&wrong_token)
