@@ -908,11 +908,12 @@ fn compression_bombs_are_refused_in_bounded_memory() {
         cmd.arg(&w.policy).arg(&w.image);
         let (out, kib) = with_peak_rss(&cmd, w.tmp.path());
         let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("pull of a {}-byte bomb: peak RSS {kib} KiB", bomb.len());
+        assert!(kib < BOMB_RSS_KIB, "pull peaked at {kib} KiB: {err}");
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "not one line: {err}");
         assert!(err.starts_with("Error: Source image rejected: "), "{err}");
         assert!(err.contains(needle), "expected {needle:?} in {err}");
-        assert!(kib < BOMB_RSS_KIB, "pull peaked at {kib} KiB: {err}");
         w.assert_store_empty();
 
         // standalone-verify: a signature that does not verify is exit 1.
@@ -924,6 +925,10 @@ fn compression_bombs_are_refused_in_bounded_memory() {
         cmd.arg(&w.manifest).arg(&w.image).arg("any").arg(&sig);
         let (out, kib) = with_peak_rss(&cmd, w.tmp.path());
         let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "standalone-verify of a {}-byte bomb: peak RSS {kib} KiB",
+            bomb.len()
+        );
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "not one line: {err}");
         assert!(
@@ -969,6 +974,7 @@ fn compression_bombs_are_refused_in_bounded_memory() {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
+    eprintln!("sigstore-server after the bomb uploads: VmHWM {hwm} KiB");
     assert!(hwm < BOMB_RSS_KIB, "sigstore-server peaked at {hwm} KiB");
     assert!(
         !root
