@@ -744,12 +744,36 @@ fn hostile_lookaside_servers_fail_closed() {
 
     // An HTML error page served as 200: not a signature.
     let s = BadLookaside::start("html");
+    let regd = w.regd_for(&s.url());
     w.pull_fails(
-        &w.regd_for(&s.url()),
+        &regd,
         &w.policy,
         2,
         "unrecognized signature format, starting with binary 0x3c",
     );
+    // Its warning, captured through a pipe, carries no colour codes (nor
+    // with NO_COLOR set, whatever stderr is).
+    for no_color in [None, Some("1")] {
+        let mut cmd = w.victim.cmd();
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd
+            .arg("--registries.d")
+            .arg(&regd)
+            .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
+            .arg(&w.policy)
+            .arg(&w.image)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines()
+                .any(|l| l.contains("WARN") && l.contains("text/html")),
+            "no warning: {err}"
+        );
+        assert!(!out.stderr.contains(&0x1b), "ESC in piped stderr: {err:?}");
+    }
     drop(s);
 
     // Over the 4 MiB cap from a static server (with Content-Length).
@@ -766,14 +790,276 @@ fn hostile_lookaside_servers_fail_closed() {
         2,
         "body exceeds 4194304 bytes",
     );
-    // The same file through file:// (which upstream does not cap): the
-    // trailing bytes make it an invalid message, still a rejection.
+    // The same file through file:// (which upstream does not cap): vouch
+    // caps files too, before reading them whole.
     w.pull_fails(
         &w.regd_for(&format!("file://{}", big_dir.display())),
         &w.policy,
-        1,
-        "Invalid GPG signature",
+        2,
+        "file exceeds 4194304 bytes",
     );
+}
+
+/// A signed message around `size` zero bytes, inside one compressed-data
+/// packet per entry of `levels` (outermost first), signed by the key in
+/// the armored `secret` file. Zeros compress ~1000:1 with zlib and far
+/// more with bzip2, so a few KB stand for hundreds of MiB.
+fn compression_bomb(
+    secret: &Path,
+    levels: &[sequoia_openpgp::types::CompressionAlgorithm],
+    size: usize,
+) -> Vec<u8> {
+    use sequoia_openpgp::parse::Parse;
+    use sequoia_openpgp::policy::StandardPolicy;
+    use sequoia_openpgp::serialize::stream::{Compressor, LiteralWriter, Message, Signer};
+    let cert = sequoia_openpgp::Cert::from_file(secret).unwrap();
+    let policy = StandardPolicy::new();
+    let keypair = cert
+        .keys()
+        .secret()
+        .with_policy(&policy, None)
+        .for_signing()
+        .next()
+        .unwrap()
+        .key()
+        .clone()
+        .into_keypair()
+        .unwrap();
+    let mut out = Vec::new();
+    {
+        let mut m = Message::new(&mut out);
+        for algo in levels {
+            m = Compressor::new(m).algo(*algo).build().unwrap();
+        }
+        let m = Signer::new(m, keypair).unwrap().build().unwrap();
+        let mut w = LiteralWriter::new(m).build().unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..size / chunk.len() {
+            w.write_all(&chunk).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    out
+}
+
+/// Runs `cmd` under `/usr/bin/time -f %M`; returns its output (the time
+/// line removed from stderr) and its peak RSS in KiB.
+fn with_peak_rss(cmd: &Command, dir: &Path) -> (std::process::Output, u64) {
+    let report = dir.join(format!("rss-{}", std::process::id()));
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "%M", "-o"]).arg(&report);
+    c.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.output().unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("/usr/bin/time said {text:?}"));
+    (out, kib)
+}
+
+/// Peak RSS allowed while refusing a bomb (the bombs expand to 256+ MiB).
+const BOMB_RSS_KIB: u64 = 100 * 1024;
+
+/// Compression bombs — compressed data nested in compressed data, and one
+/// bzip2 packet expanding to 512 MiB — are refused by pull (a rejection,
+/// exit 1), standalone-verify (exit 1) and sigstore-server uploads (400),
+/// each in bounded memory.
+#[test]
+fn compression_bombs_are_refused_in_bounded_memory() {
+    use sequoia_openpgp::types::CompressionAlgorithm::{BZip2, Zlib};
+    require_gpg!();
+    let w = World::new();
+    let nested = compression_bomb(&w.secret, &[Zlib, Zlib], 256 << 20);
+    let single = compression_bomb(&w.secret, &[BZip2], 512 << 20);
+    assert!(
+        nested.len() < 16 << 10,
+        "nested bomb is {} bytes",
+        nested.len()
+    );
+    assert!(
+        single.len() < 16 << 10,
+        "bzip2 bomb is {} bytes",
+        single.len()
+    );
+    let cases = [
+        (
+            &nested,
+            "Invalid GPG signature: signature has compressed data nested inside compressed data",
+        ),
+        (
+            &single,
+            "Invalid GPG signature: signature decompresses to more than 4194304 bytes",
+        ),
+    ];
+    for (bomb, needle) in cases {
+        // pull: the signature is rejected, so the policy says no.
+        let regd = w.lookaside(&[bomb]);
+        let mut cmd = w.victim.cmd();
+        cmd.arg("--registries.d").arg(&regd);
+        cmd.args(["pull", "-q", "--tls-verify=false", "--signature-policy"]);
+        cmd.arg(&w.policy).arg(&w.image);
+        let (out, kib) = with_peak_rss(&cmd, w.tmp.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("pull of a {}-byte bomb: peak RSS {kib} KiB", bomb.len());
+        assert!(kib < BOMB_RSS_KIB, "pull peaked at {kib} KiB: {err}");
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "not one line: {err}");
+        assert!(err.starts_with("Error: Source image rejected: "), "{err}");
+        assert!(err.contains(needle), "expected {needle:?} in {err}");
+        w.assert_store_empty();
+
+        // standalone-verify: a signature that does not verify is exit 1.
+        let sig = w.path("bomb.sig");
+        std::fs::write(&sig, bomb).unwrap();
+        let mut cmd = w.victim.cmd();
+        cmd.args(["standalone-verify", "--public-key-file"])
+            .arg(&w.key);
+        cmd.arg(&w.manifest).arg(&w.image).arg("any").arg(&sig);
+        let (out, kib) = with_peak_rss(&cmd, w.tmp.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "standalone-verify of a {}-byte bomb: peak RSS {kib} KiB",
+            bomb.len()
+        );
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "not one line: {err}");
+        assert!(
+            err.starts_with("Error: Error verifying signature: ") && err.contains(needle),
+            "expected {needle:?} in {err}"
+        );
+        assert!(out.stdout.is_empty());
+        assert!(
+            kib < BOMB_RSS_KIB,
+            "standalone-verify peaked at {kib} KiB: {err}"
+        );
+    }
+
+    // sigstore-server: an authenticated upload of a bomb is refused with
+    // 400, and the server's memory stays bounded. (Both bombs fit under the
+    // default 64 KiB body limit, so the check itself must refuse them.)
+    let root = w.path("sigstore-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let tokens = w.path("tokens");
+    let token = "bomb-token-0123456789abcdef";
+    {
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        std::fs::write(&tokens, format!("sha256:{hash} app\n")).unwrap();
+    }
+    let server = common::SigServer::start(&root, &["--tokens", tokens.to_str().unwrap()]);
+    let hex = w.digest.trim_start_matches("sha256:");
+    let auth = format!("Bearer {token}");
+    for (bomb, needle) in cases {
+        let (status, resp) = server.request(
+            "POST",
+            &format!("/app@sha256={hex}/signatures"),
+            &[("Authorization", auth.as_str())],
+            bomb,
+        );
+        assert_eq!(status, 400, "{resp}");
+        let needle = needle.trim_start_matches("Invalid GPG signature: ");
+        assert!(resp.contains(needle), "expected {needle:?} in {resp}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let hwm: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    eprintln!("sigstore-server after the bomb uploads: VmHWM {hwm} KiB");
+    assert!(hwm < BOMB_RSS_KIB, "sigstore-server peaked at {hwm} KiB");
+    assert!(
+        !root
+            .join(format!("app@sha256={hex}"))
+            .join("signature-1")
+            .exists(),
+        "a bomb was stored"
+    );
+    // The good signature is still accepted, so the refusals were the bombs'.
+    let (status, resp) = server.request(
+        "POST",
+        &format!("/app@sha256={hex}/signatures"),
+        &[("Authorization", auth.as_str())],
+        &w.good_signature,
+    );
+    assert_eq!(status, 201, "{resp}");
+}
+
+/// A FIFO planted as `signature-1` in a file:// lookaside used to hang the
+/// pull forever; a directory or a device node there is not a signature
+/// either. Each pull ends with an error naming the path (exit 2).
+#[test]
+fn lookaside_files_that_are_not_regular_files_are_refused() {
+    require_gpg!();
+    let w = World::new();
+    for kind in ["fifo", "directory", "char device", "symlink"] {
+        let base = w.path(&format!("special-{}", kind.replace(' ', "-")));
+        let dir = base.join(format!("app@{}", w.digest.replace(':', "=")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sig = dir.join("signature-1");
+        let c = std::ffi::CString::new(sig.to_str().unwrap()).unwrap();
+        match kind {
+            "fifo" => assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0),
+            "directory" => std::fs::create_dir(&sig).unwrap(),
+            // A private node with /dev/zero's numbers: endless if read.
+            "char device" => assert_eq!(
+                unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o644, libc::makedev(1, 5)) },
+                0,
+                "mknod (needs root): {}",
+                std::io::Error::last_os_error()
+            ),
+            _ => {
+                let good = dir.join("good");
+                std::fs::write(&good, &w.good_signature).unwrap();
+                std::os::unix::fs::symlink(&good, &sig).unwrap();
+            }
+        }
+        let regd = w.regd_for(&format!("file://{}", base.display()));
+        // The pull must end by itself; a generous ceiling turns a hang into
+        // a failure instead of a stuck test run.
+        let mut child = w
+            .victim
+            .cmd()
+            .arg("--registries.d")
+            .arg(&regd)
+            .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
+            .arg(&w.policy)
+            .arg(&w.image)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{kind}: the pull hung on a {kind} signature-1");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{kind}: {err}");
+        assert_eq!(err.lines().count(), 1, "{kind}: not one line: {err}");
+        let expected = format!(
+            "reading signature from {:?}: not a regular file",
+            sig.to_str().unwrap()
+        );
+        assert!(
+            err.starts_with("Error: ") && err.contains(&expected),
+            "{kind}: expected {expected:?} in {err}"
+        );
+        w.assert_store_empty();
+    }
 }
 
 /// Broken policy.json files: errors (exit 2) naming the file, before any

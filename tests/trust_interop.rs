@@ -777,3 +777,98 @@ fn standalone_batch_mode() {
         "{err}"
     );
 }
+
+/// (e) Issue 11 item 9: a signing *subkey's* own fingerprint as the expected
+/// key. skopeo 1.9.3 (GPGME reports the subkey) accepts upstream's
+/// `subkey.signature` for it, and so must vouch; both reject a fingerprint
+/// of another key. For the primary's fingerprint vouch accepts too (as
+/// containers/image ≥ 5.37 does) where skopeo 1.9.3 refuses: documented in
+/// docs/signing.md §4.
+#[test]
+fn subkey_fingerprint_verdicts_match_skopeo() {
+    require!("skopeo", "gpg");
+    const PRIMARY: &str = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36";
+    const SUBKEY: &str = "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF";
+    const OTHER: &str = "08CD26E446E2E95249B7A405E932F44B23E8DD43";
+    let tmp = tempfile::tempdir().unwrap();
+    let file = |rel: &str, name: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, common::trust_fixture(rel)).unwrap();
+        p
+    };
+    let key = file("signature/fixtures/public-key-with-subkey.gpg", "key.gpg");
+    let manifest = file("signature/fixtures/image.manifest.json", "manifest.json");
+    let sig = file("signature/fixtures/subkey.signature", "subkey.signature");
+    let home = tmp.path().join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    common::peer_ok(
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--batch", "--import"])
+            .arg(&key),
+    );
+    let reference = "testing/manifest:latest";
+    let args = |fpr: &str| {
+        vec![
+            manifest.to_str().unwrap().to_string(),
+            reference.to_string(),
+            fpr.to_string(),
+            sig.to_str().unwrap().to_string(),
+        ]
+    };
+    let v = Vouch::new();
+    for (fpr, skopeo_code) in [(SUBKEY, 0), (OTHER, 1), (PRIMARY, 1)] {
+        let skopeo = Command::new("skopeo")
+            .env("GNUPGHOME", &home)
+            .arg("standalone-verify")
+            .args(args(fpr))
+            .output()
+            .unwrap();
+        assert_eq!(
+            skopeo.status.code(),
+            Some(skopeo_code),
+            "skopeo for {fpr}: {}",
+            String::from_utf8_lossy(&skopeo.stderr)
+        );
+        let vouch_code = if fpr == PRIMARY { 0 } else { skopeo_code };
+        // From the GnuPG keyring (as skopeo) and from a key file.
+        let from_home = v
+            .cmd()
+            .env("GNUPGHOME", &home)
+            .arg("standalone-verify")
+            .args(args(fpr))
+            .output()
+            .unwrap();
+        let mut with_file = vec!["standalone-verify".to_string(), "--public-key-file".into()];
+        with_file.push(key.to_str().unwrap().into());
+        with_file.extend(args(fpr));
+        let with_file: Vec<&str> = with_file.iter().map(String::as_str).collect();
+        for out in [from_home, v.output(&with_file)] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(vouch_code),
+                "vouch for {fpr}: {err}"
+            );
+            if vouch_code == 0 {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    stdout.starts_with(&format!(
+                        "Signature verified using fingerprint {PRIMARY}, digest sha256:"
+                    )),
+                    "{stdout}"
+                );
+            } else {
+                assert_eq!(err.lines().count(), 1, "{err}");
+                assert!(
+                    err.contains(&format!(
+                        "Signature by {PRIMARY} does not match expected fingerprint"
+                    )),
+                    "{err}"
+                );
+            }
+        }
+    }
+}

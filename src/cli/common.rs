@@ -94,7 +94,17 @@ pub fn init_tracing(g: &Global) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .try_init();
+}
+
+/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org:
+/// any non-empty value): escape codes in a log file or a CI capture are noise
+/// that hides what was said.
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 /// A tokio runtime for one command.
@@ -106,7 +116,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting async runtime")
 }
 
-/// Prints podman-style progress on stderr unless quiet.
+/// Prints podman-style progress on stderr unless quiet; lines carry names
+/// from input, so they are escaped.
 pub struct Progress {
     pub quiet: bool,
 }
@@ -114,7 +125,7 @@ pub struct Progress {
 impl Progress {
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", super::escape::escape(msg.as_ref()));
         }
     }
 }

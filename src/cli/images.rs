@@ -258,7 +258,7 @@ pub fn rmi(g: &Global, a: RmiArgs) -> anyhow::Result<ExitCode> {
             Ok(Removed::Untagged(_)) => println!("Untagged: {n}"),
             Ok(Removed::Deleted(id)) => println!("Deleted: {id}"),
             Err(e) => {
-                eprintln!("Error: {e}");
+                eprintln!("Error: {}", super::escape::escape(&e.to_string()));
                 failed = Some(e);
             }
         }

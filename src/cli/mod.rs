@@ -3,6 +3,7 @@
 mod checkpoint;
 mod common;
 mod containers;
+mod escape;
 mod image_trust;
 mod images;
 mod policy_lint;
@@ -139,7 +140,8 @@ pub fn main() -> ExitCode {
 }
 
 /// The error chain on one line, skipping causes already spelled out by the
-/// message above them (library errors name their source in their message).
+/// message above them (library errors name their source in their message),
+/// with untrusted bytes escaped ([`escape::escape`]).
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -152,7 +154,7 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
         }
         out.push_str(&msg);
     }
-    out.replace('\n', " ")
+    escape::escape(&out)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -109,8 +109,8 @@ impl Staging {
                         .with_context(|| format!("publishing signature to {url}"))?;
                     let status = resp.status();
                     if !status.is_success() {
-                        let body = resp.text().await.unwrap_or_default();
-                        anyhow::bail!("publishing signature to {url}: {status}: {}", body.trim());
+                        let body = error_body(resp).await;
+                        anyhow::bail!("publishing signature to {url}: {status}: {body}");
                     }
                     anyhow::Ok(())
                 })?;
@@ -118,6 +118,26 @@ impl Staging {
         }
         Ok(())
     }
+}
+
+/// At most this much of a refusing server's body is read, and this many
+/// characters of it are shown (escaped by the error printer): the body is
+/// the server's, and may be hostile or huge.
+const ERROR_BODY_READ: usize = 4096;
+const ERROR_BODY_SHOWN: usize = 200;
+
+/// The first line's worth of a refusal body, for the error message.
+async fn error_body(mut resp: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_READ {
+            body.truncate(ERROR_BODY_READ);
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    super::escape::truncate(text.trim(), ERROR_BODY_SHOWN)
 }
 
 impl SignFlags {
@@ -183,25 +203,38 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         None => dest.to_string(),
     };
 
+    // The signature is made and stored before a blob moves: a key that
+    // cannot sign (wrong passphrase, agent refusal) or a staging that refuses
+    // the signature fails the push with nothing uploaded, and a tag is never
+    // visible without its signature. The manifest is pushed exactly as
+    // stored, so its digest is known now.
+    let manifest = store.read_blob(&image.digest)?;
+    let digest = vouch_image::Digest::of(&manifest);
+    if let (Some(key), Some(base)) = (key.as_mut(), staging.as_ref()) {
+        let sig = key
+            .sign_manifest(&manifest, &identity)
+            .with_context(|| format!("signing {dest}"))?;
+        p.say("Storing signatures");
+        base.store(&digest.to_string(), sig)?;
+    }
+
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
             push(&store, &image, &dest, &opts).await
         })
         .with_context(|| format!("pushing {} to {dest}", a.source))?;
+    anyhow::ensure!(
+        pushed.digest == digest,
+        "pushing {} to {dest}: the registry holds manifest {}, but {digest} was signed",
+        a.source,
+        pushed.digest
+    );
     p.say(format!(
         "Copying {} blobs ({} already present)",
         pushed.blobs_sent, pushed.blobs_skipped
     ));
     p.say("Writing manifest to image destination");
-    if let (Some(key), Some(base)) = (key.as_mut(), staging.as_ref()) {
-        let manifest = store.read_blob(&image.digest)?;
-        let sig = key
-            .sign_manifest(&manifest, &identity)
-            .with_context(|| format!("signing {dest}"))?;
-        p.say("Storing signatures");
-        base.store(&pushed.digest.to_string(), sig)?;
-    }
     if let Some(f) = &a.digestfile {
         vouch_image::outfile::write_output(f, pushed.digest.to_string().as_bytes())?;
     }

@@ -64,6 +64,25 @@ fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
 }
 
+/// Reads a manifest or signature file of at most 4 MiB (containers/image's
+/// limits for both, docs/trust-formats.md §1.4), so a huge or endless file
+/// is refused before it is buffered.
+fn read_capped(p: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    const LIMIT: usize = vouch_verify::bounds::MAX_SIGNATURE_BYTES;
+    let file = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+    let mut bytes = Vec::new();
+    file.take(LIMIT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", p.display()))?;
+    anyhow::ensure!(
+        bytes.len() <= LIMIT,
+        "reading {}: more than {LIMIT} bytes",
+        p.display()
+    );
+    Ok(bytes)
+}
+
 /// The lines of a batch file: (line number, whitespace-separated fields),
 /// each line holding exactly three fields.
 fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
@@ -223,12 +242,16 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         for (n, [manifest, reference, signature]) in lines {
             let at = format!("{}:{n}", list.display());
-            let inputs =
-                read(Path::new(&manifest)).and_then(|m| Ok((m, read(Path::new(&signature))?)));
+            let inputs = read_capped(Path::new(&manifest))
+                .and_then(|m| Ok((m, read_capped(Path::new(&signature))?)));
             let (manifest, signature) = match inputs {
                 Ok(x) => x,
                 Err(e) => {
-                    eprintln!("Error: {at}: {}", super::one_line(&e));
+                    eprintln!(
+                        "Error: {}: {}",
+                        super::escape::escape(&at),
+                        super::one_line(&e)
+                    );
                     errors += 1;
                     continue;
                 }
@@ -252,7 +275,7 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
                     .context("writing to stdout")?;
                 }
                 Err(e) => {
-                    eprintln!("Error: {at}: {}", rejected(e));
+                    eprintln!("Error: {}: {}", super::escape::escape(&at), rejected(e));
                     rejections += 1;
                 }
             }
@@ -272,8 +295,8 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
             "usage: vouch standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE"
         );
     };
-    let manifest = read(Path::new(manifest))?;
-    let signature = read(Path::new(signature))?;
+    let manifest = read_capped(Path::new(manifest))?;
+    let signature = read_capped(Path::new(signature))?;
     let expected = ExpectedKeys::parse(fprs);
     let keyring = load_keyring(&a, &expected)?;
     match verify_standalone(

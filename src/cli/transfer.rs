@@ -90,7 +90,7 @@ pub fn load(g: &Global, a: LoadArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("loading {}", a.input.display()))?;
     for r in recs {
         match r.names.first() {
-            Some(n) => println!("Loaded image: {n}"),
+            Some(n) => println!("Loaded image: {}", super::escape::escape(&n.to_string())),
             None => println!("Loaded image: sha256:{}", r.id),
         }
     }

@@ -814,6 +814,11 @@ pub struct Gpg {
 
 impl Gpg {
     pub fn new(email: &str) -> Self {
+        Self::with_passphrase(email, "")
+    }
+
+    /// [`Gpg::new`] with the secret key protected by `passphrase`.
+    pub fn with_passphrase(email: &str, passphrase: &str) -> Self {
         let home = tempfile::Builder::new()
             .prefix("gpg")
             .tempdir_in("/tmp")
@@ -823,8 +828,10 @@ impl Gpg {
             .arg(home.path())
             .args([
                 "--batch",
+                "--pinentry-mode",
+                "loopback",
                 "--passphrase",
-                "",
+                passphrase,
                 "--quick-gen-key",
                 email,
                 "rsa2048",

@@ -6,7 +6,7 @@
 //! * [`json`] — the paranoid JSON layer (duplicates, unknown keys, trailing
 //!   bytes; errors located by key path and line:column), shared with the linter;
 //! * [`docker_ref`] — docker references as containers/image normalises them;
-//! * [`sniff`] → [`mechanism`] → [`untrusted`] → [`signature`] — a stored blob
+//! * [`sniff`] → [`bounds`] → [`mechanism`] → [`untrusted`] → [`signature`] — a stored blob
 //!   is classified, verified with Sequoia against trusted keys, its payload
 //!   parsed as an *untrusted* claim, and only [`signature::accept`] turns it
 //!   into a trusted [`Signature`];
@@ -38,6 +38,7 @@
 
 /// Docker references live in the image crate (the shared vocabulary).
 pub use vouch_image::docker_ref;
+pub mod bounds;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;

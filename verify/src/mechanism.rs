@@ -29,6 +29,7 @@ use sequoia_openpgp::policy::{Policy, StandardPolicy};
 use sequoia_openpgp::types::RevocationStatus;
 use sequoia_openpgp::{Cert, KeyHandle};
 
+use crate::bounds::{self, BoundsError, MAX_SIGNATURE_BYTES};
 use crate::keyring::Keyring;
 
 /// Bytes an OpenPGP signature vouched for, and whose key vouched.
@@ -91,6 +92,8 @@ pub enum MechanismError {
     },
     #[error("Invalid GPG signature: key {fingerprint} is revoked")]
     KeyRevoked { fingerprint: String },
+    #[error("Invalid GPG signature: {0}")]
+    Bounds(#[from] BoundsError),
     #[error("Invalid GPG signature: malformed signature")]
     Malformed {
         #[source]
@@ -104,6 +107,7 @@ pub fn verify(
     blob: &[u8],
     now: SystemTime,
 ) -> Result<VerifiedBlob, MechanismError> {
+    bounds::check(blob)?;
     let policy = StandardPolicy::new();
     let mut helper = Helper {
         certs: keys.certs(),
@@ -124,7 +128,14 @@ pub fn verify(
         }
     };
     let mut payload = Vec::new();
-    if let Err(source) = verifier.read_to_end(&mut payload) {
+    // bounds::check already limited the expansion; this keeps the read
+    // bounded even if the two walks ever disagreed.
+    let limit = MAX_SIGNATURE_BYTES as u64 + 1;
+    let read = (&mut verifier).take(limit).read_to_end(&mut payload);
+    if payload.len() > MAX_SIGNATURE_BYTES {
+        return Err(BoundsError::DecompressedTooLarge.into());
+    }
+    if let Err(source) = read {
         drop(verifier);
         return Err(helper.outcome.take().and_then(Result::err).unwrap_or(
             MechanismError::Message {

@@ -64,8 +64,9 @@ pub enum SignatureRejection {
 
 /// Runs checks 2–5 of §2.6 on a verified blob.
 ///
-/// `trusted` are the primary fingerprints the requirement trusts (exact,
-/// case-sensitive comparison); `manifest_digest` is [`vouch_sign::manifest_digest`]
+/// `trusted` are the fingerprints the requirement trusts (exact,
+/// case-sensitive comparison), each matching a certificate's primary key or
+/// the signing subkey itself; `manifest_digest` is [`vouch_sign::manifest_digest`]
 /// of the image's manifest; `identity_ok` is the requirement's identity rule
 /// applied to the signed reference.
 pub fn accept(
@@ -75,7 +76,8 @@ pub fn accept(
     identity_ok: impl FnOnce(&str) -> bool,
 ) -> Result<Signature, SignatureRejection> {
     let key = verified.key_fingerprint();
-    if !trusted.iter().any(|t| t == key) {
+    let signing = verified.signing_fingerprint();
+    if !trusted.iter().any(|t| t == key || t == signing) {
         return Err(SignatureRejection::KeyNotAccepted(key.to_string()));
     }
     let claim = UntrustedSimpleSigning::from_verified(verified)?;
@@ -104,6 +106,8 @@ pub enum DumpError {
     #[error("The input is not a signature")]
     NotASignature,
     #[error(transparent)]
+    Bounds(#[from] crate::bounds::BoundsError),
+    #[error(transparent)]
     Payload(#[from] PayloadError),
 }
 
@@ -113,13 +117,19 @@ pub fn untrusted_dump(blob: &[u8]) -> Result<UntrustedDump, DumpError> {
     use sequoia_openpgp::packet::Packet;
     use sequoia_openpgp::parse::{PacketParser, PacketParserResult, Parse};
 
+    crate::bounds::check(blob)?;
     let mut literal: Option<Vec<u8>> = None;
     let mut issuer: Option<String> = None;
     let mut ppr = PacketParser::from_bytes(blob).map_err(|_| DumpError::NotASignature)?;
     while let PacketParserResult::Some(mut pp) = ppr {
         if let Packet::Literal(_) = pp.packet {
             let mut body = Vec::new();
-            std::io::Read::read_to_end(&mut pp, &mut body).map_err(|_| DumpError::NotASignature)?;
+            let limit = crate::bounds::MAX_SIGNATURE_BYTES as u64 + 1;
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut pp, limit), &mut body)
+                .map_err(|_| DumpError::NotASignature)?;
+            if body.len() > crate::bounds::MAX_SIGNATURE_BYTES {
+                return Err(crate::bounds::BoundsError::DecompressedTooLarge.into());
+            }
             literal = Some(body);
         }
         match &pp.packet {

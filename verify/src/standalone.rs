@@ -19,7 +19,8 @@ use crate::untrusted::PayloadError;
 pub enum ExpectedKeys {
     /// Any key of the keyring (skopeo's `any`, only with a public key file).
     Any,
-    /// One of these primary fingerprints (upper-case hex, compared exactly).
+    /// One of these fingerprints (upper-case hex, compared exactly): a
+    /// certificate's primary, or the signing subkey's own.
     Fingerprints(Vec<String>),
 }
 
@@ -81,7 +82,10 @@ pub fn verify_standalone(
     let verified = mechanism::verify(keyring, signature, now)?;
     let actual = verified.key_fingerprint().to_string();
     if let ExpectedKeys::Fingerprints(list) = expected_keys {
-        if !list.contains(&actual) {
+        // The signing subkey's own fingerprint names the key as well as its
+        // primary's does (skopeo accepts it: GPGME reports the subkey).
+        let signing = verified.signing_fingerprint();
+        if !list.iter().any(|f| *f == actual || f == signing) {
             return Err(StandaloneError::Fingerprint {
                 actual,
                 expected: list.clone(),
@@ -182,6 +186,37 @@ mod tests {
         assert!(matches!(
             run("UPPERCASE", &fpr, "busybox.signature"),
             Err(StandaloneError::ExpectedReference { .. })
+        ));
+    }
+
+    #[test]
+    fn subkey_fingerprint_is_accepted_as_well_as_the_primary() {
+        // skopeo 1.9.3 accepts the subkey's own fingerprint (GPGME reports
+        // the subkey); current upstream also accepts the primary's.
+        let keyring = Keyring::import(&fixture("signature/fixtures/public-key-with-subkey.gpg"));
+        let run = |fprs: &str| {
+            verify_standalone(
+                &fixture("signature/fixtures/image.manifest.json"),
+                "testing/manifest:latest",
+                &ExpectedKeys::parse(fprs),
+                &keyring,
+                &fixture("signature/fixtures/subkey.signature"),
+                test_now(),
+            )
+        };
+        const PRIMARY: &str = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36";
+        const SUBKEY: &str = "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF";
+        for fprs in [PRIMARY, SUBKEY, &format!("{TEST_KEY},{SUBKEY}")] {
+            let sig = run(fprs).unwrap_or_else(|e| panic!("{fprs}: {e}"));
+            assert_eq!(sig.key_fingerprint(), PRIMARY);
+        }
+        assert!(matches!(
+            run(&SUBKEY.to_lowercase()),
+            Err(StandaloneError::Fingerprint { .. })
+        ));
+        assert!(matches!(
+            run(TEST_KEY),
+            Err(StandaloneError::Fingerprint { .. })
         ));
     }
 

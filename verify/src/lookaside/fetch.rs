@@ -1,6 +1,6 @@
 //! The built-in signature fetcher: `file://` from disk, `http(s)://` with
 //! reqwest over rustls, with upstream's limits — 4 MiB per blob
-//! (`MaxSignatureBodySize`), 404 means "no more signatures", any other
+//! (`MaxSignatureBodySize`; vouch applies it to files too), 404 means "no more signatures", any other
 //! non-200 status is fatal, at most 10 redirects (Go's client default).
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{LookasideUrl, SignatureFetcher};
 
 /// Largest signature blob read over HTTP(S).
-pub const MAX_SIGNATURE_SIZE: usize = 4 * 1024 * 1024;
+pub const MAX_SIGNATURE_SIZE: usize = crate::bounds::MAX_SIGNATURE_BYTES;
 
 /// Why one signature could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,10 @@ pub enum FetchError {
         status: u16,
         reason: String,
     },
+    #[error("reading signature from {path:?}: not a regular file")]
+    NotAFile { path: String },
+    #[error("reading signature from {path:?}: file exceeds {limit} bytes")]
+    FileTooLarge { path: String, limit: usize },
     #[error("reading signature from {url}: body exceeds {limit} bytes")]
     TooLarge { url: String, limit: usize },
     #[error("building the HTTP client for lookaside reads")]
@@ -101,17 +105,55 @@ impl Fetcher {
     }
 }
 
+/// Reads a `file://` signature: only a regular file, at most
+/// [`MAX_SIGNATURE_SIZE`] bytes. `O_NONBLOCK` keeps a planted FIFO from
+/// blocking the open, `O_NOFOLLOW` keeps a planted symlink from redirecting
+/// the read to a device (vouch writes signatures as regular files); anything
+/// but a regular file is refused after `fstat`.
+fn read_file(path: &str) -> Result<Option<Vec<u8>>, FetchError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let io = |source| FetchError::File {
+        path: path.to_string(),
+        source,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(FetchError::NotAFile {
+                path: path.to_string(),
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(FetchError::NotAFile {
+            path: path.to_string(),
+        });
+    }
+    let mut body = Vec::new();
+    file.take(MAX_SIGNATURE_SIZE as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(io)?;
+    if body.len() > MAX_SIGNATURE_SIZE {
+        return Err(FetchError::FileTooLarge {
+            path: path.to_string(),
+            limit: MAX_SIGNATURE_SIZE,
+        });
+    }
+    Ok(Some(body))
+}
+
 impl SignatureFetcher for Fetcher {
     async fn fetch(&self, url: &LookasideUrl) -> Result<Option<Vec<u8>>, FetchError> {
         match url.scheme() {
-            Some("file") => match tokio::fs::read(url.path()).await {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(source) => Err(FetchError::File {
-                    path: url.path().to_string(),
-                    source,
-                }),
-            },
+            Some("file") => read_file(url.path()),
             Some("http" | "https") => self.fetch_http(url).await,
             _ => Err(FetchError::UnsupportedScheme {
                 url: url.to_string(),

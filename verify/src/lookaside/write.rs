@@ -95,7 +95,11 @@ pub fn append_signature(
         .prefix(".signature-")
         .tempfile_in(&dir)
         .map_err(io(&dir))?;
-    tmp.write_all(blob).map_err(io(tmp.path()))?;
+    let (head, tail) = blob.split_at(blob.len() / 2);
+    tmp.write_all(head).map_err(io(tmp.path()))?;
+    #[cfg(debug_assertions)]
+    test_pause("signature-append");
+    tmp.write_all(tail).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(tmp.path()))?;
     for i in 0.. {
         let url = repo_base.signature(manifest_digest, i)?;
@@ -112,6 +116,19 @@ pub fn append_signature(
         }
     }
     unreachable!("the loop only ends by returning")
+}
+
+/// Debug builds only: `VOUCH_TEST_PAUSE=<point>` announces `vouch-test:
+/// paused at <point>` on stderr and waits to be killed, so a crash test can
+/// kill a writer exactly mid-append. Compiled out of release builds.
+#[cfg(debug_assertions)]
+fn test_pause(point: &str) {
+    if std::env::var("VOUCH_TEST_PAUSE").as_deref() == Ok(point) {
+        eprintln!("vouch-test: paused at {point}");
+        loop {
+            std::thread::park();
+        }
+    }
 }
 
 /// Only `file://` staging is written directly; `http(s)://` staging is
