@@ -1291,9 +1291,15 @@ fn sigkill_during_export_restore_and_import() {
         &h,
         &["container", "checkpoint", "-e", &a, "big"],
         "export",
-        |pid| {
-            let tmp = dir.join(format!(".big.tar.zst.tmp{pid}"));
-            !archive.exists() && std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 1 << 20)
+        |_| {
+            // The export's random temp name: `.big.tar.zst.XXXXXX.tmp`.
+            let temp_big = std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(".big.tar.zst.")
+                    && n.ends_with(".tmp")
+                    && e.metadata().is_ok_and(|m| m.len() > 1 << 20)
+            });
+            !archive.exists() && temp_big
         },
     );
     assert!(!archive.exists(), "no half-written archive at {a}");

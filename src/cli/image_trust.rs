@@ -121,7 +121,7 @@ fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    vouch_image::store::write_atomic(&path, &bytes)?;
+    vouch_image::outfile::write_output(&path, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 

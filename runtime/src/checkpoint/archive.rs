@@ -24,7 +24,7 @@
 //! saved config may grant.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
@@ -158,8 +158,10 @@ pub fn config_dump(cfg: &ContainerConfig, meta: &CheckpointMeta) -> Value {
     })
 }
 
-/// Writes the archive of `d`'s checkpoint to `out` (temp file + rename);
-/// returns its size.
+/// Writes the archive of `d`'s checkpoint to `out` through the image
+/// crate's output-file rules (a random `O_EXCL` temp file + rename for a
+/// regular or new path, written through for a device or FIFO, a symlink
+/// resolved first); returns its size.
 pub fn export(
     d: &ContainerDir,
     cfg: &ContainerConfig,
@@ -167,15 +169,12 @@ pub fn export(
     out: &Path,
     c: Compression,
 ) -> Result<u64> {
-    let tmp = out.with_file_name(format!(
-        ".{}.tmp{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
+    let outfile = vouch_image::outfile::OutFile::create(out).map_err(out_err)?;
+    // Errors below name the path the user gave; the temp file is removed
+    // with `outfile` if anything fails.
+    let tmp = out.to_path_buf();
     let r = (|| -> Result<u64> {
-        let f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let f = outfile.file().try_clone().map_err(io_err(&tmp))?;
         let sink = match c {
             Compression::Zstd => Sink::Zstd(
                 zstd::Encoder::new(f, zstd_level(&d.dir.join(IMAGES_DIR))).map_err(io_err(&tmp))?,
@@ -227,16 +226,23 @@ pub fn export(
             .map_err(io_err(&tmp))?;
         }
         let sink = b.into_inner().map_err(io_err(&tmp))?;
-        let f = sink.finish().map_err(e)?;
-        let len = f.metadata().map_err(io_err(&tmp))?.len();
-        drop(f);
-        fs::rename(&tmp, out).map_err(io_err(out))?;
+        let mut f = sink.finish().map_err(e)?;
+        f.flush().map_err(io_err(&tmp))?;
+        // The written length: a device or FIFO written through has no size.
+        let len = f.stream_position().map_err(io_err(&tmp))?;
         Ok(len)
     })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let len = r?;
+    outfile.commit().map_err(out_err)?;
+    Ok(len)
+}
+
+/// An output-file error as the checkpoint error that names the path.
+fn out_err(e: vouch_image::outfile::OutputError) -> CheckpointError {
+    CheckpointError::Io {
+        path: e.path,
+        source: e.source,
     }
-    r
 }
 
 /// An unpacked, checked archive in a staging directory.
