@@ -60,7 +60,7 @@ trap cleanup EXIT
 
 # ------------------------------------------------------------ data
 root=$work/root
-sig=${BENCH_SIGNATURE:-$repo/../shared/fixtures/containers-image/signature/fixtures/image.signature}
+sig=${BENCH_SIGNATURE:-$repo/fixtures/containers-image/signature/fixtures/image.signature}
 [[ -f $sig ]] || sig=/dev/null
 log "writing $nfiles signature files"
 python3 - "$root" "$nfiles" "$sig" >"$work/paths" <<'EOF'

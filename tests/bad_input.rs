@@ -1,5 +1,5 @@
-//! Bad input and registry faults: each gets a one-line error, exit code 2,
-//! and leaves the store as it was.
+//! Bad input and registry faults: each gets a one-line error, exit code 2
+//! (`Vouch::fails(2, …)`), and leaves the store as it was.
 
 mod common;
 
@@ -41,13 +41,13 @@ fn malformed_references() {
         "registry:5000/",
         "x:y:z",
     ] {
-        let err = v.fails(&["pull", "--tls-verify=false", bad]);
+        let err = v.fails(2, &["pull", "--tls-verify=false", bad]);
         assert!(err.contains("invalid image reference"), "{bad}: {err}");
     }
     v.import_httpd("localhost/httpd");
-    let err = v.fails(&["push", "localhost/httpd", "Bad Ref"]);
+    let err = v.fails(2, &["push", "localhost/httpd", "Bad Ref"]);
     assert!(err.contains("invalid image reference"), "{err}");
-    let err = v.fails(&["tag", "localhost/httpd", "Bad:Tag:x"]);
+    let err = v.fails(2, &["tag", "localhost/httpd", "Bad:Tag:x"]);
     assert!(err.contains("invalid image reference"), "{err}");
 }
 
@@ -61,7 +61,7 @@ fn unknown_local_images() {
         &["tag", "nosuch", "other"],
         &["save", "-o", "/tmp/never-written.tar", "nosuch"],
     ] {
-        let err = v.fails(args);
+        let err = v.fails(2, args);
         assert!(err.contains("nosuch: image not known"), "{args:?}: {err}");
     }
     assert!(!std::path::Path::new("/tmp/never-written.tar").exists());
@@ -71,11 +71,14 @@ fn unknown_local_images() {
 fn unreachable_registry() {
     let v = Vouch::new();
     let port = common::free_port();
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        &format!("127.0.0.1:{port}/x:1"),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            &format!("127.0.0.1:{port}/x:1"),
+        ],
+    );
     assert!(
         err.contains(&format!("cannot reach registry 127.0.0.1:{port}")),
         "{err}"
@@ -88,17 +91,23 @@ fn unreachable_registry() {
 fn missing_manifest_is_404() {
     let (reg, _) = seeded();
     let v = Vouch::new();
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        &format!("{}/httpd:nosuchtag", reg.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/httpd:nosuchtag", reg.host()),
+        ],
+    );
     assert!(err.contains("manifest unknown"), "{err}");
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        &format!("{}/nosuchrepo:1", reg.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/nosuchrepo:1", reg.host()),
+        ],
+    );
     assert!(err.contains("manifest unknown"), "{err}");
     assert_empty_store(&v);
 }
@@ -107,14 +116,17 @@ fn missing_manifest_is_404() {
 fn plain_http_needs_tls_verify_false() {
     let (reg, _) = seeded();
     let v = Vouch::new();
-    let err = v.fails(&["pull", &format!("{}/httpd:1", reg.host())]);
+    let err = v.fails(2, &["pull", &format!("{}/httpd:1", reg.host())]);
     assert!(err.contains("over https"), "{err}");
     assert!(err.contains("--tls-verify=false"), "{err}");
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=true",
-        &format!("{}/httpd:1", reg.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=true",
+            &format!("{}/httpd:1", reg.host()),
+        ],
+    );
     assert!(err.contains("over https"), "{err}");
     assert_empty_store(&v);
 }
@@ -123,23 +135,32 @@ fn plain_http_needs_tls_verify_false() {
 fn unauthorized_without_credentials() {
     let reg = Registry::start_htpasswd("bob", "pw");
     let v = Vouch::new();
-    let err = v.fails(&["pull", "--tls-verify=false", &format!("{}/x:1", reg.host())]);
+    let err = v.fails(
+        2,
+        &["pull", "--tls-verify=false", &format!("{}/x:1", reg.host())],
+    );
     assert!(err.contains("authentication required"), "{err}");
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        "--creds",
-        "nocolon",
-        &format!("{}/x:1", reg.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            "--creds",
+            "nocolon",
+            &format!("{}/x:1", reg.host()),
+        ],
+    );
     assert!(err.contains("--creds must be USER:PASSWORD"), "{err}");
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        "--authfile",
-        "/nonexistent/auth.json",
-        &format!("{}/x:1", reg.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            "--authfile",
+            "/nonexistent/auth.json",
+            &format!("{}/x:1", reg.host()),
+        ],
+    );
     assert!(err.contains("/nonexistent/auth.json"), "{err}");
     assert_empty_store(&v);
 }
@@ -150,11 +171,14 @@ fn corrupted_blob_is_rejected_and_nothing_stored() {
     for mode in ["corrupt-blob", "truncate-blob"] {
         let proxy = FaultProxy::start(&reg, mode);
         let v = Vouch::new();
-        let err = v.fails(&[
-            "pull",
-            "--tls-verify=false",
-            &format!("{}/httpd:1", proxy.host()),
-        ]);
+        let err = v.fails(
+            2,
+            &[
+                "pull",
+                "--tls-verify=false",
+                &format!("{}/httpd:1", proxy.host()),
+            ],
+        );
         assert!(
             err.contains("integrity") || err.contains("got ") || err.contains("reading blob"),
             "{mode}: {err}"
@@ -174,11 +198,14 @@ fn manifest_not_matching_its_digest_is_rejected() {
     for mode in ["wrong-manifest", "wrong-manifest-keep-header"] {
         let proxy = FaultProxy::start(&reg, mode);
         let v = Vouch::new();
-        let err = v.fails(&[
-            "pull",
-            "--tls-verify=false",
-            &format!("{}/httpd@{digest}", proxy.host()),
-        ]);
+        let err = v.fails(
+            2,
+            &[
+                "pull",
+                "--tls-verify=false",
+                &format!("{}/httpd@{digest}", proxy.host()),
+            ],
+        );
         assert!(
             err.contains("integrity") || err.contains("igest"),
             "{mode}: {err}"
@@ -189,11 +216,14 @@ fn manifest_not_matching_its_digest_is_rejected() {
     // header is kept: then the mismatch is caught too.
     let proxy = FaultProxy::start(&reg, "wrong-manifest-keep-header");
     let v = Vouch::new();
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        &format!("{}/httpd:1", proxy.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/httpd:1", proxy.host()),
+        ],
+    );
     assert!(err.contains("igest"), "{err}");
     assert_empty_store(&v);
 }
@@ -203,11 +233,14 @@ fn registry_errors_are_reported() {
     let (reg, _) = seeded();
     let proxy = FaultProxy::start(&reg, "status-500");
     let v = Vouch::new();
-    let err = v.fails(&[
-        "pull",
-        "--tls-verify=false",
-        &format!("{}/httpd:1", proxy.host()),
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            &format!("{}/httpd:1", proxy.host()),
+        ],
+    );
     assert!(err.contains("500") || err.contains("Server error"), "{err}");
     assert_empty_store(&v);
 }
@@ -215,10 +248,42 @@ fn registry_errors_are_reported() {
 #[test]
 fn docker_archive_and_garbage_are_refused_by_load() {
     let v = Vouch::new();
+    // A real docker-archive, as skopeo writes it (from an OCI layout).
+    let oci = v.home.path().join("oci");
+    common::oci_layout(
+        &oci,
+        &[common::OciImage::one_layer(
+            common::layer_with_file("hello.txt", b"hello\n"),
+            "application/vnd.oci.image.layer.v1.tar",
+            "amd64",
+        )],
+        Some("1"),
+    );
+    let archive = v.home.path().join("docker-archive.tar");
+    common::peer_ok(
+        std::process::Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "-q"])
+            .arg(format!("oci:{}:1", oci.display()))
+            .arg(format!(
+                "docker-archive:{}:localhost/hello:1",
+                archive.display()
+            )),
+    );
+    let a = archive.to_str().unwrap();
+    let err = v.fails(2, &["load", "-i", a]);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "Error: {a}: this is a docker-archive; vouch load reads oci-archive \
+             (podman save --format oci-archive)"
+        ),
+    );
+    assert_empty_store(&v);
     let junk = v.home.path().join("junk.tar");
     std::fs::write(&junk, b"this is not a tar archive at all").unwrap();
-    v.fails(&["load", "-i", junk.to_str().unwrap()]);
-    let err = v.fails(&["load", "-i", "/nonexistent.tar"]);
+    let err = v.fails(2, &["load", "-i", junk.to_str().unwrap()]);
+    assert!(err.contains(junk.to_str().unwrap()), "{err}");
+    let err = v.fails(2, &["load", "-i", "/nonexistent.tar"]);
     assert!(err.contains("/nonexistent.tar"), "{err}");
     assert_empty_store(&v);
 }
@@ -235,7 +300,7 @@ fn tampered_archive_blob_is_refused() {
     bytes[1024 + 512 + 100] ^= 0xff;
     std::fs::write(&archive, &bytes).unwrap();
     let w = Vouch::new();
-    let err = w.fails(&["load", "-i", archive.to_str().unwrap()]);
+    let err = w.fails(2, &["load", "-i", archive.to_str().unwrap()]);
     assert!(err.contains("does not match its digest"), "{err}");
     assert_empty_store(&w);
 }

@@ -2,9 +2,9 @@
 //! CRIU — the podman tutorial's checkpoint/restore/migration sequence, a
 //! counter that keeps counting, an established TCP connection that
 //! survives, migration between two stores and between two network
-//! namespaces, and the fault cases (nothing half-created). Tests skip with
-//! a printed reason when not root, when runc/nft/ip are missing or when
-//! `criu check` fails.
+//! namespaces, and the fault cases (nothing half-created). Tests skip
+//! (tests/common/skip.rs: recorded, or a failure under VOUCH_NO_SKIP) when
+//! not root, when runc/nft/ip are missing or when `criu check` fails.
 
 mod common;
 
@@ -21,24 +21,25 @@ fn skip_reason() -> Option<String> {
     if let Some(r) = common::runtime_skip_reason() {
         return Some(r);
     }
-    match Command::new("criu").arg("check").output() {
+    // VOUCH_CRIU, then PATH, and the version check: what the product does.
+    let criu = match vouch_runtime::checkpoint::criu::locate(None) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("{e} (scripts/install-criu.sh installs CRIU)")),
+    };
+    match Command::new(&criu.path).arg("check").output() {
         Ok(o) if o.status.success() => None,
         Ok(o) => Some(format!(
-            "`criu check` failed: {}",
+            "`{} check` failed: {}",
+            criu.path.display(),
             String::from_utf8_lossy(&o.stderr).trim()
         )),
-        Err(e) => Some(format!(
-            "criu is not installed ({e}); scripts/install-criu.sh installs it"
-        )),
+        Err(e) => Some(format!("running {}: {e}", criu.path.display())),
     }
 }
 
 macro_rules! require_criu {
     () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+        require!(skip_reason())
     };
 }
 
@@ -106,19 +107,11 @@ impl Host {
     }
 
     /// Fails with exactly one `Error:` line; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    /// Runs vouch, asserting exit code `code` (1: policy said no, 2: any
+    /// other error) and one `Error:` line; returns stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
         let out = self.out(args);
-        assert!(
-            !out.status.success(),
-            "vouch {args:?} unexpectedly succeeded"
-        );
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            err.lines().filter(|l| l.starts_with("Error:")).count(),
-            1,
-            "one Error: line expected:\n{err}"
-        );
-        err
+        common::assert_fails(code, &format!("vouch {args:?}"), &out)
     }
 
     fn httpd(&self) -> &'static str {
@@ -336,7 +329,11 @@ fn counter_keeps_counting_and_stop_works() {
         Some(before),
         "frozen while checkpointed"
     );
-    h.fails(&["container", "checkpoint", "counter"]);
+    let err = h.fails(2, &["container", "checkpoint", "counter"]);
+    assert!(
+        err.contains("can only checkpoint running containers"),
+        "{err}"
+    );
     h.ok(&["container", "restore", "counter"]);
     wait_for("the counter to go on", 10, || {
         last_number(&h.logs("counter")).is_some_and(|n| n >= before + 3)
@@ -373,7 +370,8 @@ fn counter_keeps_counting_and_stop_works() {
             .exists(),
         "images removed without --keep"
     );
-    h.fails(&["container", "restore", "counter"]);
+    let err = h.fails(2, &["container", "restore", "counter"]);
+    assert!(err.contains("has no checkpoint to restore"), "{err}");
     h.ok(&["stop", "-t", "1", "counter"]);
     let row = h
         .ok(&["ps", "-a"])
@@ -419,13 +417,13 @@ fn established_tcp_connection_survives() {
         assert!(Instant::now() < deadline, "echo server never answered");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let err = h.fails(&["container", "checkpoint", "echo"]);
+    let err = h.fails(2, &["container", "checkpoint", "echo"]);
     assert!(
         err.contains("tcp") || err.contains("TCP") || err.contains("established"),
         "{err}"
     );
     h.ok(&["container", "checkpoint", "--tcp-established", "echo"]);
-    let err = h.fails(&["container", "restore", "echo"]);
+    let err = h.fails(2, &["container", "restore", "echo"]);
     assert!(err.contains("--tcp-established"), "{err}");
     h.ok(&["container", "restore", "--tcp-established", "echo"]);
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -540,13 +538,13 @@ fn faults_are_clear_and_leave_nothing() {
     let img = h.httpd();
     // Checkpointing a stopped container.
     h.ok(&["run", "--network", "none", "--name", "done", img, "true"]);
-    let err = h.fails(&["container", "checkpoint", "done"]);
+    let err = h.fails(2, &["container", "checkpoint", "done"]);
     assert!(
         err.contains("can only checkpoint running containers"),
         "{err}"
     );
     // Restoring a container that was never checkpointed.
-    let err = h.fails(&["container", "restore", "done"]);
+    let err = h.fails(2, &["container", "restore", "done"]);
     assert!(err.contains("no checkpoint"), "{err}");
     // A --rm container would vanish with its checkpoint: refused.
     let rm_id = h
@@ -564,7 +562,7 @@ fn faults_are_clear_and_leave_nothing() {
         ])
         .trim()
         .to_string();
-    let err = h.fails(&["container", "checkpoint", "ephemeral"]);
+    let err = h.fails(2, &["container", "checkpoint", "ephemeral"]);
     assert!(err.contains("--rm"), "{err}");
     h.ok(&["rm", "-f", "ephemeral"]);
     let _ = rm_id;
@@ -573,16 +571,19 @@ fn faults_are_clear_and_leave_nothing() {
         .ok(&["run", "-d", "--name", "live", img, "sh", "-c", COUNTER])
         .trim()
         .to_string();
-    let err = h.fails(&["container", "restore", "live"]);
+    let err = h.fails(2, &["container", "restore", "live"]);
     assert!(err.contains("running"), "{err}");
     // CRIU missing or unusable: said plainly, nothing changed.
-    let err = h.fails(&[
-        "container",
-        "checkpoint",
-        "--criu",
-        "/nonexistent/criu",
-        "live",
-    ]);
+    let err = h.fails(
+        2,
+        &[
+            "container",
+            "checkpoint",
+            "--criu",
+            "/nonexistent/criu",
+            "live",
+        ],
+    );
     assert!(
         err.contains("/nonexistent/criu") && err.contains("not found"),
         "{err}"
@@ -590,13 +591,16 @@ fn faults_are_clear_and_leave_nothing() {
     let fake = h.v.home.path().join("oldcriu");
     std::fs::write(&fake, "#!/bin/sh\necho 'Version: 3.11'\n").unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let err = h.fails(&[
-        "container",
-        "checkpoint",
-        "--criu",
-        fake.to_str().unwrap(),
-        "live",
-    ]);
+    let err = h.fails(
+        2,
+        &[
+            "container",
+            "checkpoint",
+            "--criu",
+            fake.to_str().unwrap(),
+            "live",
+        ],
+    );
     assert!(err.contains("too old"), "{err}");
     assert!(h.ok(&["ps"]).contains("live"), "still running");
 
@@ -613,30 +617,39 @@ fn faults_are_clear_and_leave_nothing() {
     ]);
     let good = std::fs::read(&archive).unwrap();
     // A name already taken: the original still exists.
-    let err = h.fails(&["container", "restore", "-i", archive.to_str().unwrap()]);
+    let err = h.fails(
+        2,
+        &["container", "restore", "-i", archive.to_str().unwrap()],
+    );
     assert!(err.contains("already exists"), "{err}");
-    let err = h.fails(&[
-        "container",
-        "restore",
-        "-i",
-        archive.to_str().unwrap(),
-        "-n",
-        "done",
-    ]);
+    let err = h.fails(
+        2,
+        &[
+            "container",
+            "restore",
+            "-i",
+            archive.to_str().unwrap(),
+            "-n",
+            "done",
+        ],
+    );
     assert!(err.contains("already in use"), "{err}");
     let count = || h.ok(&["ps", "-a", "-q"]).lines().count();
     let before = count();
     let bad = h.v.home.path().join("bad.tar");
     let try_bad = |bytes: &[u8], want: &str| {
         std::fs::write(&bad, bytes).unwrap();
-        let err = h.fails(&[
-            "container",
-            "restore",
-            "-i",
-            bad.to_str().unwrap(),
-            "-n",
-            "fresh",
-        ]);
+        let err = h.fails(
+            2,
+            &[
+                "container",
+                "restore",
+                "-i",
+                bad.to_str().unwrap(),
+                "-n",
+                "fresh",
+            ],
+        );
         assert!(err.contains(want), "wanted {want:?} in: {err}");
         assert_eq!(count(), before, "no container record left");
         let tmp = h.v.root().join("tmp");
@@ -729,16 +742,19 @@ fn faults_are_clear_and_leave_nothing() {
             .count()
     };
     let mounts_before = mounts();
-    h.fails(&[
-        "container",
-        "restore",
-        "--criu",
-        failing.to_str().unwrap(),
-        "-i",
-        archive.to_str().unwrap(),
-        "-n",
-        "fresh",
-    ]);
+    h.fails(
+        2,
+        &[
+            "container",
+            "restore",
+            "--criu",
+            failing.to_str().unwrap(),
+            "-i",
+            archive.to_str().unwrap(),
+            "-n",
+            "fresh",
+        ],
+    );
     assert_eq!(
         count(),
         before,
@@ -756,13 +772,16 @@ fn faults_are_clear_and_leave_nothing() {
     );
     // The same fault on a local restore leaves the container as it was
     // (exited, checkpoint kept), and a later restore works.
-    h.fails(&[
-        "container",
-        "restore",
-        "--criu",
-        failing.to_str().unwrap(),
-        "live",
-    ]);
+    h.fails(
+        2,
+        &[
+            "container",
+            "restore",
+            "--criu",
+            failing.to_str().unwrap(),
+            "live",
+        ],
+    );
     let row = h
         .ok(&["ps", "-a"])
         .lines()

@@ -46,7 +46,7 @@ fn import_refuses_every_escape() {
     let tmp = tempfile::tempdir().unwrap();
     let v = Vouch::new();
     for tar in evil_tarballs(tmp.path()) {
-        let err = v.fails(&["import", tar.to_str().unwrap(), "localhost/evil"]);
+        let err = v.fails(2, &["import", tar.to_str().unwrap(), "localhost/evil"]);
         assert!(err.contains("layer entry"), "{}: {err}", tar.display());
         assert_nothing_escaped(&v);
     }
@@ -77,7 +77,7 @@ fn pull_refuses_escaping_layers() {
             &format!("oci:{}:evil", layout.display()),
             &format!("docker://{dest}"),
         ]));
-        let err = v.fails(&["pull", "--tls-verify=false", &dest]);
+        let err = v.fails(2, &["pull", "--tls-verify=false", &dest]);
         assert!(err.contains("layer entry"), "{name}: {err}");
         assert_nothing_escaped(&v);
     }

@@ -147,16 +147,19 @@ fn credentials_from_flag_and_auth_file() {
     let v = Vouch::new();
     v.import_httpd("localhost/httpd");
     let dest = format!("{}/private/httpd:1", reg.host());
-    let err = v.fails(&["push", "--tls-verify=false", "localhost/httpd", &dest]);
+    let err = v.fails(2, &["push", "--tls-verify=false", "localhost/httpd", &dest]);
     assert!(err.contains("authentication required"), "{err}");
-    let err = v.fails(&[
-        "push",
-        "--tls-verify=false",
-        "--creds",
-        "alice:wrong",
-        "localhost/httpd",
-        &dest,
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "push",
+            "--tls-verify=false",
+            "--creds",
+            "alice:wrong",
+            "localhost/httpd",
+            &dest,
+        ],
+    );
     assert!(err.contains("authentication required"), "{err}");
     v.ok(&[
         "push",
@@ -168,7 +171,7 @@ fn credentials_from_flag_and_auth_file() {
     ]);
 
     let puller = Vouch::new();
-    let err = puller.fails(&["pull", "--tls-verify=false", &dest]);
+    let err = puller.fails(2, &["pull", "--tls-verify=false", &dest]);
     assert!(err.contains("authentication required"), "{err}");
     // containers-auth.json, explicitly and at podman's default place.
     use base64_like::encode;
@@ -266,7 +269,7 @@ fn tag_and_rmi_follow_podman() {
     assert_eq!(names.as_array().unwrap().len(), 3, "{names}");
     let out = v.ok(&["rmi", "localhost/other:2"]);
     assert!(out.contains("Untagged"), "{out}");
-    let err = v.fails(&["rmi", &id[..12]]);
+    let err = v.fails(2, &["rmi", &id[..12]]);
     assert!(err.contains("several names"), "{err}");
     let out = v.ok(&["rmi", "-f", &id[..12]]);
     assert!(out.contains(&id), "{out}");
@@ -389,12 +392,15 @@ fn manifest_and_compression_variants() {
     let inspect: serde_json::Value =
         serde_json::from_str(&x.ok(&["image", "inspect", &multi])).unwrap();
     assert_eq!(inspect[0]["Architecture"], "arm64");
-    let err = x.fails(&[
-        "pull",
-        "--tls-verify=false",
-        "--platform",
-        "linux/s390x",
-        &multi,
-    ]);
+    let err = x.fails(
+        2,
+        &[
+            "pull",
+            "--tls-verify=false",
+            "--platform",
+            "linux/s390x",
+            &multi,
+        ],
+    );
     assert!(err.contains("linux/s390x"), "{err}");
 }

@@ -249,16 +249,19 @@ fn image_config_and_flags_reach_the_process() {
     v.ok(&["rm", "-f", &id]);
     v.assert_container_gone(&id);
     // Unknown user: a clear error, nothing left.
-    let err = v.fails(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-u",
-        "nosuchuser",
-        img,
-        "true",
-    ]);
+    let err = v.fails(
+        2,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-u",
+            "nosuchuser",
+            img,
+            "true",
+        ],
+    );
     assert!(err.contains("nosuchuser"), "{err}");
     assert!(v.ok(&["ps", "-a", "-q"]).is_empty());
 }
@@ -368,7 +371,7 @@ fn kill_wait_start_restart_exec_keep_the_address() {
     );
     v.ok(&["restart", "-t", "1", "looper"]);
     assert_eq!(v.inspect("looper")["State"]["Status"], "running");
-    let err = v.fails(&["rm", "looper"]);
+    let err = v.fails(2, &["rm", "looper"]);
     assert!(err.contains("running"), "{err}");
     v.ok(&["rm", "-f", "looper"]);
     v.assert_container_gone(&id);
@@ -486,50 +489,62 @@ fn bad_input_is_refused_with_nothing_created() {
     let _g = ContainerGuard(&v);
     let img = v.httpd();
     let count = || v.ok(&["ps", "-a", "-q"]).lines().count();
-    let e = v.fails(&[
-        "run",
-        "--network",
-        "none",
-        "localhost/no-such-image-here",
-        "true",
-    ]);
+    let e = v.fails(
+        2,
+        &[
+            "run",
+            "--network",
+            "none",
+            "localhost/no-such-image-here",
+            "true",
+        ],
+    );
     assert!(e.contains("no-such-image-here"), "{e}");
-    let e = v.fails(&["stop", "nosuchcontainer"]);
+    let e = v.fails(2, &["stop", "nosuchcontainer"]);
     assert!(e.contains("no such container: nosuchcontainer"), "{e}");
     for bad in ["abc:80", "8080:0", "8080:80/sctp", "1.2.3:8080:80"] {
-        let e = v.fails(&["run", "-d", "-p", bad, img]);
+        let e = v.fails(2, &["run", "-d", "-p", bad, img]);
         assert!(e.contains("invalid port mapping"), "{bad}: {e}");
     }
-    let e = v.fails(&[
-        "run",
-        "--network",
-        "none",
-        "--runtime",
-        "/nonexistent/runc",
-        img,
-        "true",
-    ]);
+    let e = v.fails(
+        2,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--runtime",
+            "/nonexistent/runc",
+            img,
+            "true",
+        ],
+    );
     assert!(e.contains("/nonexistent/runc"), "{e}");
-    let e = v.fails(&[
-        "run",
-        "--network",
-        "none",
-        "--name",
-        "bad/name",
-        img,
-        "true",
-    ]);
+    let e = v.fails(
+        2,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "bad/name",
+            img,
+            "true",
+        ],
+    );
     assert!(e.contains("bad/name"), "{e}");
     assert_eq!(count(), 0, "nothing half-created");
 
     v.ok(&["run", "-d", "--network", "none", "--name", "taken", img]);
-    let e = v.fails(&["run", "-d", "--network", "none", "--name", "taken", img]);
+    let e = v.fails(
+        2,
+        &["run", "-d", "--network", "none", "--name", "taken", img],
+    );
     assert!(e.contains("already in use"), "{e}");
     assert_eq!(count(), 1);
 
     let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let busy = l.local_addr().unwrap().port();
-    let e = v.fails(&["run", "-d", "-p", &format!("{busy}:80"), img]);
+    let e = v.fails(2, &["run", "-d", "-p", &format!("{busy}:80"), img]);
     assert!(
         e.contains(&format!("{busy}")) && e.contains("in use"),
         "{e}"
@@ -538,7 +553,10 @@ fn bad_input_is_refused_with_nothing_created() {
     // A start that fails inside the runtime, with a bridge and a published
     // port set up: everything is undone (the error names the container).
     let port = free_port().to_string();
-    let e = v.fails(&["run", "-p", &format!("{port}:80"), img, "/no/such/binary"]);
+    let e = v.fails(
+        2,
+        &["run", "-p", &format!("{port}:80"), img, "/no/such/binary"],
+    );
     assert!(e.contains("/no/such/binary"), "{e}");
     assert_eq!(count(), 1, "failed start is removed");
     let id = e

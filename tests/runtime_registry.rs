@@ -12,10 +12,7 @@ use common::{fixture_cache, free_port, http_get, repo_root, ContainerGuard, Vouc
 #[test]
 fn registry_image_serves_pushes_and_pulls() {
     require_runtime!();
-    if !std::path::Path::new("/usr/bin/docker-registry").exists() {
-        eprintln!("SKIPPED: docker-registry is not installed");
-        return;
-    }
+    require_tools!("docker-registry");
     let v = Vouch::new();
     let _g = ContainerGuard(&v);
     let tar = fixture_cache().join(format!("registry-rootfs-{}.tar", std::process::id()));

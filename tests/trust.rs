@@ -275,7 +275,7 @@ fn image_trust_set_and_show_edit_policy_json_as_podman() {
     assert!(!err.contains("policy"), "skopeo refused the policy: {err}");
     // A signedBy without keys is refused and the file is unchanged.
     let before = std::fs::read(&pol).unwrap();
-    let err = v.fails(&["image", "trust", "set", "--policypath", p, "quay.io"]);
+    let err = v.fails(2, &["image", "trust", "set", "--policypath", p, "quay.io"]);
     assert!(err.contains("--pubkeysfile"), "{err}");
     assert_eq!(std::fs::read(&pol).unwrap(), before);
 }
@@ -345,7 +345,11 @@ fn push_publishes_signatures_to_sigstore_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sigstore-token-file"));
     // A wrong token: the server says 401 and nothing is written.
     let out = push(&[], Some("wrong"));
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a refused upload is an error, not a policy decision"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("401"),
         "{}",
@@ -376,4 +380,163 @@ fn push_publishes_signatures_to_sigstore_server() {
     let policy = tmp.path().join("policy.json");
     common::signed_by_policy(&policy, &reg.host(), &key);
     Vouch::new().policy_pull_ok(&regd, &policy, &dest);
+}
+
+/// A registry holding the httpd fixture as `httpd:1` and `other:1`.
+fn registry_with_httpd() -> (Registry, String, String) {
+    let reg = Registry::start();
+    let v = Vouch::new();
+    v.import_httpd("localhost/httpd");
+    let httpd = format!("{}/httpd:1", reg.host());
+    let other = format!("{}/other:1", reg.host());
+    for dest in [&httpd, &other] {
+        v.ok(&["push", "-q", "--tls-verify=false", "localhost/httpd", dest]);
+    }
+    (reg, httpd, other)
+}
+
+const REJECT_ALL: &str = r#"{"default":[{"type":"reject"}]}"#;
+const ACCEPT_ALL: &str = r#"{"default":[{"type":"insecureAcceptAnything"}]}"#;
+
+/// Asserts that `out` is a policy rejection of `image` (exit 1, one line)
+/// and that the store of `v` holds nothing.
+fn assert_rejected(v: &Vouch, out: &std::process::Output, image: &str) {
+    let err = common::assert_fails(1, &format!("pull of {image}"), out);
+    assert!(
+        err.contains(&format!(
+            "Running image docker://{image} is rejected by policy."
+        )),
+        "{err}"
+    );
+    assert_store_empty(v);
+}
+
+fn assert_store_empty(v: &Vouch) {
+    if v.root().join("images").exists() {
+        assert!(v.images().is_empty(), "an image was stored");
+    }
+    let blobs = v.root().join("blobs/sha256");
+    if blobs.exists() {
+        assert_eq!(
+            std::fs::read_dir(&blobs).unwrap().count(),
+            0,
+            "blobs stored"
+        );
+    }
+}
+
+/// `--policy` and `--insecure-policy` decide, not the home's own policy:
+/// each case is set up so that the home policy would decide otherwise.
+#[test]
+fn policy_flags_override_the_home_policy() {
+    let (_reg, image, _) = registry_with_httpd();
+    let tmp = tempfile::tempdir().unwrap();
+    let reject = tmp.path().join("reject.json");
+    std::fs::write(&reject, REJECT_ALL).unwrap();
+    let accept = tmp.path().join("accept.json");
+    std::fs::write(&accept, ACCEPT_ALL).unwrap();
+    let (reject, accept) = (reject.to_str().unwrap(), accept.to_str().unwrap());
+    let pull = ["pull", "-q", "--tls-verify=false", &image];
+
+    // The home accepts everything; --policy FILE rejects.
+    let v = Vouch::new();
+    let out = v.output(&[&["--policy", reject][..], &pull].concat());
+    assert_rejected(&v, &out, &image);
+    // A --policy file that does not exist is an error naming it, not a
+    // fallback to the home policy.
+    let missing = tmp.path().join("missing.json");
+    let missing = missing.to_str().unwrap();
+    let err = v.fails(2, &[&["--policy", missing][..], &pull].concat());
+    assert!(err.contains(missing), "{err}");
+    assert_store_empty(&v);
+
+    // The home rejects everything: so does a plain pull, but not
+    // --insecure-policy, nor --policy with an accepting file.
+    let w = Vouch::new();
+    std::fs::write(
+        w.home.path().join(".config/containers/policy.json"),
+        REJECT_ALL,
+    )
+    .unwrap();
+    let out = w.output(&pull);
+    assert_rejected(&w, &out, &image);
+    w.ok(&[&["--insecure-policy"][..], &pull].concat());
+    assert_eq!(w.images().len(), 1);
+    w.ok(&["rmi", &image]);
+    w.ok(&[&["--policy", accept][..], &pull].concat());
+    assert_eq!(w.images().len(), 1);
+    w.ok(&["rmi", &image]);
+    // pull --signature-policy beats the global --policy.
+    let out = w.output(&[
+        "--policy",
+        accept,
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--signature-policy",
+        reject,
+        &image,
+    ]);
+    assert_rejected(&w, &out, &image);
+}
+
+/// Without `~/.config/containers/policy.json`, `/etc/containers/policy.json`
+/// decides; with it, the home's file does. The system policy written here
+/// rejects only this test's registry, so other users of the machine are
+/// not disturbed while it is in place.
+#[test]
+fn system_policy_is_the_fallback() {
+    let (reg, image, other) = registry_with_httpd();
+    let scoped_reject = serde_json::json!({
+        "default": [{"type": "insecureAcceptAnything"}],
+        "transports": {"docker": {format!("{}/httpd", reg.host()): [{"type": "reject"}]}}
+    })
+    .to_string();
+    let system = common::SystemPolicy::replace(&scoped_reject);
+    let v = Vouch::new();
+    std::fs::remove_file(v.home.path().join(".config/containers/policy.json")).unwrap();
+    let out = v.output(&["pull", "-q", "--tls-verify=false", &image]);
+    assert_rejected(&v, &out, &image);
+    // The same file accepts another repository of the registry.
+    v.ok(&["pull", "-q", "--tls-verify=false", &other]);
+    assert_eq!(v.images().len(), 1);
+
+    // A home policy wins over the system one.
+    system.set(REJECT_ALL);
+    let w = Vouch::new();
+    w.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    assert_eq!(w.images().len(), 1);
+    drop(system);
+}
+
+/// `vouch run` of an image that is not stored pulls it under the policy:
+/// a rejected image is refused with exit 1, and neither the image nor a
+/// container is left.
+#[test]
+fn run_refuses_an_image_the_policy_rejects() {
+    require_runtime!();
+    let (_reg, image, _) = registry_with_httpd();
+    let tmp = tempfile::tempdir().unwrap();
+    let reject = tmp.path().join("reject.json");
+    std::fs::write(&reject, REJECT_ALL).unwrap();
+    let v = Vouch::new();
+    let _g = common::ContainerGuard(&v);
+    let out = v.output(&[
+        "--policy",
+        reject.to_str().unwrap(),
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--tls-verify=false",
+        &image,
+        "true",
+    ]);
+    assert_rejected(&v, &out, &image);
+    let ps = v.ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "containers: {ps}");
+    let containers = v.root().join("containers");
+    if containers.exists() {
+        assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 0);
+    }
 }

@@ -12,18 +12,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{Gpg, Registry, Vouch};
 
-fn have(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
 macro_rules! require_gpg {
     () => {
-        if !have("gpg") {
-            eprintln!("SKIPPED: gpg is not installed (scripts/setup.sh installs it)");
-            return;
-        }
+        require_tools!("gpg")
     };
 }
 

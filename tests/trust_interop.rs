@@ -12,33 +12,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use common::{Gpg, Registry, Vouch};
-
-/// Why a peer test cannot run here, if it cannot.
-fn missing(tools: &[&str]) -> Option<String> {
-    for t in tools {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-            .unwrap_or(false);
-        if !found {
-            return Some(format!(
-                "{t} is not installed (scripts/setup.sh installs it)"
-            ));
-        }
-    }
-    None
-}
-
-macro_rules! require {
-    ($($t:expr),*) => {
-        if let Some(why) = missing(&[$($t),*]) {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
-    };
-}
 
 /// A signed-image world: a registry, a GnuPG key, a file:// lookaside that
 /// is also the staging area, the registries.d that says so, and the key's
@@ -225,46 +200,46 @@ fn podman_cleanup(dir: &Path) {
 }
 
 /// A registries.d file in /etc/containers/registries.d for one test
-/// registry, removed on drop (also when the test panics). The directory is
-/// created if needed and removed again when the last guard of this process
-/// that created it goes away and it is empty.
+/// registry, removed on drop (also when the test panics), written under the
+/// harness's /etc/containers lock, which it holds until then. The directory
+/// is created if needed and removed again if this guard created it and it
+/// is empty.
 struct EtcRegistriesD {
     file: PathBuf,
+    created_dir: bool,
+    _lock: common::EtcContainersLock,
 }
 
 const ETC_REGD: &str = "/etc/containers/registries.d";
-/// (live guards, whether this process created the directory)
-static ETC_LOCK: Mutex<(usize, bool)> = Mutex::new((0, false));
 
 impl EtcRegistriesD {
     fn install(host: &str, yaml: &str) -> Self {
-        let mut state = ETC_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = common::etc_containers_lock();
         let dir = Path::new(ETC_REGD);
-        if !dir.exists() {
+        let created_dir = !dir.exists();
+        if created_dir {
             std::fs::create_dir_all(dir).unwrap();
-            state.1 = true;
         }
-        state.0 += 1;
         let file = dir.join(format!(
             "vouch-test-{}-{}.yaml",
             std::process::id(),
             host.replace([':', '.'], "-")
         ));
         std::fs::write(&file, yaml).unwrap();
-        EtcRegistriesD { file }
+        EtcRegistriesD {
+            file,
+            created_dir,
+            _lock: lock,
+        }
     }
 }
 
 impl Drop for EtcRegistriesD {
     fn drop(&mut self) {
-        let mut state = ETC_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let _ = std::fs::remove_file(&self.file);
-        state.0 -= 1;
-        if state.0 == 0 && state.1 {
+        if self.created_dir {
             // Only if empty: someone else's files are left alone.
-            if std::fs::remove_dir(ETC_REGD).is_ok() {
-                state.1 = false;
-            }
+            let _ = std::fs::remove_dir(ETC_REGD);
         }
     }
 }
@@ -273,7 +248,7 @@ impl Drop for EtcRegistriesD {
 /// the key, and rejects under one for another key.
 #[test]
 fn vouch_signature_accepted_by_skopeo() {
-    require!("skopeo", "gpg");
+    require_tools!("skopeo", "gpg");
     let w = World::new();
     let v = Vouch::new();
     w.vouch_push(&v, "app:1", true);
@@ -318,7 +293,7 @@ fn vouch_signature_accepted_by_skopeo() {
 /// and rejects with another key's policy.
 #[test]
 fn vouch_signature_accepted_by_podman() {
-    require!("podman", "gpg");
+    require_tools!("podman", "gpg");
     let w = World::new();
     let _etc = EtcRegistriesD::install(&w.reg.host(), &w.yaml());
     let v = Vouch::new();
@@ -339,7 +314,7 @@ fn vouch_signature_accepted_by_podman() {
 /// `vouch pull` accepts under the key's policy, rejects under another's.
 #[test]
 fn podman_and_skopeo_signatures_accepted_by_vouch() {
-    require!("podman", "skopeo", "gpg");
+    require_tools!("podman", "skopeo", "gpg");
     let w = World::new();
     let _etc = EtcRegistriesD::install(&w.reg.host(), &w.yaml());
     let v = Vouch::new();
@@ -410,7 +385,7 @@ fn podman_and_skopeo_signatures_accepted_by_vouch() {
 /// (d) standalone signatures both ways: skopeo (gpg) → vouch, vouch → skopeo.
 #[test]
 fn standalone_sign_and_verify_both_ways() {
-    require!("skopeo", "gpg");
+    require_tools!("skopeo", "gpg");
     let gpg = Gpg::new("standalone@example.com");
     let tmp = tempfile::tempdir().unwrap();
     let manifest = tmp.path().join("manifest.json");
@@ -519,7 +494,7 @@ fn standalone_sign_and_verify_both_ways() {
 /// skopeo and vouch the same decisions.
 #[test]
 fn same_files_same_decisions() {
-    require!("podman", "skopeo", "gpg");
+    require_tools!("podman", "skopeo", "gpg");
     let w = World::new();
     let _etc = EtcRegistriesD::install(&w.reg.host(), &w.yaml());
     let v = Vouch::new();
@@ -651,7 +626,7 @@ fn shared_fixtures_standalone_decisions() {
 /// and checks many signatures, judging every line.
 #[test]
 fn standalone_batch_mode() {
-    require!("skopeo", "gpg");
+    require_tools!("skopeo", "gpg");
     let gpg = Gpg::new("batch@example.com");
     let tmp = tempfile::tempdir().unwrap();
     let secret = tmp.path().join("secret.asc");

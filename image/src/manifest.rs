@@ -292,7 +292,9 @@ impl ImageConfig {
 mod tests {
     use super::*;
 
-    const INDEX: &[u8] = include_bytes!("../../../shared/fixtures/containers-image/internal/manifest/testdata/ociv1.image.index.json");
+    const INDEX: &[u8] = include_bytes!(
+        "../../fixtures/containers-image/internal/manifest/testdata/ociv1.image.index.json"
+    );
 
     #[test]
     fn media_type_from_document_then_header_then_shape() {

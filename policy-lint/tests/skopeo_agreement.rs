@@ -16,7 +16,7 @@ use policy_lint::{refuses_to_load, Linter};
 use serde_json::{json, Map, Value};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/containers-image")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/containers-image")
 }
 
 /// A valid policy touching every requirement, identity and transport kind.
@@ -233,9 +233,7 @@ fn verdicts_agree_with_skopeo() {
     let mut stack = vec![fixtures()];
     let mut fixture_files = Vec::new();
     while let Some(d) = stack.pop() {
-        for e in
-            std::fs::read_dir(&d).expect("shared/fixtures/containers-image beside the repository")
-        {
+        for e in std::fs::read_dir(&d).expect("fixtures/containers-image") {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);

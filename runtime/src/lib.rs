@@ -22,6 +22,7 @@ pub mod spec;
 pub mod state;
 pub mod sys;
 pub mod terminal;
+pub mod tools;
 pub mod top;
 pub mod user;
 

@@ -7,7 +7,6 @@
 //! --bundle B --pid-file P [--console-socket S] ID` from the monitor, whose
 //! stdio pipes the runtime hands to the container.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -78,26 +77,12 @@ impl Runc {
     /// Finds `path` (absolute, or a name looked up on PATH) and checks it is
     /// executable, so a missing runtime is reported before anything is made.
     pub fn locate(path: &Path, state_root: &Path) -> Result<Self> {
-        let found = if path.is_absolute() || path.components().count() > 1 {
-            Some(path.to_path_buf())
-        } else {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join(path))
-                    .find(|p| p.is_file())
-            })
-        };
-        match found {
-            Some(p)
-                if p.metadata()
-                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) =>
-            {
-                Ok(Self {
-                    path: p,
-                    state_root: state_root.to_path_buf(),
-                })
-            }
-            _ => Err(RuntimeError::RuntimeMissing {
+        match crate::tools::find(path) {
+            Some(p) => Ok(Self {
+                path: p,
+                state_root: state_root.to_path_buf(),
+            }),
+            None => Err(RuntimeError::RuntimeMissing {
                 path: path.to_path_buf(),
             }),
         }

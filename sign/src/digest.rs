@@ -237,10 +237,7 @@ fn check_jwk(index: usize, block: &Map<String, Value>) -> Result<(), DigestError
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/containers-image"
-    );
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/containers-image");
 
     fn fixture(rel: &str) -> Vec<u8> {
         std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))

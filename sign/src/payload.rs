@@ -111,10 +111,7 @@ fn push_go_string(out: &mut String, s: &str) {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/containers-image"
-    );
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/containers-image");
 
     fn payload(digest: &str, reference: &str, creator: Option<&str>, ts: Option<i64>) -> Payload {
         Payload {

@@ -13,10 +13,11 @@ use sequoia_openpgp::Cert;
 
 use crate::{KeyFileError, Passphrase, Payload, SigningKey};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/containers-image"
-);
+/// The workspace's one skip rule (recorded, or a failure under VOUCH_NO_SKIP).
+#[path = "../../tests/common/skip.rs"]
+mod skip;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/containers-image");
 
 fn write_tsk(dir: &Path, certs: &[&Cert]) -> PathBuf {
     let path = dir.join("key.pgp");
@@ -177,7 +178,7 @@ impl GpgHome {
     /// when gpg is not installed.
     pub fn generate(uid: &str, passphrase: &str) -> Option<Self> {
         if Command::new("gpg").arg("--version").output().is_err() {
-            eprintln!("skipping: gpg is not installed");
+            skip::skip("gpg is not installed (scripts/setup.sh installs it)");
             return None;
         }
         let dir = tempfile::Builder::new()

@@ -122,10 +122,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn fixture(rel: &str) -> Vec<u8> {
-        let p = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/containers-image/"
-        );
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/containers-image/");
         std::fs::read(format!("{p}{rel}")).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
     }
 

@@ -86,8 +86,9 @@ pub fn save(g: &Global, a: SaveArgs) -> anyhow::Result<ExitCode> {
 
 pub fn load(g: &Global, a: LoadArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
-    let recs = archive::load(&store, &a.input)
-        .with_context(|| format!("loading {}", a.input.display()))?;
+    // Every ArchiveError names the archive already: no context, or the
+    // path would be printed twice.
+    let recs = archive::load(&store, &a.input)?;
     for r in recs {
         match r.names.first() {
             Some(n) => println!("Loaded image: {}", super::escape::escape(&n.to_string())),

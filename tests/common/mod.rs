@@ -3,6 +3,8 @@
 //! images built from busybox-static, and the fault-injecting proxy.
 #![allow(dead_code)]
 
+pub mod skip;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -251,22 +253,12 @@ impl Vouch {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Runs vouch with `args`, asserting failure with exit code 2 and a
-    /// one-line error; returns stderr.
-    pub fn fails(&self, args: &[&str]) -> String {
+    /// Runs vouch with `args`, asserting that it exits with `code` (1: a
+    /// policy or the linter said no; 2: any other error) and prints exactly
+    /// one `Error:` line; returns stderr.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().unwrap();
-        assert!(
-            !out.status.success(),
-            "vouch {args:?} unexpectedly succeeded"
-        );
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        let error_lines: Vec<_> = err.lines().filter(|l| l.starts_with("Error:")).collect();
-        assert_eq!(
-            error_lines.len(),
-            1,
-            "expected one Error: line, got:\n{err}"
-        );
-        err
+        assert_fails(code, &format!("vouch {args:?}"), &out)
     }
 
     pub fn output(&self, args: &[&str]) -> Output {
@@ -667,34 +659,41 @@ pub fn http_status(resp: &str) -> u16 {
         .unwrap_or(0)
 }
 
-/// A file of the upstream containers/image fixture corpus (shared/fixtures).
+/// A file of the upstream containers/image fixture corpus, copied into
+/// fixtures/containers-image (provenance in fixtures/README.md).
 pub fn trust_fixture(rel: &str) -> Vec<u8> {
-    let p = repo_root()
-        .join("../shared/fixtures/containers-image")
-        .join(rel);
+    let p = repo_root().join("fixtures/containers-image").join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
 
 // ---- runtime helpers (issue 6: vouch run/ps/stop/rm) ----
 
 /// Why the runtime tests cannot run on this machine, if they cannot: they
-/// need root (overlay mounts, netns, nftables), runc, nft and ip.
+/// need root (overlay mounts, netns, nftables), runc and nft, found the way
+/// vouch finds them (`vouch_runtime::tools`), and `ip` for the tests' own
+/// checks of the host.
 pub fn runtime_skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc_geteuid() } != 0 {
         return Some("runtime tests need root".into());
     }
-    for tool in ["runc", "nft", "ip"] {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-            .unwrap_or(false);
-        if !found {
-            return Some(format!(
-                "{tool} is not installed (scripts/setup.sh installs it)"
-            ));
-        }
+    let scratch = std::env::temp_dir();
+    if let Err(e) = vouch_runtime::oci::Runc::locate(Path::new("runc"), &scratch) {
+        return Some(format!("{e} (scripts/setup.sh installs runc)"));
     }
-    None
+    if vouch_runtime::tools::nft().is_none() {
+        return Some("nft is not installed (scripts/setup.sh installs it)".into());
+    }
+    missing_tools(&["ip"])
+}
+
+/// The first of `tools` that is not an executable on PATH (the lookup
+/// vouch itself uses), as a skip reason.
+pub fn missing_tools(tools: &[&str]) -> Option<String> {
+    tools
+        .iter()
+        .find(|t| vouch_runtime::tools::on_path(t).is_none())
+        .map(|t| format!("{t} is not installed (scripts/setup.sh installs it)"))
 }
 
 extern "C" {
@@ -702,14 +701,50 @@ extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-/// Skips the calling test with a printed reason when the runtime cannot run.
+/// Asserts that `out` (of the command `what`) exited with `code` and printed
+/// exactly one `Error:` line; returns stderr.
+pub fn assert_fails(code: i32, what: &str, out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit code {code}, got {}:\n{err}",
+        out.status
+    );
+    let error_lines: Vec<_> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(
+        error_lines.len(),
+        1,
+        "{what}: expected one Error: line, got:\n{err}"
+    );
+    err
+}
+
+/// Skips the calling test (see [`skip`]) when `reason`, an
+/// `Option<String>`, is `Some`.
+#[macro_export]
+macro_rules! require {
+    ($reason:expr) => {
+        if let Some(why) = $reason {
+            common::skip::skip(&why);
+            return;
+        }
+    };
+}
+
+/// Skips the calling test unless every tool named is on PATH.
+#[macro_export]
+macro_rules! require_tools {
+    ($($tool:expr),+ $(,)?) => {
+        $crate::require!(common::missing_tools(&[$($tool),+]))
+    };
+}
+
+/// Skips the calling test when the runtime cannot run here.
 #[macro_export]
 macro_rules! require_runtime {
     () => {
-        if let Some(why) = common::runtime_skip_reason() {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+        $crate::require!(common::runtime_skip_reason())
     };
 }
 
@@ -975,4 +1010,83 @@ pub fn signed_by_policy(path: &Path, host: &str, key_path: &Path) {
         .to_string(),
     )
     .unwrap();
+}
+
+/// Held while a test changes anything under /etc/containers (podman's
+/// registries.d, the system policy.json): one test at a time in this
+/// process (a mutex) and across test processes on this machine (flock on
+/// a lock file), since all of them read the same files.
+pub struct EtcContainersLock {
+    _guard: std::sync::MutexGuard<'static, ()>,
+    _file: std::fs::File,
+}
+
+pub fn etc_containers_lock() -> EtcContainersLock {
+    use std::os::fd::AsRawFd as _;
+    static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let path = Path::new("/run/lock/vouch-test-etc-containers.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // SAFETY: flock on an fd we own; blocks until the lock is ours.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(r, 0, "flock {}", path.display());
+    EtcContainersLock {
+        _guard: guard,
+        _file: file,
+    }
+}
+
+/// /etc/containers/policy.json replaced for one test under the
+/// /etc/containers lock, and put back (bytes and mode) when dropped, also
+/// on panic; removed again if there was none.
+pub struct SystemPolicy {
+    saved: Option<(Vec<u8>, std::fs::Permissions)>,
+    _lock: EtcContainersLock,
+}
+
+pub const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
+
+impl SystemPolicy {
+    pub fn replace(json: &str) -> Self {
+        let lock = etc_containers_lock();
+        let p = Path::new(SYSTEM_POLICY);
+        let saved = match std::fs::read(p) {
+            Ok(bytes) => Some((bytes, std::fs::metadata(p).unwrap().permissions())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("{SYSTEM_POLICY}: {e}"),
+        };
+        let s = SystemPolicy { saved, _lock: lock };
+        s.set(json);
+        s
+    }
+
+    /// Writes `json` as the system policy (temp file + rename, so a reader
+    /// never sees half of it).
+    pub fn set(&self, json: &str) {
+        std::fs::create_dir_all("/etc/containers").unwrap();
+        let tmp = format!("{SYSTEM_POLICY}.vouch-test-{}", std::process::id());
+        std::fs::write(&tmp, json).unwrap();
+        std::fs::rename(&tmp, SYSTEM_POLICY).unwrap();
+    }
+}
+
+impl Drop for SystemPolicy {
+    fn drop(&mut self) {
+        match &self.saved {
+            Some((bytes, perms)) => {
+                let tmp = format!("{SYSTEM_POLICY}.vouch-test-{}", std::process::id());
+                let _ = std::fs::write(&tmp, bytes)
+                    .and_then(|()| std::fs::set_permissions(&tmp, perms.clone()))
+                    .and_then(|()| std::fs::rename(&tmp, SYSTEM_POLICY));
+            }
+            None => {
+                let _ = std::fs::remove_file(SYSTEM_POLICY);
+            }
+        }
+    }
 }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `shared/fixtures/containers-image/`, beside the repository.
+/// `fixtures/containers-image/`: the upstream corpus, copied into the repository.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/containers-image"
+        "/../fixtures/containers-image"
     ))
 }
 

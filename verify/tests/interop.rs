@@ -11,10 +11,14 @@ use sequoia_openpgp::types::KeyFlags;
 use vouch_sign::{Passphrase, SigningKey};
 use vouch_verify::policy::{Policy, PolicyImage};
 
+/// The workspace's one skip rule (recorded, or a failure under VOUCH_NO_SKIP).
+#[path = "../../tests/common/skip.rs"]
+mod skip;
+
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/containers-image"
+        "/../fixtures/containers-image"
     ))
 }
 
@@ -123,7 +127,7 @@ impl Drop for AgentGuard {
 #[test]
 fn skopeo_accepts_key_file_signature() {
     if !have("skopeo") || !have("gpg") {
-        eprintln!("skipping: skopeo or gpg is not installed");
+        skip::skip("skopeo or gpg is not installed (scripts/setup.sh installs them)");
         return;
     }
     let dir = tempfile::Builder::new()
@@ -167,7 +171,7 @@ fn skopeo_accepts_key_file_signature() {
 #[test]
 fn skopeo_accepts_gpg_agent_signature() {
     if !have("skopeo") || !have("gpg") {
-        eprintln!("skipping: skopeo or gpg is not installed");
+        skip::skip("skopeo or gpg is not installed (scripts/setup.sh installs them)");
         return;
     }
     let dir = tempfile::Builder::new()

@@ -14,6 +14,10 @@ use tar::{EntryType, Header};
 
 use super::*;
 
+/// The workspace's one skip rule (recorded, or a failure under VOUCH_NO_SKIP).
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
+
 const MTIME: u64 = 1_600_000_000;
 
 /// `TMP/dest` is unpacked into; `TMP/sentinel/secret.txt` is what attacks
@@ -387,6 +391,7 @@ fn normal_layer_round_trips() {
 #[test]
 fn devices_are_created_as_root() {
     if !is_root() {
+        skip::skip("needs root (device nodes, trusted.* xattrs)");
         return;
     }
     let fx = Fixture::new();
@@ -487,6 +492,7 @@ fn empty_blob_is_an_empty_layer() {
 #[test]
 fn whiteout_becomes_a_character_device() {
     if !is_root() {
+        skip::skip("needs root (device nodes, trusted.* xattrs)");
         return;
     }
     let fx = Fixture::new();
@@ -508,6 +514,7 @@ fn whiteout_becomes_a_character_device() {
 #[test]
 fn opaque_marker_sets_the_overlay_xattr() {
     if !is_root() {
+        skip::skip("needs root (device nodes, trusted.* xattrs)");
         return;
     }
     let fx = Fixture::new();
@@ -878,6 +885,7 @@ fn refuses_every_evil_fixture() {
         .stdout(std::process::Stdio::null())
         .status()
     else {
+        skip::skip("python3 is not installed (scripts/setup.sh installs it)");
         return;
     };
     assert!(status.success(), "{} failed", script.display());
@@ -930,6 +938,7 @@ fn refuses_every_evil_fixture() {
 #[test]
 fn device_nodes_are_skipped_without_root() {
     if is_root() {
+        skip::skip("runs only unprivileged (e.g. setpriv --reuid=65534)");
         return;
     }
     let fx = Fixture::new();

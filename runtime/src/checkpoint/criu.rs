@@ -8,11 +8,11 @@
 //! 31500), and Debian 12's 3.17 cannot even dump on kernels ≥ 6.x
 //! (runtime-notes §0), which `criu check` reports and a failed dump shows.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::CheckpointError;
+use crate::tools::{is_exec, on_path};
 
 /// The oldest CRIU vouch accepts (major*10000 + minor*100 + patch).
 pub const MIN_VERSION: u32 = 31500;
@@ -39,18 +39,6 @@ pub fn parse_version(out: &str) -> Option<u32> {
 
 pub fn version_string(v: u32) -> String {
     format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|d| d.join(name))
-        .find(|p| is_exec(p))
-}
-
-fn is_exec(p: &Path) -> bool {
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Finds CRIU (`explicit`, then `VOUCH_CRIU`, then PATH) and checks its

@@ -172,10 +172,16 @@ pub fn delete(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// The workspace's one skip rule (recorded, or a failure under VOUCH_NO_SKIP).
+#[cfg(test)]
+#[path = "../../../tests/common/skip.rs"]
+mod test_skip;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+    use test_skip as skip;
 
     fn root() -> bool {
         // SAFETY: geteuid has no preconditions.
@@ -208,7 +214,7 @@ mod tests {
     #[test]
     fn create_enter_delete() {
         if !root() {
-            eprintln!("SKIPPED: needs root");
+            skip::skip("needs root (a namespace under /run/netns)");
             return;
         }
         prepare_dir().unwrap();

@@ -24,7 +24,7 @@ pub fn chain_name(id: &str) -> String {
 }
 
 fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, String> {
-    let mut c = Command::new("nft");
+    let mut c = Command::new(crate::tools::nft().unwrap_or_else(|| "nft".into()));
     c.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
