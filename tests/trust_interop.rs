@@ -761,7 +761,7 @@ fn standalone_batch_mode() {
 /// docs/signing.md §4.
 #[test]
 fn subkey_fingerprint_verdicts_match_skopeo() {
-    require!("skopeo", "gpg");
+    require_tools!("skopeo", "gpg");
     const PRIMARY: &str = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36";
     const SUBKEY: &str = "57D1D95BBC53BA0EAFF0718CD75B3109B3BAAEAF";
     const OTHER: &str = "08CD26E446E2E95249B7A405E932F44B23E8DD43";
