@@ -466,6 +466,11 @@ fn policy_flags_override_the_home_policy() {
     w.ok(&[&["--policy", accept][..], &pull].concat());
     assert_eq!(w.images().len(), 1);
     w.ok(&["rmi", &image]);
+    // --insecure-policy wins over a rejecting --policy, as in skopeo
+    // (its policy context checks --insecure-policy first).
+    w.ok(&[&["--insecure-policy", "--policy", reject][..], &pull].concat());
+    assert_eq!(w.images().len(), 1);
+    w.ok(&["rmi", &image]);
     // pull --signature-policy beats the global --policy.
     let out = w.output(&[
         "--policy",

@@ -19,14 +19,15 @@ use super::common::Global;
 #[error("{0}")]
 pub struct PolicyRejected(pub String);
 
-/// Loads the policy: `--signature-policy` (pull), else global `--policy`,
-/// else `--insecure-policy`, else the default locations (§5.1).
+/// Loads the policy: `--insecure-policy` first (as skopeo checks it), else
+/// `--signature-policy` (pull), else global `--policy`, else the default
+/// locations (§5.1).
 pub fn load_policy(g: &Global, explicit: Option<&Path>) -> anyhow::Result<Policy> {
-    if let Some(p) = explicit.or(g.policy.as_deref()) {
-        return Ok(Policy::load(p)?);
-    }
     if g.insecure_policy {
         return Ok(Policy::insecure_accept_anything());
+    }
+    if let Some(p) = explicit.or(g.policy.as_deref()) {
+        return Ok(Policy::load(p)?);
     }
     let p = Policy::default_path()?;
     Ok(Policy::load(&p)?)
