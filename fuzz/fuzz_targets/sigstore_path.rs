@@ -79,7 +79,8 @@ fuzz_target!(|data: &[u8]| {
         "{raw:?}"
     );
 
-    let again = SigPath::parse(&format!("/{rel}"))
+    let reparsed = format!("/{rel}");
+    let again = SigPath::parse(&reparsed)
         .unwrap_or_else(|e| panic!("{raw:?}: decoded {rel:?} refused: {e}"));
     assert_eq!(
         (again.rel(), again.target(), again.digest()),
