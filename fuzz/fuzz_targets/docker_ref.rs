@@ -4,7 +4,8 @@
 //! Properties, for every input `x` that `parse_normalized` accepts as `r`:
 //! * `parse_normalized(r.to_string()) == r` (printing loses nothing);
 //! * `parse_canonical(r.to_string()) == r` (the printed form is canonical);
-//! * `parse_normalized(r.familiar()) == r` (podman's short form reads back);
+//! * `parse_normalized(r.familiar()) == r` (podman's short form reads back,
+//!   unless it starts with a domain-like component, as upstream's does);
 //! * `parse_canonical(x)` accepts exactly when `x == r.to_string()`;
 //! * a digest it carries passes `validate_digest`.
 #![no_main]
@@ -36,11 +37,18 @@ fuzz_target!(|data: &[u8]| {
         "to_string is not canonical: {x:?} -> {printed:?}"
     );
     let familiar = r.familiar();
-    assert_eq!(
-        DockerRef::parse_normalized(&familiar).as_ref(),
-        Ok(&r),
-        "familiar does not round-trip: {x:?} -> {familiar:?}"
-    );
+    // As upstream's FamiliarString: `docker.io/foo.com/bar` is shown as
+    // `foo.com/bar`, which names another registry; only unambiguous short
+    // forms read back.
+    let first = familiar.split('/').next().unwrap_or("");
+    let ambiguous = familiar.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    if !ambiguous {
+        assert_eq!(
+            DockerRef::parse_normalized(&familiar).as_ref(),
+            Ok(&r),
+            "familiar does not round-trip: {x:?} -> {familiar:?}"
+        );
+    }
     assert_eq!(
         canonical.is_ok(),
         x == printed,
