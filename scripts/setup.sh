@@ -57,6 +57,12 @@ fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
 
+# cargo-fuzz for scripts/fuzz.sh (the fuzz smoke of scripts/test.sh); the
+# targets themselves need the nightly toolchain, which rustup provides.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+
 # CRIU for checkpoint/restore: Debian 12's criu fails on this kernel; this
 # installs a working one when (and only when) `criu check` fails.
 bash "$(dirname "$0")/install-criu.sh"

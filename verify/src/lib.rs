@@ -39,6 +39,8 @@
 /// Docker references live in the image crate (the shared vocabulary).
 pub use vouch_image::docker_ref;
 pub mod bounds;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;

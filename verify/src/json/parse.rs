@@ -72,8 +72,14 @@ pub struct SyntaxError {
     pub pos: Pos,
 }
 
-/// Go nests at most this deep before giving up.
-const MAX_DEPTH: usize = 10_000;
+/// Nesting deeper than this is refused with Go's "exceeded max depth".
+///
+/// Go allows 10 000 levels because its scanner keeps an explicit stack; this
+/// parser recurses, so 10 000 levels overflowed a thread's stack (an abort,
+/// no error line; found writing fuzz/policy_json). 500 levels use well under
+/// the 2 MiB stack of a spawned thread even in a debug build, and are far
+/// beyond any real document: policy.json nests 6 deep, a payload 3.
+const MAX_DEPTH: usize = 500;
 
 /// Parses `input` as exactly one JSON value (surrounding whitespace allowed).
 pub fn parse(input: &[u8]) -> Result<Spanned, SyntaxError> {
@@ -504,6 +510,25 @@ mod tests {
         );
         let e = parse(b"{\n\n  x}").unwrap_err();
         assert_eq!((e.pos.line, e.pos.column), (3, 3));
+    }
+
+    /// A 20 KB policy.json nested 10 000 deep overflowed the stack (SIGABRT,
+    /// no error line) instead of failing; found writing fuzz/policy_json. Runs on
+    /// a test thread's 2 MiB stack, as small as a tokio worker's.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
+        for depth in [MAX_DEPTH + 1, 10_000, 100_000] {
+            let e = parse(nested(depth).as_bytes()).unwrap_err();
+            assert_eq!(e.message, "exceeded max depth", "{depth}");
+            assert_eq!(e.pos.offset, MAX_DEPTH, "{depth}");
+        }
+        let objects = r#"{"a":"#.repeat(10_000);
+        assert_eq!(
+            parse(objects.as_bytes()).unwrap_err().message,
+            "exceeded max depth"
+        );
     }
 
     #[test]

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Regenerate the committed seed corpora of the fuzz targets (fuzz/corpus/).
+
+Usage: python3 fuzz/seeds.py [SHARED_FIXTURES]
+
+SHARED_FIXTURES defaults to ../shared/fixtures/containers-image beside the
+repository (the upstream containers/image fixtures, see its README). Seeds
+are copied from there and from this repository, or crafted below. Each seed
+is named for what it is; reproducers of fixed crashes are committed next to
+them as `crash-<what>` and are never regenerated (this script only adds).
+Tarballs are trimmed to their content plus the two-block trailer, so the
+whole corpus stays a few hundred KB.
+"""
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CORPUS = os.path.join(HERE, "corpus")
+HEX = "0123456789abcdef" * 4
+DIGEST = "sha256:" + HEX
+ESCAPE = "/tmp/vouch-fuzz-escape"  # the unpack target's absolute sentinel
+UP = "../" * 8
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def copy(target, name, path):
+    with open(path, "rb") as f:
+        put(target, name, f.read())
+
+
+def files(root, pred):
+    for dirpath, _, names in os.walk(root):
+        for n in sorted(names):
+            p = os.path.join(dirpath, n)
+            if pred(p):
+                yield p
+
+
+def slug(root, path):
+    return os.path.relpath(path, root).replace("/", "_")
+
+
+# --- tarballs ---------------------------------------------------------------
+
+def tar_bytes(entries, fmt=tarfile.GNU_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for ti, data in entries:
+            t.addfile(ti, io.BytesIO(data) if data else None)
+        end = t.offset
+    return buf.getvalue()[: end + 1024]
+
+
+def info(name, kind=tarfile.REGTYPE, linkname="", data=b"", mode=0o644, size=None):
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.linkname = linkname
+    ti.size = len(data) if size is None else size
+    ti.mode = mode
+    ti.mtime = 1_600_000_000
+    ti.uname = ti.gname = "root"
+    return ti, data
+
+
+def d(name, mode=0o755):
+    return info(name, tarfile.DIRTYPE, mode=mode)
+
+
+def sym(name, target):
+    return info(name, tarfile.SYMTYPE, linkname=target, mode=0o777)
+
+
+def hard(name, target):
+    return info(name, tarfile.LNKTYPE, linkname=target)
+
+
+def f(name, data=b"x\n", mode=0o644):
+    return info(name, data=data, mode=mode)
+
+
+def zstd(data):
+    try:
+        return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def unpack_seeds():
+    layers = {
+        "plain": [d("etc"), f("etc/hostname", b"box\n"), f("bin/sh", b"#!\n", 0o755)],
+        "whiteouts": [d("a"), f("a/.wh.gone"), d("b"), f("b/.wh..wh..opq"), f(".wh.top")],
+        "links": [f("t", b"target\n"), hard("h", "t"), sym("s", "t"), sym("abs", "/t")],
+        "replace": [d("x"), f("x/y"), f("x"), sym("x", "elsewhere"), d("x")],
+        "dev": [info("null", tarfile.CHRTYPE), info("fifo", tarfile.FIFOTYPE)],
+        "dotdot": [f(UP + "outside/canary", b"owned\n")],
+        "abs-dotdot": [f("/" + UP + "tmp/vouch-fuzz-escape/owned")],
+        "sym-outside": [sym("o", "../outside"), f("o/owned")],
+        "sym-abs": [sym("e", ESCAPE), f("e/owned"), d("e/dir")],
+        "sym-parent": [d("a"), sym("a/b", UP + "tmp/vouch-fuzz-escape"), f("a/b/owned")],
+        "sym-replace": [d("d"), f("d/ok"), sym("d", ESCAPE), f("d/owned")],
+        "hard-outside": [hard("h", "../outside/canary")],
+        "hard-abs": [hard("h", ESCAPE + "/canary")],
+        "hard-through-sym": [sym("s", ESCAPE), hard("h", "s/canary")],
+        "whiteout-dotdot": [d("a"), f("a/.wh..."), f("a/.wh.."), f(".wh.")],
+        "root-replace": [d("./"), f("./"), sym(".", "/")],
+        "sparse-like": [info("big", data=b"", size=0)],
+        "modes": [d("locked", 0o000), f("locked/f", b"x", 0o4755), d("sticky", 0o1777)],
+    }
+    for name, entries in layers.items():
+        raw = tar_bytes(entries)
+        put("unpack", name + ".tar", raw)
+        if name in ("plain", "whiteouts", "sym-abs"):
+            put("unpack", name + ".tar.gz", gzip.compress(raw, mtime=0))
+            z = zstd(raw)
+            if z:
+                put("unpack", name + ".tar.zst", z)
+    put("unpack", "pax.tar", tar_bytes([f("p" * 150 + "/long" * 10), sym("l" * 120, "t" * 200)], tarfile.PAX_FORMAT))
+    put("unpack", "gnu-long.tar", tar_bytes([f("g" * 300), hard("h" * 200, "g" * 300)], tarfile.GNU_FORMAT))
+    # A real GNU sparse file (the 1 GiB claim of issue 11, scaled down).
+    try:
+        tmp = os.path.join(HERE, "target", "seed-sparse")
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.seek(1 << 20)
+            fh.write(b"end")
+        out = subprocess.run(["tar", "-c", "--sparse", "-C", os.path.dirname(tmp), "-f", "-", "seed-sparse"],
+                             capture_output=True, check=True).stdout
+        os.unlink(tmp)
+        while out.endswith(b"\0" * 512):
+            out = out[:-512]
+        put("unpack", "gnu-sparse.tar", out + b"\0" * 1024)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+
+
+def checkpoint_seeds():
+    config = {
+        "id": HEX, "name": "fuzzed", "image": "localhost/fuzz:latest", "imageId": HEX,
+        "command": ["/bin/sh"], "env": [], "network": "none",
+    }
+    dump = {
+        "vouchCheckpointVersion": 1, "id": HEX, "name": "fuzzed",
+        "rootfsImageID": HEX, "rootfsImageName": "localhost/fuzz:latest",
+        "createdTime": "2026-01-01T00:00:00Z", "vouch": config, "checkpoint": {},
+    }
+    podman = {"rootfsImageName": "localhost/fuzz:latest", "rootfsImageID": HEX, "id": HEX,
+              "name": "fuzzed", "spec": {"process": {"args": ["/bin/sh"]}}}
+    spec = {"ociVersion": "1.0.2", "process": {"args": ["/bin/sh"], "env": ["PATH=/bin"]}, "root": {"path": "rootfs"}}
+    base = [
+        d("checkpoint"),
+        f("checkpoint/inventory.img", b"\x00" * 16),
+        f("checkpoint/descriptors.json", b"[]"),
+        f("spec.dump", json.dumps(spec).encode()),
+        f("network.status", b"null"),
+        f("deleted.files", b'["etc/gone"]'),
+        f("ctr.log", b"2026-01-01T00:00:00Z stdout F hello\n"),
+        f("rootfs-diff.tar", tar_bytes([f("new", b"n\n")])),
+    ]
+    vouch = tar_bytes([f("config.dump", json.dumps(dump).encode())] + base)
+    put("checkpoint_archive", "vouch.tar", vouch)
+    put("checkpoint_archive", "vouch.tar.gz", gzip.compress(vouch, mtime=0))
+    z = zstd(vouch)
+    if z:
+        put("checkpoint_archive", "vouch.tar.zst", z)
+    put("checkpoint_archive", "podman.tar", tar_bytes([f("config.dump", json.dumps(podman).encode())] + base))
+    put("checkpoint_archive", "version-2.tar", tar_bytes([f("config.dump", b'{"vouchCheckpointVersion":2}')] + base))
+    put("checkpoint_archive", "evil.tar", tar_bytes([
+        f("config.dump", json.dumps(dump).encode()), sym("spec.dump", "/etc/passwd"),
+        f("../escape"), f("/abs"), d("checkpoint"), f("checkpoint/a/b"),
+        hard("checkpoint/inventory.img", "/etc/shadow"), f("config.dump"),
+    ]))
+
+
+# --- text seeds -------------------------------------------------------------
+
+REFS = [
+    "busybox", "busybox:latest", "library/busybox:1.36", "docker.io/library/busybox",
+    "index.docker.io/busybox", "localhost/app", "localhost:5000/ns/app:v1",
+    "quay.io/ns/sub/app@" + DIGEST, "quay.io/ns/app:v1@" + DIGEST, "Example.COM/app",
+    "example.com:443/a_b/c__d/e--f/g.h:tag_1.2-3", "a" * 64, "UPPER", "a/b:c:d",
+    "foo@sha256:" + "A" * 64, "foo@sha512:" + "f" * 128, "[::1]:5000/app", "x/" * 60 + "y",
+    "host/a@md5:" + "0" * 32, "docker.io/library/a/b",
+]
+
+PATHS = [
+    "/ns/app@" + DIGEST.replace(":", "=") + "/signature-1",
+    "/sigs/ns/app@" + DIGEST.replace(":", "=") + "/signatures",
+    "/a@sha512=" + "f" * 128 + "/signature-4294967295",
+    "/ns/app%40sha256%3D" + HEX + "/signature-1",
+    "/%2e%2e/app@" + DIGEST.replace(":", "=") + "/signature-1",
+    "/ns%2f..%2fapp@sha256=" + HEX + "/signature-1",
+    "/%252e%252e/x", "//etc/passwd", "/ns/app@sha256=" + HEX + "/signature-01",
+    "/ns/.upload-1@sha256=" + HEX + "/signature-1", "/@sha256=" + HEX + "/signature-1",
+    "/a=b/c@sha256=" + HEX + "/signature-1",
+]
+
+PAYLOADS = [
+    {"critical": {"identity": {"docker-reference": "busybox"}, "image": {"docker-manifest-digest": DIGEST},
+                  "type": "atomic container signature"}, "optional": {"creator": "vouch", "timestamp": 1700000000}},
+    {"critical": {"identity": {"docker-reference": "a<b>&\u2028"}, "image": {"docker-manifest-digest": DIGEST},
+                  "type": "atomic container signature"}, "optional": {}},
+]
+PAYLOAD_TEXT = [
+    '{"critical":{"identity":{"docker-reference":null},"image":{"docker-manifest-digest":"%s"},'
+    '"type":"atomic container signature"},"optional":{"creator":null,"timestamp":null}}' % DIGEST,
+    '{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"%s"},'
+    '"type":"atomic container signature"},"optional":{"timestamp":1.5e3},"optional":{}}' % DIGEST,
+    '{"critical":{"identity":{"docker-reference":"\\ud800\\udc00\\ud800"},"image":{"docker-manifest-digest":"%s"},'
+    '"type":"atomic container signature"},"optional":{"timestamp":-9223372036854775808}}' % DIGEST,
+]
+
+JSON_EXTRA = [
+    '{"a":1,"a":[true,false,null,-0,0.5e-3,1E+2,"\\u00e9\\ud83d\\ude00\\ud800x\\/\\t"]}',
+    '"\xff\xfe" ', "[" * 130 + "]" * 130, "1e400", '{"default":[{"type":"reject"}],"x":1}',
+    '{"default":[{"type":"signedBy","keyType":"GPGKeys","keyData":"AAAA","signedIdentity":'
+    '{"type":"remapIdentity","prefix":"quay.io","signedPrefix":"example.com"}}]}',
+    '{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"quay.io/ns":'
+    '[{"type":"signedBy","keyType":"GPGKeys","keyPaths":["/a","/b"],"signedIdentity":{"type":"exactReference",'
+    '"dockerReference":"quay.io/ns/app:v1"}}],"*.example.com":[{"type":"reject"}]},"atomic":{},'
+    '"dir":{"":[{"type":"signedBaseLayer","baseLayerIdentity":{"type":"exactRepository","dockerRepository":"a/b"}}]}}}',
+    '{"default":[{"type":"sigstoreSigned","keyData":"AAAA","signedIdentity":{"type":"matchRepository"}}]}',
+]
+
+YAML_EXTRA = [
+    "default-docker:\n  lookaside: file:///srv/sigs\n...\ndefault-docker:\n  lookaside: https://x\n",
+    "docker:\n  quay.io/ns:\n    lookaside: https://l.example.com/a%2Fb\n    use-sigstore-attachments: true\n"
+    "...\ndocker:\n  quay.io/ns:\n    sigstore: /x\n",
+    "docker:\n  localhost:5000/a:\n    lookaside-staging: 'file:///tmp/%zz'\n  '*.example.com': ~\n",
+    "&a {x: *a}\n", "docker: !!binary aGVsbG8=\n", "- 1\n- 2\n", "",
+]
+
+
+def main(argv):
+    shared = argv[1] if len(argv) > 1 else os.path.join(REPO, "..", "shared", "fixtures", "containers-image")
+    if not os.path.isdir(shared):
+        sys.exit(f"seeds: {shared}: no such directory")
+    sigdirs = [os.path.join(shared, "signature", "fixtures"), os.path.join(shared, "generated")]
+    for root in sigdirs:
+        for p in files(root, lambda p: "signature" in os.path.basename(p) and not p.endswith(".txt")):
+            if os.path.getsize(p) <= 8192:
+                copy("signature", slug(shared, p), p)
+    with open(os.path.join(shared, "generated", "gpg-skopeo-standalone", "busybox.signature"), "rb") as fh:
+        put("signature", "prefixed-simple-signing", b"\0simple-signing\n" + fh.read())
+    put("signature", "prefixed-sigstore", b"\0sigstore-json\n{}")
+
+    for p in files(shared, lambda p: p.endswith("payload.json") or p.endswith("rekor-payload")):
+        copy("payload", slug(shared, p), p)
+    for i, pl in enumerate(PAYLOADS):
+        put("payload", f"crafted-{i}.json", json.dumps(pl, separators=(",", ":"), ensure_ascii=False))
+    for i, t in enumerate(PAYLOAD_TEXT):
+        put("payload", f"crafted-text-{i}.json", t)
+
+    for p in files(shared, lambda p: p.endswith(".json") and os.path.getsize(p) <= 16384):
+        copy("policy_json", slug(shared, p), p)
+    for p in files(os.path.join(REPO, "tests"), lambda p: p.endswith("policy.json")):
+        copy("policy_json", "repo-" + slug(REPO, p), p)
+    for i, t in enumerate(JSON_EXTRA):
+        put("policy_json", f"crafted-{i}.json", t.encode("latin-1") if "\xff" in t else t)
+
+    for p in files(shared, lambda p: p.endswith(".yaml") or p.endswith(".notyaml")):
+        copy("registries_d", slug(shared, p), p)
+    for i, t in enumerate(YAML_EXTRA):
+        put("registries_d", f"crafted-{i}.yaml", t)
+
+    for i, r in enumerate(REFS):
+        put("docker_ref", f"ref-{i}", r)
+    for i, p in enumerate(PATHS):
+        put("sigstore_path", f"path-{i}", p)
+
+    unpack_seeds()
+    checkpoint_seeds()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
