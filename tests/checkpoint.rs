@@ -371,7 +371,7 @@ fn counter_keeps_counting_and_stop_works() {
         "images removed without --keep"
     );
     let err = h.fails(2, &["container", "restore", "counter"]);
-    assert!(err.contains("has no checkpoint to restore"), "{err}");
+    assert!(err.contains("cannot restore a running container"), "{err}");
     h.ok(&["stop", "-t", "1", "counter"]);
     let row = h
         .ok(&["ps", "-a"])
