@@ -296,10 +296,21 @@ pub fn print(
     done: &dyn Fn() -> bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !follow => return Ok(()),
-        Err(e) => return Err(io(path)(e)),
+    // The monitor creates the log once it runs, so right after `run -d` it
+    // may not exist yet: nothing to show, and `-f` waits for it to appear
+    // (or for the container to end without one).
+    let mut f = loop {
+        let finished = follow && done();
+        match File::open(path) {
+            Ok(f) => break f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && (!follow || finished) => {
+                return Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(io(path)(e)),
+        }
     };
     let mut content = String::new();
     f.read_to_string(&mut content).map_err(io(path))?;
@@ -397,6 +408,28 @@ mod tests {
         let t = lines[0].time;
         assert!(DateTime::parse_from_rfc3339(t).is_ok(), "{t}");
         assert_eq!(t.split('.').nth(1).unwrap().len(), 9 + 6, "{t}");
+    }
+
+    #[test]
+    fn follow_waits_for_a_log_the_monitor_has_not_created_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ctr.log");
+        // Absent and the container already gone: nothing, not an error.
+        let mut out = Vec::new();
+        print(&p, &LogOptions::default(), true, &|| true, &mut out).unwrap();
+        assert!(out.is_empty());
+        // Absent at first, then written: `-f` shows what arrives.
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                let mut w = LogWriter::open(&p).unwrap();
+                w.write("stdout", b"late\n").unwrap();
+            })
+        };
+        let done = || writer.is_finished();
+        print(&p, &LogOptions::default(), true, &done, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "late\n");
     }
 
     #[test]
