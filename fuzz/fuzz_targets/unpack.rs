@@ -111,6 +111,7 @@ fuzz_target!(|data: &[u8]| {
         preserve_ownership: false,
         max_entries: 10_000,
         max_total_bytes: 64 << 20,
+        image_budget: None,
     };
     let _ = unpack_layer(data, &layer, &opts);
 
