@@ -304,13 +304,15 @@ fn peek_magic(input: &mut impl Read) -> Result<([u8; 4], usize), UnpackError> {
     Ok((magic, len))
 }
 
-fn unpack_entries(
-    stream: ChunkReader,
-    unpacker: &mut Unpacker,
+/// Feeds every entry of `archive` to `each`, refusing more than
+/// `opts.max_entries`; returns the count. Layers and [`onto::apply_onto`]
+/// share it, so both stop at the same cap.
+fn for_each_entry<R: Read>(
+    archive: &mut tar::Archive<R>,
     opts: &UnpackOptions,
+    mut each: impl FnMut(&mut tar::Entry<'_, R>) -> Result<(), UnpackError>,
 ) -> Result<u64, UnpackError> {
     let stream_err = |source| UnpackError::Stream { source };
-    let mut archive = tar::Archive::new(stream);
     let mut count = 0u64;
     for entry in archive.entries().map_err(stream_err)? {
         let mut entry = entry.map_err(stream_err)?;
@@ -320,8 +322,19 @@ fn unpack_entries(
                 max: opts.max_entries,
             });
         }
-        unpacker.apply(&mut entry)?;
+        each(&mut entry)?;
     }
+    Ok(count)
+}
+
+fn unpack_entries(
+    stream: ChunkReader,
+    unpacker: &mut Unpacker,
+    opts: &UnpackOptions,
+) -> Result<u64, UnpackError> {
+    let stream_err = |source| UnpackError::Stream { source };
+    let mut archive = tar::Archive::new(stream);
+    let count = for_each_entry(&mut archive, opts, |entry| unpacker.apply(entry))?;
     // The diff-id covers the trailer and any padding after it too.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(stream_err)?;

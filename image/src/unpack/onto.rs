@@ -12,25 +12,16 @@ use tar::EntryType;
 
 use super::apply::Unpacker;
 use super::name::{normalize, split_last};
-use super::{open_destination, Refusal, UnpackError, UnpackOptions};
+use super::{for_each_entry, open_destination, Refusal, UnpackError, UnpackOptions};
 
 /// Applies the tar `diff` onto the existing directory `dir` with the
 /// replacement and whiteout rules of a layer; returns the entry count.
 /// Unlike [`super::unpack_layer`], `dir` need not be empty, nothing is
 /// hashed, and character/block devices and FIFOs are refused.
 pub fn apply_onto<R: Read>(diff: R, dir: &Path, opts: &UnpackOptions) -> Result<u64, UnpackError> {
-    let stream_err = |source| UnpackError::Stream { source };
     let mut unpacker = Unpacker::new(open_destination(dir)?, opts);
     let mut archive = tar::Archive::new(diff);
-    let mut count = 0u64;
-    for entry in archive.entries().map_err(stream_err)? {
-        let mut entry = entry.map_err(stream_err)?;
-        count += 1;
-        if count > opts.max_entries {
-            return Err(UnpackError::TooManyEntries {
-                max: opts.max_entries,
-            });
-        }
+    let count = for_each_entry(&mut archive, opts, |entry| {
         let kind = entry.header().entry_type();
         if matches!(kind, EntryType::Char | EntryType::Block | EntryType::Fifo) {
             return Err(UnpackError::UnsupportedType {
@@ -38,8 +29,8 @@ pub fn apply_onto<R: Read>(diff: R, dir: &Path, opts: &UnpackOptions) -> Result<
                 kind: char::from(kind.as_byte()),
             });
         }
-        unpacker.apply(&mut entry)?;
-    }
+        unpacker.apply(entry)
+    })?;
     unpacker.finish()?;
     Ok(count)
 }
