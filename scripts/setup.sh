@@ -66,3 +66,7 @@ fi
 # CRIU for checkpoint/restore: Debian 12's criu fails on this kernel; this
 # installs a working one when (and only when) `criu check` fails.
 bash "$(dirname "$0")/install-criu.sh"
+
+# skopeo with sigstore enabled, as `skopeo-sigstore`: the sigstore peer of the
+# tests (Debian 12's skopeo has sigstore compiled out and stays the GPG peer).
+bash "$(dirname "$0")/install-skopeo-sigstore.sh"

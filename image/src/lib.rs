@@ -6,16 +6,19 @@
 
 pub mod apply;
 pub mod archive;
+pub mod attach;
 pub mod auth;
 pub mod digest;
 pub mod docker_ref;
 pub mod import;
 pub mod manifest;
+pub mod manifest_digest;
 pub mod outfile;
 pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod sigstore_blob;
 pub mod store;
 pub mod unpack;
 

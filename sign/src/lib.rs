@@ -20,7 +20,6 @@
 //! ```
 
 mod agent;
-mod digest;
 mod key_file;
 mod message;
 mod passphrase;
@@ -34,11 +33,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sequoia_openpgp::crypto;
 
 pub use agent::AgentError;
-pub use digest::{manifest_digest, sha256_digest, DigestError};
 pub use key_file::KeyFileError;
 pub use passphrase::{Passphrase, PassphraseError};
 pub use payload::{Payload, PayloadError, CREATOR};
 pub use select::SelectError;
+/// The digest is vocabulary shared with the verifier, so it lives in the image crate.
+pub use vouch_image::manifest_digest::{manifest_digest, sha256_digest, DigestError};
 
 /// Why producing a signature failed.
 #[derive(Debug, thiserror::Error)]

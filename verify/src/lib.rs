@@ -29,7 +29,7 @@
 //!     let config = RegistriesD::load(&RegistriesD::default_dir())?;
 //!     let reference = image.docker_reference().expect("docker image");
 //!     let base = config.read_base(reference, &BuiltinDefault::from_env())?;
-//!     let digest = vouch_sign::manifest_digest(&manifest)?;
+//!     let digest = vouch_image::manifest_digest::manifest_digest(&manifest)?;
 //!     signatures = read_signatures(&Fetcher::new()?, &base, &digest).await?;
 //! }
 //! let accepted = policy.evaluate(&image, &manifest, &signatures)?; // Err: "Source image rejected: …"

@@ -66,7 +66,7 @@ pub enum SignatureRejection {
 ///
 /// `trusted` are the fingerprints the requirement trusts (exact,
 /// case-sensitive comparison), each matching a certificate's primary key or
-/// the signing subkey itself; `manifest_digest` is [`vouch_sign::manifest_digest`]
+/// the signing subkey itself; `manifest_digest` is [`vouch_image::manifest_digest::manifest_digest`]
 /// of the image's manifest; `identity_ok` is the requirement's identity rule
 /// applied to the signed reference.
 pub fn accept(

@@ -60,7 +60,7 @@ pub enum StandaloneError {
     #[error("Docker reference {signed:?} does not match {expected:?}")]
     Reference { signed: String, expected: String },
     #[error("computing the manifest digest")]
-    ManifestDigest(#[source] vouch_sign::DigestError),
+    ManifestDigest(#[source] vouch_image::manifest_digest::DigestError),
 }
 
 /// Verifies `signature` over `manifest` as `expected_reference`, signed by
@@ -92,7 +92,8 @@ pub fn verify_standalone(
             });
         }
     }
-    let digest = vouch_sign::manifest_digest(manifest).map_err(StandaloneError::ManifestDigest)?;
+    let digest = vouch_image::manifest_digest::manifest_digest(manifest)
+        .map_err(StandaloneError::ManifestDigest)?;
     let mut identity_error = None;
     let result = accept(
         &verified,

@@ -80,7 +80,7 @@ pub enum SignatureFailure {
     #[error("No public keys imported")]
     NoPublicKeys,
     #[error("computing the manifest digest")]
-    ManifestDigest(#[source] vouch_sign::DigestError),
+    ManifestDigest(#[source] vouch_image::manifest_digest::DigestError),
 }
 
 /// Each failure with its source chain, `; `-separated (podman's format).
@@ -225,7 +225,7 @@ fn check_reference_digest(image: &PolicyImage, manifest: &[u8]) -> Result<(), Re
     if !expected.starts_with("sha256:") {
         return Ok(());
     }
-    match vouch_sign::manifest_digest(manifest) {
+    match vouch_image::manifest_digest::manifest_digest(manifest) {
         Ok(d) if d == expected => Ok(()),
         _ => Err(RejectReason::ManifestMismatch(expected.to_string())),
     }
@@ -285,7 +285,8 @@ fn verify_one(
     }
     let keys = load_keys(&sb.keys)?;
     let verified = mechanism::verify(&keys, blob, now).map_err(SignatureRejection::from)?;
-    let digest = vouch_sign::manifest_digest(manifest).map_err(SignatureFailure::ManifestDigest)?;
+    let digest = vouch_image::manifest_digest::manifest_digest(manifest)
+        .map_err(SignatureFailure::ManifestDigest)?;
     let rule = &sb.signed_identity;
     Ok(accept(&verified, keys.identities(), &digest, |signed| {
         matches_identity(rule, image.docker_reference(), signed)

@@ -1,0 +1,125 @@
+//! The stored form of one sigstore signature, shared by everything that
+//! moves or judges them.
+//!
+//! containers/image keeps a sigstore signature as three untrusted parts (the
+//! payload's MIME type, the payload, the layer annotations) and serialises
+//! them as `\0sigstore-json\n` + JSON (`internal/signature/sigstore.go`).
+//! A `.sig` attachment layer, a `dir:` `signature-N` and what
+//! `Policy::evaluate` takes are all this one blob, so registry code, signer
+//! and verifier agree on a single vocabulary and the verifier never needs to
+//! know where a signature came from.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The media type of a cosign simple-signing payload layer.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Annotation carrying the base64 signature over the payload.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Annotation carrying the PEM signing certificate (Fulcio / PKI).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// Annotation carrying the PEM intermediate chain (Fulcio / PKI).
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// Annotation carrying the Rekor bundle (SET) JSON.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+const PREFIX: &[u8] = b"\0sigstore-json\n";
+
+/// One sigstore signature, every part still untrusted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigstoreComponents {
+    #[serde(rename = "mimeType")]
+    pub mime_type: String,
+    /// Raw payload bytes (base64 in the JSON, as Go encodes `[]byte`).
+    #[serde(with = "b64")]
+    pub payload: Vec<u8>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Why a blob is not a stored sigstore signature.
+#[derive(Debug, thiserror::Error)]
+pub enum SigstoreBlobError {
+    #[error("not a sigstore-json signature blob")]
+    NotSigstore,
+    #[error("invalid sigstore-json signature")]
+    Json(#[source] serde_json::Error),
+}
+
+impl SigstoreComponents {
+    /// The `\0sigstore-json\n…` blob containers/image stores.
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut out = PREFIX.to_vec();
+        // Serialising a struct of strings and a string map cannot fail.
+        out.extend(serde_json::to_vec(self).unwrap_or_default());
+        out
+    }
+
+    /// Parses a whole blob (prefix included). Callers cap `blob`'s size first.
+    pub fn from_blob(blob: &[u8]) -> Result<Self, SigstoreBlobError> {
+        let json = blob
+            .strip_prefix(PREFIX)
+            .ok_or(SigstoreBlobError::NotSigstore)?;
+        Self::from_json(json)
+    }
+
+    /// Parses the JSON after the prefix.
+    pub fn from_json(json: &[u8]) -> Result<Self, SigstoreBlobError> {
+        serde_json::from_slice(json).map_err(SigstoreBlobError::Json)
+    }
+}
+
+mod b64 {
+    use super::{Engine, STANDARD};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_stored_blob() {
+        let c = SigstoreComponents {
+            mime_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
+            payload: b"{\"critical\":{}}".to_vec(),
+            annotations: BTreeMap::from([(SIGNATURE_ANNOTATION.into(), "c2ln".into())]),
+        };
+        let blob = c.to_blob();
+        assert!(blob.starts_with(b"\0sigstore-json\n"));
+        assert_eq!(SigstoreComponents::from_blob(&blob).unwrap(), c);
+    }
+
+    #[test]
+    fn reads_upstream_fixture() {
+        let blob = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/containers-image/signature/internal/testdata/valid.signature"
+        ))
+        .unwrap();
+        let c = SigstoreComponents::from_blob(&blob).unwrap();
+        assert_eq!(c.mime_type, SIMPLE_SIGNING_MEDIA_TYPE);
+        assert!(c.annotations.contains_key(SIGNATURE_ANNOTATION));
+    }
+
+    #[test]
+    fn refuses_other_blobs() {
+        assert!(matches!(
+            SigstoreComponents::from_blob(b"\0simple-signing\nxx"),
+            Err(SigstoreBlobError::NotSigstore)
+        ));
+        assert!(SigstoreComponents::from_blob(b"\0sigstore-json\n{").is_err());
+    }
+}
