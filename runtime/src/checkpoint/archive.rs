@@ -20,8 +20,9 @@
 //! `.tar.gz`). Every entry is hostile: [`super::read::read_archive`] checks
 //! the layout and sizes and parses the dump files into typed documents, the
 //! rootfs diff and deletions are applied with the image crate's unpacker
-//! (fd-relative, `O_NOFOLLOW`), and [`super::privileges`] decides what the
-//! saved config may grant.
+//! (fd-relative, `O_NOFOLLOW`), [`super::privileges`] decides what the
+//! saved config may grant, and [`super::creds`] what the dumped tasks'
+//! credentials may hold.
 
 use std::fs;
 use std::io::{self, Read, Seek, Write};
@@ -257,6 +258,8 @@ pub struct Imported {
     pub from_podman: bool,
     /// deleted.files.
     pub deleted: Vec<String>,
+    /// The dumped tasks' credentials ([`super::creds`]).
+    pub creds: Vec<super::creds::TaskCreds>,
 }
 
 pub(crate) fn bad(path: &Path, why: impl Into<String>) -> CheckpointError {
@@ -293,6 +296,7 @@ pub fn import(file: &Path, into: &Path) -> Result<Imported> {
         checked_image_id: c.checked_image_id,
         from_podman: c.from_podman,
         deleted: c.deleted,
+        creds: c.creds,
     })
 }
 

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::archive::{clean_rel, sniff, Compression};
+use super::creds::{self, TaskCreds};
+use super::criu_image;
 use super::dump::{self, DumpKind, PodmanDump, SpecDump, VouchDump};
 use super::{CheckpointError, CheckpointMeta, Result, IMAGES_DIR};
 use crate::state::ContainerConfig;
@@ -109,6 +111,9 @@ pub struct Contents {
     pub deleted: Vec<String>,
     /// Bulk entries given to the sink.
     pub stored: Vec<PathBuf>,
+    /// What every dumped task's credentials are (core and creds images),
+    /// for [`creds::check_all`].
+    pub creds: Vec<TaskCreds>,
 }
 
 /// Dump files, read into memory (capped) and parsed here.
@@ -211,6 +216,7 @@ pub fn read_archive(
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut stored = Vec::new();
     let mut docs: [Option<Vec<u8>>; 4] = Default::default();
+    let mut tasks = creds::Collector::default();
     for entry in ar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         count += 1;
@@ -276,6 +282,22 @@ pub fn read_archive(
             docs[i] = Some(read_capped(label, top, size, cap, &mut entry)?);
             continue;
         }
+        let image = match parts.get(1).map(String::as_str) {
+            Some(n) if top == IMAGES_DIR => creds::image_kind(n),
+            _ => None,
+        };
+        if let Some((kind, id)) = image {
+            // Read into memory (capped) so the bytes judged are those stored.
+            let name = rel.to_string_lossy();
+            let b = read_capped(label, &name, size, criu_image::MAX_IMAGE, &mut entry)?;
+            tasks.add(kind, id, &b).map_err(|e| bad(label, e))?;
+            let n = sink.put(&rel, &mut &b[..]).map_err(corrupt)?;
+            if n != size {
+                return Err(bad(label, format!("corrupted or truncated: entry {raw:?} is short")));
+            }
+            stored.push(rel);
+            continue;
+        }
         let mut limited = (&mut entry).take(size);
         let n = sink.put(&rel, &mut limited).map_err(corrupt)?;
         if n != size {
@@ -338,6 +360,7 @@ pub fn read_archive(
             return Err(fail("config.dump is neither vouch's nor podman's".into()))
         }
     };
+    let creds = tasks.finish().map_err(fail)?;
     Ok(Contents {
         config,
         meta,
@@ -345,6 +368,7 @@ pub fn read_archive(
         from_podman,
         deleted,
         stored,
+        creds,
     })
 }
 
