@@ -149,7 +149,56 @@ def unpack_seeds():
         pass
 
 
+# A real CRIU core image of a container's PID 1 (fixtures/criu/README.md).
+REAL_CORE = os.path.join(REPO, "fixtures", "criu", "core-1.img")
+IMG_COMMON_MAGIC, CORE_MAGIC, CREDS_MAGIC = 0x54564319, 0x55053847, 0x54023547
+
+
+def pb_varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_uint(tag, v):
+    return pb_varint(tag << 3) + pb_varint(v)
+
+
+def pb_msg(tag, body):
+    return pb_varint(tag << 3 | 2) + pb_varint(len(body)) + body
+
+
+def criu_img(magic, body):
+    return (IMG_COMMON_MAGIC.to_bytes(4, "little") + magic.to_bytes(4, "little")
+            + len(body).to_bytes(4, "little") + body)
+
+
+def creds_body(eff, secbits=0, nnp=1):
+    b = b"".join(pb_uint(t, 0) for t in range(1, 9))
+    for tag in (9, 10, 11, 12, 19):  # inh, prm, eff, bnd, amb
+        for w in eff if tag != 9 else (0, 0):
+            b += pb_uint(tag, w)
+    return b + pb_uint(13, secbits) + pb_msg(15, b"unconfined") + pb_uint(18, nnp)
+
+
+def criu_seeds():
+    with open(REAL_CORE, "rb") as fh:
+        real = fh.read()
+    put("criu_image", "real-core.img", real)
+    default = (0x800405FB, 0)
+    put("criu_image", "creds.img", criu_img(CREDS_MAGIC, creds_body(default)))
+    put("criu_image", "core-widened.img", criu_img(CORE_MAGIC, pb_uint(1, 1) + pb_msg(5, pb_msg(10, creds_body((0xFFFFFFFF, 0x1FF), 0x14, 0)))))
+    put("criu_image", "core-no-creds.img", criu_img(CORE_MAGIC, pb_msg(5, b"")))
+    put("criu_image", "core-no-thread-core.img", criu_img(CORE_MAGIC, pb_uint(1, 1)))
+    return real
+
+
 def checkpoint_seeds():
+    real_core = criu_seeds()
     config = {
         "id": HEX, "name": "fuzzed", "image": "localhost/fuzz:latest", "imageId": HEX,
         "command": ["/bin/sh"], "env": [], "network": "none",
@@ -165,6 +214,7 @@ def checkpoint_seeds():
     base = [
         d("checkpoint"),
         f("checkpoint/inventory.img", b"\x00" * 16),
+        f("checkpoint/core-1.img", real_core),
         f("checkpoint/descriptors.json", b"[]"),
         f("spec.dump", json.dumps(spec).encode()),
         f("network.status", b"null"),
