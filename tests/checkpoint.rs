@@ -922,15 +922,9 @@ fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, da
     b.append(&hd, data).unwrap();
 }
 
-/// Issue 11, hole 1: a checkpoint archive is hostile. It does not choose
-/// the runtime binary, gets no privilege beyond `vouch run`'s defaults
-/// without --grant-archive-privileges, has its dump files capped and
-/// typed, and its rootfs diff and deletions go through the image
-/// unpacker. Each refusal is exit 2 with one line, and leaves nothing.
-#[test]
-fn hostile_archives_are_refused_or_defanged() {
-    require_criu!();
-    let h = Host::new();
+/// Runs the counter as `src`, exports it uncompressed to HOME/src.tar and
+/// removes it: (the archive's path, its bytes).
+fn exported_counter(h: &Host) -> (PathBuf, Vec<u8>) {
     let img = h.httpd();
     let id = h
         .ok(&["run", "-d", "--name", "src", img, "sh", "-c", COUNTER])
@@ -945,6 +939,19 @@ fn hostile_archives_are_refused_or_defanged() {
     h.ok(&["rm", "src"]);
     h.assert_gone(&id);
     let good = std::fs::read(&archive).unwrap();
+    (archive, good)
+}
+
+/// Issue 11, hole 1: a checkpoint archive is hostile. It does not choose
+/// the runtime binary, gets no privilege beyond `vouch run`'s defaults
+/// without --grant-archive-privileges, has its dump files capped and
+/// typed, and its rootfs diff and deletions go through the image
+/// unpacker. Each refusal is exit 2 with one line, and leaves nothing.
+#[test]
+fn hostile_archives_are_refused_or_defanged() {
+    require_criu!();
+    let h = Host::new();
+    let (_, good) = exported_counter(&h);
 
     let outside = tempfile::tempdir().unwrap();
     let marker = outside.path().join("marker");
@@ -1361,4 +1368,196 @@ fn sigkill_during_export_restore_and_import() {
     h.ok(&["stop", "-t", "1", "big"]);
     h.ok(&["rm", "big"]);
     h.assert_gone(&id);
+}
+
+/// `msg`'s top-level protobuf fields as (tag, the field's raw bytes, its
+/// payload if length-delimited), so a test can change one nested message
+/// and keep every other byte CRIU wrote.
+fn pb_fields(mut b: &[u8]) -> Vec<(u32, Vec<u8>, Option<Vec<u8>>)> {
+    use prost::encoding::{decode_key, decode_varint, WireType};
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let start = b;
+        let (tag, wt) = decode_key(&mut b).unwrap();
+        let payload = match wt {
+            WireType::Varint => {
+                decode_varint(&mut b).unwrap();
+                None
+            }
+            WireType::SixtyFourBit => {
+                b = &b[8..];
+                None
+            }
+            WireType::ThirtyTwoBit => {
+                b = &b[4..];
+                None
+            }
+            WireType::LengthDelimited => {
+                let n = decode_varint(&mut b).unwrap() as usize;
+                let p = b[..n].to_vec();
+                b = &b[n..];
+                Some(p)
+            }
+            w => panic!("unexpected wire type {w:?}"),
+        };
+        let used = start.len() - b.len();
+        out.push((tag, start[..used].to_vec(), payload));
+    }
+    out
+}
+
+/// `msg` with the message in field `tag` replaced by `f` of it.
+fn pb_replace(msg: &[u8], tag: u32, f: &dyn Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let mut out = Vec::new();
+    let mut found = false;
+    for (t, raw, payload) in pb_fields(msg) {
+        match payload {
+            Some(p) if t == tag => {
+                let new = f(&p);
+                encode_key(tag, WireType::LengthDelimited, &mut out);
+                encode_varint(new.len() as u64, &mut out);
+                out.extend(new);
+                found = true;
+            }
+            _ => out.extend(raw),
+        }
+    }
+    assert!(found, "field {tag} not in the message");
+    out
+}
+
+/// A CRIU core image with its thread's creds changed by `f` (every other
+/// byte as CRIU wrote it).
+fn edit_core_creds(
+    img: &[u8],
+    f: impl Fn(&mut vouch_runtime::checkpoint::criu_image::CredsEntry),
+) -> Vec<u8> {
+    use prost::Message;
+    use vouch_runtime::checkpoint::criu_image::CredsEntry;
+    let len = u32::from_le_bytes(img[8..12].try_into().unwrap()) as usize;
+    assert_eq!(img.len(), 12 + len, "one entry");
+    // core_entry.thread_core (5) . thread_core_entry.creds (10)
+    let body = pb_replace(&img[12..], 5, &|tc| {
+        pb_replace(tc, 10, &|c| {
+            let mut creds = CredsEntry::decode(c).unwrap();
+            f(&mut creds);
+            creds.encode_to_vec()
+        })
+    });
+    let mut out = img[..8].to_vec();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend(body);
+    out
+}
+
+/// The CapEff of the container's PID 1 (a restored process, unlike one
+/// `exec` starts from the bundle).
+fn pid1_cap_eff(h: &Host, name: &str) -> String {
+    let s = h.ok(&["exec", name, "grep", "CapEff", "/proc/1/status"]);
+    s.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// Issue 11, hole 1, the dumped credentials: CRIU gives every restored
+/// task the capabilities its core image says, as root. An archive whose
+/// core images widen them is refused before CRIU runs (exit 2, one line
+/// naming the archive, the image and the field); with
+/// --grant-archive-privileges it is restored with what it asked for, and
+/// says so; the untouched archive restores as before.
+#[test]
+fn dumped_credentials_are_judged() {
+    require_criu!();
+    let h = Host::new();
+    let (archive, good) = exported_counter(&h);
+    let a = archive.to_str().unwrap();
+    let is_core = |p: &Path| {
+        let n = p.to_string_lossy();
+        n.starts_with("checkpoint/core-") && n.ends_with(".img")
+    };
+    let cores: Vec<String> = entries_of(&good)
+        .into_iter()
+        .filter(|(p, _, _)| is_core(p))
+        .map(|(p, _, _)| p.to_string_lossy().into_owned())
+        .collect();
+    assert!(!cores.is_empty(), "the archive has core images");
+    // vouch reports them in name order.
+    let mut cores = cores;
+    cores.sort();
+
+    // All 41 capabilities in the effective, permitted and bounding sets
+    // (CRIU cannot set a permitted capability outside the bounding set).
+    let widened = rewrite(
+        &good,
+        |p, d| {
+            if !is_core(p) {
+                return Some(d);
+            }
+            Some(edit_core_creds(&d, |c| {
+                c.cap_eff = vec![u32::MAX, 0x1ff];
+                c.cap_prm = vec![u32::MAX, 0x1ff];
+                c.cap_bnd = vec![u32::MAX, 0x1ff];
+            }))
+        },
+        &[],
+    );
+    let bad = h.v.home.path().join("widened.tar");
+    let b = bad.to_str().unwrap();
+    std::fs::write(&bad, &widened).unwrap();
+    let err = h.fails(2, &["container", "restore", "-i", b, "-n", "fresh"]);
+    let want = format!("Error: checkpoint archive {b}: {}: cap_eff grants CAP_DAC_READ_SEARCH,CAP_LINUX_IMMUTABLE,CAP_NET_BROADCAST,CAP_NET_ADMIN,CAP_NET_RAW,CAP_IPC_LOCK,CAP_IPC_OWNER,CAP_SYS_MODULE,CAP_SYS_RAWIO,CAP_SYS_PTRACE,CAP_SYS_PACCT,CAP_SYS_ADMIN,", cores[0]);
+    assert!(err.starts_with(&want), "wanted {want:?} in: {err}");
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "CAP_CHECKPOINT_RESTORE, which the container does not have (and {} more); restore with --grant-archive-privileges to allow it",
+            3 * cores.len() - 1
+        )),
+        "{err}"
+    );
+    assert!(
+        h.ok(&["ps", "-a", "-q"]).trim().is_empty(),
+        "no container record"
+    );
+    let tmp = h.v.root().join("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0),
+        0,
+        "staging left in {}",
+        tmp.display()
+    );
+
+    // Granted on request: CRIU then applies them, and vouch says so.
+    let out = h.out(&[
+        "container",
+        "restore",
+        "-i",
+        b,
+        "-n",
+        "fresh",
+        "--grant-archive-privileges",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3 * cores.len(), "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "Granted from {b}: {}: cap_eff CAP_DAC_READ_SEARCH,",
+            cores[0]
+        )),
+        "{err}"
+    );
+    assert_eq!(pid1_cap_eff(&h, "fresh"), "000001ffffffffff");
+    h.ok(&["rm", "-f", "fresh"]);
+
+    // A real checkpoint holds only the container's own credentials.
+    let out = h.out(&["container", "restore", "-i", a]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.trim().is_empty(), "grants nothing: {err}");
+    assert_eq!(pid1_cap_eff(&h, "src"), "00000000800405fb");
+    let before = last_number(&h.logs("src")).unwrap();
+    wait_for("the counter to go on", 10, || {
+        last_number(&h.logs("src")).is_some_and(|n| n > before)
+    });
+    h.ok(&["rm", "-f", "src"]);
 }

@@ -289,7 +289,12 @@ mod tests {
     #[test]
     fn capability_numbers_are_the_kernels() {
         assert_eq!(ALL_CAPS.len(), 41);
-        for (n, c) in [(0, "CAP_CHOWN"), (21, "CAP_SYS_ADMIN"), (31, "CAP_SETFCAP"), (40, "CAP_CHECKPOINT_RESTORE")] {
+        for (n, c) in [
+            (0, "CAP_CHOWN"),
+            (21, "CAP_SYS_ADMIN"),
+            (31, "CAP_SETFCAP"),
+            (40, "CAP_CHECKPOINT_RESTORE"),
+        ] {
             assert_eq!(ALL_CAPS[n], c);
         }
         let a = default_allowed();
@@ -366,7 +371,13 @@ mod tests {
     fn image_names_and_pairing() {
         assert_eq!(image_kind("core-12.img"), Some((ImageKind::Core, "12")));
         assert_eq!(image_kind("creds-7.img"), Some((ImageKind::Creds, "7")));
-        for n in ["core-.img", "core-1.img.bak", "core-x.img", "pstree.img", "corefile"] {
+        for n in [
+            "core-.img",
+            "core-1.img.bak",
+            "core-x.img",
+            "pstree.img",
+            "corefile",
+        ] {
             assert_eq!(image_kind(n), None, "{n}");
         }
         let none = criu_image::encode(

@@ -196,7 +196,10 @@ mod tests {
     fn reads_what_it_writes() {
         assert_eq!(core_creds(&core(Some(creds()))).unwrap(), Some(creds()));
         assert_eq!(core_creds(&core(None)).unwrap(), None);
-        assert_eq!(creds_image(&encode(CREDS_MAGIC, &creds())).unwrap(), creds());
+        assert_eq!(
+            creds_image(&encode(CREDS_MAGIC, &creds())).unwrap(),
+            creds()
+        );
     }
 
     #[test]
@@ -227,7 +230,10 @@ mod tests {
         assert_eq!(core_creds(&big), Err(ImageError::TooBig(MAX_IMAGE + 1)));
         assert_eq!(core_creds(&good[..6]), Err(ImageError::ShortHeader));
         assert_eq!(core_creds(&good[..8]), Err(ImageError::Empty));
-        assert_eq!(core_creds(&good[..good.len() - 1]), Err(ImageError::ShortEntry));
+        assert_eq!(
+            core_creds(&good[..good.len() - 1]),
+            Err(ImageError::ShortEntry)
+        );
         let mut t = good.clone();
         t.push(0);
         assert_eq!(core_creds(&t), Err(ImageError::Trailing));
@@ -236,7 +242,10 @@ mod tests {
         assert!(matches!(core_creds(&m), Err(ImageError::SetMagic(_))));
         assert!(matches!(
             creds_image(&good),
-            Err(ImageError::Magic { want: CREDS_MAGIC, .. })
+            Err(ImageError::Magic {
+                want: CREDS_MAGIC,
+                ..
+            })
         ));
         let mut huge = good[..8].to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());

@@ -23,7 +23,9 @@
 //! process, veth or nft rule is left half-made (the fault tests check it).
 
 pub mod archive;
+pub mod creds;
 pub mod criu;
+pub mod criu_image;
 mod diff;
 pub mod dump;
 mod host;
@@ -86,6 +88,10 @@ pub enum CheckpointError {
     Incompatible { path: PathBuf, found: String },
     #[error("checkpoint archive {path}: it grants {what}, beyond what `vouch run` gives by default; restore with --grant-archive-privileges to allow it")]
     Privileged { path: PathBuf, what: String },
+    #[error(
+        "checkpoint archive {path}: {what}; restore with --grant-archive-privileges to allow it"
+    )]
+    Creds { path: PathBuf, what: String },
     #[error("container ID {id} already exists (restore with -n NEWNAME to get a new one)")]
     IdInUse { id: String },
     #[error("image {image}: the checkpoint was taken on image {want}, whose layers differ from this store's {have}")]
@@ -525,7 +531,7 @@ impl Engine {
         // the same lookup as `vouch run` without --runtime.
         cfg.runtime = PathBuf::from("runc");
         self.runtime_for(&cfg)?;
-        let granted = {
+        let mut granted = {
             let mut asked = cfg.clone();
             if o.ports.is_some() {
                 asked.ports.clear(); // given on the command line
@@ -539,6 +545,30 @@ impl Engine {
                 what: granted.join(", "),
             });
         }
+        // The dumped tasks get their own credentials from CRIU, not the
+        // bundle's: they may hold only what the container's processes get.
+        let excess = {
+            let caps = crate::defaults::capabilities(&cfg.cap_add, &cfg.cap_drop)
+                .and_then(|c| creds::Allowed::with_caps(&c))
+                .map_err(|why| {
+                    archive::bad(
+                        &imp.source,
+                        format!("config.dump: field `vouch.cap_add`: {why}"),
+                    )
+                })?;
+            creds::check_all(&imp.creds, &caps)
+        };
+        if let (Some(first), false) = (excess.first(), o.grant_archive_privileges) {
+            let more = match excess.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Err(CheckpointError::Creds {
+                path: imp.source.clone(),
+                what: format!("{}{more}", first.refusal()),
+            });
+        }
+        granted.extend(excess.iter().map(creds::Excess::grant));
         if let Some(p) = &o.ports {
             cfg.ports = p.clone();
         }

@@ -293,7 +293,10 @@ pub fn read_archive(
             tasks.add(kind, id, &b).map_err(|e| bad(label, e))?;
             let n = sink.put(&rel, &mut &b[..]).map_err(corrupt)?;
             if n != size {
-                return Err(bad(label, format!("corrupted or truncated: entry {raw:?} is short")));
+                return Err(bad(
+                    label,
+                    format!("corrupted or truncated: entry {raw:?} is short"),
+                ));
             }
             stored.push(rel);
             continue;
