@@ -80,14 +80,14 @@ struct ScryptParams {
 struct Kdf {
     name: String,
     params: ScryptParams,
-    #[serde(with = "b64")]
+    #[serde(with = "vouch_image::sigstore_blob::b64")]
     salt: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Cipher {
     name: String,
-    #[serde(with = "b64")]
+    #[serde(with = "vouch_image::sigstore_blob::b64")]
     nonce: Vec<u8>,
 }
 
@@ -97,7 +97,7 @@ struct Cipher {
 pub struct Envelope {
     kdf: Kdf,
     cipher: Cipher,
-    #[serde(with = "b64")]
+    #[serde(with = "vouch_image::sigstore_blob::b64")]
     ciphertext: Vec<u8>,
 }
 
@@ -178,21 +178,6 @@ fn derive_key(
     scrypt::scrypt(passphrase, salt, &scrypt_params, key.as_mut_slice())
         .map_err(|_| EnvelopeError::Kdf)?;
     Ok(key)
-}
-
-mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD.decode(s).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
