@@ -72,7 +72,9 @@ impl SigstoreComponents {
     }
 }
 
-mod b64 {
+/// Go's `[]byte` in JSON (padded standard base64), for `#[serde(with)]`;
+/// also used by the sigstore key envelope in vouch-sign.
+pub mod b64 {
     use super::{Engine, STANDARD};
     use serde::{Deserialize, Deserializer, Serializer};
 
