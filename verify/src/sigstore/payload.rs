@@ -8,9 +8,7 @@
 //! `/usr/bin/cosign` writes it — `"optional": null` allowed. The walk order
 //! and the messages are the simple-signing parser's, which it shares.
 
-use crate::docker_ref::validate_digest;
-use crate::json::{parse_document, JsonErrorKind, JsonPath, Located, Obj, Value};
-use crate::untrusted::{parse_optional, PayloadError, PayloadErrorKind};
+use crate::untrusted::{parse_claim, PayloadError};
 
 /// The `critical.type` of every sigstore payload.
 pub const SIGSTORE_SIGNATURE_TYPE: &str = "cosign container image signature";
@@ -27,53 +25,12 @@ pub struct UntrustedSigstorePayload {
 impl UntrustedSigstorePayload {
     /// Parses payload bytes. Callers have verified the signature over them.
     pub fn parse(bytes: &[u8]) -> Result<Self, PayloadError> {
-        let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
-        let doc = parse_document(bytes).map_err(json)?;
-        let top =
-            Obj::new(&doc, JsonPath::root(), Some(&["critical", "optional"])).map_err(json)?;
-        let critical = top.require("critical").map_err(json)?;
-        let optional = top.require("optional").map_err(json)?;
-
-        let (untrusted_creator, untrusted_timestamp) = match optional.value.value {
-            Value::Null => (None, None),
-            _ => parse_optional(&optional)?,
-        };
-
-        let critical = critical
-            .object(Some(&["type", "image", "identity"]))
-            .map_err(json)?;
-        let kind = critical.require("type").map_err(json)?;
-        let image = critical.require("image").map_err(json)?;
-        let identity = critical.require("identity").map_err(json)?;
-        let kind_value = kind.go_string().map_err(json)?;
-        if kind_value != SIGSTORE_SIGNATURE_TYPE {
-            return Err(kind.error(PayloadErrorKind::UnknownType(kind_value)));
-        }
-
-        let image = image
-            .object(Some(&["docker-manifest-digest"]))
-            .map_err(json)?;
-        let digest = image.require("docker-manifest-digest").map_err(json)?;
-        let digest_value = digest.go_string().map_err(json)?;
-        validate_digest(&digest_value).map_err(|reason| {
-            digest.error(PayloadErrorKind::BadDigest {
-                value: digest_value.clone(),
-                reason,
-            })
-        })?;
-
-        let identity = identity.object(Some(&["docker-reference"])).map_err(json)?;
-        let reference = identity
-            .require("docker-reference")
-            .map_err(json)?
-            .go_string()
-            .map_err(json)?;
-
+        let c = parse_claim(bytes, SIGSTORE_SIGNATURE_TYPE, true)?;
         Ok(Self {
-            untrusted_docker_manifest_digest: digest_value,
-            untrusted_docker_reference: reference,
-            untrusted_creator,
-            untrusted_timestamp,
+            untrusted_docker_manifest_digest: c.untrusted_docker_manifest_digest,
+            untrusted_docker_reference: c.untrusted_docker_reference,
+            untrusted_creator: c.untrusted_creator,
+            untrusted_timestamp: c.untrusted_timestamp,
         })
     }
 }

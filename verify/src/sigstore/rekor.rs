@@ -92,7 +92,7 @@ pub fn verify_set(
         Some(&["SignedEntryTimestamp", "Payload"]),
     )
     .map_err(fmt)?;
-    let set_signature = go_bytes(&obj.require("SignedEntryTimestamp").map_err(fmt)?.value)
+    let set_signature = go_bytes(obj.require("SignedEntryTimestamp").map_err(fmt)?.value)
         .map_err(RekorError::SetFormat)?;
     let set_payload = obj.require("Payload").map_err(fmt)?;
 
@@ -163,9 +163,9 @@ fn parse_entry(canonical: &[u8]) -> Result<Entry, String> {
     let index = obj.require("logIndex").map_err(fmt)?;
     let id = obj.require("logID").map_err(fmt)?;
     Ok(Entry {
-        body: go_bytes(&body.value)?,
-        integrated_time: go_int64(&integrated.value)?,
-        log_index: go_int64(&index.value)?,
+        body: go_bytes(body.value)?,
+        integrated_time: go_int64(integrated.value)?,
+        log_index: go_int64(index.value)?,
         log_id: id.go_string().map_err(fmt)?,
     })
 }

@@ -297,10 +297,7 @@ fn key_with_rekor() {
                 REPO,
             );
             let ok = eval(&p, KEY_REKOR, img).unwrap();
-            assert_eq!(
-                ok.sigstore_signatures[0].rekor_integrated_time.is_some(),
-                true
-            );
+            assert!(ok.sigstore_signatures[0].rekor_integrated_time.is_some());
         }
     }
     let p = keyed(
@@ -560,7 +557,7 @@ fn rekor_set_unit() {
         RekorError::SetFormat(_)
     ));
     assert_eq!(
-        fails(&[other.clone()], &set, &cert, &sig, &payload),
+        fails(std::slice::from_ref(&other), &set, &cert, &sig, &payload),
         RekorError::SetSignature
     );
     assert_eq!(
