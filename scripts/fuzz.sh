@@ -46,7 +46,7 @@ bindir=fuzz/target/$host/release
 declare -A dict=(
   [policy_json]=json.dict [payload]=json.dict [registries_d]=yaml.dict
   [docker_ref]=docker_ref.dict [sigstore_path]=sigstore_path.dict
-  [unpack]=tar.dict [checkpoint_archive]=tar.dict
+  [unpack]=tar.dict [checkpoint_archive]=tar.dict [sigstore_signature]=json.dict
 )
 
 scratch=$(mktemp -d /tmp/vouch-fuzz.XXXXXX)

@@ -51,56 +51,72 @@ impl UntrustedSimpleSigning {
     /// Parses payload bytes (§1.3). Only `from_verified` and the explicitly
     /// untrusted dump call this.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, PayloadError> {
-        let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
-        let doc = parse_document(bytes).map_err(json)?;
-        let top =
-            Obj::new(&doc, JsonPath::root(), Some(&["critical", "optional"])).map_err(json)?;
-        let critical = top.require("critical").map_err(json)?;
-        let optional = top.require("optional").map_err(json)?;
-
-        let (untrusted_creator, untrusted_timestamp) = parse_optional(&optional)?;
-
-        let critical = critical
-            .object(Some(&["type", "image", "identity"]))
-            .map_err(json)?;
-        let kind = critical.require("type").map_err(json)?;
-        let image = critical.require("image").map_err(json)?;
-        let identity = critical.require("identity").map_err(json)?;
-        let kind_value = kind.go_string().map_err(json)?;
-        if kind_value != SIGNATURE_TYPE {
-            return Err(kind.error(PayloadErrorKind::UnknownType(kind_value)));
-        }
-
-        let image = image
-            .object(Some(&["docker-manifest-digest"]))
-            .map_err(json)?;
-        let digest = image.require("docker-manifest-digest").map_err(json)?;
-        let digest_value = digest.go_string().map_err(json)?;
-        validate_digest(&digest_value).map_err(|reason| {
-            digest.error(PayloadErrorKind::BadDigest {
-                value: digest_value.clone(),
-                reason,
-            })
-        })?;
-
-        let identity = identity.object(Some(&["docker-reference"])).map_err(json)?;
-        let reference = identity
-            .require("docker-reference")
-            .map_err(json)?
-            .go_string()
-            .map_err(json)?;
-
-        Ok(Self {
-            untrusted_docker_manifest_digest: digest_value,
-            untrusted_docker_reference: reference,
-            untrusted_creator,
-            untrusted_timestamp,
-        })
+        parse_claim(bytes, SIGNATURE_TYPE, false)
     }
 }
 
+/// The payload shape simple signing and sigstore share: `critical.type` must
+/// be `signature_type`; sigstore (cosign) also writes `"optional": null`.
+pub(crate) fn parse_claim(
+    bytes: &[u8],
+    signature_type: &str,
+    null_optional: bool,
+) -> Result<UntrustedSimpleSigning, PayloadError> {
+    let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
+    let doc = parse_document(bytes).map_err(json)?;
+    let top = Obj::new(&doc, JsonPath::root(), Some(&["critical", "optional"])).map_err(json)?;
+    let critical = top.require("critical").map_err(json)?;
+    let optional = top.require("optional").map_err(json)?;
+
+    let (untrusted_creator, untrusted_timestamp) =
+        if null_optional && matches!(optional.value.value, Value::Null) {
+            (None, None)
+        } else {
+            parse_optional(&optional)?
+        };
+
+    let critical = critical
+        .object(Some(&["type", "image", "identity"]))
+        .map_err(json)?;
+    let kind = critical.require("type").map_err(json)?;
+    let image = critical.require("image").map_err(json)?;
+    let identity = critical.require("identity").map_err(json)?;
+    let kind_value = kind.go_string().map_err(json)?;
+    if kind_value != signature_type {
+        return Err(kind.error(PayloadErrorKind::UnknownType(kind_value)));
+    }
+
+    let image = image
+        .object(Some(&["docker-manifest-digest"]))
+        .map_err(json)?;
+    let digest = image.require("docker-manifest-digest").map_err(json)?;
+    let digest_value = digest.go_string().map_err(json)?;
+    validate_digest(&digest_value).map_err(|reason| {
+        digest.error(PayloadErrorKind::BadDigest {
+            value: digest_value.clone(),
+            reason,
+        })
+    })?;
+
+    let identity = identity.object(Some(&["docker-reference"])).map_err(json)?;
+    let reference = identity
+        .require("docker-reference")
+        .map_err(json)?
+        .go_string()
+        .map_err(json)?;
+
+    Ok(UntrustedSimpleSigning {
+        untrusted_docker_manifest_digest: digest_value,
+        untrusted_docker_reference: reference,
+        untrusted_creator,
+        untrusted_timestamp,
+    })
+}
+
 /// `optional`: any members; `creator` a string, `timestamp` an integral number.
-fn parse_optional(optional: &At<'_>) -> Result<(Option<String>, Option<i64>), PayloadError> {
+pub(crate) fn parse_optional(
+    optional: &At<'_>,
+) -> Result<(Option<String>, Option<i64>), PayloadError> {
     let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
     let obj = optional.object(None).map_err(json)?;
     let creator = obj
