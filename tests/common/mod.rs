@@ -199,6 +199,13 @@ impl FaultProxy {
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// Requests for sigstore attachment tags (`sha256-<hex>.sig`) seen so far.
+    pub fn sig_requests(&self) -> u64 {
+        let resp = http_get(self.port, "/_fault-proxy/sig-requests");
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
+        body.trim().parse().unwrap()
+    }
 }
 
 impl Drop for FaultProxy {

@@ -41,6 +41,7 @@ pub use vouch_image::docker_ref;
 pub mod bounds;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;
