@@ -246,7 +246,7 @@ impl World {
     }
 
     /// skopeo-sigstore copies a fresh image to `repo:v1`, signing with the
-    /// sigstore key and, when `gpg`, also with the GPG key.
+    /// sigstore key and, when `gpg`, also with the GPG key (lookaside).
     fn skopeo_push(&self, repo: &str, gpg: bool) {
         let dir = tempfile::tempdir().unwrap();
         let layer = common::layer_with_file("hello.txt", repo.as_bytes());
@@ -269,13 +269,28 @@ impl World {
             .arg(self.path("key.private"))
             .arg("--sign-passphrase-file")
             .arg(self.path("passphrase"));
+        let dest = format!("docker://{}:v1", self.image(repo));
+        common::peer_ok(c.arg(format!("oci:{}:v1", dir.path().display())).arg(&dest));
         if gpg {
-            c.args(["--sign-by", &self.gpg.fingerprint]);
+            // skopeo takes one signing passphrase per copy, so the GPG
+            // signature is a second copy onto itself (attachments are kept).
+            common::peer_ok(
+                Command::new(&self.skopeo)
+                    .env("GNUPGHOME", self.gpg.home.path())
+                    .arg("--insecure-policy")
+                    .arg("--registries.d")
+                    .arg(&self.regd)
+                    .args([
+                        "copy",
+                        "-q",
+                        "--src-tls-verify=false",
+                        "--dest-tls-verify=false",
+                    ])
+                    .args(["--sign-by", &self.gpg.fingerprint])
+                    .arg(&dest)
+                    .arg(&dest),
+            );
         }
-        common::peer_ok(
-            c.arg(format!("oci:{}:v1", dir.path().display()))
-                .arg(format!("docker://{}:v1", self.image(repo))),
-        );
     }
 
     /// policy.json: insecureAcceptAnything, but `requirements` for the registry.
@@ -303,7 +318,8 @@ impl World {
                            "keyPath": self.path("key.gpg")})
     }
 
-    /// `skopeo-sigstore --policy P --registries.d D copy docker://IMAGE oci:…`.
+    /// `skopeo-sigstore --policy P --registries.d D copy docker://IMAGE dir:…`
+    /// (dir: keeps sigstore signatures; oci: cannot).
     fn skopeo_pull(&self, policy: &Path, image: &str) -> (bool, String) {
         let out_dir = tempfile::tempdir().unwrap();
         let out = Command::new(&self.skopeo)
@@ -313,7 +329,7 @@ impl World {
             .arg(&self.regd)
             .args(["copy", "-q", "--src-tls-verify=false"])
             .arg(format!("docker://{image}"))
-            .arg(format!("oci:{}:x", out_dir.path().join("img").display()))
+            .arg(format!("dir:{}", out_dir.path().join("img").display()))
             .output()
             .unwrap();
         (
@@ -403,21 +419,29 @@ fn same_policy_same_decisions_as_skopeo() {
         ("gpg", "both", true),
         ("gpg", "sigstore-only", false),
     ];
-    for (name, policy, want) in expected.iter().map(|(p, repo, want)| {
-        let reqs = &cases.iter().find(|(n, _)| n == p).unwrap().1;
-        (
-            format!("{p} {repo}"),
-            (w.policy(&format!("{p}.json"), reqs.clone()), *repo),
-            *want,
-        )
-    }) {
-        let (policy, repo) = policy;
+    let mut skopeo_wrong = Vec::new();
+    let mut vouch_wrong = Vec::new();
+    for (p, repo, want) in expected {
+        let reqs = &cases.iter().find(|(n, _)| *n == p).unwrap().1;
+        let policy = w.policy(&format!("{p}.json"), reqs.clone());
         let image = format!("{}:v1", w.image(repo));
         let (skopeo_ok, skopeo_err) = w.skopeo_pull(&policy, &image);
-        assert_eq!(skopeo_ok, want, "skopeo-sigstore, {name}: {skopeo_err}");
+        if skopeo_ok != want {
+            skopeo_wrong.push(format!("{p} {repo}: {skopeo_err}"));
+        }
         let (vouch_ok, vouch_err) = w.vouch_pull(&policy, &image);
-        assert_eq!(vouch_ok, want, "vouch, {name}: {vouch_err}");
+        if vouch_ok != want {
+            vouch_wrong.push(format!("{p} {repo}: {vouch_err}"));
+        }
     }
+    assert!(
+        skopeo_wrong.is_empty(),
+        "skopeo-sigstore decided otherwise: {skopeo_wrong:#?}"
+    );
+    assert!(
+        vouch_wrong.is_empty(),
+        "vouch decided otherwise: {vouch_wrong:#?}"
+    );
 }
 
 // ---------------------------------------------------------------- bad input
