@@ -611,6 +611,20 @@ fn missing_sig_tag_is_no_signature() {
 }
 
 #[test]
+fn bare_404_for_the_sig_tag_is_no_signature() {
+    // The distribution spec requires only the status; containers/image
+    // takes any 404 as "no attachments".
+    let b = Bad::new();
+    let proxy = FaultProxy::start(&b.reg, "sig-404-bare");
+    let err = b.pull_fails(&proxy.host(), &b.signed_by(&proxy.host()), 1);
+    assert!(
+        err.contains("A signature was required, but no signature exists"),
+        "{err}"
+    );
+    assert!(proxy.sig_requests() >= 1);
+}
+
+#[test]
 fn missing_sig_tag_under_sigstore_signed_is_no_signature() {
     let b = Bad::new();
     let key = b.tmp.path().join("cosign.pub");
