@@ -197,6 +197,8 @@ fn sig_layer(digest: &str, size: u64) -> serde_json::Value {
 
 // ---------------------------------------------------------------- the world
 
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
 const PASSPHRASE: &str = "sigstore pull test passphrase";
 
 /// A registry, sigstore keys made by skopeo-sigstore (`key`, and `other`
@@ -321,21 +323,7 @@ impl World {
     /// `skopeo-sigstore --policy P --registries.d D copy docker://IMAGE dir:…`
     /// (dir: keeps sigstore signatures; oci: cannot).
     fn skopeo_pull(&self, policy: &Path, image: &str) -> (bool, String) {
-        let out_dir = tempfile::tempdir().unwrap();
-        let out = Command::new(&self.skopeo)
-            .arg("--policy")
-            .arg(policy)
-            .arg("--registries.d")
-            .arg(&self.regd)
-            .args(["copy", "-q", "--src-tls-verify=false"])
-            .arg(format!("docker://{image}"))
-            .arg(format!("dir:{}", out_dir.path().join("img").display()))
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        common::skopeo_pull(&self.skopeo, policy, &self.regd, image)
     }
 
     /// `vouch pull` into a fresh store; a rejection must exit 1 with one
@@ -500,6 +488,17 @@ impl Bad {
         err
     }
 
+    /// Pushes a `.sig` manifest of `media_type` for the image whose layers
+    /// are `count` copies of one simple-signing layer over a real blob,
+    /// each declaring `size` bytes.
+    fn crafted_sig(&self, media_type: &str, count: usize, size: Option<u64>) {
+        let payload = b"a signature payload";
+        let blob = push_blob(&self.reg, "app", payload);
+        let size = size.unwrap_or(payload.len() as u64);
+        let layers = vec![sig_layer(&blob, size); count];
+        push_sig_manifest(&self.reg, "app", &self.digest, media_type, layers);
+    }
+
     /// A failure naming the attachment tag.
     fn attachment_error(&self, host: &str) -> String {
         let err = self.pull_fails(host, &self.signed_by(host), 2);
@@ -527,13 +526,10 @@ fn garbage_sig_manifest_is_an_error() {
 #[test]
 fn sig_manifest_of_another_media_type_is_an_error() {
     let b = Bad::new();
-    let blob = push_blob(&b.reg, "app", b"payload");
-    push_sig_manifest(
-        &b.reg,
-        "app",
-        &b.digest,
+    b.crafted_sig(
         "application/vnd.docker.distribution.manifest.v2+json",
-        vec![sig_layer(&blob, 7)],
+        1,
+        None,
     );
     let err = b.attachment_error(&b.reg.host());
     assert!(
@@ -546,15 +542,8 @@ fn sig_manifest_of_another_media_type_is_an_error() {
 #[test]
 fn huge_attachment_layer_is_refused_before_reading() {
     let b = Bad::new();
-    let blob = push_blob(&b.reg, "app", b"payload");
     // The registry does not check declared sizes; vouch must, before the GET.
-    push_sig_manifest(
-        &b.reg,
-        "app",
-        &b.digest,
-        "application/vnd.oci.image.manifest.v1+json",
-        vec![sig_layer(&blob, 64 << 20)],
-    );
+    b.crafted_sig(OCI_MANIFEST, 1, Some(64 << 20));
     let err = b.attachment_error(&b.reg.host());
     assert!(
         err.contains(&format!("declares {} bytes", 64u64 << 20)),
@@ -565,14 +554,7 @@ fn huge_attachment_layer_is_refused_before_reading() {
 #[test]
 fn too_many_attachment_layers_are_refused() {
     let b = Bad::new();
-    let blob = push_blob(&b.reg, "app", b"payload");
-    push_sig_manifest(
-        &b.reg,
-        "app",
-        &b.digest,
-        "application/vnd.oci.image.manifest.v1+json",
-        vec![sig_layer(&blob, 7); 129],
-    );
+    b.crafted_sig(OCI_MANIFEST, 129, None);
     let err = b.attachment_error(&b.reg.host());
     assert!(err.contains("has 129 layers, over the limit"), "{err}");
 }
@@ -580,14 +562,7 @@ fn too_many_attachment_layers_are_refused() {
 #[test]
 fn attachment_layer_digest_mismatch_is_an_error() {
     let b = Bad::new();
-    let blob = push_blob(&b.reg, "app", b"a signature payload");
-    push_sig_manifest(
-        &b.reg,
-        "app",
-        &b.digest,
-        "application/vnd.oci.image.manifest.v1+json",
-        vec![sig_layer(&blob, 19)],
-    );
+    b.crafted_sig(OCI_MANIFEST, 1, None);
     // Before the verdict the only blobs fetched are attachment layers, so
     // the proxy corrupts exactly those.
     let proxy = FaultProxy::start(&b.reg, "corrupt-blob");

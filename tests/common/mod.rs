@@ -418,6 +418,27 @@ pub fn peer_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `SKOPEO --policy P --registries.d D copy docker://IMAGE dir:…` (dir:
+/// keeps simple and sigstore signatures alike): whether the peer accepted,
+/// and its stderr.
+pub fn skopeo_pull(skopeo: &Path, policy: &Path, regd: &Path, image: &str) -> (bool, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(skopeo)
+        .arg("--policy")
+        .arg(policy)
+        .arg("--registries.d")
+        .arg(regd)
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .arg(format!("dir:{}", out_dir.path().join("img").display()))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// podman with a throwaway store.
 pub fn podman(dir: &Path) -> Command {
     let mut c = Command::new("podman");
