@@ -52,6 +52,7 @@ pub mod mechanism;
 pub mod policy;
 pub mod registries_d;
 pub mod signature;
+pub mod sigstore;
 pub mod sniff;
 pub mod standalone;
 pub mod untrusted;

@@ -100,7 +100,9 @@ impl UntrustedSimpleSigning {
 }
 
 /// `optional`: any members; `creator` a string, `timestamp` an integral number.
-fn parse_optional(optional: &At<'_>) -> Result<(Option<String>, Option<i64>), PayloadError> {
+pub(crate) fn parse_optional(
+    optional: &At<'_>,
+) -> Result<(Option<String>, Option<i64>), PayloadError> {
     let json = |e: Located<JsonErrorKind>| e.map(PayloadErrorKind::Json);
     let obj = optional.object(None).map_err(json)?;
     let creator = obj

@@ -5,18 +5,25 @@
 //! allow; the first denial is the answer. A `signedBy` allows as soon as one
 //! signature (in storage order) passes every check of §2.6; if none does, the
 //! reason is podman's: no signature at all, the single signature's reason, or
-//! all reasons joined. An empty list denies. Anything vouch cannot check
-//! (signedBaseLayer, sigstoreSigned, non-GPG key types) denies: fail closed.
+//! all reasons joined. A `sigstoreSigned` does the same over the sigstore
+//! signatures (`crate::sigstore`; upstream `policy_eval_sigstore.go`). An
+//! empty list denies. Anything vouch cannot check (signedBaseLayer, non-GPG
+//! key types) denies: fail closed.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::identity::matches_identity;
 use super::{KeySource, KeyType, Policy, PolicyImage, Requirement, SignedBy};
+use crate::bounds::{BoundsError, MAX_SIGNATURE_BYTES};
 use crate::keyring::Keyring;
 use crate::mechanism;
 use crate::signature::{accept, Signature, SignatureRejection};
+use crate::sigstore::{SigstoreRejection, SigstoreSignature};
 use crate::sniff::{sniff, SignatureBlob, SniffError};
+use vouch_image::sigstore_blob::{
+    SigstoreBlobError, SigstoreComponents, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 
 /// An allowed image: the scope that decided and the signature each `signedBy` accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub struct Accepted {
     pub scope: Option<String>,
     /// One accepted signature per `signedBy` requirement, in list order.
     pub signatures: Vec<Signature>,
+    /// One accepted sigstore signature per `sigstoreSigned` requirement, in list order.
+    pub sigstore_signatures: Vec<SigstoreSignature>,
 }
 
 /// A denied image. Shown as `Source image rejected: <reason>` with `{:#}`.
@@ -46,8 +55,6 @@ pub enum RejectReason {
     Rejected(String),
     #[error("signedBaseLayer not implemented yet!")]
     SignedBaseLayer,
-    #[error("sigstoreSigned requirements are not supported by vouch; {0} cannot be verified")]
-    Sigstore(String),
     #[error("Manifest does not match provided manifest digest {0}")]
     ManifestMismatch(String),
     #[error("parsing signature {index}")]
@@ -56,8 +63,29 @@ pub enum RejectReason {
         #[source]
         source: SniffError,
     },
+    #[error("parsing signature {index}")]
+    SigstoreBlob {
+        index: usize,
+        #[source]
+        source: SigstoreBlobError,
+    },
+    #[error("parsing signature {index}")]
+    BlobTooLarge {
+        index: usize,
+        #[source]
+        source: BoundsError,
+    },
     #[error("A signature was required, but no signature exists")]
     NoSignature,
+    #[error("A signature was required, but no signature exists ({non_sigstore} non-sigstore signatures, {non_signature} sigstore non-signature attachments)")]
+    NoSigstoreSignature {
+        non_sigstore: usize,
+        non_signature: usize,
+    },
+    #[error(transparent)]
+    SigstoreOne(SigstoreRejection),
+    #[error("None of the signatures were accepted, reasons: {}", join_reasons(.0))]
+    SigstoreNoneAccepted(Vec<SigstoreRejection>),
     #[error(transparent)]
     One(SignatureFailure),
     #[error("None of the signatures were accepted, reasons: {}", join_reasons(.0))]
@@ -84,7 +112,7 @@ pub enum SignatureFailure {
 }
 
 /// Each failure with its source chain, `; `-separated (podman's format).
-fn join_reasons(failures: &[SignatureFailure]) -> String {
+fn join_reasons<E: std::error::Error>(failures: &[E]) -> String {
     failures
         .iter()
         .map(|f| chain(f))
@@ -108,20 +136,26 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 impl Policy {
     /// Whether evaluating `image` will look at signatures at all, so a pull
-    /// can skip fetching them: true when a `signedBy` is reached before a
-    /// requirement that denies regardless of signatures.
+    /// can skip fetching them: true when a `signedBy` or `sigstoreSigned` is
+    /// reached before a requirement that denies regardless of signatures.
     pub fn needs_signatures(&self, image: &PolicyImage) -> bool {
         let (_, reqs) = self.requirements_for(image);
         for r in reqs {
             match r {
                 Requirement::InsecureAcceptAnything => {}
-                Requirement::SignedBy(_) => return true,
-                Requirement::Reject
-                | Requirement::SignedBaseLayer { .. }
-                | Requirement::SigstoreSigned(_) => return false,
+                Requirement::SignedBy(_) | Requirement::SigstoreSigned(_) => return true,
+                Requirement::Reject | Requirement::SignedBaseLayer { .. } => return false,
             }
         }
         false
+    }
+
+    /// Whether the requirements selected for `image` include a
+    /// `sigstoreSigned`, so sigstore attachments must be fetched.
+    pub fn needs_sigstore(&self, image: &PolicyImage) -> bool {
+        let (_, reqs) = self.requirements_for(image);
+        reqs.iter()
+            .any(|r| matches!(r, Requirement::SigstoreSigned(_)))
     }
 
     /// Decides whether `image`, whose manifest is `manifest` and whose stored
@@ -152,8 +186,9 @@ impl Policy {
             return Err(reject(RejectReason::EmptyList));
         }
         check_reference_digest(image, manifest).map_err(reject)?;
-        let mut blobs: Option<Vec<&[u8]>> = None;
+        let mut blobs: Option<Classified<'_>> = None;
         let mut accepted = Vec::new();
+        let mut sigstore_accepted = Vec::new();
         for r in reqs {
             match r {
                 Requirement::InsecureAcceptAnything => {}
@@ -163,22 +198,33 @@ impl Policy {
                 Requirement::SignedBaseLayer { .. } => {
                     return Err(reject(RejectReason::SignedBaseLayer))
                 }
-                Requirement::SigstoreSigned(_) => {
-                    return Err(reject(RejectReason::Sigstore(image.display().to_string())))
+                Requirement::SigstoreSigned(req) => {
+                    if blobs.is_none() {
+                        blobs = Some(classify(signatures).map_err(reject)?);
+                    }
+                    if let Some(b) = &blobs {
+                        sigstore_accepted.push(
+                            sigstore_signed_allows(req, image, manifest, b, now).map_err(reject)?,
+                        );
+                    }
                 }
                 Requirement::SignedBy(sb) => {
                     if blobs.is_none() {
-                        blobs = Some(simple_signing_blobs(signatures).map_err(reject)?);
+                        blobs = Some(classify(signatures).map_err(reject)?);
                     }
-                    let blobs = blobs.as_deref().unwrap_or_default();
+                    let simple = blobs
+                        .as_ref()
+                        .map(|b| b.simple.as_slice())
+                        .unwrap_or_default();
                     accepted
-                        .push(signed_by_allows(sb, image, manifest, blobs, now).map_err(reject)?);
+                        .push(signed_by_allows(sb, image, manifest, simple, now).map_err(reject)?);
                 }
             }
         }
         Ok(Accepted {
             scope: scope.map(str::to_string),
             signatures: accepted,
+            sigstore_signatures: sigstore_accepted,
         })
     }
 
@@ -231,22 +277,110 @@ fn check_reference_digest(image: &PolicyImage, manifest: &[u8]) -> Result<(), Re
     }
 }
 
-/// Simple-signing blobs in storage order; sigstore blobs are invisible to `signedBy`.
-fn simple_signing_blobs(signatures: &[Vec<u8>]) -> Result<Vec<&[u8]>, RejectReason> {
-    let mut out = Vec::new();
+/// The image's signatures by kind, each in storage order. `signedBy` sees
+/// only the simple ones and `sigstoreSigned` only the sigstore ones, but, as
+/// upstream's `UntrustedSignatures`, any blob that does not parse fails both.
+struct Classified<'a> {
+    simple: Vec<&'a [u8]>,
+    sigstore: Vec<SigstoreComponents>,
+}
+
+fn classify(signatures: &[Vec<u8>]) -> Result<Classified<'_>, RejectReason> {
+    let mut out = Classified {
+        simple: Vec::new(),
+        sigstore: Vec::new(),
+    };
     for (i, blob) in signatures.iter().enumerate() {
+        let index = i + 1;
         match sniff(blob) {
-            Ok(SignatureBlob::SimpleSigning(b)) => out.push(b),
-            Ok(SignatureBlob::Sigstore(_)) => {}
-            Err(source) => {
-                return Err(RejectReason::Blob {
-                    index: i + 1,
-                    source,
-                })
+            Ok(SignatureBlob::SimpleSigning(b)) => out.simple.push(b),
+            Ok(SignatureBlob::Sigstore(json)) => {
+                if blob.len() > MAX_SIGNATURE_BYTES {
+                    return Err(RejectReason::BlobTooLarge {
+                        index,
+                        source: BoundsError::TooLarge(blob.len()),
+                    });
+                }
+                let parsed = SigstoreComponents::from_json(json)
+                    .or_else(|e| go_lenient_components(json).ok_or(e))
+                    .map_err(|source| RejectReason::SigstoreBlob { index, source })?;
+                out.sigstore.push(parsed);
             }
+            Err(source) => return Err(RejectReason::Blob { index, source }),
         }
     }
     Ok(out)
+}
+
+/// Go's `json.Unmarshal` into the stored form where serde is stricter:
+/// members may be missing or `null` (zero values), names match
+/// case-insensitively, `null` is an empty signature. Such a blob has no
+/// signature MIME type or annotation, so it can only be skipped or rejected.
+fn go_lenient_components(json: &[u8]) -> Option<SigstoreComponents> {
+    use serde_json::Value as J;
+    let mut out = SigstoreComponents {
+        mime_type: String::new(),
+        payload: Vec::new(),
+        annotations: Default::default(),
+    };
+    let map = match serde_json::from_slice::<J>(json).ok()? {
+        J::Null => return Some(out),
+        J::Object(map) => map,
+        _ => return None,
+    };
+    for (key, value) in map {
+        match (key.to_ascii_lowercase().as_str(), value) {
+            (_, J::Null) => {}
+            ("mimetype", J::String(m)) => out.mime_type = m,
+            ("payload", J::String(p)) => {
+                out.payload = crate::sigstore::pem::go_base64(p.as_bytes()).ok()?
+            }
+            ("annotations", J::Object(a)) => {
+                for (k, v) in a {
+                    match v {
+                        J::String(v) => drop(out.annotations.insert(k, v)),
+                        J::Null => drop(out.annotations.insert(k, String::new())),
+                        _ => return None,
+                    }
+                }
+            }
+            ("mimetype" | "payload" | "annotations", _) => return None,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// `prSigstoreSigned.isRunningImageAllowed`: one accepted signature suffices;
+/// attachments that are not signatures (another MIME type) are skipped.
+fn sigstore_signed_allows(
+    req: &super::SigstoreSigned,
+    image: &PolicyImage,
+    manifest: &[u8],
+    blobs: &Classified<'_>,
+    now: SystemTime,
+) -> Result<SigstoreSignature, RejectReason> {
+    let mut rejections = Vec::new();
+    let mut non_signature = 0;
+    for sig in &blobs.sigstore {
+        if sig.mime_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            non_signature += 1;
+            continue;
+        }
+        match crate::sigstore::accept(req, image, manifest, sig, now) {
+            Ok(accepted) => return Ok(accepted),
+            Err(e) => rejections.push(e),
+        }
+    }
+    Err(match rejections.len() {
+        0 if blobs.simple.is_empty() && non_signature == 0 => RejectReason::NoSignature,
+        0 => RejectReason::NoSigstoreSignature {
+            non_sigstore: blobs.simple.len(),
+            non_signature,
+        },
+        1 => RejectReason::SigstoreOne(rejections.remove(0)),
+        _ => RejectReason::SigstoreNoneAccepted(rejections),
+    })
 }
 
 fn signed_by_allows(

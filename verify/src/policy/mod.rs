@@ -47,8 +47,8 @@ pub enum Requirement {
     SignedBaseLayer {
         base_layer_identity: IdentityRule,
     },
-    /// Cosign/sigstore signatures: parsed for compatibility, denied by vouch
-    /// (fail closed) until sigstore verification exists.
+    /// Cosign/sigstore signatures by a key, Fulcio or PKI certificate
+    /// (evaluated by `crate::sigstore`).
     SigstoreSigned(Box<SigstoreSigned>),
 }
 

@@ -1,9 +1,7 @@
-//! The `sigstoreSigned` requirement: schema only (§5.7).
+//! The `sigstoreSigned` requirement's schema (§5.7).
 //!
-//! vouch verifies simple signing; a policy that asks for cosign/sigstore
-//! signatures must still parse (podman's `image trust set -t sigstoreSigned`
-//! writes them), and evaluation then denies, failing closed. The member rules
-//! follow upstream `signature/policy_config_sigstore.go`.
+//! The member rules follow upstream `signature/policy_config_sigstore.go`;
+//! evaluation is `crate::sigstore` (upstream `policy_eval_sigstore.go`).
 
 use std::path::PathBuf;
 
