@@ -110,21 +110,7 @@ impl World {
 
     /// `skopeo --policy P --registries.d D copy docker://IMAGE dir:…`.
     fn skopeo_pull(&self, policy: &Path, image: &str) -> (bool, String) {
-        let out_dir = tempfile::tempdir().unwrap();
-        let out = Command::new("skopeo")
-            .arg("--policy")
-            .arg(policy)
-            .arg("--registries.d")
-            .arg(&self.regd)
-            .args(["copy", "-q", "--src-tls-verify=false"])
-            .arg(format!("docker://{image}"))
-            .arg(format!("dir:{}", out_dir.path().join("img").display()))
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        common::skopeo_pull(Path::new("skopeo"), policy, &self.regd, image)
     }
 
     /// `podman pull --signature-policy P IMAGE` into a fresh store; the

@@ -64,6 +64,12 @@ impl Puller {
         }
     }
 
+    /// The client this pull talks through, already authenticated after
+    /// [`resolve`](Self::resolve): signature attachments are read with it.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Fetches the manifest `reference` names, and the platform's instance
     /// when it is a list. Nothing is written to the store.
     pub async fn resolve(

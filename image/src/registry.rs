@@ -389,15 +389,25 @@ impl Registry {
                 reference: r,
                 registry: self.registry.clone(),
             },
+            // As containers/image's isManifestUnknownError: the spec's code,
+            // UNKNOWN with a "not found" message (registry.redhat.io, Harbor),
+            // or a bare 404 (the status is all the spec requires).
             OciDistributionError::RegistryError { ref envelope, .. }
-                if envelope.errors.iter().any(|e| {
-                    matches!(
-                        e.code,
-                        oci_client::errors::OciErrorCode::ManifestUnknown
-                            | oci_client::errors::OciErrorCode::NameUnknown
-                    )
+                if envelope.errors.iter().any(|e| match &e.code {
+                    oci_client::errors::OciErrorCode::ManifestUnknown
+                    | oci_client::errors::OciErrorCode::NameUnknown => true,
+                    oci_client::errors::OciErrorCode::Other(code) => {
+                        code == "UNKNOWN" && e.message.to_lowercase().contains("not found")
+                    }
+                    _ => false,
                 }) =>
             {
+                RegistryError::NotFound {
+                    reference: r,
+                    registry: self.registry.clone(),
+                }
+            }
+            OciDistributionError::ServerError { code: 404, .. } if what.contains("manifest") => {
                 RegistryError::NotFound {
                     reference: r,
                     registry: self.registry.clone(),

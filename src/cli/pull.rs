@@ -1,5 +1,6 @@
-//! `vouch pull`: resolve the manifest, let the policy judge it (reading
-//! signatures from the lookaside), and only then fetch and store layers.
+//! `vouch pull`: resolve the manifest, pass the gate (signatures from the
+//! lookaside and the registry's attachments, then the policy), and only
+//! then fetch and store layers.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ pub fn pull_image(
     platform: &manifest::Platform,
     signature_policy: Option<&Path>,
 ) -> anyhow::Result<ImageRecord> {
-    let policy = trust::load_policy(g, signature_policy)?;
+    let gate = trust::gate(g, signature_policy)?;
     let opts = flags.options(reference)?;
     let store = Arc::new(g.store()?);
     let p = Progress { quiet: flags.quiet };
@@ -51,7 +52,7 @@ pub fn pull_image(
             .resolve(reference, platform)
             .await
             .with_context(|| format!("pulling {reference}"))?;
-        trust::check(g, &policy, &resolved).await?;
+        trust::verdict(gate.check(puller.registry(), &resolved).await)?;
         p.say("Getting image source signatures");
         let rec = puller
             .store(&store, resolved, None)

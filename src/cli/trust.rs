@@ -1,14 +1,12 @@
-//! Where policy.json and registries.d come from for a command, and the
-//! policy gate a pull passes before any layer is fetched.
+//! Where policy.json and registries.d come from for a command, and how the
+//! gate's verdict (vouch_verify::gate) maps to an exit code.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use vouch_image::pull::Resolved;
 use vouch_image::ImageRef;
 use vouch_verify::docker_ref::DockerRef;
-use vouch_verify::lookaside::{read_signatures, Fetcher, LookasideUrl};
-use vouch_verify::policy::{Policy, PolicyImage};
+use vouch_verify::gate::{Gate, GateError};
+use vouch_verify::policy::{Accepted, Policy};
 use vouch_verify::registries_d::{BuiltinDefault, RegistriesD};
 
 use super::common::Global;
@@ -54,22 +52,24 @@ pub fn docker_ref(r: &ImageRef) -> anyhow::Result<DockerRef> {
     Ok(r.as_docker().clone())
 }
 
-/// Reads the signatures of `resolved` (if the policy needs any) and
-/// evaluates the policy. Errors are rejections: fail closed.
-pub async fn check(g: &Global, policy: &Policy, resolved: &Resolved) -> anyhow::Result<()> {
-    let image = PolicyImage::docker(&resolved.reference.to_string())?;
-    let mut signatures = Vec::new();
-    if policy.needs_signatures(&image) {
-        let config = load_registries_d(g)?;
-        let reference = docker_ref(&resolved.reference)?;
-        let base: LookasideUrl = config.read_base(&reference, &BuiltinDefault::from_env())?;
-        let digest = vouch_sign::manifest_digest(&resolved.top.bytes)?;
-        signatures = read_signatures(&Fetcher::new()?, &base, &digest)
-            .await
-            .with_context(|| format!("reading signatures of {} from {base}", resolved.reference))?;
-    }
-    match policy.evaluate(&image, &resolved.top.bytes, &signatures) {
-        Ok(_) => Ok(()),
-        Err(rejected) => Err(PolicyRejected(super::one_line(&anyhow::Error::new(rejected))).into()),
+/// The gate for this command: the policy from the flags, registries.d
+/// from `--registries.d` (read only when a policy needs signatures).
+pub fn gate(g: &Global, explicit_policy: Option<&Path>) -> anyhow::Result<Gate> {
+    Ok(Gate::new(
+        load_policy(g, explicit_policy)?,
+        registries_d_dir(g),
+        BuiltinDefault::from_env(),
+    ))
+}
+
+/// The gate's answer as the exit code wants it: the policy's "no" becomes
+/// [`PolicyRejected`] (exit 1), every other failure stays an error (exit 2).
+pub fn verdict(outcome: Result<Accepted, GateError>) -> anyhow::Result<Accepted> {
+    match outcome {
+        Ok(accepted) => Ok(accepted),
+        Err(GateError::Rejected(rejected)) => {
+            Err(PolicyRejected(super::one_line(&anyhow::Error::new(rejected))).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }

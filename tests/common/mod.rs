@@ -199,6 +199,13 @@ impl FaultProxy {
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// Requests for sigstore attachment tags (`sha256-<hex>.sig`) seen so far.
+    pub fn sig_requests(&self) -> u64 {
+        let resp = http_get(self.port, "/_fault-proxy/sig-requests");
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
+        body.trim().parse().unwrap()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -409,6 +416,27 @@ pub fn peer_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `SKOPEO --policy P --registries.d D copy docker://IMAGE dir:…` (dir:
+/// keeps simple and sigstore signatures alike): whether the peer accepted,
+/// and its stderr.
+pub fn skopeo_pull(skopeo: &Path, policy: &Path, regd: &Path, image: &str) -> (bool, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(skopeo)
+        .arg("--policy")
+        .arg(policy)
+        .arg("--registries.d")
+        .arg(regd)
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .arg(format!("dir:{}", out_dir.path().join("img").display()))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// podman with a throwaway store.

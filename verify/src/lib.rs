@@ -12,9 +12,12 @@
 //!   into a trusted [`Signature`];
 //! * [`policy`] — policy.json parsing and evaluation;
 //! * [`registries_d`] and [`lookaside`] — where signatures live and reading them;
-//! * [`standalone`] — `standalone-verify`.
+//! * [`standalone`] — `standalone-verify`;
+//! * [`gate`] — the one path pull and run (and push, copy for their
+//!   destination's configuration) take: signatures from the lookaside and
+//!   the registry's `.sig` attachments, then the policy, before any layer.
 //!
-//! The pull path:
+//! What [`gate::Gate::check`] does, by hand (without attachments):
 //!
 //! ```no_run
 //! # async fn pull(manifest: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +44,7 @@ pub use vouch_image::docker_ref;
 pub mod bounds;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;

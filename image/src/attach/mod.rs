@@ -5,6 +5,8 @@
 
 use crate::Digest;
 
+pub mod read;
+
 /// The tag holding the attachments of the manifest with `digest`.
 pub fn attachment_tag(digest: &Digest) -> String {
     format!("sha256-{}.sig", digest.hex())
