@@ -245,6 +245,26 @@ YAML_EXTRA = [
     "&a {x: *a}\n", "docker: !!binary aGVsbG8=\n", "- 1\n- 2\n", "",
 ]
 
+# Envelopes that stop at each check of the reader, wrapped in PEM.
+def _key_pem(envelope, label="ENCRYPTED COSIGN PRIVATE KEY"):
+    import base64
+    body = base64.b64encode(json.dumps(envelope, separators=(",", ":")).encode()).decode()
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n"
+
+
+_ENV = {"kdf": {"name": "scrypt", "params": {"N": 65536, "r": 8, "p": 1}, "salt": "AAAA"},
+        "cipher": {"name": "nacl/secretbox", "nonce": "A" * 32}, "ciphertext": "AAAA"}
+SIGSTORE_KEYS = [
+    _key_pem(_ENV),
+    _key_pem(_ENV, "ENCRYPTED SIGSTORE PRIVATE KEY"),
+    _key_pem({**_ENV, "kdf": {**_ENV["kdf"], "name": "pbkdf2"}}),
+    _key_pem({**_ENV, "kdf": {**_ENV["kdf"], "params": {"N": 1 << 40, "r": 8, "p": 1}}}),
+    _key_pem({**_ENV, "cipher": {"name": "nacl/secretbox", "nonce": "AA=="}}),
+    "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----\n",
+    "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n!!\n",
+]
+
 
 def main(argv):
     shared = argv[1] if len(argv) > 1 else os.path.join(REPO, "..", "shared", "fixtures", "containers-image")
@@ -282,6 +302,12 @@ def main(argv):
         put("docker_ref", f"ref-{i}", r)
     for i, p in enumerate(PATHS):
         put("sigstore_path", f"path-{i}", p)
+
+    keys = os.path.join(REPO, "sign", "src", "sigstore", "testdata")
+    for name in ("skopeo-1.22.private", "skopeo-1.22.pub"):
+        copy("sigstore_key", name, os.path.join(keys, name))
+    for i, t in enumerate(SIGSTORE_KEYS):
+        put("sigstore_key", f"crafted-{i}", t)
 
     unpack_seeds()
     checkpoint_seeds()

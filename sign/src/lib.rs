@@ -6,7 +6,8 @@
 //! ([`Payload`]), computes the digest it names ([`manifest_digest`]), and signs
 //! it with a key from a file or from gpg-agent ([`SigningKey`]) in a shape that
 //! Debian 12's skopeo 1.9.3 / podman 4.3 accept: one signature, made by the
-//! primary key whenever it can sign.
+//! primary key whenever it can sign. [`sigstore`] does the same for the
+//! cosign format: keys, payload and ECDSA P-256 signatures.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +27,7 @@ mod passphrase;
 mod payload;
 mod rsa_crt;
 mod select;
+pub mod sigstore;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

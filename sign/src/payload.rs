@@ -16,6 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `atomic 5.23.1`; naming the real producer helps whoever debugs a signature.
 pub const CREATOR: &str = concat!("vouch ", env!("CARGO_PKG_VERSION"));
 
+/// `critical.type` of a simple-signing payload.
+const SIMPLE_SIGNING_TYPE: &str = "atomic container signature";
+
 /// What a signature asserts: "the manifest with this digest is this image".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payload {
@@ -58,6 +61,13 @@ impl Payload {
 
     /// Serialises exactly as containers/image does (§1.1).
     pub fn to_bytes(&self) -> Result<Vec<u8>, PayloadError> {
+        self.to_bytes_typed(SIMPLE_SIGNING_TYPE)
+    }
+
+    /// The same document with another `critical.type`: a sigstore payload
+    /// differs from a simple-signing one only there
+    /// (`signature/internal/sigstore_payload.go`).
+    pub(crate) fn to_bytes_typed(&self, signature_type: &str) -> Result<Vec<u8>, PayloadError> {
         if self.manifest_digest.is_empty() || self.docker_reference.is_empty() {
             return Err(PayloadError::EmptyContent {
                 manifest_digest: self.manifest_digest.clone(),
@@ -69,7 +79,9 @@ impl Payload {
         push_go_string(&mut out, &self.docker_reference);
         out.push_str(r#"},"image":{"docker-manifest-digest":"#);
         push_go_string(&mut out, &self.manifest_digest);
-        out.push_str(r#"},"type":"atomic container signature"},"optional":{"#);
+        out.push_str(r#"},"type":"#);
+        push_go_string(&mut out, signature_type);
+        out.push_str(r#"},"optional":{"#);
         if let Some(creator) = &self.creator {
             out.push_str(r#""creator":"#);
             push_go_string(&mut out, creator);

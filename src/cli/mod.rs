@@ -11,6 +11,7 @@ mod policy_lint;
 mod ps;
 mod pull;
 mod push;
+mod sigstore_key;
 mod sigstore_server;
 mod standalone;
 mod transfer;
@@ -84,6 +85,8 @@ pub enum Command {
     /// Manage containers (checkpoint, restore).
     #[command(subcommand)]
     Container(checkpoint::ContainerCommand),
+    /// Generate a sigstore key pair (skopeo's generate-sigstore-key).
+    GenerateSigstoreKey(sigstore_key::GenerateSigstoreKeyArgs),
     /// Serve a lookaside signature directory and accept signed uploads.
     SigstoreServer(sigstore_server::SigstoreServerArgs),
     /// Lint policy.json and registries.d (exit 1 on errors; see docs/policy-lint.md).
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Rm(a) => containers::rm(&cli.global, a),
         Command::Exec(a) => containers::exec(&cli.global, a),
         Command::Container(c) => checkpoint::run(&cli.global, c),
+        Command::GenerateSigstoreKey(a) => sigstore_key::run(&cli.global, a),
         Command::SigstoreServer(a) => sigstore_server::run(&cli.global, a),
         Command::PolicyLint(a) => policy_lint::run(&cli.global, a),
     };
