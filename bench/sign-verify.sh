@@ -293,20 +293,27 @@ EOF
         --sign-by-key "$work/secret.asc" "$loaded" "$reg/bench/signed:1"
     "$vouch" --root "$store" push -q --tls-verify=false "$loaded" "$reg/bench/unsigned:1"
 
-    signed=() unsigned=()
-    for ((r = 1; r <= pull_rounds; r++)); do
-        for kind in signed unsigned; do
-            root=$work/pull-$kind-$r
-            sync
-            t0=$(now)
-            "$vouch" --root "$root" --registries.d "$work/regd" pull -q --tls-verify=false \
-                --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
-            t=$(elapsed "$t0" "$(now)")
-            rm -rf "$root"
-            log "pull $kind round $r: $t s"
-            if [[ $kind == signed ]]; then signed+=("$t"); else unsigned+=("$t"); fi
+    # alternate_pulls REGD A B: fresh-store pulls of bench/A:1 under A.json and
+    # bench/B:1 under B.json, alternating for pull_rounds; sets times_a, times_b.
+    alternate_pulls() {
+        local regd=$1 r kind root t0 t
+        times_a=() times_b=()
+        for ((r = 1; r <= pull_rounds; r++)); do
+            for kind in "$2" "$3"; do
+                root=$work/pull-$kind-$r
+                sync
+                t0=$(now)
+                "$vouch" --root "$root" --registries.d "$regd" pull -q --tls-verify=false \
+                    --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
+                t=$(elapsed "$t0" "$(now)")
+                rm -rf "$root"
+                log "pull $kind round $r: $t s"
+                if [[ $kind == "$2" ]]; then times_a+=("$t"); else times_b+=("$t"); fi
+            done
         done
-    done
+    }
+    alternate_pulls "$work/regd" signed unsigned
+    signed=("${times_a[@]}") unsigned=("${times_b[@]}")
     # A pull under the policy with another key must be refused (sanity).
     gpg --batch --passphrase '' --quick-gen-key "Other <other@example.com>" default default never 2>/dev/null
     gpg --batch --export other@example.com >"$work/other.gpg"
@@ -336,20 +343,8 @@ EOF
         if "$vouch" --root "$work/pull-probe" --registries.d "$work/regd-ss" pull -q --tls-verify=false \
             --signature-policy "$work/sigstore.json" "$reg/bench/sigstore:1" >/dev/null 2>"$work/probe.err"; then
             rm -rf "$work/pull-probe"
-            ss=() ssu=()
-            for ((r = 1; r <= pull_rounds; r++)); do
-                for kind in sigstore unsigned; do
-                    root=$work/pull-ss-$kind-$r
-                    sync
-                    t0=$(now)
-                    "$vouch" --root "$root" --registries.d "$work/regd-ss" pull -q --tls-verify=false \
-                        --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
-                    t=$(elapsed "$t0" "$(now)")
-                    rm -rf "$root"
-                    log "pull $kind round $r: $t s"
-                    if [[ $kind == sigstore ]]; then ss+=("$t"); else ssu+=("$t"); fi
-                done
-            done
+            alternate_pulls "$work/regd-ss" sigstore unsigned
+            ss=("${times_a[@]}") ssu=("${times_b[@]}")
             m_ss=$(median "${ss[@]}")
             m_ssu=$(median "${ssu[@]}")
             ss_overhead=$(awk -v s="$m_ss" -v u="$m_ssu" 'BEGIN { printf "%+.1f", 100 * (s - u) / u }')

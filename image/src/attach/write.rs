@@ -357,16 +357,9 @@ struct OciImage {
     created: Option<String>,
     #[serde(default, skip_serializing_if = "is_empty_str")]
     author: Option<String>,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "is_empty_str")]
-    os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "is_empty")]
-    os_features: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "is_empty_str")]
-    variant: Option<String>,
+    /// Go embeds `Platform`, so its fields sit inline, here.
+    #[serde(flatten)]
+    platform: OciPlatform,
     #[serde(default)]
     config: OciRunConfig,
     #[serde(default)]
