@@ -10,8 +10,6 @@
 //! Parsing ([`Envelope::parse`]) is split from decrypting so the parser can
 //! be fuzzed without paying for scrypt on every input.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 use rand_core::{OsRng, RngCore};
@@ -27,9 +25,21 @@ const KEY_LEN: usize = 32;
 /// scrypt `(N, r, p)` as go-securesystemslib names them: Legacy, Standard
 /// (its default, what skopeo 1.22 writes) and OWASP.
 const ACCEPTED_PARAMS: [ScryptParams; 3] = [
-    ScryptParams { n: 1 << 15, r: 8, p: 1 },
-    ScryptParams { n: 1 << 16, r: 8, p: 1 },
-    ScryptParams { n: 1 << 17, r: 8, p: 1 },
+    ScryptParams {
+        n: 1 << 15,
+        r: 8,
+        p: 1,
+    },
+    ScryptParams {
+        n: 1 << 16,
+        r: 8,
+        p: 1,
+    },
+    ScryptParams {
+        n: 1 << 17,
+        r: 8,
+        p: 1,
+    },
 ];
 /// What we write: upstream's default, so our keys cost an attacker what skopeo's do.
 const WRITE_PARAMS: ScryptParams = ACCEPTED_PARAMS[1];
@@ -171,7 +181,8 @@ fn derive_key(
 }
 
 mod b64 {
-    use super::{Engine as _, STANDARD};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -186,6 +197,9 @@ mod b64 {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
     use super::*;
 
     fn sample() -> serde_json::Value {
@@ -201,20 +215,28 @@ mod tests {
         let env = Envelope::seal(b"secret", b"pw").unwrap();
         let json = String::from_utf8(env.to_json()).unwrap();
         assert!(
-            json.starts_with(r#"{"kdf":{"name":"scrypt","params":{"N":65536,"r":8,"p":1},"salt":""#),
+            json.starts_with(
+                r#"{"kdf":{"name":"scrypt","params":{"N":65536,"r":8,"p":1},"salt":""#
+            ),
             "{json}"
         );
         assert!(json.contains(r#""cipher":{"name":"nacl/secretbox","nonce":""#));
         let back = Envelope::parse(json.as_bytes()).unwrap();
         assert_eq!(back.open(b"pw").unwrap().as_slice(), b"secret");
-        assert!(matches!(back.open(b"other"), Err(EnvelopeError::Decryption)));
+        assert!(matches!(
+            back.open(b"other"),
+            Err(EnvelopeError::Decryption)
+        ));
     }
 
     #[test]
     fn refuses_unknown_algorithms_and_parameters() {
         let mut v = sample();
         v["kdf"]["name"] = "pbkdf2".into();
-        assert_eq!(parse(&v).err().unwrap().to_string(), r#"encrypted: unknown kdf name "pbkdf2""#);
+        assert_eq!(
+            parse(&v).err().unwrap().to_string(),
+            r#"encrypted: unknown kdf name "pbkdf2""#
+        );
 
         let mut v = sample();
         v["cipher"]["name"] = "aes-gcm".into();
@@ -239,8 +261,14 @@ mod tests {
         let mut v = sample();
         let ct = STANDARD.decode(v["ciphertext"].as_str().unwrap()).unwrap();
         v["ciphertext"] = STANDARD.encode(&ct[..ct.len() / 2]).into();
-        assert!(matches!(parse(&v).unwrap().open(b"pw"), Err(EnvelopeError::Decryption)));
+        assert!(matches!(
+            parse(&v).unwrap().open(b"pw"),
+            Err(EnvelopeError::Decryption)
+        ));
         v["ciphertext"] = "".into();
-        assert!(matches!(parse(&v).unwrap().open(b"pw"), Err(EnvelopeError::Decryption)));
+        assert!(matches!(
+            parse(&v).unwrap().open(b"pw"),
+            Err(EnvelopeError::Decryption)
+        ));
     }
 }

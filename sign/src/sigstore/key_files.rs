@@ -144,9 +144,15 @@ mod tests {
         let err = paths.ensure_free().unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("Refusing to overwrite existing {:?}", paths.private.display().to_string())
+            format!(
+                "Refusing to overwrite existing {:?}",
+                paths.private.display().to_string()
+            )
         );
-        assert!(matches!(paths.write(&pair()), Err(KeyFilesError::Exists { .. })));
+        assert!(matches!(
+            paths.write(&pair()),
+            Err(KeyFilesError::Exists { .. })
+        ));
         assert!(!dir.path().join("nowhere").exists());
         assert!(!paths.public.exists());
     }

@@ -19,10 +19,10 @@
 //! ```
 
 mod envelope;
-mod pem;
 pub mod key_files;
 mod passphrase_file;
 pub mod payload;
+mod pem;
 pub mod private_key;
 pub mod public_key;
 
@@ -36,12 +36,14 @@ use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::SecretKey;
 use vouch_image::docker_ref::{self, DigestFormatError, DockerRef, RefError};
-use vouch_image::sigstore_blob::{SigstoreComponents, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
+use vouch_image::sigstore_blob::{
+    SigstoreComponents, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 
 pub use envelope::EnvelopeError;
+pub use passphrase_file::read_passphrase_first_line;
 pub use pem::PemError;
 pub use private_key::{EncryptedPrivateKey, KeyDecodeError, SigstoreKeyError};
-pub use passphrase_file::read_passphrase_first_line;
 pub use public_key::{public_key_from_pem, public_key_to_pem, PublicKeyError};
 
 use crate::{Passphrase, PayloadError};

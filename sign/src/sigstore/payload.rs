@@ -10,7 +10,10 @@ pub const SIGSTORE_SIGNATURE_TYPE: &str = "cosign container image signature";
 
 /// The payload bytes for "`manifest_digest` is `docker_reference`", now,
 /// with vouch's creator.
-pub fn sigstore_payload(manifest_digest: &str, docker_reference: &str) -> Result<Vec<u8>, PayloadError> {
+pub fn sigstore_payload(
+    manifest_digest: &str,
+    docker_reference: &str,
+) -> Result<Vec<u8>, PayloadError> {
     Payload::new(manifest_digest, docker_reference).to_bytes_typed(SIGSTORE_SIGNATURE_TYPE)
 }
 

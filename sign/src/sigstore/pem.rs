@@ -51,12 +51,18 @@ mod tests {
         assert!(pem.ends_with("-----END TEST BLOCK-----\n"));
         let input = format!("comment\n{pem}trailing\n{pem}");
         let (label, bytes) = first_block(input.as_bytes()).unwrap();
-        assert_eq!((label.as_str(), bytes.as_slice()), ("TEST BLOCK", &b"hello"[..]));
+        assert_eq!(
+            (label.as_str(), bytes.as_slice()),
+            ("TEST BLOCK", &b"hello"[..])
+        );
     }
 
     #[test]
     fn refuses_no_block_or_broken_base64() {
-        assert!(matches!(first_block(b"nothing here"), Err(PemError::NoBlock)));
+        assert!(matches!(
+            first_block(b"nothing here"),
+            Err(PemError::NoBlock)
+        ));
         assert!(matches!(
             first_block(b"-----BEGIN X-----\nno end"),
             Err(PemError::NoBlock)

@@ -133,7 +133,10 @@ mod tests {
         let key = EncryptedPrivateKey::parse(SKOPEO_KEY).unwrap();
         key.decrypt(b"pass123").unwrap();
         let err = key.decrypt(b"wrong").unwrap_err();
-        assert!(matches!(err, KeyDecodeError::Envelope(EnvelopeError::Decryption)));
+        assert!(matches!(
+            err,
+            KeyDecodeError::Envelope(EnvelopeError::Decryption)
+        ));
     }
 
     #[test]
@@ -142,21 +145,30 @@ mod tests {
         let pem = encode_encrypted(&secret, b"pw").unwrap();
         let text = String::from_utf8(pem.clone()).unwrap();
         assert!(text.starts_with("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n"));
-        let back = EncryptedPrivateKey::parse(&pem).unwrap().decrypt(b"pw").unwrap();
+        let back = EncryptedPrivateKey::parse(&pem)
+            .unwrap()
+            .decrypt(b"pw")
+            .unwrap();
         assert_eq!(back.to_bytes(), secret.to_bytes());
 
         let relabelled = text.replace("COSIGN", "SIGSTORE");
         EncryptedPrivateKey::parse(relabelled.as_bytes()).unwrap();
         let other = text.replace("ENCRYPTED COSIGN PRIVATE KEY", "EC PRIVATE KEY");
         assert_eq!(
-            EncryptedPrivateKey::parse(other.as_bytes()).err().unwrap().to_string(),
+            EncryptedPrivateKey::parse(other.as_bytes())
+                .err()
+                .unwrap()
+                .to_string(),
             "unsupported pem type: EC PRIVATE KEY"
         );
     }
 
     #[test]
     fn refuses_non_p256_contents() {
-        assert!(matches!(secret_key_from_pkcs8(b"\x30\x00"), Err(KeyDecodeError::Pkcs8)));
+        assert!(matches!(
+            secret_key_from_pkcs8(b"\x30\x00"),
+            Err(KeyDecodeError::Pkcs8)
+        ));
     }
 
     #[test]

@@ -49,7 +49,10 @@ mod tests {
         .unwrap();
         let key = public_key_from_pem(&upstream).unwrap();
         // Writing gives back Go's bytes exactly.
-        assert_eq!(public_key_to_pem(&key).unwrap().as_bytes(), upstream.as_slice());
+        assert_eq!(
+            public_key_to_pem(&key).unwrap().as_bytes(),
+            upstream.as_slice()
+        );
         let skopeo = include_bytes!("testdata/skopeo-1.22.pub");
         let key = public_key_from_pem(skopeo).unwrap();
         assert_eq!(public_key_to_pem(&key).unwrap().as_bytes(), skopeo);
@@ -58,8 +61,14 @@ mod tests {
     #[test]
     fn refuses_other_blocks() {
         let private = include_bytes!("testdata/skopeo-1.22.private");
-        assert!(matches!(public_key_from_pem(private), Err(PublicKeyError::PemType(_))));
+        assert!(matches!(
+            public_key_from_pem(private),
+            Err(PublicKeyError::PemType(_))
+        ));
         let bogus = pem::encode(PUBLIC_KEY_PEM_TYPE, b"\x30\x00").unwrap();
-        assert!(matches!(public_key_from_pem(bogus.as_bytes()), Err(PublicKeyError::Spki)));
+        assert!(matches!(
+            public_key_from_pem(bogus.as_bytes()),
+            Err(PublicKeyError::Spki)
+        ));
     }
 }
