@@ -135,7 +135,11 @@ impl Bench {
             .arg(self.path("pf"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.path(prefix)
     }
 
@@ -163,7 +167,10 @@ fn skopeo_signs_with_a_key_vouch_generated() {
         &b.s("pf"),
     ]);
     // skopeo's own line.
-    assert_eq!(out, format!("Key written to \"{prefix}.private\" and \"{prefix}.pub\"\n"));
+    assert_eq!(
+        out,
+        format!("Key written to \"{prefix}.private\" and \"{prefix}.pub\"\n")
+    );
     let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&format!("{prefix}.private")), 0o600);
     assert_eq!(mode(&format!("{prefix}.pub")) & 0o644, 0o644);
@@ -185,7 +192,10 @@ fn skopeo_signs_with_a_key_vouch_generated() {
     let blob = std::fs::read(b.path("signed/signature-1")).unwrap();
     assert!(blob.starts_with(b"\0sigstore-json\n"));
 
-    let accepted = b.verify(&b.sigstore_policy(Path::new(&format!("{prefix}.pub"))), "signed");
+    let accepted = b.verify(
+        &b.sigstore_policy(Path::new(&format!("{prefix}.pub"))),
+        "signed",
+    );
     assert!(accepted.status.success(), "{}", stderr(&accepted));
 
     let other = b.skopeo_key("other");
@@ -250,10 +260,18 @@ fn generate_refuses_to_overwrite_as_skopeo_does() {
     std::fs::write(format!("{prefix}.pub"), "mine").unwrap();
     let err = v.fails(
         2,
-        &["generate-sigstore-key", "--output-prefix", &prefix, "--passphrase-file", &pf.display().to_string()],
+        &[
+            "generate-sigstore-key",
+            "--output-prefix",
+            &prefix,
+            "--passphrase-file",
+            &pf.display().to_string(),
+        ],
     );
     assert!(
-        err.contains(&format!("Error: Refusing to overwrite existing \"{prefix}.pub\"")),
+        err.contains(&format!(
+            "Error: Refusing to overwrite existing \"{prefix}.pub\""
+        )),
         "{err}"
     );
     assert_eq!(std::fs::read(format!("{prefix}.pub")).unwrap(), b"mine");
@@ -264,7 +282,13 @@ fn generate_refuses_to_overwrite_as_skopeo_does() {
     std::os::unix::fs::symlink(dir.path().join("elsewhere"), format!("{prefix}.private")).unwrap();
     let err = v.fails(
         2,
-        &["generate-sigstore-key", "--output-prefix", &prefix, "--passphrase-file", &pf.display().to_string()],
+        &[
+            "generate-sigstore-key",
+            "--output-prefix",
+            &prefix,
+            "--passphrase-file",
+            &pf.display().to_string(),
+        ],
     );
     assert!(err.contains("Refusing to overwrite existing"), "{err}");
     assert!(!dir.path().join("elsewhere").exists());
@@ -292,19 +316,34 @@ fn generate_needs_a_passphrase_file_or_a_terminal() {
     let missing = dir.path().join("no-such-pf").display().to_string();
     let err = v.fails(
         2,
-        &["generate-sigstore-key", "--output-prefix", &prefix, "--passphrase-file", &missing],
+        &[
+            "generate-sigstore-key",
+            "--output-prefix",
+            &prefix,
+            "--passphrase-file",
+            &missing,
+        ],
     );
     assert!(err.contains(&missing), "{err}");
 
     let err = v.fails(2, &["generate-sigstore-key", "--output-prefix", ""]);
-    assert!(err.contains("Usage: generate-sigstore-key --output-prefix PREFIX"), "{err}");
+    assert!(
+        err.contains("Usage: generate-sigstore-key --output-prefix PREFIX"),
+        "{err}"
+    );
 
     let nodir = dir.path().join("no/such/dir/k").display().to_string();
     let pf = dir.path().join("pf");
     std::fs::write(&pf, "pw").unwrap();
     let err = v.fails(
         2,
-        &["generate-sigstore-key", "--output-prefix", &nodir, "--passphrase-file", &pf.display().to_string()],
+        &[
+            "generate-sigstore-key",
+            "--output-prefix",
+            &nodir,
+            "--passphrase-file",
+            &pf.display().to_string(),
+        ],
     );
     assert!(err.contains(&format!("{nodir}.private")), "{err}");
     for suffix in ["private", "pub"] {
@@ -340,7 +379,8 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::STANDARD;
-    let envelope: serde_json::Value = serde_json::from_slice(&engine.decode(&b64).unwrap()).unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&b64).unwrap()).unwrap();
     let repack = |v: &serde_json::Value| -> Vec<u8> {
         let body = engine.encode(v.to_string());
         let mut pem = String::from("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n");
@@ -354,20 +394,62 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
     let mut wrong_kdf = envelope.clone();
     wrong_kdf["kdf"]["name"] = "pbkdf2".into();
     let mut truncated = envelope.clone();
-    let ct = engine.decode(envelope["ciphertext"].as_str().unwrap()).unwrap();
+    let ct = engine
+        .decode(envelope["ciphertext"].as_str().unwrap())
+        .unwrap();
     truncated["ciphertext"] = engine.encode(&ct[..ct.len() - 10]).into();
     let mut huge_n = envelope.clone();
     huge_n["kdf"]["params"]["N"] = (1u64 << 40).into();
 
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
-        ("wrong-pass", good.clone(), "wrong passphrase", "encrypted: decryption failed (wrong passphrase"),
-        ("corrupt-pem", text.replacen('\n', "\n!!!!", 1).into_bytes(), PASSPHRASE, "invalid pem block"),
-        ("no-pem", b"just text\n".to_vec(), PASSPHRASE, "invalid pem block"),
-        ("public", std::fs::read(prefix.with_extension("pub")).unwrap(), PASSPHRASE, "unsupported pem type: PUBLIC KEY"),
-        ("wrong-kdf", repack(&wrong_kdf), PASSPHRASE, "encrypted: unknown kdf name \"pbkdf2\""),
-        ("truncated", repack(&truncated), PASSPHRASE, "encrypted: decryption failed"),
-        ("huge-n", repack(&huge_n), PASSPHRASE, "unsupported scrypt parameters"),
-        ("huge-file", vec![b'A'; 1 << 20], PASSPHRASE, "larger than 65536 bytes"),
+        (
+            "wrong-pass",
+            good.clone(),
+            "wrong passphrase",
+            "encrypted: decryption failed (wrong passphrase",
+        ),
+        (
+            "corrupt-pem",
+            text.replacen('\n', "\n!!!!", 1).into_bytes(),
+            PASSPHRASE,
+            "invalid pem block",
+        ),
+        (
+            "no-pem",
+            b"just text\n".to_vec(),
+            PASSPHRASE,
+            "invalid pem block",
+        ),
+        (
+            "public",
+            std::fs::read(prefix.with_extension("pub")).unwrap(),
+            PASSPHRASE,
+            "unsupported pem type: PUBLIC KEY",
+        ),
+        (
+            "wrong-kdf",
+            repack(&wrong_kdf),
+            PASSPHRASE,
+            "encrypted: unknown kdf name \"pbkdf2\"",
+        ),
+        (
+            "truncated",
+            repack(&truncated),
+            PASSPHRASE,
+            "encrypted: decryption failed",
+        ),
+        (
+            "huge-n",
+            repack(&huge_n),
+            PASSPHRASE,
+            "unsupported scrypt parameters",
+        ),
+        (
+            "huge-file",
+            vec![b'A'; 1 << 20],
+            PASSPHRASE,
+            "larger than 65536 bytes",
+        ),
     ];
     for (name, bytes, pass, want) in cases {
         let path = b.path(&format!("{name}.private"));

@@ -152,7 +152,8 @@ impl World {
         );
     }
 
-    /// `skopeo-sigstore copy docker://IMAGE oci:…` under POLICY and REGD.
+    /// `skopeo-sigstore copy docker://IMAGE dir:…` under POLICY and REGD
+    /// (`dir:` keeps the signatures it read, as `signature-N`).
     fn skopeo_pull(&self, regd: &Path, policy: &Path, image: &str) -> Output {
         let out = self.path(&format!("oci-{}", rand_suffix()));
         Command::new(&self.skopeo)
@@ -162,7 +163,7 @@ impl World {
             .arg(regd)
             .args(["copy", "--src-tls-verify=false"])
             .arg(format!("docker://{image}"))
-            .arg(format!("oci:{}:x", out.display()))
+            .arg(format!("dir:{}", out.display()))
             .output()
             .unwrap()
     }
@@ -170,7 +171,11 @@ impl World {
     /// `skopeo-sigstore copy` of `image` onto itself, adding a signature by `key`.
     fn skopeo_sign(&self, regd: &Path, key: &Path, from: &str, to: &str) {
         let policy = self.path("any.json");
-        std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+        std::fs::write(
+            &policy,
+            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )
+        .unwrap();
         common::peer_ok(
             Command::new(&self.skopeo)
                 .arg("--policy")
@@ -371,7 +376,9 @@ fn attachment_is_what_skopeo_writes_layer_by_layer() {
     w.skopeo_sign(&regd, &private, &w.dest("plain"), &w.dest("by-skopeo"));
 
     let ours = w.attachment("by-vouch").expect("vouch wrote no attachment");
-    let theirs = w.attachment("by-skopeo").expect("skopeo wrote no attachment");
+    let theirs = w
+        .attachment("by-skopeo")
+        .expect("skopeo wrote no attachment");
     // The manifest: same fields, order, media types and annotation keys.
     assert_eq!(sig_annotation_shape(&ours), sig_annotation_shape(&theirs));
     let (m, t) = (ours.json(), theirs.json());
@@ -391,7 +398,11 @@ fn attachment_is_what_skopeo_writes_layer_by_layer() {
             .as_str()
             .unwrap()
             .to_string();
-        shape(&String::from_utf8(a.manifest.clone()).unwrap().replace(&sig, "SIG"))
+        shape(
+            &String::from_utf8(a.manifest.clone())
+                .unwrap()
+                .replace(&sig, "SIG"),
+        )
     };
     assert_eq!(raw(&ours), raw(&theirs));
     // The config: the same document with the one layer's digest.
@@ -480,7 +491,11 @@ fn appending_keeps_every_signature() {
     w.push_ok(&regd, &sign_a, &dest);
     let after_vouch = w.attachment("app").unwrap().layers();
     assert!(after_vouch.len() >= 2);
-    assert_eq!(after_vouch[..2], after_skopeo[..], "existing layers changed");
+    assert_eq!(
+        after_vouch[..2],
+        after_skopeo[..],
+        "existing layers changed"
+    );
     // Both keys' signatures are there: a policy requiring both accepts.
     let both = w.policy(
         "both.json",

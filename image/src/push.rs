@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::RegistryOperation;
 
-use crate::attach::write::{append_signatures, AttachWriteError, Appended};
+use crate::attach::write::{append_signatures, Appended, AttachWriteError};
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::registry::{Registry, RegistryError, RegistryOptions};

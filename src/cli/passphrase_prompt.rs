@@ -14,9 +14,7 @@ pub fn prompt(key_file: &Path) -> anyhow::Result<Passphrase> {
         "Cannot prompt for a passphrase for key {}, standard input is not a TTY",
         key_file.display()
     );
-    let line = super::sigstore_key::read_hidden(&format!(
-        "Passphrase for key {}: ",
-        key_file.display()
-    ))?;
+    let line =
+        super::sigstore_key::read_hidden(&format!("Passphrase for key {}: ", key_file.display()))?;
     Ok(Passphrase::new(&line))
 }

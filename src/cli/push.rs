@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use vouch_image::push::push;
-use vouch_image::ImageRef;
 use vouch_image::sigstore_blob::SigstoreComponents;
-use vouch_sign::sigstore::SigstoreSigningKey;
+use vouch_image::ImageRef;
+use vouch_sign::sigstore::{read_passphrase_first_line, SigstoreSigningKey};
 use vouch_sign::{Passphrase, SigningKey};
 use vouch_verify::lookaside::{append_signature, LookasideUrl};
 use vouch_verify::registries_d::BuiltinDefault;
@@ -191,8 +191,9 @@ impl SignFlags {
         let Some(file) = &self.sign_by_sigstore_private_key else {
             return Ok(None);
         };
-        let pass = match self.passphrase()? {
-            Some(p) => p,
+        // skopeo reads the first line for sigstore keys (only "\n" dropped).
+        let pass = match &self.sign_passphrase_file {
+            Some(f) => read_passphrase_first_line(f)?,
             None => super::passphrase_prompt::prompt(file)?,
         };
         Ok(Some(SigstoreSigningKey::load(file, &pass)?))

@@ -58,7 +58,10 @@ fn prompt_twice(private: &Path) -> anyhow::Result<Passphrase> {
         );
     }
     let first = read_hidden(&format!("Passphrase for key {}: ", private.display()))?;
-    let second = read_hidden(&format!("Confirm passphrase for key {}: ", private.display()))?;
+    let second = read_hidden(&format!(
+        "Confirm passphrase for key {}: ",
+        private.display()
+    ))?;
     anyhow::ensure!(
         first == second,
         "passphrases for key {} do not match",

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use clap::Args;
-use vouch_sign::sigstore::SigstoreSigningKey;
+use vouch_sign::sigstore::{read_passphrase_first_line, SigstoreSigningKey};
 use vouch_sign::{Passphrase, SigningKey};
 use vouch_verify::keyring::Keyring;
 use vouch_verify::standalone::{verify_standalone, ExpectedKeys};
@@ -234,14 +234,11 @@ fn sign_sigstore(a: &StandaloneSignArgs, key_file: &Path) -> anyhow::Result<Exit
             let ([m, r], Some(o)) = (&a.args[..], &a.output) else {
                 anyhow::bail!("usage: vouch standalone-sign --sigstore-private-key KEY -o OUTPUT MANIFEST DOCKER-REFERENCE");
             };
-            vec![(
-                m.clone(),
-                [m.clone(), r.clone(), o.display().to_string()],
-            )]
+            vec![(m.clone(), [m.clone(), r.clone(), o.display().to_string()])]
         }
     };
     let pass = match &a.passphrase_file {
-        Some(f) => Passphrase::read_file(f)?,
+        Some(f) => read_passphrase_first_line(f)?,
         None => super::passphrase_prompt::prompt(key_file)?,
     };
     let key = SigstoreSigningKey::load(key_file, &pass)?;

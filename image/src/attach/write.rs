@@ -461,7 +461,10 @@ mod tests {
                 s.payload.len()
             )
         );
-        assert_eq!(p.new_layers, vec![(Digest::of(&s.payload), s.payload.clone())]);
+        assert_eq!(
+            p.new_layers,
+            vec![(Digest::of(&s.payload), s.payload.clone())]
+        );
         assert_eq!((p.already_present, p.layers), (0, 1));
     }
 
@@ -470,7 +473,10 @@ mod tests {
         let first = sig("{\"a\":1}", "Zmlyc3Q=");
         let second = sig("{\"a\":1}", "c2Vjb25k");
         let p1 = plan(None, std::slice::from_ref(&first));
-        let p2 = plan(Some(reparse(&p1)), &[first.clone(), second.clone(), second.clone()]);
+        let p2 = plan(
+            Some(reparse(&p1)),
+            &[first.clone(), second.clone(), second.clone()],
+        );
         let (m, c) = reparse(&p2);
         assert_eq!(m.layers.len(), 2);
         assert!(m.layers[0].matches(&first));
