@@ -202,8 +202,8 @@ open(os.path.join(d, "manifest.json"), "wb").write(m)
 open(os.path.join(d, "version"), "w").write("Directory Transport Version: 1.1\n")
 PY
     echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$work/any.json"
-    # dir: images have no docker reference; matchRepository accepts any identity.
-    printf '{"default":[{"type":"sigstoreSigned","keyPath":"%s","signedIdentity":{"type":"matchRepository"}}]}\n' \
+    # dir: images have no docker reference of their own: the identity is given.
+    printf '{"default":[{"type":"sigstoreSigned","keyPath":"%s","signedIdentity":{"type":"exactReference","dockerReference":"registry.example.com/bench/app:sigstore"}}]}\n' \
         "$work/sigstore.pub" >"$work/sigstore-dir.json"
     mkdir -p "$work/ss-skopeo" "$work/ss-vouch1" "$work/ss-vouchb"
     : >"$work/sigstore.list"
@@ -214,7 +214,8 @@ PY
     log "sigstore sign: skopeo-sigstore copy --sign-by-sigstore-private-key x $n"
     measure sk_ss_sign 'for ((i = 1; i <= n; i++)); do
     "$skopeo_sigstore" --policy "$work/any.json" copy -q --sign-by-sigstore-private-key "$work/sigstore.private" \
-        --sign-passphrase-file "$work/sigstore.pass" "dir:$work/sdir" "dir:$work/ss-skopeo/$i"
+        --sign-passphrase-file "$work/sigstore.pass" --sign-identity registry.example.com/bench/app:sigstore \
+        "dir:$work/sdir" "dir:$work/ss-skopeo/$i"
 done'
     log "sigstore sign: vouch standalone-sign --sigstore-private-key x $n (one process each)"
     measure v_ss_sign1 'for ((i = 1; i <= n; i++)); do
@@ -228,7 +229,7 @@ done'
     # vouch's signature of its manifest as signature-1.
     cp -r "$work/sdir" "$work/sdir-vouch"
     "$vouch" standalone-sign --sigstore-private-key "$work/sigstore.private" --passphrase-file "$work/sigstore.pass" \
-        -o "$work/sdir-vouch/signature-1" "$work/sdir/manifest.json" "registry.example.com/bench/app:1"
+        -o "$work/sdir-vouch/signature-1" "$work/sdir/manifest.json" "registry.example.com/bench/app:sigstore"
     "$skopeo_sigstore" --policy "$work/sigstore-dir.json" copy -q "dir:$work/sdir-vouch" "dir:$work/ss-check" ||
         { echo "$0: skopeo-sigstore rejected vouch's sigstore signature" >&2; exit 1; }
     rm -rf "$work/ss-check"

@@ -636,3 +636,64 @@ fn no_passphrase_and_no_terminal_fails_before_anything_is_pushed() {
         ),
     );
 }
+
+#[test]
+fn standalone_sigstore_signature_is_accepted_by_skopeo_in_a_dir_image() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new(skopeo);
+    let (private, public) = w.key("k");
+    let (_, other) = w.key("other");
+    let regd = w.regd(true, None);
+    w.push_ok(&regd, &[], &w.dest("app"));
+    let any = w.path("any.json");
+    std::fs::write(&any, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let dir = w.path("image-dir");
+    common::peer_ok(
+        Command::new(&w.skopeo)
+            .arg("--policy")
+            .arg(&any)
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{}", w.dest("app")))
+            .arg(format!("dir:{}", dir.display())),
+    );
+    let pass = w.pass();
+    w.v.ok(&[
+        "standalone-sign",
+        "--sigstore-private-key",
+        private.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+        "-o",
+        dir.join("signature-1").to_str().unwrap(),
+        dir.join("manifest.json").to_str().unwrap(),
+        &w.dest("app"),
+    ]);
+    let verify = |key: &Path| {
+        let policy = w.path(&format!("dir-{}.json", rand_suffix()));
+        std::fs::write(
+            &policy,
+            serde_json::json!({"default": [{"type": "sigstoreSigned", "keyPath": key,
+                "signedIdentity": {"type": "exactReference", "dockerReference": w.dest("app")}}]})
+            .to_string(),
+        )
+        .unwrap();
+        Command::new(&w.skopeo)
+            .arg("--policy")
+            .arg(&policy)
+            .arg("copy")
+            .arg(format!("dir:{}", dir.display()))
+            .arg(format!(
+                "dir:{}",
+                w.path(&format!("out-{}", rand_suffix())).display()
+            ))
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&public);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_peer_refuses(&verify(&other), "another key");
+}
