@@ -23,9 +23,17 @@
 #           vouch standalone-verify --public-key-file PUB MANIFEST REF FPR SIG, one process each
 #           vouch standalone-verify --public-key-file PUB --batch LIST FPR, one process
 #           All verify the same N signatures made by skopeo (GnuPG, compressed).
+#   sigstore (with skopeo-sigstore, skopeo 1.22 with sigstore enabled, on PATH or $SKOPEO_SIGSTORE;
+#           a P-256 key from skopeo-sigstore generate-sigstore-key, passphrase from a file):
+#           skopeo-sigstore copy --sign-by-sigstore-private-key KEY dir:SRC dir:OUT  one process per signature
+#             (skopeo has no standalone sigstore signing; copying a 1-layer dir: image is the vehicle)
+#           vouch standalone-sign --sigstore-private-key KEY -o SIG MANIFEST REF     one process per signature
+#           vouch standalone-sign --sigstore-private-key KEY --batch LIST            one process, N signatures
+#           skopeo-sigstore copy dir:SIGNED dir:OUT under a sigstoreSigned policy    one process per verification
 #   pull    vouch --root FRESH pull of the ~210 MB image (fixtures/make-big-image.py),
 #           signed (signedBy policy, file:// lookaside) versus unsigned
-#           (insecureAcceptAnything), alternating, medians of the rounds.
+#           (insecureAcceptAnything), alternating, medians of the rounds; with skopeo-sigstore,
+#           also sigstoreSigned (keyPath; the `.sig` attachment vouch pushed) versus unsigned.
 # Wall and CPU time are both reported: CPU = user+sys of every process the
 # loop starts (GNU time) plus the CPU gpg-agent used meanwhile (/proc).
 # The key is RSA-3072 (`gpg --quick-gen-key … default default never`, GnuPG 2.2)
@@ -163,9 +171,82 @@ measure vouch_verifyb '"$vouch" standalone-verify --public-key-file "$work/publi
 ok=$(grep -c '^Signature verified using fingerprint' "$work/verify.out" || true)
 [[ $ok == "$n" ]] || { echo "$0: vouch --batch verified $ok of $n" >&2; exit 1; }
 
+# ------------------------------------------------------------ sigstore
+
+skopeo_sigstore=${SKOPEO_SIGSTORE:-$(command -v skopeo-sigstore || true)}
+if [[ -n $skopeo_sigstore ]]; then
+    log "sigstore: P-256 key from skopeo-sigstore generate-sigstore-key"
+    echo "bench sigstore passphrase" >"$work/sigstore.pass"
+    "$skopeo_sigstore" generate-sigstore-key --output-prefix "$work/sigstore" --passphrase-file "$work/sigstore.pass" >/dev/null
+    # A one-layer dir: image for skopeo to sign by copying it.
+    python3 - "$work/sdir" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]
+os.makedirs(d)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    ti = tarfile.TarInfo("hello")
+    ti.size = 3
+    t.addfile(ti, io.BytesIO(b"hi\n"))
+raw = buf.getvalue()
+gz = gzip.compress(raw, mtime=0)
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(d, h), "wb").write(b)
+    return "sha256:" + h
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}).encode()
+m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg), "size": len(cfg)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(gz), "size": len(gz)}]}).encode()
+open(os.path.join(d, "manifest.json"), "wb").write(m)
+open(os.path.join(d, "version"), "w").write("Directory Transport Version: 1.1\n")
+PY
+    echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$work/any.json"
+    # dir: images have no docker reference of their own: the identity is given.
+    printf '{"default":[{"type":"sigstoreSigned","keyPath":"%s","signedIdentity":{"type":"exactReference","dockerReference":"registry.example.com/bench/app:sigstore"}}]}\n' \
+        "$work/sigstore.pub" >"$work/sigstore-dir.json"
+    mkdir -p "$work/ss-skopeo" "$work/ss-vouch1" "$work/ss-vouchb"
+    : >"$work/sigstore.list"
+    for ((i = 1; i <= n; i++)); do
+        echo "$work/m/$i.json registry.example.com/bench/app:$i $work/ss-vouchb/$i.sig" >>"$work/sigstore.list"
+    done
+    export skopeo_sigstore
+    log "sigstore sign: skopeo-sigstore copy --sign-by-sigstore-private-key x $n"
+    measure sk_ss_sign 'for ((i = 1; i <= n; i++)); do
+    "$skopeo_sigstore" --policy "$work/any.json" copy -q --sign-by-sigstore-private-key "$work/sigstore.private" \
+        --sign-passphrase-file "$work/sigstore.pass" --sign-identity registry.example.com/bench/app:sigstore \
+        "dir:$work/sdir" "dir:$work/ss-skopeo/$i"
+done'
+    log "sigstore sign: vouch standalone-sign --sigstore-private-key x $n (one process each)"
+    measure v_ss_sign1 'for ((i = 1; i <= n; i++)); do
+    "$vouch" standalone-sign --sigstore-private-key "$work/sigstore.private" --passphrase-file "$work/sigstore.pass" \
+        -o "$work/ss-vouch1/$i.sig" "$work/m/$i.json" "registry.example.com/bench/app:$i"
+done'
+    log "sigstore sign: vouch standalone-sign --sigstore-private-key --batch ($n lines)"
+    measure v_ss_signb '"$vouch" standalone-sign --sigstore-private-key "$work/sigstore.private" --passphrase-file "$work/sigstore.pass" --batch "$work/sigstore.list"'
+
+    # skopeo must accept vouch's sigstore signature: a dir: image carrying
+    # vouch's signature of its manifest as signature-1.
+    cp -r "$work/sdir" "$work/sdir-vouch"
+    "$vouch" standalone-sign --sigstore-private-key "$work/sigstore.private" --passphrase-file "$work/sigstore.pass" \
+        -o "$work/sdir-vouch/signature-1" "$work/sdir/manifest.json" "registry.example.com/bench/app:sigstore"
+    "$skopeo_sigstore" --policy "$work/sigstore-dir.json" copy -q "dir:$work/sdir-vouch" "dir:$work/ss-check" ||
+        { echo "$0: skopeo-sigstore rejected vouch's sigstore signature" >&2; exit 1; }
+    rm -rf "$work/ss-check"
+
+    log "sigstore verify: skopeo-sigstore copy dir: under sigstoreSigned x $n"
+    measure sk_ss_verify 'for ((i = 1; i <= n; i++)); do
+    rm -rf "$work/ss-out"
+    "$skopeo_sigstore" --policy "$work/sigstore-dir.json" copy -q "dir:$work/ss-skopeo/$i" "dir:$work/ss-out"
+done'
+else
+    log "skipping the sigstore rows (skopeo-sigstore missing: scripts/install-skopeo-sigstore.sh)"
+fi
+
 # ------------------------------------------------------------ signed pull
 
 pull_line=""
+ss_pull_line=""
 if [[ ${BENCH_NO_PULL:-0} != 1 ]] && command -v docker-registry >/dev/null; then
     big=$repo/fixtures/.cache/big-210mb-5l-seed1.tar
     mkdir -p "$repo/fixtures/.cache"
@@ -213,20 +294,27 @@ EOF
         --sign-by-key "$work/secret.asc" "$loaded" "$reg/bench/signed:1"
     "$vouch" --root "$store" push -q --tls-verify=false "$loaded" "$reg/bench/unsigned:1"
 
-    signed=() unsigned=()
-    for ((r = 1; r <= pull_rounds; r++)); do
-        for kind in signed unsigned; do
-            root=$work/pull-$kind-$r
-            sync
-            t0=$(now)
-            "$vouch" --root "$root" --registries.d "$work/regd" pull -q --tls-verify=false \
-                --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
-            t=$(elapsed "$t0" "$(now)")
-            rm -rf "$root"
-            log "pull $kind round $r: $t s"
-            if [[ $kind == signed ]]; then signed+=("$t"); else unsigned+=("$t"); fi
+    # alternate_pulls REGD A B: fresh-store pulls of bench/A:1 under A.json and
+    # bench/B:1 under B.json, alternating for pull_rounds; sets times_a, times_b.
+    alternate_pulls() {
+        local regd=$1 r kind root t0 t
+        times_a=() times_b=()
+        for ((r = 1; r <= pull_rounds; r++)); do
+            for kind in "$2" "$3"; do
+                root=$work/pull-$kind-$r
+                sync
+                t0=$(now)
+                "$vouch" --root "$root" --registries.d "$regd" pull -q --tls-verify=false \
+                    --signature-policy "$work/$kind.json" "$reg/bench/$kind:1" >/dev/null
+                t=$(elapsed "$t0" "$(now)")
+                rm -rf "$root"
+                log "pull $kind round $r: $t s"
+                if [[ $kind == "$2" ]]; then times_a+=("$t"); else times_b+=("$t"); fi
+            done
         done
-    done
+    }
+    alternate_pulls "$work/regd" signed unsigned
+    signed=("${times_a[@]}") unsigned=("${times_b[@]}")
     # A pull under the policy with another key must be refused (sanity).
     gpg --batch --passphrase '' --quick-gen-key "Other <other@example.com>" default default never 2>/dev/null
     gpg --batch --export other@example.com >"$work/other.gpg"
@@ -243,6 +331,31 @@ EOF
         fi
         gate+=("$(elapsed "$t0" "$(now)")")
     done
+    ss_pull_line=""
+    if [[ -n $skopeo_sigstore ]]; then
+        mkdir -p "$work/regd-ss"
+        printf 'docker:\n  %s:\n    use-sigstore-attachments: true\n' "$reg" >"$work/regd-ss/bench.yaml"
+        printf '{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"%s":[{"type":"sigstoreSigned","keyPath":"%s"}]}}}\n' \
+            "$reg" "$work/sigstore.pub" >"$work/sigstore.json"
+        log "vouch push with --sign-by-sigstore-private-key (untimed)"
+        "$vouch" --root "$store" --registries.d "$work/regd-ss" push -q --tls-verify=false \
+            --sign-by-sigstore-private-key "$work/sigstore.private" --sign-passphrase-file "$work/sigstore.pass" \
+            "$loaded" "$reg/bench/sigstore:1"
+        if "$vouch" --root "$work/pull-probe" --registries.d "$work/regd-ss" pull -q --tls-verify=false \
+            --signature-policy "$work/sigstore.json" "$reg/bench/sigstore:1" >/dev/null 2>"$work/probe.err"; then
+            rm -rf "$work/pull-probe"
+            alternate_pulls "$work/regd-ss" sigstore unsigned
+            ss=("${times_a[@]}") ssu=("${times_b[@]}")
+            m_ss=$(median "${ss[@]}")
+            m_ssu=$(median "${ssu[@]}")
+            ss_overhead=$(awk -v s="$m_ss" -v u="$m_ssu" 'BEGIN { printf "%+.1f", 100 * (s - u) / u }')
+            ss_pull_line="sigstoreSigned pull ($pull_rounds rounds each, medians): sigstore ${m_ss} s, unsigned ${m_ssu} s, overhead ${ss_overhead}% (target <= +5%)
+  sigstore rounds: ${ss[*]}; unsigned rounds: ${ssu[*]}"
+        else
+            ss_pull_line="sigstoreSigned pull: not measured, this vouch refuses it: $(head -n 1 "$work/probe.err")"
+            log "$ss_pull_line"
+        fi
+    fi
     m_signed=$(median "${signed[@]}")
     m_unsigned=$(median "${unsigned[@]}")
     m_gate=$(median "${gate[@]}")
@@ -277,8 +390,17 @@ row vouch_signa "vouch standalone-sign --batch via gpg-agent" skopeo_sign
 row skopeo_verify "skopeo standalone-verify (gpg per signature)" skopeo_verify
 row vouch_verify1 "vouch standalone-verify, process/sig" skopeo_verify
 row vouch_verifyb "vouch standalone-verify --batch" skopeo_verify
+if [[ -n $skopeo_sigstore ]]; then
+    echo "sigstore, P-256 key, skopeo $("$skopeo_sigstore" --version | awk '{print $3}') (sigstore enabled):"
+    row sk_ss_sign "skopeo-sigstore copy --sign-by-sigstore-private-key" sk_ss_sign
+    row v_ss_sign1 "vouch standalone-sign --sigstore-private-key, process/sig" sk_ss_sign
+    row v_ss_signb "vouch standalone-sign --sigstore-private-key --batch" sk_ss_sign
+    row sk_ss_verify "skopeo-sigstore copy under sigstoreSigned" sk_ss_verify
+    echo "(vouch has no standalone sigstore verification; its sigstore verification is timed in the pull below)"
+fi
 echo
 echo "targets: signing and verifying >= 20x skopeo's signatures per second (batch of $n);"
 echo "the batch rows are vouch's answer, the process/sig rows show what one process per signature costs"
 [[ -n $pull_line ]] && echo "$pull_line"
+[[ -n $ss_pull_line ]] && echo "$ss_pull_line"
 exit 0

@@ -5,6 +5,8 @@
 #   3. sigstore-server serves the signatures;
 #   4. the image is removed, pulled back under a signedBy policy, and a
 #      wrongly signed pull is refused;
+#   4b. it is pushed again signed with a sigstore key (a `.sig` attachment
+#      in the registry itself) and pulled back under sigstoreSigned;
 #   5. the verified image runs with a published port and answers;
 #   6. everything is stopped and removed.
 set -euo pipefail
@@ -55,6 +57,7 @@ docker:
   $reg:
     lookaside: http://127.0.0.1:$sigport
     lookaside-staging: file://$work/sigstore
+    use-sigstore-attachments: true
 YAML
 bash fixtures/build-httpd.sh "$work/httpd-rootfs.tar" >/dev/null
 v import --change 'CMD ["/bin/httpd","-f","-v","-p","80","-h","/www"]' --change 'EXPOSE 80/tcp' \
@@ -84,6 +87,27 @@ sed "s|$work/you.gpg|$work/mallory.gpg|" "$work/policy.json" >"$work/wrong.json"
 "$vouch" --root "$work/store2" --registries.d "$work/registries.d" pull --tls-verify=false \
   --signature-policy "$work/wrong.json" "$reg/httpd" && exit 1 || echo "(refused, exit code $?)"
 show "$vouch" policy-lint --registries.d "$work/registries.d" "$work/policy.json" || true
+
+say "4b. Sign with a sigstore key: the signature goes into the registry (.sig attachment)"
+echo "demo sigstore passphrase" >"$work/sigstore.pass"
+v generate-sigstore-key --output-prefix "$work/cosign" --passphrase-file "$work/sigstore.pass"
+v --registries.d "$work/registries.d" push --tls-verify=false \
+  --sign-by-sigstore-private-key "$work/cosign.private" --sign-passphrase-file "$work/sigstore.pass" \
+  "$reg/httpd" "$reg/httpd-sigstore"
+show curl -fsS "http://$reg/v2/httpd-sigstore/tags/list"
+echo
+cat >"$work/sigstore-policy.json" <<JSON
+{"default": [{"type": "insecureAcceptAnything"}],
+ "transports": {"docker": {"$reg/httpd-sigstore": [{"type": "sigstoreSigned", "keyPath": "$work/cosign.pub"}]}}}
+JSON
+v image trust show --policypath "$work/sigstore-policy.json"
+"$vouch" --root "$work/store3" --registries.d "$work/registries.d" pull --tls-verify=false \
+  --signature-policy "$work/sigstore-policy.json" "$reg/httpd-sigstore"
+echo "(accepted under sigstoreSigned)"
+v generate-sigstore-key --output-prefix "$work/mallory-cosign" --passphrase-file "$work/sigstore.pass"
+sed "s|$work/cosign.pub|$work/mallory-cosign.pub|" "$work/sigstore-policy.json" >"$work/sigstore-wrong.json"
+"$vouch" --root "$work/store4" --registries.d "$work/registries.d" pull --tls-verify=false \
+  --signature-policy "$work/sigstore-wrong.json" "$reg/httpd-sigstore" && exit 1 || echo "(refused, exit code $?)"
 
 say "5. Run the verified image and ask it for a page"
 webport=$(free_port)

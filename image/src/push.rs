@@ -1,14 +1,20 @@
-//! Pushing a stored image: blobs the registry lacks, then the manifest bytes
-//! exactly as stored, so the registry's digest equals ours (and a signature
-//! made over it holds).
+//! Pushing a stored image: blobs the registry lacks, then the sigstore
+//! signature attachment, then the manifest bytes exactly as stored, so the
+//! registry's digest equals ours (and a signature made over it holds).
+//!
+//! The attachment goes up before the manifest tag: a tag is never visible
+//! without the signatures it was pushed with, and a failed blob upload
+//! leaves no signature for a manifest that never arrived.
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::RegistryOperation;
 
+use crate::attach::write::{append_signatures, Appended, AttachWriteError};
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::registry::{Registry, RegistryError, RegistryOptions};
+use crate::sigstore_blob::SigstoreComponents;
 use crate::store::{ImageRecord, Store, StoreError};
 
 /// Why a push failed.
@@ -18,6 +24,8 @@ pub enum PushError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("writing sigstore signatures: {0}")]
+    Attach(#[from] AttachWriteError),
 }
 
 /// What a push did.
@@ -27,14 +35,18 @@ pub struct Pushed {
     pub digest: Digest,
     pub blobs_sent: usize,
     pub blobs_skipped: usize,
+    /// The `.sig` attachment update, when sigstore signatures were given.
+    pub attachment: Option<Appended>,
 }
 
-/// Pushes `image` from `store` to `dest`.
+/// Pushes `image` from `store` to `dest`, appending `sigstore` signatures
+/// (made over the stored manifest) to its `.sig` attachment.
 pub async fn push(
     store: &Store,
     image: &ImageRecord,
     dest: &ImageRef,
     opts: &RegistryOptions,
+    sigstore: &[SigstoreComponents],
 ) -> Result<Pushed, PushError> {
     let registry = Registry::new(dest, opts);
     registry.login(dest, RegistryOperation::Push).await?;
@@ -68,6 +80,11 @@ pub async fn push(
         .await?;
     let manifest = store.read_blob(&image.digest)?;
     let digest = Digest::of(&manifest);
+    let attachment = if sigstore.is_empty() {
+        None
+    } else {
+        Some(append_signatures(&registry, dest, &digest, sigstore).await?)
+    };
     registry
         .push_manifest(dest, Bytes::from(manifest), &image.manifest_media_type)
         .await?;
@@ -76,5 +93,6 @@ pub async fn push(
         digest,
         blobs_sent: sent,
         blobs_skipped: results.len() - sent,
+        attachment,
     })
 }

@@ -336,6 +336,20 @@ impl Registry {
             .map_err(|e| self.map_err(reference, &format!("pushing blob {}", desc.digest), e))
     }
 
+    /// Uploads a small in-memory blob (a signature payload, an attachment config).
+    pub async fn push_blob_bytes(
+        &self,
+        reference: &ImageRef,
+        digest: &Digest,
+        bytes: Bytes,
+    ) -> Result<(), RegistryError> {
+        self.client
+            .push_blob(reference.as_oci(), bytes, &digest.to_string())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.map_err(reference, &format!("pushing blob {digest}"), e))
+    }
+
     /// Uploads a manifest exactly as given, so its digest is unchanged.
     pub async fn push_manifest(
         &self,

@@ -6,6 +6,7 @@ mod containers;
 mod escape;
 mod image_trust;
 mod images;
+mod passphrase_prompt;
 mod policy_lint;
 mod ps;
 mod pull;

@@ -1,5 +1,7 @@
-//! `vouch push`, with podman's `--sign-by` (gpg-agent) and vouch's
-//! `--sign-by-key` (an armored key file, as CI secrets hold keys).
+//! `vouch push`, with podman's `--sign-by` (gpg-agent), vouch's
+//! `--sign-by-key` (an armored key file, as CI secrets hold keys) and
+//! podman's `--sign-by-sigstore-private-key` (a cosign-format key whose
+//! signature goes into the registry's `.sig` attachment).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +9,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use vouch_image::push::push;
+use vouch_image::sigstore_blob::SigstoreComponents;
 use vouch_image::ImageRef;
+use vouch_sign::sigstore::{read_passphrase_first_line, SigstoreSigningKey};
 use vouch_sign::{Passphrase, SigningKey};
 use vouch_verify::lookaside::{append_signature, LookasideUrl};
 use vouch_verify::registries_d::BuiltinDefault;
@@ -39,7 +43,12 @@ pub struct SignFlags {
     /// Sign with the secret key in this (armored or binary) file.
     #[arg(long = "sign-by-key")]
     pub sign_by_key: Option<PathBuf>,
-    /// File holding the passphrase of the signing key.
+    /// Sign with the sigstore private key in this file; the signature is
+    /// appended to the registry's `sha256-<hex>.sig` attachment.
+    #[arg(long = "sign-by-sigstore-private-key")]
+    pub sign_by_sigstore_private_key: Option<PathBuf>,
+    /// File holding the passphrase of the signing key (of both keys, when
+    /// a GPG and a sigstore key are given).
     #[arg(long = "sign-passphrase-file")]
     pub sign_passphrase_file: Option<PathBuf>,
     /// Identity to sign for, instead of the destination reference.
@@ -141,19 +150,26 @@ async fn error_body(mut resp: reqwest::Response) -> String {
 }
 
 impl SignFlags {
-    /// The signing key, if signing was asked for.
-    pub fn key(&self) -> anyhow::Result<Option<SigningKey>> {
-        let pass = self
+    /// The passphrase file's passphrase, read once for every key.
+    fn passphrase(&self) -> anyhow::Result<Option<Passphrase>> {
+        Ok(self
             .sign_passphrase_file
             .as_deref()
             .map(Passphrase::read_file)
-            .transpose()?;
+            .transpose()?)
+    }
+
+    /// The GPG signing key, if GPG signing was asked for.
+    pub fn key(&self) -> anyhow::Result<Option<SigningKey>> {
+        let pass = self.passphrase()?;
         let key = match (&self.sign_by, &self.sign_by_key) {
             (Some(spec), None) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
             (None, Some(file)) => SigningKey::from_key_file(file, pass.as_ref())?,
             (None, None) => {
-                if self.sign_passphrase_file.is_some() || self.sign_identity.is_some() {
-                    anyhow::bail!("--sign-passphrase-file and --sign-identity need --sign-by or --sign-by-key");
+                if self.sign_by_sigstore_private_key.is_none()
+                    && (self.sign_passphrase_file.is_some() || self.sign_identity.is_some())
+                {
+                    anyhow::bail!("--sign-passphrase-file and --sign-identity need --sign-by, --sign-by-key or --sign-by-sigstore-private-key");
                 }
                 return Ok(None);
             }
@@ -168,6 +184,34 @@ impl SignFlags {
         }
         Ok(Some(key))
     }
+
+    /// The sigstore signing key, decrypted with the passphrase file or, as
+    /// skopeo does, a passphrase typed at the terminal.
+    pub fn sigstore_key(&self) -> anyhow::Result<Option<SigstoreSigningKey>> {
+        let Some(file) = &self.sign_by_sigstore_private_key else {
+            return Ok(None);
+        };
+        // skopeo reads the first line for sigstore keys (only "\n" dropped).
+        let pass = match &self.sign_passphrase_file {
+            Some(f) => read_passphrase_first_line(f)?,
+            None => super::passphrase_prompt::prompt(file)?,
+        };
+        Ok(Some(SigstoreSigningKey::load(file, &pass)?))
+    }
+}
+
+/// Refuses a sigstore signature the destination would not store:
+/// containers/image writes sigstore signatures only to attachments, and only
+/// where registries.d turns them on. Checked before a blob moves, where
+/// containers/image fails only after the image is pushed.
+fn require_attachments(g: &Global, dest: &ImageRef) -> anyhow::Result<()> {
+    let cfg = trust::load_registries_d(g)?;
+    anyhow::ensure!(
+        cfg.use_sigstore_attachments(&trust::docker_ref(dest)?),
+        "{dest}: writing sigstore attachments is disabled by configuration: set use-sigstore-attachments: true for its scope in {}",
+        trust::registries_d_dir(g).display()
+    );
+    Ok(())
 }
 
 pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
@@ -183,6 +227,10 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     // Everything signing needs is checked before a byte is pushed, so a
     // misconfiguration never leaves an unsigned image behind.
     let mut key = a.sign.key()?;
+    let sigstore_key = a.sign.sigstore_key()?;
+    if sigstore_key.is_some() {
+        require_attachments(g, &dest)?;
+    }
     let staging = if key.is_some() {
         let cfg = trust::load_registries_d(g)?;
         let base = cfg.write_base(&trust::docker_ref(&dest)?, &BuiltinDefault::from_env())?;
@@ -217,11 +265,20 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         p.say("Storing signatures");
         base.store(&digest.to_string(), sig)?;
     }
+    let sigstore: Vec<SigstoreComponents> = match &sigstore_key {
+        Some(k) => {
+            p.say("Creating signature: Signing image using a sigstore signature");
+            vec![k
+                .sign(&identity, &digest.to_string())
+                .with_context(|| format!("signing {dest}"))?]
+        }
+        None => Vec::new(),
+    };
 
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
-            push(&store, &image, &dest, &opts).await
+            push(&store, &image, &dest, &opts, &sigstore).await
         })
         .with_context(|| format!("pushing {} to {dest}", a.source))?;
     anyhow::ensure!(
@@ -234,6 +291,12 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         "Copying {} blobs ({} already present)",
         pushed.blobs_sent, pushed.blobs_skipped
     ));
+    if let Some(att) = &pushed.attachment {
+        p.say(format!(
+            "Storing signatures: {} added to {} ({} already present)",
+            att.added, att.tag, att.already_present
+        ));
+    }
     p.say("Writing manifest to image destination");
     if let Some(f) = &a.digestfile {
         vouch_image::outfile::write_output(f, pushed.digest.to_string().as_bytes())?;

@@ -71,7 +71,7 @@ fn prompt_twice(private: &Path) -> anyhow::Result<Passphrase> {
 }
 
 /// One line from the terminal with echo off, restored even on error.
-fn read_hidden(prompt: &str) -> anyhow::Result<String> {
+pub(super) fn read_hidden(prompt: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     let saved = termios::tcgetattr(&stdin).context("reading terminal settings")?;
     let mut quiet = saved.clone();

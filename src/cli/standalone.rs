@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use clap::Args;
+use vouch_sign::sigstore::{read_passphrase_first_line, SigstoreSigningKey};
 use vouch_sign::{Passphrase, SigningKey};
 use vouch_verify::keyring::Keyring;
 use vouch_verify::standalone::{verify_standalone, ExpectedKeys};
@@ -30,6 +31,10 @@ pub struct StandaloneSignArgs {
     /// Sign with the secret key in this file instead of GnuPG's.
     #[arg(long = "key-file")]
     pub key_file: Option<PathBuf>,
+    /// Make a sigstore signature with this (cosign-format) private key
+    /// instead, written as a `dir:` image's `signature-N` holds it.
+    #[arg(long = "sigstore-private-key", conflicts_with_all = ["key_file", "jobs"])]
+    pub sigstore_private_key: Option<PathBuf>,
     /// Sign every line `MANIFEST DOCKER-REFERENCE OUTPUT` of this file
     /// (blank lines and `#` comments skipped) with one loaded key; the only
     /// positional argument is then the optional KEY-FINGERPRINT.
@@ -122,6 +127,9 @@ fn load_signing_key(a: &StandaloneSignArgs, spec: Option<&str>) -> anyhow::Resul
 }
 
 pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
+    if let Some(key) = &a.sigstore_private_key {
+        return sign_sigstore(&a, key);
+    }
     if let Some(list) = &a.batch {
         anyhow::ensure!(a.output.is_none(), "--output is per line with --batch");
         anyhow::ensure!(
@@ -203,6 +211,52 @@ pub fn sign(_g: &Global, a: StandaloneSignArgs) -> anyhow::Result<ExitCode> {
     let mut key = load_signing_key(&a, spec)?;
     let sig = key.sign_manifest(&manifest, reference)?;
     vouch_image::outfile::write_output(output, &sig)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sigstore signing, one line or a batch: the key is decrypted once (scrypt
+/// dominates a single signature) and an ECDSA signature costs microseconds,
+/// so one thread is enough.
+fn sign_sigstore(a: &StandaloneSignArgs, key_file: &Path) -> anyhow::Result<ExitCode> {
+    let lines: Vec<(String, [String; 3])> = match &a.batch {
+        Some(list) => {
+            anyhow::ensure!(a.output.is_none(), "--output is per line with --batch");
+            anyhow::ensure!(
+                a.args.is_empty(),
+                "with --batch and --sigstore-private-key, there are no arguments"
+            );
+            batch_lines(list)?
+                .into_iter()
+                .map(|(n, f)| (format!("{}:{n}", list.display()), f))
+                .collect()
+        }
+        None => {
+            let ([m, r], Some(o)) = (&a.args[..], &a.output) else {
+                anyhow::bail!("usage: vouch standalone-sign --sigstore-private-key KEY -o OUTPUT MANIFEST DOCKER-REFERENCE");
+            };
+            vec![(m.clone(), [m.clone(), r.clone(), o.display().to_string()])]
+        }
+    };
+    let pass = match &a.passphrase_file {
+        Some(f) => read_passphrase_first_line(f)?,
+        None => super::passphrase_prompt::prompt(key_file)?,
+    };
+    let key = SigstoreSigningKey::load(key_file, &pass)?;
+    for (at, [manifest, reference, output]) in &lines {
+        let m = read(Path::new(manifest)).with_context(|| at.clone())?;
+        let digest = vouch_image::manifest_digest::manifest_digest(&m)
+            .with_context(|| format!("{at}: {manifest}"))?;
+        let sig = key
+            .sign(reference, &digest)
+            .with_context(|| format!("{at}: signing {reference}"))?;
+        vouch_image::outfile::write_output_unsynced(Path::new(output), &sig.to_blob())
+            .with_context(|| at.clone())?;
+    }
+    for (_, [_, _, output]) in &lines {
+        std::fs::File::open(output)
+            .and_then(|f| f.sync_data())
+            .with_context(|| format!("flushing {output}"))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,8 @@
 //! (containers/image `docker/docker_client.go` `sigstoreAttachmentTag`,
 //! cosign's layout).
 
+pub mod write;
+
 use crate::Digest;
 
 pub mod read;
