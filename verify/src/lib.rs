@@ -12,7 +12,9 @@
 //!   into a trusted [`Signature`];
 //! * [`policy`] — policy.json parsing and evaluation;
 //! * [`registries_d`] and [`lookaside`] — where signatures live and reading them;
-//! * [`standalone`] — `standalone-verify`.
+//! * [`standalone`] — `standalone-verify`;
+//! * [`trust_policy`] — podman's `image trust set|show`; [`pem_material`] —
+//!   whether sigstore keys and CA files can be used at all.
 //!
 //! The pull path:
 //!
@@ -45,11 +47,13 @@ pub mod json;
 pub mod keyring;
 pub mod lookaside;
 pub mod mechanism;
+pub mod pem_material;
 pub mod policy;
 pub mod registries_d;
 pub mod signature;
 pub mod sniff;
 pub mod standalone;
+pub mod trust_policy;
 pub mod untrusted;
 
 pub use signature::Signature;
