@@ -37,11 +37,8 @@ impl Podman {
         std::os::unix::fs::symlink("/usr/bin/gpg", bin.join("gpg2")).unwrap();
         let gnupg = dir.path().join("gnupg");
         std::fs::create_dir_all(&gnupg).unwrap();
-        std::fs::set_permissions(
-            &gnupg,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         Podman { dir }
     }
 
@@ -165,10 +162,7 @@ fn trust_set_and_show_sigstore_match_podman() {
         .filter(|l| l.contains("sigstoreSigned"))
         .collect();
     assert_eq!(rows.len(), 3, "{table}");
-    assert!(
-        rows.iter().all(|l| l.contains(" N/A ")),
-        "{table}"
-    );
+    assert!(rows.iter().all(|l| l.contains(" N/A ")), "{table}");
     assert!(
         rows.iter()
             .filter(|l| l.contains("registry.example.com:5000/app"))
@@ -216,19 +210,39 @@ fn trust_set_refuses_what_is_not_a_pem_public_key() {
     let pol = tmp.path().join("policy.json");
     let p = s(&pol);
     let v = Vouch::new();
-    v.ok(&["image", "trust", "set", "--policypath", p, "-t", "reject", "default"]);
+    v.ok(&[
+        "image",
+        "trust",
+        "set",
+        "--policypath",
+        p,
+        "-t",
+        "reject",
+        "default",
+    ]);
     let before = std::fs::read(&pol).unwrap();
     let good = fixture("cosign.pub");
     let missing = tmp.path().join("nope.pub");
     let cases: [(PathBuf, &str); 3] = [
         (fixture("public-key.gpg"), "is not a PEM public key"),
-        (fixture("fulcio_v1.crt.pem"), "unknown Public key PEM file type: CERTIFICATE"),
+        (
+            fixture("fulcio_v1.crt.pem"),
+            "unknown Public key PEM file type: CERTIFICATE",
+        ),
         (missing.clone(), "No such file or directory"),
     ];
     for (bad, why) in &cases {
         // Alone, and after a good key: nothing is written either way.
         for keys in [vec![bad.as_path()], vec![good.as_path(), bad.as_path()]] {
-            let mut args = vec!["image", "trust", "set", "--policypath", p, "-t", "sigstoreSigned"];
+            let mut args = vec![
+                "image",
+                "trust",
+                "set",
+                "--policypath",
+                p,
+                "-t",
+                "sigstoreSigned",
+            ];
             for k in &keys {
                 args.extend(["-f", s(k)]);
             }
@@ -242,10 +256,34 @@ fn trust_set_refuses_what_is_not_a_pem_public_key() {
         }
     }
     // A PEM public key is not an OpenPGP key either.
-    let err = v.fails(2, &["image", "trust", "set", "--policypath", p, "-f", s(&good), "quay.io"]);
+    let err = v.fails(
+        2,
+        &[
+            "image",
+            "trust",
+            "set",
+            "--policypath",
+            p,
+            "-f",
+            s(&good),
+            "quay.io",
+        ],
+    );
     assert!(err.contains("holds no OpenPGP public key"), "{err}");
     // No key at all: podman's message.
-    let err = v.fails(2, &["image", "trust", "set", "--policypath", p, "-t", "sigstoreSigned", "quay.io"]);
+    let err = v.fails(
+        2,
+        &[
+            "image",
+            "trust",
+            "set",
+            "--policypath",
+            p,
+            "-t",
+            "sigstoreSigned",
+            "quay.io",
+        ],
+    );
     assert!(
         err.contains("at least one public key must be defined for type 'sigstoreSigned'"),
         "{err}"
