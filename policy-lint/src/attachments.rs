@@ -48,8 +48,9 @@ fn inside(k: &str, scope: &str) -> bool {
         let host = k.split(['/', ':']).next().unwrap_or(k);
         return host.ends_with(&format!(".{domain}"));
     }
-    k.strip_prefix(scope)
-        .is_some_and(|rest| rest.starts_with(['/', '@']) || (scope.contains('/') && rest.starts_with(':')))
+    k.strip_prefix(scope).is_some_and(|rest| {
+        rest.starts_with(['/', '@']) || (scope.contains('/') && rest.starts_with(':'))
+    })
 }
 
 fn turned_on(rd: &RegistriesD, scope: &str) -> bool {
@@ -69,7 +70,13 @@ fn wants_sigstore(list: &List<'_>) -> bool {
 }
 
 /// PL113 for the docker scopes (and the default) with sigstoreSigned.
-pub fn check(file: &Path, dir: &Path, rd: &RegistriesD, layout: &Layout<'_>, out: &mut Vec<Finding>) {
+pub fn check(
+    file: &Path,
+    dir: &Path,
+    rd: &RegistriesD,
+    layout: &Layout<'_>,
+    out: &mut Vec<Finding>,
+) {
     let mut lists: Vec<(String, &List<'_>, &str)> = Vec::new();
     if let Some(t) = layout.transports.iter().find(|t| t.name == "docker") {
         for s in &t.scopes {
@@ -110,16 +117,18 @@ mod tests {
     #[test]
     fn probes_select_their_scope() {
         let p = |s| probe_image(s).map(|r| r.to_string());
-        assert_eq!(p("quay.io").as_deref(), Some("quay.io/vouch-lint-probe:latest"));
         assert_eq!(
-            p("quay.io/ns/app:v1").as_deref(),
-            Some("quay.io/ns/app:v1")
+            p("quay.io").as_deref(),
+            Some("quay.io/vouch-lint-probe:latest")
         );
+        assert_eq!(p("quay.io/ns/app:v1").as_deref(), Some("quay.io/ns/app:v1"));
         assert_eq!(
             p("localhost:5000").as_deref(),
             Some("localhost:5000/vouch-lint-probe:latest")
         );
-        assert!(p("*.example.com").unwrap().starts_with("vouch-lint-probe.example.com/"));
+        assert!(p("*.example.com")
+            .unwrap()
+            .starts_with("vouch-lint-probe.example.com/"));
         assert!(inside("quay.io/ns/app", "quay.io/ns"));
         assert!(!inside("quay.io.evil/ns", "quay.io"));
         assert!(inside("a.example.com/x", "*.example.com"));

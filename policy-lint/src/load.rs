@@ -197,7 +197,11 @@ fn one_of(member: &str, got: &str, allowed: &[&str]) -> String {
 }
 
 /// The value position of member `name` of the object that starts at `pos`.
-pub fn member_at(doc: &Spanned, pos: vouch_verify::json::Pos, name: &str) -> Option<vouch_verify::json::Pos> {
+pub fn member_at(
+    doc: &Spanned,
+    pos: vouch_verify::json::Pos,
+    name: &str,
+) -> Option<vouch_verify::json::Pos> {
     match &doc.value {
         Value::Object(members) => {
             if doc.pos == pos {

@@ -101,7 +101,14 @@ impl MaterialCache {
                 ),
                 SigstoreKeys::Fulcio { ca, .. } => {
                     if let Some(f) = obj.get("fulcio").and_then(|f| f.object(None).ok()) {
-                        self.single(file, &f, ["caPath", "caData"], ca, Material::CaCertificates, out);
+                        self.single(
+                            file,
+                            &f,
+                            ["caPath", "caData"],
+                            ca,
+                            Material::CaCertificates,
+                            out,
+                        );
                     }
                 }
                 SigstoreKeys::Pki {
@@ -228,7 +235,14 @@ impl MaterialCache {
             return;
         }
         let v = self.file(p, material);
-        report(file, at, &format!("{what} \"{}\"", p.display()), material, &v, out);
+        report(
+            file,
+            at,
+            &format!("{what} \"{}\"", p.display()),
+            material,
+            &v,
+            out,
+        );
     }
 }
 

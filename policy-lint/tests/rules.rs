@@ -184,7 +184,10 @@ fn sigstore_policy(req: &str) -> String {
 }
 
 fn key_path(p: &Path) -> String {
-    format!(r#"{{"type": "sigstoreSigned", "keyPath": "{}"}}"#, p.display())
+    format!(
+        r#"{{"type": "sigstoreSigned", "keyPath": "{}"}}"#,
+        p.display()
+    )
 }
 
 #[test]
@@ -198,7 +201,10 @@ fn pl015_fulcio_without_rekor() {
         e.message,
         "rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData or rekorPublicKeyDatas must be specified with fulcio"
     );
-    assert_eq!(e.path.as_deref(), Some(r#"transports.docker["quay.io"][0].fulcio"#));
+    assert_eq!(
+        e.path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].fulcio"#)
+    );
     assert!(e.hint.contains("rekorPublicKeyPath"), "{}", e.hint);
 }
 
@@ -216,7 +222,12 @@ fn pl022_bad_sigstore_material() {
         r#"{{"type": "sigstoreSigned", "keyData": "{data}"}}"#
     )));
     let e = expect(&f, "PL022", 3, 39);
-    assert!(e.message.contains("unknown Public key PEM file type: CERTIFICATE"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("unknown Public key PEM file type: CERTIFICATE"),
+        "{}",
+        e.message
+    );
     // A key where Fulcio's CA certificate belongs (the Rekor key is fine),
     // and a PKI intermediates file that holds a key.
     let f = lint(&sigstore_policy(&format!(
@@ -227,15 +238,26 @@ fn pl022_bad_sigstore_material() {
     assert_eq!(f.len(), 1, "{f:#?}");
     let e = &f[0];
     assert_eq!(e.rule, Rule::BadSigstoreMaterial);
-    assert_eq!(e.path.as_deref(), Some(r#"transports.docker["quay.io"][0].fulcio.caPath"#));
-    assert!(e.message.contains("not PEM CA certificates"), "{}", e.message);
+    assert_eq!(
+        e.path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].fulcio.caPath"#)
+    );
+    assert!(
+        e.message.contains("not PEM CA certificates"),
+        "{}",
+        e.message
+    );
     let f = lint(&sigstore_policy(&format!(
         r#"{{"type": "sigstoreSigned", "pki": {{"caRootsPath": "{}", "caIntermediatesPath": "{}", "subjectEmail": "a@example.com"}}}}"#,
         upstream("pki_root_crts.pem").display(),
         upstream("cosign.pub").display()
     )));
     assert_eq!(f.len(), 1, "{f:#?}");
-    assert!(f[0].message.contains("is \"PUBLIC KEY\", not CERTIFICATE"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("is \"PUBLIC KEY\", not CERTIFICATE"),
+        "{}",
+        f[0].message
+    );
     // A certificate where the Rekor key belongs.
     let f = lint(&sigstore_policy(&format!(
         r#"{{"type": "sigstoreSigned", "keyPath": "{}", "rekorPublicKeyPaths": ["{}"]}}"#,
@@ -243,7 +265,11 @@ fn pl022_bad_sigstore_material() {
         upstream("fulcio_v1.crt.pem").display()
     )));
     assert_eq!(f.len(), 1, "{f:#?}");
-    assert!(f[0].message.contains("ECDSA public key (Rekor's)"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("ECDSA public key (Rekor's)"),
+        "{}",
+        f[0].message
+    );
     // Upstream's good material is clean, in every member.
     for req in [
         key_path(&upstream("cosign.pub")),
@@ -281,13 +307,20 @@ fn pl020_sigstore_paths_missing() {
         r#"{{"type": "sigstoreSigned", "keyPaths": ["{}", "/nonexistent/b.pub"], "rekorPublicKeyPath": "/nonexistent/rekor.pub"}}"#,
         upstream("cosign.pub").display()
     )));
-    let missing: Vec<&Finding> = f.iter().filter(|f| f.rule == Rule::KeyFileMissing).collect();
+    let missing: Vec<&Finding> = f
+        .iter()
+        .filter(|f| f.rule == Rule::KeyFileMissing)
+        .collect();
     assert_eq!(missing.len(), 2, "{f:#?}");
     assert_eq!(
         missing[0].path.as_deref(),
         Some(r#"transports.docker["quay.io"][0].keyPaths[1]"#)
     );
-    assert!(missing[0].message.contains("/nonexistent/b.pub"), "{}", missing[0].message);
+    assert!(
+        missing[0].message.contains("/nonexistent/b.pub"),
+        "{}",
+        missing[0].message
+    );
     assert_eq!(
         missing[1].path.as_deref(),
         Some(r#"transports.docker["quay.io"][0].rekorPublicKeyPath"#)
@@ -297,7 +330,12 @@ fn pl020_sigstore_paths_missing() {
         r#"{"type": "sigstoreSigned", "pki": {"caRootsPath": "/nonexistent/roots.pem", "subjectEmail": "a@example.com"}}"#,
     ));
     let e = expect(&f, "PL020", 3, 51);
-    assert!(e.message.contains("caRootsPath \"/nonexistent/roots.pem\" cannot be read"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("caRootsPath \"/nonexistent/roots.pem\" cannot be read"),
+        "{}",
+        e.message
+    );
 }
 
 fn warnings_only(f: &[Finding]) {
@@ -484,23 +522,45 @@ fn pl113_no_sigstore_attachments() {
     let mut linter = Linter::with_registries_d(lookaside_only.path()).unwrap();
     let f = lint_with(&mut linter, &policy);
     let w = expect(&f, "PL113", 2, 38);
-    assert!(w.message.contains("use-sigstore-attachments"), "{}", w.message);
+    assert!(
+        w.message.contains("use-sigstore-attachments"),
+        "{}",
+        w.message
+    );
     assert!(w.hint.contains("docker: {\"quay.io\""), "{}", w.hint);
     warnings_only(&f);
     // A more specific section turning it off wins over default-docker's on.
     let off = registries_d(&[
-        ("d.yaml", "default-docker:\n  use-sigstore-attachments: true\n"),
-        ("q.yaml", "docker:\n  quay.io:\n    use-sigstore-attachments: false\n"),
+        (
+            "d.yaml",
+            "default-docker:\n  use-sigstore-attachments: true\n",
+        ),
+        (
+            "q.yaml",
+            "docker:\n  quay.io:\n    use-sigstore-attachments: false\n",
+        ),
     ]);
     let mut linter = Linter::with_registries_d(off.path()).unwrap();
     expect(&lint_with(&mut linter, &policy), "PL113", 2, 38);
     // On for the scope, for its registry's parent domain, through
     // default-docker, or for part of the scope: no finding.
     for (name, yaml) in [
-        ("q.yaml", "docker:\n  quay.io:\n    use-sigstore-attachments: true\n"),
-        ("w.yaml", "docker:\n  \"*.io\":\n    use-sigstore-attachments: true\n"),
-        ("d.yaml", "default-docker:\n  use-sigstore-attachments: true\n"),
-        ("n.yaml", "docker:\n  quay.io/ns/app:\n    use-sigstore-attachments: true\n"),
+        (
+            "q.yaml",
+            "docker:\n  quay.io:\n    use-sigstore-attachments: true\n",
+        ),
+        (
+            "w.yaml",
+            "docker:\n  \"*.io\":\n    use-sigstore-attachments: true\n",
+        ),
+        (
+            "d.yaml",
+            "default-docker:\n  use-sigstore-attachments: true\n",
+        ),
+        (
+            "n.yaml",
+            "docker:\n  quay.io/ns/app:\n    use-sigstore-attachments: true\n",
+        ),
     ] {
         let dir = registries_d(&[(name, yaml)]);
         let mut linter = Linter::with_registries_d(dir.path()).unwrap();

@@ -177,11 +177,9 @@ fn all_certificates(bytes: &[u8]) -> Result<(), MaterialError> {
                 tag: b.tag().to_string(),
             });
         }
-        x509_cert::Certificate::from_der(b.contents()).map_err(|e| {
-            MaterialError::Certificate {
-                index,
-                reason: e.to_string(),
-            }
+        x509_cert::Certificate::from_der(b.contents()).map_err(|e| MaterialError::Certificate {
+            index,
+            reason: e.to_string(),
         })?;
     }
     Ok(())
@@ -248,7 +246,10 @@ mod tests {
         // A P-256 point off the curve.
         let text = String::from_utf8(key).unwrap();
         let bad = text.replace("vRuLu/z39pmb", "vRuLu/z39pma");
-        assert_eq!(check(bad.as_bytes(), Material::PublicKey), Err(MaterialError::Point));
+        assert_eq!(
+            check(bad.as_bytes(), Material::PublicKey),
+            Err(MaterialError::Point)
+        );
         // Garbage inside a PUBLIC KEY block.
         let garbage = "-----BEGIN PUBLIC KEY-----\naGVsbG8=\n-----END PUBLIC KEY-----\n";
         assert!(matches!(

@@ -265,7 +265,8 @@ mod tests {
                        "": [{"type": "sigstoreSigned", "keyPath": "/k.pub"}]},
             "atomic": {"a.io": [{"type": "insecureAcceptAnything"}]}}}"#;
         let mut rd = RegistriesD::default();
-        rd.docker.insert("quay.io".into(), section("https://sigs.quay"));
+        rd.docker
+            .insert("quay.io".into(), section("https://sigs.quay"));
         rd.default_docker = Some(section("file:///default"));
         let mut ids = |k: KeyRef<'_>| match k {
             KeyRef::Path(p) => vec![format!("id{p}")],
@@ -290,8 +291,20 @@ mod tests {
                 ("all", "default", "reject", "", "file:///default"),
                 ("atomic", "a.io", "accept", "", "file:///default"),
                 ("repository", "", "sigstoreSigned", "N/A", "file:///default"),
-                ("repository", "quay.io/ns", "signed", "id/a", "https://sigs.quay"),
-                ("repository", "quay.io/ns", "signed", "id/b, id/c", "https://sigs.quay"),
+                (
+                    "repository",
+                    "quay.io/ns",
+                    "signed",
+                    "id/a",
+                    "https://sigs.quay"
+                ),
+                (
+                    "repository",
+                    "quay.io/ns",
+                    "signed",
+                    "id/b, id/c",
+                    "https://sigs.quay"
+                ),
             ]
         );
         let json = render_json(&rows[..1]);

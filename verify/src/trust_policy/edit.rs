@@ -170,12 +170,14 @@ fn check_key(path: &Path, kind: TrustType) -> Result<(), EditError> {
         source,
     })?;
     match kind {
-        TrustType::SigstoreSigned => pem_material::check(&bytes, Material::PublicKey).map_err(
-            |source| EditError::NotSigstoreKey {
-                path: path.to_path_buf(),
-                source,
-            },
-        ),
+        TrustType::SigstoreSigned => {
+            pem_material::check(&bytes, Material::PublicKey).map_err(|source| {
+                EditError::NotSigstoreKey {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })
+        }
         _ if Keyring::import(&bytes).is_empty() => Err(EditError::NotGpgKey {
             path: path.to_path_buf(),
         }),
@@ -197,8 +199,10 @@ pub fn set(existing: Option<&[u8]>, req: &SetRequest<'_>) -> Result<Vec<u8>, Edi
     let new = requirements(req)?;
     let mut default: Option<String> = None;
     // transport → scope → raw requirement list, sorted as Go marshals maps.
-    let mut transports: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        Default::default();
+    let mut transports: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, String>,
+    > = Default::default();
     if let Some(bytes) = existing {
         let doc = parse_document(bytes).map_err(EditError::Existing)?;
         if let Value::Object(top) = &doc.value {

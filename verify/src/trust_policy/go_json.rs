@@ -98,7 +98,9 @@ pub fn indent(raw: &[u8], indent: &str) -> Vec<u8> {
                     out.push(c);
                 }
                 b'<' | b'>' | b'&' => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
-                0xE2 if raw.get(i) == Some(&0x80) && matches!(raw.get(i + 1), Some(0xA8 | 0xA9)) => {
+                0xE2 if raw.get(i) == Some(&0x80)
+                    && matches!(raw.get(i + 1), Some(0xA8 | 0xA9)) =>
+                {
                     let last = raw.get(i + 1).copied().unwrap_or(0xA8);
                     out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
                     i += 2;
@@ -150,7 +152,10 @@ mod tests {
 
     #[test]
     fn strings_escape_as_go() {
-        assert_eq!(string("a<b>&\"\\\n\u{1}"), r#""a\u003cb\u003e\u0026\"\\\n\u0001""#);
+        assert_eq!(
+            string("a<b>&\"\\\n\u{1}"),
+            r#""a\u003cb\u003e\u0026\"\\\n\u0001""#
+        );
         assert_eq!(string("/etc/pki/ключ.pub"), "\"/etc/pki/ключ.pub\"");
     }
 
