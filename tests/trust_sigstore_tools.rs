@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{podman, require_tools, Vouch};
+use common::{podman, Vouch};
 
 fn fixture(name: &str) -> PathBuf {
     common::repo_root()
