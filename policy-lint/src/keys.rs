@@ -98,25 +98,28 @@ impl KeyCache {
 
     fn path(&mut self, file: &Path, p: &Path, at: &At<'_>, what: &str, out: &mut Vec<Finding>) {
         if p.is_relative() {
-            out.push(
-                Finding::new(
-                    file,
-                    at.value.pos,
-                    Rule::RelativeKeyPath,
-                    format!(
-                        "{what} \"{}\" is relative: podman and skopeo resolve it against their own working directory, not the policy's",
-                        p.display()
-                    ),
-                )
-                .hint("use an absolute path such as /etc/pki/containers/<name>.gpg")
-                .at(&at.path),
-            );
+            out.push(relative_path(file, at, what, p));
             return;
         }
         let keys = self.file(p);
         let shown = format!("{what} \"{}\"", p.display());
         report(file, at, &shown, &keys, out);
     }
+}
+
+/// PL108 for a key or CA path (signedBy and sigstoreSigned alike).
+pub(crate) fn relative_path(file: &Path, at: &At<'_>, what: &str, p: &Path) -> Finding {
+    Finding::new(
+        file,
+        at.value.pos,
+        Rule::RelativeKeyPath,
+        format!(
+            "{what} \"{}\" is relative: podman and skopeo resolve it against their own working directory, not the policy's",
+            p.display()
+        ),
+    )
+    .hint("use an absolute path such as /etc/pki/containers/<name>.gpg (or .pub)")
+    .at(&at.path)
 }
 
 fn report(file: &Path, at: &At<'_>, what: &str, keys: &Keys, out: &mut Vec<Finding>) {

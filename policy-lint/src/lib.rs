@@ -7,13 +7,18 @@
 //!   plus keys that can never verify anything.
 //! * **Warnings** are valid but dangerous policies: a permissive default,
 //!   scopes that never apply, weak or expired keys, signed scopes without a
-//!   lookaside.
+//!   lookaside, sigstore scopes whose attachments are never read.
+//!
+//! Keys that can never verify anything include sigstore material: a
+//! `sigstoreSigned` key, Rekor key or CA that is not the PEM it must be, or a
+//! path that does not exist.
 //!
 //! Rules have stable ids ([`Rule`]); [`Linter::lint`] returns findings with
 //! file:line:column, the JSON key path and a hint; [`output`] renders them as
 //! text, JSON or SARIF. The `policy-lint` binary and `vouch policy-lint`
 //! share [`cli`].
 
+mod attachments;
 mod checks;
 pub mod cli;
 mod finding;
@@ -23,6 +28,7 @@ mod load;
 pub mod output;
 mod registries;
 pub mod rules;
+mod sigstore;
 mod suggest;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +62,7 @@ pub enum LintError {
 pub struct Linter {
     registries: Option<(PathBuf, Option<RegistriesD>)>,
     keys: keys::KeyCache,
+    sigstore: sigstore::MaterialCache,
     /// Findings about registries.d itself, reported once.
     pending: Vec<Finding>,
     /// Skip freeing each file's parse tree (see [`Linter::exiting_soon`]).
@@ -127,13 +134,16 @@ impl Linter {
         };
         checks::check(file, &layout, &mut out);
         self.keys.check(file, &layout.default, &mut out);
+        self.sigstore.check(file, &layout.default, &mut out);
         for t in &layout.transports {
             for s in &t.scopes {
                 self.keys.check(file, &s.list, &mut out);
+                self.sigstore.check(file, &s.list, &mut out);
             }
         }
         if let Some((dir, Some(rd))) = &self.registries {
             registries::check_lookaside(file, dir, rd, &layout, &mut out);
+            attachments::check(file, dir, rd, &layout, &mut out);
         }
         drop(layout);
         if self.leak_trees {
@@ -151,9 +161,19 @@ fn load_finding(
     doc: Option<&vouch_verify::json::Spanned>,
 ) -> Finding {
     let (rule, hint) = load::classify(e, doc);
-    Finding::new(file, e.pos, rule, e.kind.to_string())
-        .hint(hint)
-        .at(&e.path)
+    // The requirement is reported at its `{`; point at the member to fix.
+    let at = match (rule, doc) {
+        (Rule::FulcioWithoutRekor, Some(doc)) => load::member_at(doc, e.pos, "fulcio"),
+        _ => None,
+    };
+    match at {
+        Some(pos) => Finding::new(file, pos, rule, e.kind.to_string())
+            .hint(hint)
+            .at(&e.path.key("fulcio")),
+        None => Finding::new(file, e.pos, rule, e.kind.to_string())
+            .hint(hint)
+            .at(&e.path),
+    }
 }
 
 /// Whether containers/image would refuse to load this policy (the verdict

@@ -4,7 +4,7 @@
 //! linter cannot disagree with the tool it guards.
 
 use vouch_verify::json::{JsonErrorKind, JsonPath, Spanned, Value};
-use vouch_verify::policy::{PolicyError, PolicyErrorKind};
+use vouch_verify::policy::{PolicyError, PolicyErrorKind, SigstoreRule};
 
 use crate::rules::Rule;
 use crate::suggest::closest;
@@ -112,6 +112,10 @@ pub fn classify(err: &PolicyError, doc: Option<&Spanned>) -> (Rule, String) {
             Rule::BadSignedIdentity,
             "a prefix is a host[:port] or host/path without tag, digest or trailing slash, lower-case".into(),
         ),
+        PolicyErrorKind::Sigstore(SigstoreRule::FulcioNeedsRekor) => (
+            Rule::FulcioWithoutRekor,
+            "a Fulcio certificate is trusted only with a Rekor SET proving when it was used: add \"rekorPublicKeyPath\" (the Rekor instance's PEM public key) to this requirement".into(),
+        ),
         PolicyErrorKind::SigstoreKeySource
         | PolicyErrorKind::NoEntries(_)
         | PolicyErrorKind::Sigstore(_) => (
@@ -189,5 +193,25 @@ fn one_of(member: &str, got: &str, allowed: &[&str]) -> String {
     match closest(got, allowed) {
         Some(s) if !got.is_empty() => format!("did you mean \"{s}\"? {member} is one of {list}"),
         _ => format!("{member} is one of {list}"),
+    }
+}
+
+/// The value position of member `name` of the object that starts at `pos`.
+pub fn member_at(
+    doc: &Spanned,
+    pos: vouch_verify::json::Pos,
+    name: &str,
+) -> Option<vouch_verify::json::Pos> {
+    match &doc.value {
+        Value::Object(members) => {
+            if doc.pos == pos {
+                if let Some(m) = members.iter().find(|m| m.key == name) {
+                    return Some(m.value.pos);
+                }
+            }
+            members.iter().find_map(|m| member_at(&m.value, pos, name))
+        }
+        Value::Array(items) => items.iter().find_map(|i| member_at(i, pos, name)),
+        _ => None,
     }
 }

@@ -82,8 +82,10 @@ rules! {
     BadKeyData = "PL012", "bad-key-data", Error, true, "keyData is not standard padded base64";
     BadSignedIdentity = "PL013", "bad-signed-identity", Error, true, "a malformed signedIdentity / baseLayerIdentity";
     BadSigstore = "PL014", "bad-sigstore-signed", Error, true, "a sigstoreSigned requirement breaking its member rules";
-    KeyFileMissing = "PL020", "key-file-missing", Error, false, "a keyPath/keyPaths file that cannot be read";
+    FulcioWithoutRekor = "PL015", "fulcio-without-rekor", Error, true, "a sigstoreSigned fulcio requirement without a Rekor public key";
+    KeyFileMissing = "PL020", "key-file-missing", Error, false, "a key, Rekor key or CA file (signedBy or sigstoreSigned) that cannot be read";
     NoPublicKey = "PL021", "no-public-key", Error, false, "a key file or keyData holding no OpenPGP public key";
+    BadSigstoreMaterial = "PL022", "bad-sigstore-material", Error, false, "a sigstoreSigned key, Rekor key or CA that is not the PEM public key or certificate it must be";
     RegistriesD = "PL030", "registries-d-invalid", Error, false, "registries.d that containers/image refuses to load";
     PermissiveDefault = "PL101", "permissive-default", Warning, false, "`default` accepts anything while some scopes demand signatures";
     UnknownTransport = "PL102", "unknown-transport", Warning, false, "a transport name no tool knows: its scopes never apply";
@@ -97,6 +99,7 @@ rules! {
     BadLookasideUrl = "PL110", "bad-lookaside-url", Warning, false, "a lookaside or staging URL that does not parse or cannot be read";
     UnimplementedKeyType = "PL111", "unimplemented-key-type", Warning, false, "a keyType other than GPGKeys: every image is rejected";
     SignedBaseLayer = "PL112", "signed-base-layer", Warning, false, "signedBaseLayer is not implemented: every image is rejected";
+    NoSigstoreAttachments = "PL113", "no-sigstore-attachments", Warning, false, "a sigstoreSigned scope for which registries.d never turns on use-sigstore-attachments";
 }
 
 impl fmt::Display for Rule {

@@ -171,6 +171,173 @@ fn pl021_no_public_key() {
     expect(&f, "PL021", 1, 68);
 }
 
+/// Upstream's sigstore test material (fixtures/containers-image, README there).
+fn upstream(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/containers-image/signature/fixtures")
+        .join(name)
+}
+
+/// A policy whose only scope (quay.io, line 3) has requirement `req`.
+fn sigstore_policy(req: &str) -> String {
+    format!("{{\"default\": [{{\"type\": \"reject\"}}],\n\"transports\": {{\"docker\": {{\"quay.io\": [\n{req}\n]}}}}}}")
+}
+
+fn key_path(p: &Path) -> String {
+    format!(
+        r#"{{"type": "sigstoreSigned", "keyPath": "{}"}}"#,
+        p.display()
+    )
+}
+
+#[test]
+fn pl015_fulcio_without_rekor() {
+    let f = lint(&sigstore_policy(
+        r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca.pem", "oidcIssuer": "https://oauth2.sigstore.dev/auth", "subjectEmail": "a@example.com"}}"#,
+    ));
+    let e = expect(&f, "PL015", 3, 38);
+    assert!(refuses_to_load(&f));
+    assert_eq!(
+        e.message,
+        "rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData or rekorPublicKeyDatas must be specified with fulcio"
+    );
+    assert_eq!(
+        e.path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].fulcio"#)
+    );
+    assert!(e.hint.contains("rekorPublicKeyPath"), "{}", e.hint);
+}
+
+#[test]
+fn pl022_bad_sigstore_material() {
+    // An OpenPGP key where a PEM public key belongs.
+    let f = lint(&sigstore_policy(&key_path(&upstream("public-key.gpg"))));
+    let e = expect(&f, "PL022", 3, 39);
+    assert!(e.message.contains("PEM decoding failed"), "{}", e.message);
+    assert!(!refuses_to_load(&f));
+    // A certificate where a key belongs, as keyData.
+    let cert = std::fs::read(upstream("fulcio_v1.crt.pem")).unwrap();
+    let data = base64_std(&cert);
+    let f = lint(&sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "keyData": "{data}"}}"#
+    )));
+    let e = expect(&f, "PL022", 3, 39);
+    assert!(
+        e.message
+            .contains("unknown Public key PEM file type: CERTIFICATE"),
+        "{}",
+        e.message
+    );
+    // A key where Fulcio's CA certificate belongs (the Rekor key is fine),
+    // and a PKI intermediates file that holds a key.
+    let f = lint(&sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "rekorPublicKeyPath": "{}", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://o", "subjectEmail": "a@example.com"}}}}"#,
+        upstream("rekor.pub").display(),
+        upstream("cosign.pub").display()
+    )));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let e = &f[0];
+    assert_eq!(e.rule, Rule::BadSigstoreMaterial);
+    assert_eq!(
+        e.path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].fulcio.caPath"#)
+    );
+    assert!(
+        e.message.contains("not PEM CA certificates"),
+        "{}",
+        e.message
+    );
+    let f = lint(&sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "pki": {{"caRootsPath": "{}", "caIntermediatesPath": "{}", "subjectEmail": "a@example.com"}}}}"#,
+        upstream("pki_root_crts.pem").display(),
+        upstream("cosign.pub").display()
+    )));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.contains("is \"PUBLIC KEY\", not CERTIFICATE"),
+        "{}",
+        f[0].message
+    );
+    // A certificate where the Rekor key belongs.
+    let f = lint(&sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "keyPath": "{}", "rekorPublicKeyPaths": ["{}"]}}"#,
+        upstream("cosign.pub").display(),
+        upstream("fulcio_v1.crt.pem").display()
+    )));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.contains("ECDSA public key (Rekor's)"),
+        "{}",
+        f[0].message
+    );
+    // Upstream's good material is clean, in every member.
+    for req in [
+        key_path(&upstream("cosign.pub")),
+        format!(
+            r#"{{"type": "sigstoreSigned", "keyPaths": ["{}", "{}"], "rekorPublicKeyPath": "{}"}}"#,
+            upstream("cosign.pub").display(),
+            upstream("cosign2.pub").display(),
+            upstream("rekor.pub").display()
+        ),
+        format!(
+            r#"{{"type": "sigstoreSigned", "rekorPublicKeyPath": "{}", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://o", "subjectEmail": "a@example.com"}}}}"#,
+            upstream("rekor.pub").display(),
+            upstream("fulcio_v1.crt.pem").display()
+        ),
+        format!(
+            r#"{{"type": "sigstoreSigned", "pki": {{"caRootsPath": "{}", "caIntermediatesPath": "{}", "subjectHostname": "example.com"}}}}"#,
+            upstream("pki_root_crts.pem").display(),
+            upstream("pki_intermediate_crts.pem").display()
+        ),
+    ] {
+        let f = lint(&sigstore_policy(&req));
+        assert!(f.is_empty(), "{req}: {f:#?}");
+    }
+}
+
+/// Standard padded base64, for keyData members.
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn pl020_sigstore_paths_missing() {
+    let f = lint(&sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "keyPaths": ["{}", "/nonexistent/b.pub"], "rekorPublicKeyPath": "/nonexistent/rekor.pub"}}"#,
+        upstream("cosign.pub").display()
+    )));
+    let missing: Vec<&Finding> = f
+        .iter()
+        .filter(|f| f.rule == Rule::KeyFileMissing)
+        .collect();
+    assert_eq!(missing.len(), 2, "{f:#?}");
+    assert_eq!(
+        missing[0].path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].keyPaths[1]"#)
+    );
+    assert!(
+        missing[0].message.contains("/nonexistent/b.pub"),
+        "{}",
+        missing[0].message
+    );
+    assert_eq!(
+        missing[1].path.as_deref(),
+        Some(r#"transports.docker["quay.io"][0].rekorPublicKeyPath"#)
+    );
+    assert!(!refuses_to_load(&f));
+    let f = lint(&sigstore_policy(
+        r#"{"type": "sigstoreSigned", "pki": {"caRootsPath": "/nonexistent/roots.pem", "subjectEmail": "a@example.com"}}"#,
+    ));
+    let e = expect(&f, "PL020", 3, 51);
+    assert!(
+        e.message
+            .contains("caRootsPath \"/nonexistent/roots.pem\" cannot be read"),
+        "{}",
+        e.message
+    );
+}
+
 fn warnings_only(f: &[Finding]) {
     assert!(!refuses_to_load(f), "{f:#?}");
     assert!(
@@ -343,6 +510,63 @@ fn pl112_signed_base_layer() {
     );
     expect(&f, "PL112", 1, 14);
     warnings_only(&f);
+}
+
+#[test]
+fn pl113_no_sigstore_attachments() {
+    let policy = sigstore_policy(&key_path(&upstream("cosign.pub")));
+    let lookaside_only = registries_d(&[(
+        "q.yaml",
+        "docker:\n  quay.io:\n    lookaside: https://sigs.example.com\n",
+    )]);
+    let mut linter = Linter::with_registries_d(lookaside_only.path()).unwrap();
+    let f = lint_with(&mut linter, &policy);
+    let w = expect(&f, "PL113", 2, 38);
+    assert!(
+        w.message.contains("use-sigstore-attachments"),
+        "{}",
+        w.message
+    );
+    assert!(w.hint.contains("docker: {\"quay.io\""), "{}", w.hint);
+    warnings_only(&f);
+    // A more specific section turning it off wins over default-docker's on.
+    let off = registries_d(&[
+        (
+            "d.yaml",
+            "default-docker:\n  use-sigstore-attachments: true\n",
+        ),
+        (
+            "q.yaml",
+            "docker:\n  quay.io:\n    use-sigstore-attachments: false\n",
+        ),
+    ]);
+    let mut linter = Linter::with_registries_d(off.path()).unwrap();
+    expect(&lint_with(&mut linter, &policy), "PL113", 2, 38);
+    // On for the scope, for its registry's parent domain, through
+    // default-docker, or for part of the scope: no finding.
+    for (name, yaml) in [
+        (
+            "q.yaml",
+            "docker:\n  quay.io:\n    use-sigstore-attachments: true\n",
+        ),
+        (
+            "w.yaml",
+            "docker:\n  \"*.io\":\n    use-sigstore-attachments: true\n",
+        ),
+        (
+            "d.yaml",
+            "default-docker:\n  use-sigstore-attachments: true\n",
+        ),
+        (
+            "n.yaml",
+            "docker:\n  quay.io/ns/app:\n    use-sigstore-attachments: true\n",
+        ),
+    ] {
+        let dir = registries_d(&[(name, yaml)]);
+        let mut linter = Linter::with_registries_d(dir.path()).unwrap();
+        let f = lint_with(&mut linter, &policy);
+        assert!(f.is_empty(), "{yaml}: {f:#?}");
+    }
 }
 
 #[test]

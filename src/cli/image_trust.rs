@@ -1,19 +1,19 @@
-//! `vouch image trust show|set`: podman's view and editor of policy.json.
+//! `vouch image trust show|set`: podman's view and editor of policy.json
+//! (the logic is `vouch_verify::trust_policy`; this is flags and files).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
-use vouch_verify::docker_ref::DockerRef;
 use vouch_verify::keyring::Keyring;
 use vouch_verify::policy::Policy;
+use vouch_verify::trust_policy::{self, KeyRef, SetRequest, TrustType};
 
 use super::common::Global;
 use super::trust;
 
-const DEFAULT_POLICY: &str = "/etc/containers/policy.json";
+const SYSTEM_POLICY: &str = "/etc/containers/policy.json";
 
 #[derive(Subcommand, Debug)]
 pub enum TrustCommand {
@@ -25,9 +25,12 @@ pub enum TrustCommand {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// policy.json to read.
-    #[arg(long = "policypath")]
+    /// policy.json to read (podman 5: hidden `--policypath`; podman 6: `--signature-policy`).
+    #[arg(long = "policypath", visible_alias = "signature-policy")]
     pub policypath: Option<PathBuf>,
+    /// registries.d directory to read lookasides from (podman's hidden flag).
+    #[arg(long = "registrypath", hide = true)]
+    pub registrypath: Option<PathBuf>,
     /// Output as JSON.
     #[arg(short, long)]
     pub json: bool,
@@ -37,19 +40,21 @@ pub struct ShowArgs {
     /// Omit the header line.
     #[arg(short = 'n', long = "noheading")]
     pub noheading: bool,
-    /// Only this registry or repository.
+    /// Accepted and ignored, as podman does: the whole policy is shown.
     pub scope: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct SetArgs {
-    /// policy.json to edit.
-    #[arg(long = "policypath")]
+    /// policy.json to edit (podman 5: hidden `--policypath`; podman 6: `--signature-policy`).
+    #[arg(long = "policypath", visible_alias = "signature-policy")]
     pub policypath: Option<PathBuf>,
-    /// accept, reject or signedBy.
+    /// accept, reject, signedBy or sigstoreSigned.
     #[arg(short = 't', long = "type", default_value = "signedBy")]
     pub kind: String,
-    /// Public key files to trust (signedBy; each becomes a requirement, as podman writes them).
+    /// Public key file to trust: an OpenPGP key (signedBy) or a PEM public
+    /// key (sigstoreSigned). Repeat it: the image must then be signed by a
+    /// key of each file. The file must exist; its absolute path is written.
     #[arg(short = 'f', long = "pubkeysfile")]
     pub pubkeysfile: Vec<PathBuf>,
     /// REGISTRY[/REPOSITORY], or `default`.
@@ -59,169 +64,95 @@ pub struct SetArgs {
 pub fn run(g: &Global, c: TrustCommand) -> anyhow::Result<ExitCode> {
     match c {
         TrustCommand::Show(a) => show(g, a),
-        TrustCommand::Set(a) => set(a),
+        TrustCommand::Set(a) => set(g, a),
     }
 }
 
-fn policy_path(explicit: Option<&Path>, g: Option<&Global>) -> PathBuf {
-    explicit
-        .map(Path::to_path_buf)
-        .or_else(|| g.and_then(|g| g.policy.clone()))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY))
-}
-
-fn requirement(kind: &str, keys: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
-    Ok(match kind {
-        "accept" => vec![json!({"type": "insecureAcceptAnything"})],
-        "reject" => vec![json!({"type": "reject"})],
-        "signedBy" => {
-            anyhow::ensure!(
-                !keys.is_empty(),
-                "--type signedBy needs at least one --pubkeysfile"
-            );
-            let mut v = Vec::new();
-            for k in keys {
-                let abs = std::fs::canonicalize(k)
-                    .with_context(|| format!("--pubkeysfile {}", k.display()))?;
-                v.push(json!({"type": "signedBy", "keyType": "GPGKeys", "keyPath": abs}));
-            }
-            v
+/// podman 5's `DefaultPolicyPath`: the flag, else the per-user file if it
+/// exists, else the system file (which `set` may create).
+fn policy_path(explicit: Option<&Path>, g: &Global) -> PathBuf {
+    if let Some(p) = explicit.or(g.policy.as_deref()) {
+        return p.to_path_buf();
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let user = PathBuf::from(home).join(".config/containers/policy.json");
+        if user.exists() {
+            return user;
         }
-        other => anyhow::bail!("--type {other:?}: expected accept, reject or signedBy"),
-    })
+    }
+    PathBuf::from(SYSTEM_POLICY)
 }
 
 /// Edits the policy for one scope; the old file must load and the new one
 /// must load, or nothing is written (the file is replaced atomically).
-fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
-    let path = policy_path(a.policypath.as_deref(), None);
-    let mut doc: Value = if path.exists() {
+fn set(g: &Global, a: SetArgs) -> anyhow::Result<ExitCode> {
+    let scope = a.scope.strip_prefix("docker://").unwrap_or(&a.scope);
+    trust_policy::validate_scope(scope)?;
+    let kind = TrustType::parse(&a.kind)?;
+    let path = policy_path(a.policypath.as_deref(), g);
+    let existing = if path.exists() {
         Policy::load(&path)?;
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{}", path.display()))?
+        Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
     } else {
-        json!({"default": [{"type": "insecureAcceptAnything"}]})
+        None
     };
-    let reqs = requirement(&a.kind, &a.pubkeysfile)?;
-    if a.scope == "default" {
-        doc["default"] = Value::Array(reqs);
-    } else {
-        let scope = a.scope.strip_prefix("docker://").unwrap_or(&a.scope);
-        if doc.get("transports").is_none() {
-            doc["transports"] = json!({});
-        }
-        if doc["transports"].get("docker").is_none() {
-            doc["transports"]["docker"] = json!({});
-        }
-        doc["transports"]["docker"][scope] = Value::Array(reqs);
-    }
-    let bytes = serde_json::to_vec_pretty(&doc)?;
-    Policy::parse(&bytes)
-        .with_context(|| format!("the edited policy for {} would be invalid", a.scope))?;
-    if let Some(dir) = path.parent() {
+    let req = SetRequest {
+        scope,
+        kind,
+        kind_name: &a.kind,
+        keys: &a.pubkeysfile,
+    };
+    let bytes = trust_policy::set(existing.as_deref(), &req)
+        .with_context(|| format!("setting trust policy in {}", path.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     vouch_image::outfile::write_output(&path, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One row of `trust show`, with podman's JSON field names.
-fn row(transport: &str, name: &str, reqs: &Value, g: &Global) -> Value {
-    let first = reqs.get(0).cloned().unwrap_or(Value::Null);
-    let kind = match first.get("type").and_then(Value::as_str) {
-        Some("insecureAcceptAnything") => "accept",
-        Some("reject") => "reject",
-        Some("signedBy") => "signed",
-        Some(other) => other,
-        None => "",
-    };
-    let mut ids = Vec::new();
-    for r in reqs.as_array().into_iter().flatten() {
-        let keys: Vec<Vec<u8>> = match (r.get("keyPath"), r.get("keyData")) {
-            (Some(Value::String(p)), _) => std::fs::read(p).ok().into_iter().collect(),
-            (_, Some(Value::String(d))) => {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD
-                    .decode(d)
-                    .ok()
-                    .into_iter()
-                    .collect()
+/// User IDs of the OpenPGP keys in a file or blob; an unreadable file is
+/// reported and shows no ID, as podman does.
+fn key_ids(k: KeyRef<'_>) -> Vec<String> {
+    let bytes = match k {
+        KeyRef::Path(p) => match std::fs::read(p) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("vouch: warning: getting key identity: {p}: {e}");
+                return Vec::new();
             }
-            _ => vec![],
-        };
-        for k in keys {
-            ids.extend(Keyring::import(&k).identities().iter().cloned());
-        }
-    }
-    let store = if transport == "repository" {
-        let probe = if name.contains('/') {
-            format!("{name}:latest")
-        } else {
-            format!("{name}/x:latest")
-        };
-        DockerRef::parse_normalized(&probe)
-            .ok()
-            .and_then(|r| {
-                trust::load_registries_d(g)
-                    .ok()
-                    .and_then(|c| c.read_value(&r).map(|(v, _)| v.to_string()))
-            })
-            .unwrap_or_default()
-    } else {
-        String::new()
+        },
+        KeyRef::Data(d) => d.to_vec(),
     };
-    json!({"transport": transport, "name": name, "repo_name": name, "type": kind, "gpg_id": ids.join(", "), "sigstore": store})
+    Keyring::import(&bytes)
+        .certs()
+        .iter()
+        .flat_map(|c| {
+            c.userids()
+                .map(|u| trust_policy::shown_uid(&String::from_utf8_lossy(u.userid().value())))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
-    let path = policy_path(a.policypath.as_deref(), Some(g));
+    let path = policy_path(a.policypath.as_deref(), g);
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     if a.raw {
-        print!("{}", String::from_utf8_lossy(&bytes));
+        println!("{}", String::from_utf8_lossy(&bytes));
         return Ok(ExitCode::SUCCESS);
     }
     Policy::parse(&bytes).with_context(|| format!("invalid policy in {}", path.display()))?;
-    let doc: Value = serde_json::from_slice(&bytes)?;
-    let mut rows = vec![row("all", "default", &doc["default"], g)];
-    if let Some(docker) = doc.pointer("/transports/docker").and_then(Value::as_object) {
-        for (scope, reqs) in docker {
-            rows.push(row("repository", scope, reqs, g));
-        }
-    }
-    if let Some(s) = &a.scope {
-        rows.retain(|r| r["name"] == s.as_str());
-    }
+    let rd = match &a.registrypath {
+        Some(dir) => vouch_verify::registries_d::RegistriesD::load(dir)?,
+        None => trust::load_registries_d(g)?,
+    };
+    let rows = trust_policy::describe(&bytes, &rd, &mut key_ids)
+        .with_context(|| format!("invalid policy in {}", path.display()))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let cols = ["transport", "name", "type", "gpg_id", "sigstore"];
-    let mut table: Vec<Vec<String>> = Vec::new();
-    if !a.noheading {
-        table.push(
-            ["TRANSPORT", "NAME", "TYPE", "ID", "STORE"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        );
-    }
-    for r in &rows {
-        table.push(
-            cols.iter()
-                .map(|c| r[c].as_str().unwrap_or("").to_string())
-                .collect(),
-        );
-    }
-    let widths: Vec<usize> = (0..cols.len())
-        .map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    for r in table {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
+        print!("{}", trust_policy::render_json(&rows));
+    } else {
+        print!("{}", trust_policy::render_table(&rows, !a.noheading));
     }
     Ok(ExitCode::SUCCESS)
 }

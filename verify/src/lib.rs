@@ -13,11 +13,10 @@
 //! * [`policy`] — policy.json parsing and evaluation;
 //! * [`registries_d`] and [`lookaside`] — where signatures live and reading them;
 //! * [`standalone`] — `standalone-verify`;
-//! * [`gate`] — the one path pull and run (and push, copy for their
-//!   destination's configuration) take: signatures from the lookaside and
-//!   the registry's `.sig` attachments, then the policy, before any layer.
+//! * [`trust_policy`] — podman's `image trust set|show`; [`pem_material`] —
+//!   whether sigstore keys and CA files can be used at all.
 //!
-//! What [`gate::Gate::check`] does, by hand (without attachments):
+//! The pull path:
 //!
 //! ```no_run
 //! # async fn pull(manifest: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
@@ -44,17 +43,17 @@ pub use vouch_image::docker_ref;
 pub mod bounds;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gate;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;
 pub mod mechanism;
+pub mod pem_material;
 pub mod policy;
 pub mod registries_d;
 pub mod signature;
-pub mod sigstore;
 pub mod sniff;
 pub mod standalone;
+pub mod trust_policy;
 pub mod untrusted;
 
 pub use signature::Signature;

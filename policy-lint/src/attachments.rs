@@ -1,0 +1,136 @@
+//! PL113: a `sigstoreSigned` scope whose registries.d never turns on
+//! `use-sigstore-attachments`. containers/image writes sigstore signatures
+//! only as registry attachments (`sha256-<hex>.sig`) and reads those only
+//! when the option is on for the image, so every pull is rejected with "A
+//! signature was required, but no signature exists". The value for a scope is
+//! found as a pull finds it (vouch-verify's registries.d walk: the image, its
+//! namespaces, `*.domain` wildcards, then `default-docker`, first section
+//! setting the option wins), for a probe image inside the scope.
+
+use std::path::Path;
+
+use vouch_verify::docker_ref::DockerRef;
+use vouch_verify::json::JsonPath;
+use vouch_verify::policy::Requirement;
+use vouch_verify::registries_d::RegistriesD;
+
+use crate::finding::Finding;
+use crate::layout::{Layout, List};
+use crate::rules::Rule;
+
+/// A name no registries.d section is written for.
+const PROBE: &str = "vouch-lint-probe";
+
+/// An image that selects `scope` (a docker policy scope; "" for any image).
+fn probe_image(scope: &str) -> Option<DockerRef> {
+    let name = if scope.is_empty() {
+        format!("{PROBE}.invalid/{PROBE}/{PROBE}:latest")
+    } else if let Some(domain) = scope.strip_prefix("*.") {
+        format!("{PROBE}.{domain}/{PROBE}:latest")
+    } else if scope.contains('@')
+        || (scope.contains('/') && scope.rsplit('/').next().is_some_and(|c| c.contains(':')))
+    {
+        // A tagged or digested reference: the image itself.
+        scope.to_string()
+    } else {
+        format!("{scope}/{PROBE}:latest")
+    };
+    DockerRef::parse_normalized(&name).ok()
+}
+
+/// Whether section key `k` is inside `scope`, so it may turn the option on
+/// for part of the scope's images.
+fn inside(k: &str, scope: &str) -> bool {
+    if scope.is_empty() {
+        return true;
+    }
+    if let Some(domain) = scope.strip_prefix("*.") {
+        let host = k.split(['/', ':']).next().unwrap_or(k);
+        return host.ends_with(&format!(".{domain}"));
+    }
+    k.strip_prefix(scope).is_some_and(|rest| {
+        rest.starts_with(['/', '@']) || (scope.contains('/') && rest.starts_with(':'))
+    })
+}
+
+fn turned_on(rd: &RegistriesD, scope: &str) -> bool {
+    if probe_image(scope).is_some_and(|img| rd.use_sigstore_attachments(&img)) {
+        return true;
+    }
+    // Benefit of the doubt: a more specific section turns it on for some images.
+    rd.docker
+        .iter()
+        .any(|(k, d)| d.section.use_sigstore_attachments == Some(true) && inside(k, scope))
+}
+
+fn wants_sigstore(list: &List<'_>) -> bool {
+    list.reqs
+        .iter()
+        .any(|r| matches!(r.req, Requirement::SigstoreSigned(_)))
+}
+
+/// PL113 for the docker scopes (and the default) with sigstoreSigned.
+pub fn check(
+    file: &Path,
+    dir: &Path,
+    rd: &RegistriesD,
+    layout: &Layout<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let mut lists: Vec<(String, &List<'_>, &str)> = Vec::new();
+    if let Some(t) = layout.transports.iter().find(|t| t.name == "docker") {
+        for s in &t.scopes {
+            let path = JsonPath::root().key("transports").key("docker").key(s.name);
+            lists.push((path.to_string(), &s.list, s.name));
+        }
+    }
+    lists.push(("default".to_string(), &layout.default, ""));
+    for (name, list, scope) in lists {
+        if !wants_sigstore(list) || turned_on(rd, scope) {
+            continue;
+        }
+        let target = if scope.is_empty() {
+            "default-docker:".to_string()
+        } else {
+            format!("docker: {{\"{scope}\": …}}")
+        };
+        out.push(
+            Finding::new(
+                file,
+                list.at.value.pos,
+                Rule::NoSigstoreAttachments,
+                format!(
+                    "{name} requires sigstore signatures but {} never turns on use-sigstore-attachments for it: sigstore signatures are read only from registry attachments, so every pull is rejected with \"A signature was required, but no signature exists\"",
+                    dir.display()
+                ),
+            )
+            .hint(format!("add `use-sigstore-attachments: true` under {target} in a *.yaml file there"))
+            .at(&list.at.path),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_select_their_scope() {
+        let p = |s| probe_image(s).map(|r| r.to_string());
+        assert_eq!(
+            p("quay.io").as_deref(),
+            Some("quay.io/vouch-lint-probe:latest")
+        );
+        assert_eq!(p("quay.io/ns/app:v1").as_deref(), Some("quay.io/ns/app:v1"));
+        assert_eq!(
+            p("localhost:5000").as_deref(),
+            Some("localhost:5000/vouch-lint-probe:latest")
+        );
+        assert!(p("*.example.com")
+            .unwrap()
+            .starts_with("vouch-lint-probe.example.com/"));
+        assert!(inside("quay.io/ns/app", "quay.io/ns"));
+        assert!(!inside("quay.io.evil/ns", "quay.io"));
+        assert!(inside("a.example.com/x", "*.example.com"));
+    }
+}
