@@ -43,6 +43,7 @@ pub use vouch_image::docker_ref;
 pub mod bounds;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod json;
 pub mod keyring;
 pub mod lookaside;
@@ -51,6 +52,7 @@ pub mod pem_material;
 pub mod policy;
 pub mod registries_d;
 pub mod signature;
+pub mod sigstore;
 pub mod sniff;
 pub mod standalone;
 pub mod trust_policy;
