@@ -25,27 +25,9 @@ if command -v criu >/dev/null && criu_ok "$(command -v criu)"; then
   exit 0
 fi
 
-mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
-[[ -n $mirror ]] || mirror=$(awk '$1=="deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-[[ -n $mirror ]] || mirror=http://deb.debian.org/debian
-
-work=$(mktemp -d /tmp/vouch-criu.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-touch "$work/status"
-echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main" >"$work/sid.list"
-apto=(-o "Dir::Etc::SourceList=$work/sid.list" -o Dir::Etc::SourceParts=/dev/null
-  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "Dir::State::Status=$work/status"
-  -o APT::Architecture=amd64 -o APT::Sandbox::User=root)
-echo "install-criu: fetching criu 4.2.1 from Debian unstable ($mirror)" >&2
-apt-get "${apto[@]}" -q update >/dev/null
-(cd "$work/debs" && apt-get "${apto[@]}" -q download "${PKGS[@]}" >/dev/null)
-
-rm -rf "$PREFIX.new"
-mkdir -p "$PREFIX.new"
-for d in "$work"/debs/*.deb; do dpkg-deb -x "$d" "$PREFIX.new"; done
-rm -rf "$PREFIX"
-mv "$PREFIX.new" "$PREFIX"
+# shellcheck source=unstable-debs.sh
+source "$(dirname "$0")/unstable-debs.sh"
+unstable_debs_into "$PREFIX" install-criu "${PKGS[@]}"
 
 mkdir -p "$(dirname "$WRAPPER")"
 cat >"$WRAPPER.tmp" <<SH
