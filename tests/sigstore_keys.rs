@@ -21,22 +21,6 @@ use vouch_sign::Passphrase;
 const IDENTITY: &str = "localhost:5000/vouch/keys:v1";
 const PASSPHRASE: &str = "interop passphrase";
 
-/// skopeo-sigstore as the tests find it: `VOUCH_SKOPEO_SIGSTORE`, else on PATH.
-fn skopeo_sigstore() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("VOUCH_SKOPEO_SIGSTORE") {
-        return Ok(PathBuf::from(p));
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("skopeo-sigstore"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "skopeo-sigstore is not installed (scripts/install-skopeo-sigstore.sh installs it)"
-                .to_string()
-        })
-}
-
 /// A scratch directory with the peer, a passphrase file and a one-layer
 /// OCI image `oci:DIR/oci:v1`.
 struct Bench {
@@ -47,7 +31,7 @@ struct Bench {
 
 impl Bench {
     fn new() -> Option<Self> {
-        let skopeo = match skopeo_sigstore() {
+        let skopeo = match common::skopeo_sigstore() {
             Ok(s) => s,
             Err(why) => {
                 common::skip::skip(&why);

@@ -18,28 +18,6 @@ use std::process::Command;
 use common::{FaultProxy, Gpg, OciImage, Registry, Vouch};
 use sha2::Digest as _;
 
-/// skopeo with sigstore: `VOUCH_SKOPEO_SIGSTORE`, else `skopeo-sigstore` on PATH.
-fn skopeo_sigstore() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VOUCH_SKOPEO_SIGSTORE") {
-        return Some(PathBuf::from(p));
-    }
-    vouch_runtime::tools::on_path("skopeo-sigstore")
-}
-
-macro_rules! require_skopeo_sigstore {
-    () => {
-        match skopeo_sigstore() {
-            Some(p) => p,
-            None => {
-                common::skip::skip(
-                    "skopeo-sigstore is not installed (scripts/install-skopeo-sigstore.sh)",
-                );
-                return;
-            }
-        }
-    };
-}
-
 fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }

@@ -15,30 +15,6 @@ use common::{Gpg, Registry, Vouch};
 
 const PASSPHRASE: &str = "sigstore push passphrase";
 
-/// The sigstore-enabled skopeo: `$VOUCH_SKOPEO_SIGSTORE`, else
-/// `skopeo-sigstore` on PATH.
-fn skopeo_sigstore() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("VOUCH_SKOPEO_SIGSTORE").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    vouch_runtime::tools::on_path("skopeo-sigstore").ok_or_else(|| {
-        "skopeo-sigstore is not installed (scripts/install-skopeo-sigstore.sh installs it)"
-            .to_string()
-    })
-}
-
-macro_rules! require_skopeo_sigstore {
-    () => {
-        match skopeo_sigstore() {
-            Ok(p) => p,
-            Err(why) => {
-                common::skip::skip(&why);
-                return;
-            }
-        }
-    };
-}
-
 /// One test's world: a registry, a vouch store with the httpd image, a
 /// passphrase file and sigstore key pairs made by skopeo itself.
 struct World {

@@ -177,13 +177,7 @@ fn trust_set_and_show_sigstore_match_podman() {
 /// would reject an unloadable sigstoreSigned requirement before copying.
 #[test]
 fn skopeo_sigstore_loads_the_written_policy() {
-    let skopeo = std::env::var_os("VOUCH_SKOPEO_SIGSTORE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("skopeo-sigstore"));
-    if Command::new(&skopeo).arg("--version").output().is_err() {
-        common::skip::skip(&format!("{} not runnable", skopeo.display()));
-        return;
-    }
+    let skopeo = require_skopeo_sigstore!();
     let tmp = tempfile::tempdir().unwrap();
     let pol = tmp.path().join("policy.json");
     let v = Vouch::new();

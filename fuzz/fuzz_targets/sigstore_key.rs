@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(public) = public_key_from_pem(data) {
         let pem = public_key_to_pem(&public).expect("an accepted key re-encodes");
-        assert_eq!(public_key_from_pem(pem.as_bytes()).expect("re-encoded key reads"), public);
+        assert_eq!(
+            public_key_from_pem(pem.as_bytes()).expect("re-encoded key reads"),
+            public
+        );
     }
 });

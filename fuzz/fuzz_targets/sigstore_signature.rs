@@ -15,7 +15,8 @@ use vouch_image::sigstore_blob::SigstoreComponents;
 use vouch_verify::policy::{Policy, PolicyImage};
 use vouch_verify::sigstore::{certificate, payload::UntrustedSigstorePayload, pem};
 
-const COSIGN: &[u8] = include_bytes!("../../fixtures/containers-image/signature/fixtures/cosign.pub");
+const COSIGN: &[u8] =
+    include_bytes!("../../fixtures/containers-image/signature/fixtures/cosign.pub");
 const REKOR: &[u8] = include_bytes!("../../fixtures/containers-image/signature/fixtures/rekor.pub");
 const FULCIO: &[u8] =
     include_bytes!("../../fixtures/containers-image/signature/fixtures/fulcio_v1.crt.pem");

@@ -10,6 +10,7 @@ pub mod attach;
 pub mod auth;
 pub mod digest;
 pub mod docker_ref;
+pub mod go_json;
 pub mod import;
 pub mod manifest;
 pub mod manifest_digest;

@@ -89,11 +89,7 @@ pub fn check(
         if !wants_sigstore(list) || turned_on(rd, scope) {
             continue;
         }
-        let target = if scope.is_empty() {
-            "default-docker:".to_string()
-        } else {
-            format!("docker: {{\"{scope}\": …}}")
-        };
+        let target = crate::registries::yaml_section(scope);
         out.push(
             Finding::new(
                 file,

@@ -184,11 +184,7 @@ pub fn check_lookaside(
         if covered(rd, scope, &parents) {
             continue;
         }
-        let target = if scope.is_empty() {
-            "default-docker:".to_string()
-        } else {
-            format!("docker: {{\"{scope}\": …}}")
-        };
+        let target = yaml_section(scope);
         out.push(
             Finding::new(
                 file,
@@ -202,5 +198,14 @@ pub fn check_lookaside(
             .hint(format!("add a `lookaside: https://…` under {target} in a *.yaml file there (not needed if the registry serves signatures through the X-Registry-Supports-Signatures API)"))
             .at(&list.at.path),
         );
+    }
+}
+
+/// The registries.d section a fix for `scope` goes under (`""` is the default).
+pub(crate) fn yaml_section(scope: &str) -> String {
+    if scope.is_empty() {
+        "default-docker:".to_string()
+    } else {
+        format!("docker: {{\"{scope}\": …}}")
     }
 }

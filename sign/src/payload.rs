@@ -8,6 +8,7 @@
 //! Keep in sync with docs/trust-formats.md §1.1.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use vouch_image::go_json::push_string as push_go_string;
 
 /// The `optional.creator` vouch writes.
 ///
@@ -96,27 +97,6 @@ impl Payload {
         out.push_str("}}");
         Ok(out.into_bytes())
     }
-}
-
-/// Appends `s` as a JSON string the way Go's `encoding/json` (with HTML
-/// escaping, the default) writes it.
-fn push_go_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            }
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -776,6 +776,32 @@ macro_rules! require_runtime {
     };
 }
 
+/// The sigstore-enabled skopeo (1.22, scripts/install-skopeo-sigstore.sh):
+/// `$VOUCH_SKOPEO_SIGSTORE`, else `skopeo-sigstore` on PATH.
+pub fn skopeo_sigstore() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("VOUCH_SKOPEO_SIGSTORE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    vouch_runtime::tools::on_path("skopeo-sigstore").ok_or_else(|| {
+        "skopeo-sigstore is not installed (scripts/install-skopeo-sigstore.sh installs it)"
+            .to_string()
+    })
+}
+
+/// The sigstore-enabled skopeo, or skips the calling test.
+#[macro_export]
+macro_rules! require_skopeo_sigstore {
+    () => {
+        match common::skopeo_sigstore() {
+            Ok(p) => p,
+            Err(why) => {
+                common::skip::skip(&why);
+                return;
+            }
+        }
+    };
+}
+
 /// Removes every container of a store when dropped, so a failing test
 /// leaves no process, mount, veth or nft rule behind.
 pub struct ContainerGuard<'a>(pub &'a Vouch);

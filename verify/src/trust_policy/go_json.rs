@@ -4,27 +4,8 @@
 //! (already valid) JSON, and finding where a raw value ends. Inputs are
 //! documents that vouch's strict parser already accepted.
 
-/// `s` as a Go JSON string literal (`json.Marshal` with HTML escaping).
-pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// `s` as a Go JSON string literal (shared with the signer, in the image crate).
+pub use vouch_image::go_json::string;
 
 /// The end (exclusive) of the JSON value starting at `start` in valid JSON.
 pub fn value_end(bytes: &[u8], start: usize) -> usize {
