@@ -28,6 +28,17 @@ pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 const PREFIX: &[u8] = b"\0sigstore-json\n";
 
+/// The media type of a Sigstore bundle (protobuf-specs v0.3), as cosign 3
+/// stores it: the OCI 1.1 referrer's `artifactType` and its one layer.
+pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// A Sigstore bundle read from an OCI 1.1 referrer, in the blob list the
+/// evaluator takes: this prefix, then the bundle JSON verbatim.
+/// vouch-internal: containers/image has no stored form for bundles yet
+/// (container-libs #1153), so the prefix only has to be unambiguous beside
+/// `\0simple-signing\n` and `\0sigstore-json\n`, which it is.
+pub const BUNDLE_BLOB_PREFIX: &[u8] = b"\0sigstore-bundle\n";
+
 /// One sigstore signature, every part still untrusted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigstoreComponents {
