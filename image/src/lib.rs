@@ -18,6 +18,7 @@ pub mod outfile;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
 pub mod sigstore_blob;
 pub mod store;

@@ -4,7 +4,10 @@
 //!
 //! The attachment goes up before the manifest tag: a tag is never visible
 //! without the signatures it was pushed with, and a failed blob upload
-//! leaves no signature for a manifest that never arrived.
+//! leaves no signature for a manifest that never arrived. Sigstore bundle
+//! referrers need their subject in the registry first (a registry with a
+//! Referrers API indexes them against it), so with bundles the manifest is
+//! pushed by digest, then the referrers, then the tag.
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
@@ -12,7 +15,9 @@ use oci_client::RegistryOperation;
 
 use crate::attach::write::{append_signatures, Appended, AttachWriteError};
 use crate::digest::Digest;
+use crate::manifest::Descriptor;
 use crate::reference::ImageRef;
+use crate::referrers::write::{push_bundle, ReferrersWriteError};
 use crate::registry::{Registry, RegistryError, RegistryOptions};
 use crate::sigstore_blob::SigstoreComponents;
 use crate::store::{ImageRecord, Store, StoreError};
@@ -26,6 +31,8 @@ pub enum PushError {
     Store(#[from] StoreError),
     #[error("writing sigstore signatures: {0}")]
     Attach(#[from] AttachWriteError),
+    #[error("writing Sigstore bundle referrers")]
+    Referrers(#[from] ReferrersWriteError),
 }
 
 /// What a push did.
@@ -37,16 +44,20 @@ pub struct Pushed {
     pub blobs_skipped: usize,
     /// The `.sig` attachment update, when sigstore signatures were given.
     pub attachment: Option<Appended>,
+    /// The bundle referrer manifests written, in the order given.
+    pub referrers: Vec<Digest>,
 }
 
 /// Pushes `image` from `store` to `dest`, appending `sigstore` signatures
-/// (made over the stored manifest) to its `.sig` attachment.
+/// (made over the stored manifest) to its `.sig` attachment and writing
+/// each of `bundles` (Sigstore bundle JSON) as an OCI 1.1 referrer of it.
 pub async fn push(
     store: &Store,
     image: &ImageRecord,
     dest: &ImageRef,
     opts: &RegistryOptions,
     sigstore: &[SigstoreComponents],
+    bundles: &[Vec<u8>],
 ) -> Result<Pushed, PushError> {
     let registry = Registry::new(dest, opts);
     registry.login(dest, RegistryOperation::Push).await?;
@@ -85,6 +96,27 @@ pub async fn push(
     } else {
         Some(append_signatures(&registry, dest, &digest, sigstore).await?)
     };
+    let mut referrers = Vec::with_capacity(bundles.len());
+    if !bundles.is_empty() {
+        let by_digest = dest.with_digest(&digest.to_string());
+        registry
+            .push_manifest(
+                &by_digest,
+                Bytes::from(manifest.clone()),
+                &image.manifest_media_type,
+            )
+            .await?;
+        let subject = Descriptor {
+            media_type: image.manifest_media_type.clone(),
+            digest: digest.clone(),
+            size: manifest.len() as u64,
+            platform: None,
+            annotations: None,
+        };
+        for bundle in bundles {
+            referrers.push(push_bundle(&registry, dest, &subject, bundle).await?);
+        }
+    }
     registry
         .push_manifest(dest, Bytes::from(manifest), &image.manifest_media_type)
         .await?;
@@ -94,5 +126,6 @@ pub async fn push(
         blobs_sent: sent,
         blobs_skipped: results.len() - sent,
         attachment,
+        referrers,
     })
 }

@@ -125,6 +125,9 @@ pub struct Registry {
     auth: RegistryAuth,
     registry: String,
     tls_verify: bool,
+    /// Kept for the requests oci-client has no call for (the Referrers API,
+    /// a manifest PUT whose reply headers matter).
+    credentials: Credentials,
 }
 
 impl Registry {
@@ -157,7 +160,14 @@ impl Registry {
             auth,
             registry: reference.registry().to_string(),
             tls_verify: opts.tls_verify,
+            credentials: opts.credentials.clone(),
         }
+    }
+
+    /// Whether the registry is spoken to over TLS, and with which
+    /// credentials, for [`crate::referrers`]' own HTTP requests.
+    pub(crate) fn raw_parts(&self) -> (bool, &Credentials) {
+        (self.tls_verify, &self.credentials)
     }
 
     /// Pings `/v2/` and authenticates for `op`, so that an unreachable or

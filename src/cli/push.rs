@@ -278,7 +278,7 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
-            push(&store, &image, &dest, &opts, &sigstore).await
+            push(&store, &image, &dest, &opts, &sigstore, &[]).await
         })
         .with_context(|| format!("pushing {} to {dest}", a.source))?;
     anyhow::ensure!(

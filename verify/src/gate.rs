@@ -16,7 +16,9 @@ use vouch_image::attach::read::{read_attachments, AttachReadError};
 use vouch_image::docker_ref::DockerRef;
 use vouch_image::manifest_digest::{manifest_digest, DigestError};
 use vouch_image::pull::Resolved;
+use vouch_image::referrers::read::{read_bundles, ReferrersReadError};
 use vouch_image::registry::Registry;
+use vouch_image::sigstore_blob::BUNDLE_BLOB_PREFIX;
 use vouch_image::Digest;
 
 use crate::lookaside::{
@@ -64,6 +66,12 @@ pub enum GateError {
         image: String,
         #[source]
         source: AttachReadError,
+    },
+    #[error("reading Sigstore bundle referrers of {image}")]
+    Referrers {
+        image: String,
+        #[source]
+        source: ReferrersReadError,
     },
 }
 
@@ -141,7 +149,15 @@ impl Gate {
     /// Every stored signature of `resolved` (of its top-level manifest, the
     /// one signatures are made over): lookaside first, then the registry's
     /// attachments when registries.d turns them on — containers/image's
-    /// order. Raw blobs, for the evaluator or for copying along.
+    /// order — then, under the same switch and only when a `sigstoreSigned`
+    /// requirement applies, the Sigstore bundles referring to the manifest
+    /// (as `BUNDLE_BLOB_PREFIX` + JSON). Raw blobs, for the evaluator or for
+    /// copying along.
+    ///
+    /// Bundles ride on `use-sigstore-attachments` rather than a new
+    /// registries.d key: the open upstream change (container-libs #1153)
+    /// adds none, the switch already means "this registry holds sigstore
+    /// signatures", and podman must keep loading the same configuration.
     pub async fn signatures<F: SignatureFetcher + Sync>(
         &self,
         lookaside: &F,
@@ -176,6 +192,19 @@ impl Gate {
                     source,
                 })?;
             out.extend(attached);
+            if self.policy.needs_sigstore(&policy_image(resolved)?) {
+                let bundles = read_bundles(registry, &resolved.reference, &digest)
+                    .await
+                    .map_err(|source| GateError::Referrers {
+                        image: image.clone(),
+                        source,
+                    })?;
+                out.extend(bundles.into_iter().map(|json| {
+                    let mut blob = BUNDLE_BLOB_PREFIX.to_vec();
+                    blob.extend(json);
+                    blob
+                }));
+            }
         }
         Ok(out)
     }
