@@ -47,7 +47,8 @@ async fn push_image(host: &str, seed: &str) -> (ImageRef, Descriptor) {
     let image = ImageRef::parse(&format!("{host}/app:1")).unwrap();
     let reg = Registry::new(&image, &opts());
     let layer = format!("layer {seed}").into_bytes();
-    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     for b in [&layer[..], &config[..]] {
         reg.push_blob_bytes(&image, &Digest::of(b), b.to_vec().into())
             .await
@@ -109,9 +110,13 @@ fn tag_schema_is_written_and_read_on_a_registry_without_the_api() {
             .unwrap()
             .is_empty());
 
-        let first = push_bundle(&reg, &image, &subject, &bundle(1)).await.unwrap();
+        let first = push_bundle(&reg, &image, &subject, &bundle(1))
+            .await
+            .unwrap();
         let tag = fallback_tag(&subject.digest);
-        let index = upstream_manifest(&r.host(), &tag).await.expect("the tag index");
+        let index = upstream_manifest(&r.host(), &tag)
+            .await
+            .expect("the tag index");
         assert_eq!(index["mediaType"], OCI_INDEX);
         assert_eq!(index["manifests"][0]["digest"], first.to_string());
         assert_eq!(index["manifests"][0]["artifactType"], BUNDLE_MEDIA_TYPES[0]);
@@ -140,12 +145,12 @@ fn tag_schema_is_written_and_read_on_a_registry_without_the_api() {
         .await
         .unwrap();
         let mut with_sbom = index.clone();
-        with_sbom["manifests"]
-            .as_array_mut()
-            .unwrap()
-            .insert(0, serde_json::json!({"mediaType": OCI_MANIFEST,
+        with_sbom["manifests"].as_array_mut().unwrap().insert(
+            0,
+            serde_json::json!({"mediaType": OCI_MANIFEST,
                 "digest": sbom_digest.to_string(), "size": sbom_manifest.len(),
-                "artifactType": "application/spdx+json"}));
+                "artifactType": "application/spdx+json"}),
+        );
         reg.push_manifest(
             &image.with_tag(&tag),
             with_sbom.to_string().into_bytes().into(),
@@ -154,7 +159,9 @@ fn tag_schema_is_written_and_read_on_a_registry_without_the_api() {
         .await
         .unwrap();
 
-        let second = push_bundle(&reg, &image, &subject, &bundle(2)).await.unwrap();
+        let second = push_bundle(&reg, &image, &subject, &bundle(2))
+            .await
+            .unwrap();
         let index = upstream_manifest(&r.host(), &tag).await.unwrap();
         let digests: Vec<&str> = index["manifests"]
             .as_array()
@@ -174,10 +181,15 @@ fn tag_schema_is_written_and_read_on_a_registry_without_the_api() {
         let got = read_bundles(&reg, &image, &subject.digest).await.unwrap();
         assert_eq!(sorted(got.clone()), sorted(vec![bundle(1), bundle(2)]));
         // Stable: the same order every time.
-        assert_eq!(read_bundles(&reg, &image, &subject.digest).await.unwrap(), got);
+        assert_eq!(
+            read_bundles(&reg, &image, &subject.digest).await.unwrap(),
+            got
+        );
 
         // Writing the same bundle again adds nothing to the index.
-        let again = push_bundle(&reg, &image, &subject, &bundle(2)).await.unwrap();
+        let again = push_bundle(&reg, &image, &subject, &bundle(2))
+            .await
+            .unwrap();
         let n = upstream_manifest(&r.host(), &tag).await.unwrap()["manifests"]
             .as_array()
             .unwrap()
@@ -204,7 +216,9 @@ fn referrers_api_is_used_when_the_registry_has_one() {
                 .unwrap()
                 .is_empty());
             for n in 1..=3 {
-                push_bundle(&reg, &image, &subject, &bundle(n)).await.unwrap();
+                push_bundle(&reg, &image, &subject, &bundle(n))
+                    .await
+                    .unwrap();
             }
             // The registry answered OCI-Subject, so no tag was written.
             assert!(
@@ -231,7 +245,9 @@ fn read_error(mode: &str) -> (String, Digest) {
     rt().block_on(async {
         let (image, subject) = push_image(&p.host(), mode).await;
         let reg = Registry::new(&image, &opts());
-        push_bundle(&reg, &image, &subject, &bundle(1)).await.unwrap();
+        push_bundle(&reg, &image, &subject, &bundle(1))
+            .await
+            .unwrap();
         assert_eq!(
             read_bundles(&reg, &image, &subject.digest).await.unwrap(),
             vec![bundle(1)]
@@ -254,10 +270,7 @@ fn read_error(mode: &str) -> (String, Digest) {
 #[test]
 fn endless_pagination_is_an_error_naming_the_url() {
     let (line, subject) = read_error("referrers-endless");
-    assert!(
-        line.starts_with("referrers at http://127.0.0.1:"),
-        "{line}"
-    );
+    assert!(line.starts_with("referrers at http://127.0.0.1:"), "{line}");
     assert!(
         line.contains(&format!("/v2/app/referrers/{subject}?artifactType=")),
         "{line}"
@@ -303,7 +316,10 @@ fn a_huge_bundle_blob_is_refused_before_reading() {
 #[test]
 fn a_missing_bundle_blob_is_an_error_naming_it() {
     let (line, _) = read_error("referrers-missing-blob");
-    assert!(line.starts_with("fetching Sigstore bundle sha256:"), "{line}");
+    assert!(
+        line.starts_with("fetching Sigstore bundle sha256:"),
+        "{line}"
+    );
     let digest = line
         .strip_prefix("fetching Sigstore bundle ")
         .and_then(|s| s.get(.."sha256:".len() + 64))

@@ -12,11 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch_image::referrers::link::{next_link, resolve};
-use vouch_image::referrers::read::{
-    bundle_entries, check_referrer, parse_index, MAX_BUNDLE_BYTES,
-};
 use vouch_image::referrers::is_bundle_media_type;
+use vouch_image::referrers::link::{next_link, resolve};
+use vouch_image::referrers::read::{bundle_entries, check_referrer, parse_index, MAX_BUNDLE_BYTES};
 use vouch_image::Digest;
 
 const BASE: &str = "http://127.0.0.1:5000";
@@ -34,13 +32,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(url.starts_with(&format!("{BASE}/")), "{url:?}");
         }
     }
-    if let Ok(Some(entries)) = parse_index("u", Some("application/vnd.oci.image.index.v1+json"), body) {
+    if let Ok(Some(entries)) =
+        parse_index("u", Some("application/vnd.oci.image.index.v1+json"), body)
+    {
         let bundles = bundle_entries(entries);
         for w in bundles.windows(2) {
             assert!(w[0].digest.to_string() < w[1].digest.to_string());
         }
         for e in &bundles {
-            assert!(is_bundle_media_type(e.artifact_type.as_deref().unwrap_or("")));
+            assert!(is_bundle_media_type(
+                e.artifact_type.as_deref().unwrap_or("")
+            ));
         }
     }
     let subject = Digest::of(b"subject");

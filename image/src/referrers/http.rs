@@ -365,8 +365,9 @@ mod tests {
         );
         assert_eq!(parse_bearer_challenge(r#"Basic realm="x""#), None);
         assert_eq!(parse_bearer_challenge("Bearer service=x"), None);
-        let c = parse_bearer_challenge(r#"bearer realm=https://a/t, scope="repository:x:pull,push""#)
-            .unwrap();
+        let c =
+            parse_bearer_challenge(r#"bearer realm=https://a/t, scope="repository:x:pull,push""#)
+                .unwrap();
         assert_eq!(c.realm, "https://a/t");
         assert_eq!(c.scope.as_deref(), Some("repository:x:pull,push"));
     }

@@ -48,7 +48,9 @@ pub enum ReferrersReadError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("referrers at {url}: more than {MAX_PAGES} pages (the registry paginates without end)")]
+    #[error(
+        "referrers at {url}: more than {MAX_PAGES} pages (the registry paginates without end)"
+    )]
     EndlessPages { url: String },
     #[error("referrers at {url}: next page link {link:?} does not point into the registry")]
     ForeignLink { url: String, link: String },
@@ -72,7 +74,9 @@ pub enum ReferrersReadError {
     ManifestDigest { digest: Digest, got: Digest },
     #[error("bundle referrer manifest {digest}: {detail}")]
     ManifestShape { digest: Digest, detail: String },
-    #[error("Sigstore bundle {digest} declares {size} bytes, over the limit of {MAX_BUNDLE_BYTES}")]
+    #[error(
+        "Sigstore bundle {digest} declares {size} bytes, over the limit of {MAX_BUNDLE_BYTES}"
+    )]
     BundleTooLarge { digest: Digest, size: u64 },
     #[error("Sigstore bundles of {subject} declare {total} bytes together, over the limit of {MAX_TOTAL_BYTES}")]
     TotalTooLarge { subject: Digest, total: u64 },
@@ -280,12 +284,11 @@ async fn list_pages(
         let Some(next) = link::next_link(reply.headers_all("link")) else {
             break;
         };
-        url = link::resolve(client.base(), &next).ok_or_else(|| {
-            ReferrersReadError::ForeignLink {
+        url =
+            link::resolve(client.base(), &next).ok_or_else(|| ReferrersReadError::ForeignLink {
                 url: first.to_string(),
                 link: next.clone(),
-            }
-        })?;
+            })?;
     }
     Ok(Some((entries, filtered)))
 }
@@ -390,7 +393,11 @@ pub fn check_referrer(
     match &m.subject {
         Some(s) if &s.digest == subject => {}
         Some(s) => return Err(shape(format!("refers to {}, not {subject}", s.digest))),
-        None => return Err(shape(format!("has no subject, so does not refer to {subject}"))),
+        None => {
+            return Err(shape(format!(
+                "has no subject, so does not refer to {subject}"
+            )))
+        }
     }
     let [layer] = m.layers.as_slice() else {
         return Err(shape(format!(
@@ -440,7 +447,9 @@ mod tests {
         let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
             "manifests": [entry('a', BUNDLE_V03_MEDIA_TYPE)]})
         .to_string();
-        let got = parse_index("u", Some(OCI_INDEX), body.as_bytes()).unwrap().unwrap();
+        let got = parse_index("u", Some(OCI_INDEX), body.as_bytes())
+            .unwrap()
+            .unwrap();
         assert_eq!(got.len(), 1);
         let bare = json!({"manifests": []}).to_string();
         assert!(parse_index("u", Some("application/json"), bare.as_bytes())
@@ -499,15 +508,22 @@ mod tests {
     fn refuses_what_is_not_a_bundle_for_this_subject() {
         let subject: Digest = d('5').parse().unwrap();
         let me: Digest = d('6').parse().unwrap();
-        let other = check_referrer(&me, None, &referrer(&d('0'), bundle_layer(1)), &subject)
-            .unwrap_err();
+        let other =
+            check_referrer(&me, None, &referrer(&d('0'), bundle_layer(1)), &subject).unwrap_err();
         assert_eq!(
             other.to_string(),
-            format!("bundle referrer manifest {me}: refers to {}, not {subject}", d('0'))
+            format!(
+                "bundle referrer manifest {me}: refers to {}, not {subject}",
+                d('0')
+            )
         );
         let two = json!([bundle_layer(1)[0], bundle_layer(1)[0]]);
         let e = check_referrer(&me, None, &referrer(&d('5'), two), &subject).unwrap_err();
-        assert!(e.to_string().ends_with("has 2 layers, a bundle artifact has one"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("has 2 layers, a bundle artifact has one"),
+            "{e}"
+        );
         let spdx = json!([{"mediaType": "application/spdx+json", "digest": d('b'), "size": 1}]);
         let e = check_referrer(&me, None, &referrer(&d('5'), spdx), &subject).unwrap_err();
         assert!(e.to_string().contains("is not a Sigstore bundle"), "{e}");

@@ -39,7 +39,9 @@ pub enum ReferrersWriteError {
     Registry(#[from] RegistryError),
     #[error("setting up the referrers client")]
     Client(#[source] HttpError),
-    #[error("the Sigstore bundle is {size} bytes, over the limit of {MAX_BUNDLE_BYTES} readers accept")]
+    #[error(
+        "the Sigstore bundle is {size} bytes, over the limit of {MAX_BUNDLE_BYTES} readers accept"
+    )]
     TooLarge { size: usize },
     #[error("pushing bundle referrer manifest {digest}")]
     Push {
@@ -113,7 +115,12 @@ pub async fn push_bundle(
     let m = referrer_manifest(subject, bundle, &created);
     let url = client.url(&format!("manifests/{}", m.digest));
     let reply = client
-        .put(&url, OCI_MANIFEST, Bytes::from(m.bytes.clone()), MAX_INDEX_BYTES)
+        .put(
+            &url,
+            OCI_MANIFEST,
+            Bytes::from(m.bytes.clone()),
+            MAX_INDEX_BYTES,
+        )
         .await
         .map_err(|source| ReferrersWriteError::Push {
             digest: m.digest.clone(),
@@ -199,12 +206,12 @@ pub fn merge_index(
 ) -> Result<Option<Vec<u8>>, ReferrersWriteError> {
     let mut index: serde_json::Map<String, serde_json::Value> = match existing {
         None => serde_json::Map::new(),
-        Some(b) => serde_json::from_slice(b).map_err(|source| {
-            ReferrersWriteError::FallbackParse {
+        Some(b) => {
+            serde_json::from_slice(b).map_err(|source| ReferrersWriteError::FallbackParse {
                 tag: tag.to_string(),
                 source,
-            }
-        })?,
+            })?
+        }
     };
     if let Some(mt) = index.get("mediaType").and_then(|v| v.as_str()) {
         if mt != OCI_INDEX {
@@ -373,7 +380,9 @@ mod tests {
     }
 
     fn dsse_bundle(predicate: &str) -> Vec<u8> {
-        let stmt = format!(r#"{{"_type":"https://in-toto.io/Statement/v1","predicateType":"{predicate}"}}"#);
+        let stmt = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","predicateType":"{predicate}"}}"#
+        );
         let payload = base64::engine::general_purpose::STANDARD.encode(stmt);
         format!(r#"{{"mediaType":"{BUNDLE_V03_MEDIA_TYPE}","dsseEnvelope":{{"payload":"{payload}","payloadType":"application/vnd.in-toto+json","signatures":[]}}}}"#).into_bytes()
     }
@@ -408,9 +417,15 @@ mod tests {
     #[test]
     fn annotations_follow_the_bundle() {
         let (c, p) = bundle_content(&dsse_bundle("https://slsa.dev/provenance/v1"));
-        assert_eq!((c, p.as_str()), ("dsse-envelope", "https://slsa.dev/provenance/v1"));
+        assert_eq!(
+            (c, p.as_str()),
+            ("dsse-envelope", "https://slsa.dev/provenance/v1")
+        );
         let (c, p) = bundle_content(br#"{"messageSignature":{"signature":"x"}}"#);
-        assert_eq!((c, p.as_str()), ("message-signature", COSIGN_SIGN_PREDICATE_TYPE));
+        assert_eq!(
+            (c, p.as_str()),
+            ("message-signature", COSIGN_SIGN_PREDICATE_TYPE)
+        );
     }
 
     #[test]
@@ -443,12 +458,22 @@ mod tests {
     #[test]
     fn merging_refuses_what_is_not_an_index() {
         let m = referrer_manifest(&subject(), b"{}", "t");
-        let e = merge_index(Some(br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#), &m, "sha256-x")
-            .unwrap_err();
-        assert!(e.to_string().starts_with("referrers tag sha256-x holds"), "{e}");
+        let e = merge_index(
+            Some(br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#),
+            &m,
+            "sha256-x",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("referrers tag sha256-x holds"),
+            "{e}"
+        );
         let e = merge_index(Some(br#"{"manifests":3}"#), &m, "sha256-x").unwrap_err();
         assert!(matches!(e, ReferrersWriteError::FallbackParse { .. }));
         let e = merge_index(Some(b"nope"), &m, "sha256-x").unwrap_err();
-        assert_eq!(e.to_string(), "parsing the referrers index under tag sha256-x");
+        assert_eq!(
+            e.to_string(),
+            "parsing the referrers index under tag sha256-x"
+        );
     }
 }
