@@ -7,13 +7,14 @@
 
 mod common;
 
-use common::{FaultProxy, Registry as TestRegistry};
+use common::{FaultProxy, Registry as TestRegistry, Vouch};
 use vouch_image::manifest::{Descriptor, OCI_INDEX, OCI_MANIFEST};
+use vouch_image::push::push;
 use vouch_image::referrers::read::read_bundles;
 use vouch_image::referrers::write::push_bundle;
 use vouch_image::referrers::{fallback_tag, BUNDLE_MEDIA_TYPES};
 use vouch_image::registry::{Registry, RegistryOptions};
-use vouch_image::{Digest, ImageRef};
+use vouch_image::{Digest, ImageRef, Store};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -326,4 +327,35 @@ fn a_missing_bundle_blob_is_an_error_naming_it() {
         .unwrap_or_default();
     assert!(digest.starts_with("sha256:"), "{line}");
     assert!(line.contains(&format!("blob {digest}")), "{line}");
+}
+
+#[test]
+fn push_writes_bundles_as_referrers_of_the_pushed_manifest() {
+    let r = TestRegistry::start();
+    let v = Vouch::new();
+    v.import_httpd("localhost/app:1");
+    let store = Store::open(&v.root()).unwrap();
+    let image = store.resolve("localhost/app:1").unwrap();
+    let dest = ImageRef::parse(&format!("{}/pushed:1", r.host())).unwrap();
+    rt().block_on(async {
+        let pushed = push(&store, &image, &dest, &opts(), &[], &[bundle(1), bundle(2)])
+            .await
+            .unwrap();
+        assert_eq!(pushed.referrers.len(), 2);
+        let reg = Registry::new(&dest, &opts());
+        let top = reg.fetch_manifest(&dest).await.unwrap();
+        assert_eq!(top.digest, pushed.digest);
+        let got = read_bundles(&reg, &dest, &pushed.digest).await.unwrap();
+        assert_eq!(sorted(got), sorted(vec![bundle(1), bundle(2)]));
+        // Without bundles, push writes no referrers.
+        let plain = ImageRef::parse(&format!("{}/plain:1", r.host())).unwrap();
+        let pushed = push(&store, &image, &plain, &opts(), &[], &[])
+            .await
+            .unwrap();
+        assert!(pushed.referrers.is_empty());
+        assert!(read_bundles(&reg, &plain, &pushed.digest)
+            .await
+            .unwrap()
+            .is_empty());
+    });
 }
