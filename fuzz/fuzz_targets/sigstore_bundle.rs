@@ -75,7 +75,13 @@ fuzz_target!(|data: &[u8]| {
         if let Some(p) = &entry.proof {
             let _ = merkle::verify_checkpoint(&p.checkpoint, rekor(), p.tree_size, &p.root_hash);
             if let (Ok(i), Ok(n)) = (u64::try_from(p.log_index), u64::try_from(p.tree_size)) {
-                let _ = merkle::verify_inclusion(i, n, merkle::leaf_hash(&entry.body), &p.hashes, &p.root_hash);
+                let _ = merkle::verify_inclusion(
+                    i,
+                    n,
+                    merkle::leaf_hash(&entry.body),
+                    &p.hashes,
+                    &p.root_hash,
+                );
             }
         }
     }

@@ -24,49 +24,118 @@ const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// Every selected asset and its verdict: `None` = accepted, `Some(fragment)`
 /// = refused with a message containing `fragment`.
 const EXPECTED: &[(&str, Option<&str>)] = &[
-    ("bundle-empty-certificate-chain_fail", Some("x509CertificateChain is empty")),
-    ("bundle-from-wrong-instance_fail", Some("signed entry timestamp is not signed by a trusted Rekor key")),
+    (
+        "bundle-empty-certificate-chain_fail",
+        Some("x509CertificateChain is empty"),
+    ),
+    (
+        "bundle-from-wrong-instance_fail",
+        Some("signed entry timestamp is not signed by a trusted Rekor key"),
+    ),
     ("bundle-invalid-base64-signature_fail", Some("base64")),
     ("bundle-malformed-json_fail", Some("parsing bundle JSON")),
     ("bundle-negative-log-index_fail", Some("logIndex: negative")),
-    ("bundle-unknown-version_fail", Some("unsupported bundle media type")),
-    ("bundle-with-root-cert_fail", Some("self-signed (root) certificate")),
+    (
+        "bundle-unknown-version_fail",
+        Some("unsupported bundle media type"),
+    ),
+    (
+        "bundle-with-root-cert_fail",
+        Some("self-signed (root) certificate"),
+    ),
     ("bundle-with-sct-with-extensions", None),
-    ("checkpoint-bad-keyhint_fail", Some("checkpoint is not signed by a trusted Rekor key")),
-    ("checkpoint-wrong-roothash_fail", Some("checkpoint root hash is not the proof's rootHash")),
-    ("dsse-invalid-sig_fail", Some("cryptographic signature verification failed")),
-    ("dsse-mismatch-envelope_fail", Some("tlog entry body records another payload")),
-    ("dsse-mismatch-sig_fail", Some("tlog entry body does not record this signature")),
+    (
+        "checkpoint-bad-keyhint_fail",
+        Some("checkpoint is not signed by a trusted Rekor key"),
+    ),
+    (
+        "checkpoint-wrong-roothash_fail",
+        Some("checkpoint root hash is not the proof's rootHash"),
+    ),
+    (
+        "dsse-invalid-sig_fail",
+        Some("cryptographic signature verification failed"),
+    ),
+    (
+        "dsse-mismatch-envelope_fail",
+        Some("tlog entry body records another payload"),
+    ),
+    (
+        "dsse-mismatch-sig_fail",
+        Some("tlog entry body does not record this signature"),
+    ),
     ("happy-path-intoto-in-dsse-v3", None),
     ("happy-path-v0.1", None),
     ("happy-path-v0.2", None),
     ("happy-path-v0.3", None),
     ("happy-path-v0.3-new-mediaType", None),
-    ("inclusion-proof-corrupted-hash_fail", Some("inclusion proof does not hash to its rootHash")),
-    ("incorrect-public-key_fail", Some("cryptographic signature verification failed")),
+    (
+        "inclusion-proof-corrupted-hash_fail",
+        Some("inclusion proof does not hash to its rootHash"),
+    ),
+    (
+        "incorrect-public-key_fail",
+        Some("cryptographic signature verification failed"),
+    ),
     ("integrated-time-in-future_fail", Some("certificate")),
     ("intoto-expired-certificate_fail", Some("certificate")),
     ("intoto-log-entry-mismatch_fail", Some("tlog entry body")),
-    ("intoto-missing-inclusion-proof_fail", Some("has no inclusionProof")),
-    ("intoto-set-outside-signing-cert-validity_fail", Some("certificate")),
+    (
+        "intoto-missing-inclusion-proof_fail",
+        Some("has no inclusionProof"),
+    ),
+    (
+        "intoto-set-outside-signing-cert-validity_fail",
+        Some("certificate"),
+    ),
     ("intoto-with-custom-trust-root", None),
-    ("invalid-checkpoint-signature_fail", Some("checkpoint is not signed by a trusted Rekor key")),
+    (
+        "invalid-checkpoint-signature_fail",
+        Some("checkpoint is not signed by a trusted Rekor key"),
+    ),
     ("invalid-inclusion-proof_fail", Some("inclusion proof")),
     ("managed-key-and-trusted-root", None),
     ("managed-key-happy-path", None),
-    ("managed-key-no-key_fail", Some("no trusted public key accepted the bundle")),
-    ("managed-key-wrong-key_fail", Some("no trusted public key accepted the bundle")),
-    ("message-digest-mismatch_fail", Some("messageDigest is not the artifact's sha256")),
-    ("set-invalid-signature_fail", Some("signed entry timestamp is not signed by a trusted Rekor key")),
-    ("signature-mismatch_fail", Some("cryptographic signature verification failed")),
-    ("wrong-hashedrekord-artifact_fail", Some("tlog entry body records another artifact digest")),
-    ("wrong-hashedrekord-cert-and-sig_fail", Some("tlog entry body does not record this")),
+    (
+        "managed-key-no-key_fail",
+        Some("no trusted public key accepted the bundle"),
+    ),
+    (
+        "managed-key-wrong-key_fail",
+        Some("no trusted public key accepted the bundle"),
+    ),
+    (
+        "message-digest-mismatch_fail",
+        Some("messageDigest is not the artifact's sha256"),
+    ),
+    (
+        "set-invalid-signature_fail",
+        Some("signed entry timestamp is not signed by a trusted Rekor key"),
+    ),
+    (
+        "signature-mismatch_fail",
+        Some("cryptographic signature verification failed"),
+    ),
+    (
+        "wrong-hashedrekord-artifact_fail",
+        Some("tlog entry body records another artifact digest"),
+    ),
+    (
+        "wrong-hashedrekord-cert-and-sig_fail",
+        Some("tlog entry body does not record this"),
+    ),
     ("wrong-hashedrekord-entry_fail", Some("tlog entry body")),
-    ("wrong-material_fail", Some("messageDigest is not the artifact's sha256")),
+    (
+        "wrong-material_fail",
+        Some("messageDigest is not the artifact's sha256"),
+    ),
 ];
 
 fn assets() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sigstore-bundles"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/sigstore-bundles"
+    ))
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -100,8 +169,16 @@ fn trusted_root(path: &Path) -> (String, Vec<Vec<u8>>) {
             .expect("rawBytes base64")
     };
     let mut cas = String::new();
-    for ca in root["certificateAuthorities"].as_array().into_iter().flatten() {
-        for cert in ca["certChain"]["certificates"].as_array().into_iter().flatten() {
+    for ca in root["certificateAuthorities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for cert in ca["certChain"]["certificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             cas.push_str(&pem("CERTIFICATE", &b64(&cert["rawBytes"])));
         }
     }
@@ -178,11 +255,18 @@ fn every_conformance_asset_gives_its_upstream_verdict() {
         .collect();
     on_disk.sort();
     let listed: Vec<String> = EXPECTED.iter().map(|(n, _)| n.to_string()).collect();
-    assert_eq!(on_disk, listed, "every committed asset has a verdict, and only those");
+    assert_eq!(
+        on_disk, listed,
+        "every committed asset has a verdict, and only those"
+    );
 
     let mut wrong = Vec::new();
     for (name, expected) in EXPECTED {
-        assert_eq!(name.ends_with("_fail"), expected.is_some(), "{name}: verdict contradicts its name");
+        assert_eq!(
+            name.ends_with("_fail"),
+            expected.is_some(),
+            "{name}: verdict contradicts its name"
+        );
         let got = verdict(&dir.join(name));
         match (expected, &got) {
             (None, Ok(())) => {}
@@ -190,5 +274,10 @@ fn every_conformance_asset_gives_its_upstream_verdict() {
             _ => wrong.push(format!("{name}: expected {expected:?}, got {got:?}")),
         }
     }
-    assert!(wrong.is_empty(), "{} assets with the wrong verdict:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} assets with the wrong verdict:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

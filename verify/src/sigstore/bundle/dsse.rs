@@ -19,7 +19,14 @@ pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// DSSE's PAE.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {payload_type} {} ",
+            payload_type.len(),
+            payload.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(payload);
     out
 }
@@ -87,7 +94,11 @@ impl Statement {
     pub fn subject_for(&self, hex_digest: &str) -> Result<&Subject, StatementError> {
         self.subjects
             .iter()
-            .find(|s| s.digest.get("sha256").is_some_and(|d| d.eq_ignore_ascii_case(hex_digest)))
+            .find(|s| {
+                s.digest
+                    .get("sha256")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(hex_digest))
+            })
             .ok_or_else(|| StatementError::NoSubject(hex_digest.to_string()))
     }
 }

@@ -70,7 +70,11 @@ pub fn accept_with_root(
     if subject.name.is_empty() {
         return Err(BundleError::UnnamedSubject(digest.clone()));
     }
-    if !matches_identity(&req.signed_identity, image.docker_reference(), &subject.name) {
+    if !matches_identity(
+        &req.signed_identity,
+        image.docker_reference(),
+        &subject.name,
+    ) {
         return Err(BundleError::IdentityNotAccepted(subject.name.clone()));
     }
     Ok(SigstoreSignature {

@@ -110,13 +110,17 @@ pub fn verify_checkpoint(
         .next()
         .filter(|o| !o.is_empty())
         .ok_or(ProofError::Format("no origin line"))?;
-    let got_size = lines.next().ok_or(ProofError::Format("no tree size line"))?;
-    let got_root = lines.next().ok_or(ProofError::Format("no root hash line"))?;
+    let got_size = lines
+        .next()
+        .ok_or(ProofError::Format("no tree size line"))?;
+    let got_root = lines
+        .next()
+        .ok_or(ProofError::Format("no root hash line"))?;
     let mut signed = false;
     for line in signatures.lines().filter(|l| !l.is_empty()) {
-        let rest = line
-            .strip_prefix("\u{2014} ")
-            .ok_or(ProofError::Format("signature line does not start with an em dash"))?;
+        let rest = line.strip_prefix("\u{2014} ").ok_or(ProofError::Format(
+            "signature line does not start with an em dash",
+        ))?;
         let (_name, b64) = rest
             .rsplit_once(' ')
             .ok_or(ProofError::Format("signature line has no signature"))?;
@@ -128,7 +132,8 @@ pub fn verify_checkpoint(
         };
         let digest = Sha256::digest(text.as_bytes());
         signed |= keys.iter().any(|k| {
-            Sha256::digest(k.spki_der()).starts_with(hint) && k.verify_ecdsa_digest(&digest, signature)
+            Sha256::digest(k.spki_der()).starts_with(hint)
+                && k.verify_ecdsa_digest(&digest, signature)
         });
     }
     if !signed {
@@ -204,7 +209,9 @@ mod tests {
                         verify_inclusion(m as u64, n as u64, leaves[m], &bad, &root),
                         Err(ProofError::RootMismatch)
                     );
-                    assert!(verify_inclusion(m as u64, n as u64, leaves[m], &p[1..], &root).is_err());
+                    assert!(
+                        verify_inclusion(m as u64, n as u64, leaves[m], &p[1..], &root).is_err()
+                    );
                 }
             }
         }

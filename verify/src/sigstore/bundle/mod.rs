@@ -25,7 +25,9 @@ pub mod verify;
 
 pub use image::accept_bundle;
 pub use model::{parse, Bundle, BundleVersion, ParseError, MAX_BUNDLE_BYTES};
-pub use verify::{verify_artifact_bundle, Artifact, BundleError, CertificateIdentity, VerifiedBundle};
+pub use verify::{
+    verify_artifact_bundle, Artifact, BundleError, CertificateIdentity, VerifiedBundle,
+};
 
 #[cfg(test)]
 mod tests;

@@ -145,7 +145,13 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, ParseError> {
             if chain.certificates.is_empty() {
                 return Err(ParseError::EmptyChain);
             }
-            Material::Certificates(chain.certificates.into_iter().map(|c| c.raw_bytes.0).collect())
+            Material::Certificates(
+                chain
+                    .certificates
+                    .into_iter()
+                    .map(|c| c.raw_bytes.0)
+                    .collect(),
+            )
         }
         (None, None, Some(c)) => Material::Certificates(vec![c.raw_bytes.0]),
         (None, None, None) => return Err(ParseError::NoMaterial),
@@ -173,7 +179,10 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, ParseError> {
             .key_id
             .0;
         if e.log_index.0 < 0 {
-            return Err(entry_err("logIndex", format!("negative: {}", e.log_index.0)));
+            return Err(entry_err(
+                "logIndex",
+                format!("negative: {}", e.log_index.0),
+            ));
         }
         if e.canonicalized_body.0.is_empty() {
             return Err(entry_err("canonicalizedBody", "missing".into()));
@@ -184,7 +193,10 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, ParseError> {
                 if p.log_index.0 < 0 || p.tree_size.0 <= p.log_index.0 {
                     return Err(entry_err(
                         "inclusionProof",
-                        format!("logIndex {} outside treeSize {}", p.log_index.0, p.tree_size.0),
+                        format!(
+                            "logIndex {} outside treeSize {}",
+                            p.log_index.0, p.tree_size.0
+                        ),
                     ));
                 }
                 Some(InclusionProof {
@@ -252,7 +264,8 @@ impl<'de> Deserialize<'de> for B64 {
 pub(crate) fn decode_b64(s: &str) -> Result<Vec<u8>, String> {
     use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
     use base64::engine::DecodePaddingMode;
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
     let url = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
     standard

@@ -194,7 +194,10 @@ const REPO: &str = r#"{"type":"matchRepository"}"#;
 const TAGGED: &str = "example.com/team/app:v1";
 
 fn digest_of(bundle: &Value) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(serde_json::to_vec(bundle).unwrap())))
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(serde_json::to_vec(bundle).unwrap()))
+    )
 }
 
 #[test]
@@ -202,12 +205,25 @@ fn a_logged_bundle_is_accepted_with_set_or_proof_alone() {
     let k = keys();
     let p = policy(&k.signer, Some(&k.rekor), REPO);
     for (set, proof) in [(true, true), (true, false), (false, true)] {
-        let b = make(&k, Spec { set, proof, ..Spec::default() });
-        assert_eq!(eval(&p, TAGGED, &[blob(&b)]), Ok(()), "set={set} proof={proof}");
+        let b = make(
+            &k,
+            Spec {
+                set,
+                proof,
+                ..Spec::default()
+            },
+        );
+        assert_eq!(
+            eval(&p, TAGGED, &[blob(&b)]),
+            Ok(()),
+            "set={set} proof={proof}"
+        );
     }
     let accepted = p
         .evaluate_at(
-            &PolicyImage::from_docker_ref(crate::docker_ref::DockerRef::parse_normalized(TAGGED).unwrap()),
+            &PolicyImage::from_docker_ref(
+                crate::docker_ref::DockerRef::parse_normalized(TAGGED).unwrap(),
+            ),
             MANIFEST,
             &[blob(&make(&k, Spec::default()))],
             test_now(),
@@ -218,8 +234,18 @@ fn a_logged_bundle_is_accepted_with_set_or_proof_alone() {
     assert_eq!(sig.manifest_digest, format!("sha256:{}", manifest_hex()));
     assert_eq!(sig.rekor_integrated_time, Some(LOGGED_AT));
     // Without Rekor keys the log is not consulted at all.
-    let b = make(&k, Spec { set: false, proof: false, ..Spec::default() });
-    assert_eq!(eval(&policy(&k.signer, None, REPO), TAGGED, &[blob(&b)]), Ok(()));
+    let b = make(
+        &k,
+        Spec {
+            set: false,
+            proof: false,
+            ..Spec::default()
+        },
+    );
+    assert_eq!(
+        eval(&policy(&k.signer, None, REPO), TAGGED, &[blob(&b)]),
+        Ok(())
+    );
 }
 
 #[test]
@@ -236,14 +262,24 @@ fn each_broken_part_is_refused_with_its_reason() {
     };
     let none = |_: &mut Value| {};
     refused(
-        Spec { subject_digest: "ab".repeat(32), ..Spec::default() },
+        Spec {
+            subject_digest: "ab".repeat(32),
+            ..Spec::default()
+        },
         &none,
-        &format!("in-toto statement has no subject with sha256 digest {}", manifest_hex()),
+        &format!(
+            "in-toto statement has no subject with sha256 digest {}",
+            manifest_hex()
+        ),
     );
     refused(
-        Spec { proof: false, ..Spec::default() },
+        Spec {
+            proof: false,
+            ..Spec::default()
+        },
         &|b: &mut Value| {
-            let e = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"];
+            let e = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+                ["signedEntryTimestamp"];
             let mut raw = STANDARD.decode(e.as_str().unwrap()).unwrap();
             let last = raw.len() - 1;
             raw[last] ^= 1;
@@ -252,7 +288,10 @@ fn each_broken_part_is_refused_with_its_reason() {
         "signed entry timestamp is not signed by a trusted Rekor key",
     );
     refused(
-        Spec { set: false, ..Spec::default() },
+        Spec {
+            set: false,
+            ..Spec::default()
+        },
         &|b: &mut Value| {
             b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"] =
                 json!(STANDARD.encode([7u8; 32]));
@@ -260,27 +299,44 @@ fn each_broken_part_is_refused_with_its_reason() {
         "inclusion proof: inclusion proof does not hash to its rootHash",
     );
     refused(
-        Spec { set: false, checkpoint_root: Some([7u8; 32]), ..Spec::default() },
+        Spec {
+            set: false,
+            checkpoint_root: Some([7u8; 32]),
+            ..Spec::default()
+        },
         &none,
         "inclusion proof: checkpoint root hash is not the proof's rootHash",
     );
     refused(
-        Spec { set: false, checkpoint_signer: Some(key()), ..Spec::default() },
+        Spec {
+            set: false,
+            checkpoint_signer: Some(key()),
+            ..Spec::default()
+        },
         &none,
         "inclusion proof: checkpoint is not signed by a trusted Rekor key",
     );
     refused(
-        Spec { media_type: "application/vnd.dev.sigstore.bundle.v0.4+json", ..Spec::default() },
+        Spec {
+            media_type: "application/vnd.dev.sigstore.bundle.v0.4+json",
+            ..Spec::default()
+        },
         &none,
         "unsupported bundle media type \"application/vnd.dev.sigstore.bundle.v0.4+json\"",
     );
     refused(
-        Spec { payload_type: "application/json", ..Spec::default() },
+        Spec {
+            payload_type: "application/json",
+            ..Spec::default()
+        },
         &none,
         "DSSE payloadType \"application/json\" is not application/vnd.in-toto+json",
     );
     refused(
-        Spec { subject_name: None, ..Spec::default() },
+        Spec {
+            subject_name: None,
+            ..Spec::default()
+        },
         &none,
         "in-toto statement subject for sha256:",
     );
@@ -305,15 +361,31 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
     let b = blob(&make(&k, Spec::default()));
     let other = policy(&key(), Some(&k.rekor), REPO);
     let got = eval(&other, TAGGED, &[b.clone()]).unwrap_err();
-    assert!(got.contains("no trusted public key accepted the bundle: key 1: cryptographic") || got.contains("no trusted public key accepted the bundle: key 1: invalid signature"), "{got}");
+    assert!(
+        got.contains("no trusted public key accepted the bundle: key 1: cryptographic")
+            || got.contains("no trusted public key accepted the bundle: key 1: invalid signature"),
+        "{got}"
+    );
     let other_log = policy(&k.signer, Some(&key()), REPO);
     let got = eval(&other_log, TAGGED, &[b.clone()]).unwrap_err();
-    assert!(got.contains("no tlog entry vouches for the signature: signed entry timestamp is not signed"), "{got}");
+    assert!(
+        got.contains(
+            "no tlog entry vouches for the signature: signed entry timestamp is not signed"
+        ),
+        "{got}"
+    );
     let p = policy(&k.signer, Some(&k.rekor), REPO);
     let got = eval(&p, "example.com/other/app:v1", &[b.clone()]).unwrap_err();
-    assert!(got.ends_with(&format!("Signature for identity {NAME:?} is not accepted")), "{got}");
+    assert!(
+        got.ends_with(&format!("Signature for identity {NAME:?} is not accepted")),
+        "{got}"
+    );
     // matchRepoDigestOrExact: a repository-only identity does not vouch for a tag.
-    let exact = policy(&k.signer, Some(&k.rekor), r#"{"type":"matchRepoDigestOrExact"}"#);
+    let exact = policy(
+        &k.signer,
+        Some(&k.rekor),
+        r#"{"type":"matchRepoDigestOrExact"}"#,
+    );
     assert!(eval(&exact, TAGGED, &[b.clone()]).is_err());
     let by_digest = format!("{NAME}@sha256:{}", manifest_hex());
     assert_eq!(eval(&exact, &by_digest, &[b]), Ok(()));
@@ -324,13 +396,34 @@ fn either_kind_may_satisfy_and_every_reason_is_labelled() {
     let k = keys();
     let p = policy(&k.signer, Some(&k.rekor), REPO);
     let good = blob(&make(&k, Spec::default()));
-    let bad1 = make(&k, Spec { subject_name: None, ..Spec::default() });
+    let bad1 = make(
+        &k,
+        Spec {
+            subject_name: None,
+            ..Spec::default()
+        },
+    );
     let bad2 = make(&keys(), Spec::default());
     assert_eq!(eval(&p, TAGGED, &[blob(&bad1), good]), Ok(()));
     let got = eval(&p, TAGGED, &[blob(&bad1), blob(&bad2)]).unwrap_err();
-    assert!(got.contains("None of the signatures were accepted, reasons: "), "{got}");
-    assert!(got.contains(&format!("bundle {}: in-toto statement subject", digest_of(&bad1))), "{got}");
-    assert!(got.contains(&format!("; bundle {}: no trusted public key", digest_of(&bad2))), "{got}");
+    assert!(
+        got.contains("None of the signatures were accepted, reasons: "),
+        "{got}"
+    );
+    assert!(
+        got.contains(&format!(
+            "bundle {}: in-toto statement subject",
+            digest_of(&bad1)
+        )),
+        "{got}"
+    );
+    assert!(
+        got.contains(&format!(
+            "; bundle {}: no trusted public key",
+            digest_of(&bad2)
+        )),
+        "{got}"
+    );
     // An attachment alongside bundles is labelled too.
     let attachment = br#"{"mimeType":"application/vnd.dev.cosign.simplesigning.v1+json","payload":"e30=","annotations":{}}"#;
     let mut att = b"\0sigstore-json\n".to_vec();
@@ -339,15 +432,21 @@ fn either_kind_may_satisfy_and_every_reason_is_labelled() {
     assert!(got.contains("reasons: attachment 1: missing dev.cosignproject.cosign/signature annotation; bundle sha256:"), "{got}");
 }
 
-
 #[test]
 fn oversized_and_malformed_bundles_are_refused_unparsed() {
     let big = vec![b' '; super::MAX_BUNDLE_BYTES + 1];
     assert_eq!(
         super::parse(&big).unwrap_err().to_string(),
-        format!("bundle is {} bytes, over the {}-byte limit", big.len(), super::MAX_BUNDLE_BYTES)
+        format!(
+            "bundle is {} bytes, over the {}-byte limit",
+            big.len(),
+            super::MAX_BUNDLE_BYTES
+        )
     );
-    assert!(super::parse(b"{").unwrap_err().to_string().starts_with("parsing bundle JSON: "));
+    assert!(super::parse(b"{")
+        .unwrap_err()
+        .to_string()
+        .starts_with("parsing bundle JSON: "));
     // Unknown members are ignored, as protobuf-JSON parsers do; snake_case names are read.
     let k = keys();
     let mut b = make(&k, Spec::default());

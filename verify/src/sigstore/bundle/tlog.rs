@@ -109,8 +109,8 @@ pub fn verify_entry(
             "logID": hex::encode(&entry.log_id),
             "logIndex": entry.log_index,
         });
-        let canonical =
-            serde_json_canonicalizer::to_vec(&payload).map_err(|e| TlogError::Canonical(e.to_string()))?;
+        let canonical = serde_json_canonicalizer::to_vec(&payload)
+            .map_err(|e| TlogError::Canonical(e.to_string()))?;
         let digest = Sha256::digest(&canonical);
         let signer = rekor_keys
             .iter()
@@ -122,8 +122,10 @@ pub fn verify_entry(
         evidence.integrated_time = Some(entry.integrated_time);
     }
     if let Some(proof) = &entry.proof {
-        let (Ok(index), Ok(size)) = (u64::try_from(proof.log_index), u64::try_from(proof.tree_size))
-        else {
+        let (Ok(index), Ok(size)) = (
+            u64::try_from(proof.log_index),
+            u64::try_from(proof.tree_size),
+        ) else {
             return Err(TlogError::Proof(ProofError::PathLength(proof.hashes.len())));
         };
         merkle::verify_inclusion(
@@ -134,8 +136,13 @@ pub fn verify_entry(
             &proof.root_hash,
         )
         .map_err(TlogError::Proof)?;
-        merkle::verify_checkpoint(&proof.checkpoint, rekor_keys, proof.tree_size, &proof.root_hash)
-            .map_err(TlogError::Proof)?;
+        merkle::verify_checkpoint(
+            &proof.checkpoint,
+            rekor_keys,
+            proof.tree_size,
+            &proof.root_hash,
+        )
+        .map_err(TlogError::Proof)?;
         if !rekor_keys
             .iter()
             .any(|k| Sha256::digest(k.spki_der()).as_slice() == entry.log_id.as_slice())
@@ -222,7 +229,14 @@ fn check_body(entry: &TlogEntry, binding: &Binding<'_>) -> Result<(), TlogError>
                 TlogError::Signature
             });
         }
-        ("intoto", "0.0.2", BoundContent::Dsse { payload_type, payload }) => {
+        (
+            "intoto",
+            "0.0.2",
+            BoundContent::Dsse {
+                payload_type,
+                payload,
+            },
+        ) => {
             let content = spec
                 .get("content")
                 .ok_or_else(|| TlogError::Body("missing spec.content".into()))?;
@@ -237,7 +251,9 @@ fn check_body(entry: &TlogEntry, binding: &Binding<'_>) -> Result<(), TlogError>
                 .get("envelope")
                 .and_then(|e| e.get("signatures"))
                 .and_then(Value::as_array)
-                .ok_or_else(|| TlogError::Body("missing spec.content.envelope.signatures".into()))?;
+                .ok_or_else(|| {
+                    TlogError::Body("missing spec.content.envelope.signatures".into())
+                })?;
             let mut saw_signature = false;
             for s in sigs {
                 let inner = b64(s, &["sig"])?;

@@ -48,7 +48,9 @@ pub enum BundleError {
     NoTlogEntry,
     #[error("no tlog entry vouches for the signature: {}", join(.0))]
     Tlog(Vec<TlogError>),
-    #[error("no verified signed entry timestamp gives the time to check the Fulcio certificate at")]
+    #[error(
+        "no verified signed entry timestamp gives the time to check the Fulcio certificate at"
+    )]
     NoSignedTime,
     #[error("Rekor integrated time {0} is in the future")]
     FutureTime(i64),
@@ -119,7 +121,10 @@ enum SignedMessage<'a> {
     Prehashed([u8; 32]),
 }
 
-fn signed<'a>(bundle: &'a Bundle, artifact: Option<&'a Artifact<'a>>) -> Result<Signed<'a>, BundleError> {
+fn signed<'a>(
+    bundle: &'a Bundle,
+    artifact: Option<&'a Artifact<'a>>,
+) -> Result<Signed<'a>, BundleError> {
     match &bundle.content {
         Content::Dsse(env) => {
             let [signature] = env.signatures.as_slice() else {
@@ -219,7 +224,8 @@ fn certificates(bundle: &Bundle) -> Result<(X509, Vec<X509>), BundleError> {
     };
     let mut certs = Vec::new();
     for (i, der) in ders.iter().enumerate() {
-        let cert = X509::from_der(der).map_err(|e| BundleError::CertificateDer(i + 1, e.to_string()))?;
+        let cert =
+            X509::from_der(der).map_err(|e| BundleError::CertificateDer(i + 1, e.to_string()))?;
         if i > 0 && cert.issued(&cert) == openssl::x509::X509VerifyResult::OK {
             return Err(BundleError::RootInChain);
         }
