@@ -359,6 +359,14 @@ def main(argv):
     for i, t in enumerate(SIGSTORE_KEYS):
         put("sigstore_key", f"crafted-{i}", t)
 
+    bundles = os.path.join(REPO, "fixtures", "sigstore-bundles", "conformance")
+    for name in sorted(os.listdir(bundles)):
+        p = os.path.join(bundles, name, "bundle.sigstore.json")
+        if os.path.isfile(p):
+            copy("sigstore_bundle", name + ".json", p)
+    put("sigstore_bundle", "crafted-empty.json", "{}")
+    put("sigstore_bundle", "crafted-snake-case.json", '{"media_type":"application/vnd.dev.sigstore.bundle.v0.3+json","verification_material":{"public_key":{"hint":""}},"message_signature":{"signature":"AA"}}')
+
     unpack_seeds()
     checkpoint_seeds()
 

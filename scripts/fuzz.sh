@@ -47,6 +47,7 @@ declare -A dict=(
   [policy_json]=json.dict [payload]=json.dict [registries_d]=yaml.dict
   [docker_ref]=docker_ref.dict [sigstore_path]=sigstore_path.dict
   [unpack]=tar.dict [checkpoint_archive]=tar.dict [sigstore_signature]=json.dict
+  [sigstore_bundle]=json.dict
 )
 
 scratch=$(mktemp -d /tmp/vouch-fuzz.XXXXXX)

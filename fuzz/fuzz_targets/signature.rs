@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = untrusted_dump(data);
     let message = match sniff(data) {
         Ok(SignatureBlob::SimpleSigning(message)) => message,
-        Ok(SignatureBlob::Sigstore(_)) | Err(_) => return,
+        Ok(SignatureBlob::Sigstore(_) | SignatureBlob::Bundle(_)) | Err(_) => return,
     };
     if let Ok(verified) = mechanism::verify(keyring(), message, now()) {
         let _ = UntrustedSimpleSigning::from_verified(&verified);

@@ -99,7 +99,7 @@ impl UploadCheck for SignedBy {
 fn simple_signing(body: &[u8]) -> Result<&[u8], Rejection> {
     match sniff(body) {
         Ok(SignatureBlob::SimpleSigning(m)) => Ok(m),
-        Ok(SignatureBlob::Sigstore(_)) => Err(Rejection::NotASignature(
+        Ok(SignatureBlob::Sigstore(_) | SignatureBlob::Bundle(_)) => Err(Rejection::NotASignature(
             "sigstore (cosign) signatures are not served from lookaside".into(),
         )),
         Err(e) => Err(Rejection::NotASignature(e.to_string())),

@@ -14,6 +14,9 @@ pub enum SignatureBlob<'a> {
     SimpleSigning(&'a [u8]),
     /// A sigstore (cosign) signature; invisible to `signedBy`.
     Sigstore(&'a [u8]),
+    /// A Sigstore bundle (JSON, verbatim) from an OCI referrer
+    /// (`vouch_image::sigstore_blob::BUNDLE_BLOB_PREFIX`); invisible to `signedBy`.
+    Bundle(&'a [u8]),
 }
 
 /// Why a blob is not a signature we know.
@@ -62,6 +65,7 @@ pub fn sniff(blob: &[u8]) -> Result<SignatureBlob<'_>, SniffError> {
     match name {
         b"simple-signing" => Ok(SignatureBlob::SimpleSigning(payload)),
         b"sigstore-json" => Ok(SignatureBlob::Sigstore(payload)),
+        b"sigstore-bundle" => Ok(SignatureBlob::Bundle(payload)),
         other => Err(SniffError::UnknownFormat(
             String::from_utf8_lossy(other).into_owned(),
         )),
@@ -98,6 +102,16 @@ mod tests {
         assert_eq!(
             sniff(b"\0sigstore-json\n{}"),
             Ok(SignatureBlob::Sigstore(&b"{}"[..]))
+        );
+        assert_eq!(
+            sniff(b"\0sigstore-bundle\n{}"),
+            Ok(SignatureBlob::Bundle(&b"{}"[..]))
+        );
+        let mut seam = vouch_image::sigstore_blob::BUNDLE_BLOB_PREFIX.to_vec();
+        seam.extend_from_slice(b"{\"mediaType\":1}");
+        assert_eq!(
+            sniff(&seam),
+            Ok(SignatureBlob::Bundle(&b"{\"mediaType\":1}"[..]))
         );
         assert_eq!(sniff(b"\0simple-signing"), Err(SniffError::MissingNewline));
         assert_eq!(

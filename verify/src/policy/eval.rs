@@ -6,12 +6,17 @@
 //! signature (in storage order) passes every check of §2.6; if none does, the
 //! reason is podman's: no signature at all, the single signature's reason, or
 //! all reasons joined. A `sigstoreSigned` does the same over the sigstore
-//! signatures (`crate::sigstore`; upstream `policy_eval_sigstore.go`). An
+//! signatures (`crate::sigstore`; upstream `policy_eval_sigstore.go`) and
+//! the Sigstore bundles found as referrers (`crate::sigstore::bundle`):
+//! either kind may satisfy it; when bundles were offered, each reason names
+//! the kind tried (`attachment N: …`, `bundle sha256:…: …`). An
 //! empty list denies. Anything vouch cannot check (signedBaseLayer, non-GPG
 //! key types) denies: fail closed.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
+
+use sha2::Digest;
 
 use super::identity::matches_identity;
 use super::{KeySource, KeyType, Policy, PolicyImage, Requirement, SignedBy};
@@ -19,6 +24,7 @@ use crate::bounds::{BoundsError, MAX_SIGNATURE_BYTES};
 use crate::keyring::Keyring;
 use crate::mechanism;
 use crate::signature::{accept, Signature, SignatureRejection};
+use crate::sigstore::bundle::BundleError;
 use crate::sigstore::{SigstoreRejection, SigstoreSignature};
 use crate::sniff::{sniff, SignatureBlob, SniffError};
 use vouch_image::sigstore_blob::{
@@ -86,6 +92,11 @@ pub enum RejectReason {
     SigstoreOne(SigstoreRejection),
     #[error("None of the signatures were accepted, reasons: {}", join_reasons(.0))]
     SigstoreNoneAccepted(Vec<SigstoreRejection>),
+    /// Bundles were offered: one reason per attachment and bundle, each labelled.
+    #[error("None of the signatures were accepted, reasons: {}", join_reasons(.0))]
+    SigstoreKindsNoneAccepted(Vec<SigstoreFailure>),
+    #[error(transparent)]
+    SigstoreKindOne(SigstoreFailure),
     #[error(transparent)]
     One(SignatureFailure),
     #[error("None of the signatures were accepted, reasons: {}", join_reasons(.0))]
@@ -109,6 +120,19 @@ pub enum SignatureFailure {
     NoPublicKeys,
     #[error("computing the manifest digest")]
     ManifestDigest(#[source] vouch_image::manifest_digest::DigestError),
+}
+
+/// Why one sigstore signature of either kind was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SigstoreFailure {
+    #[error("attachment {index}: {}", chain(.error))]
+    Attachment {
+        index: usize,
+        error: SigstoreRejection,
+    },
+    /// `digest` is the bundle blob's sha256 (its referrer layer digest).
+    #[error("bundle {digest}: {}", chain(.error))]
+    Bundle { digest: String, error: BundleError },
 }
 
 /// Each failure with its source chain, `; `-separated (podman's format).
@@ -283,12 +307,15 @@ fn check_reference_digest(image: &PolicyImage, manifest: &[u8]) -> Result<(), Re
 struct Classified<'a> {
     simple: Vec<&'a [u8]>,
     sigstore: Vec<SigstoreComponents>,
+    /// Bundle JSON, verbatim; capped when parsed.
+    bundles: Vec<&'a [u8]>,
 }
 
 fn classify(signatures: &[Vec<u8>]) -> Result<Classified<'_>, RejectReason> {
     let mut out = Classified {
         simple: Vec::new(),
         sigstore: Vec::new(),
+        bundles: Vec::new(),
     };
     for (i, blob) in signatures.iter().enumerate() {
         let index = i + 1;
@@ -306,6 +333,7 @@ fn classify(signatures: &[Vec<u8>]) -> Result<Classified<'_>, RejectReason> {
                     .map_err(|source| RejectReason::SigstoreBlob { index, source })?;
                 out.sigstore.push(parsed);
             }
+            Ok(SignatureBlob::Bundle(json)) => out.bundles.push(json),
             Err(source) => return Err(RejectReason::Blob { index, source }),
         }
     }
@@ -353,6 +381,8 @@ fn go_lenient_components(json: &[u8]) -> Option<SigstoreComponents> {
 
 /// `prSigstoreSigned.isRunningImageAllowed`: one accepted signature suffices;
 /// attachments that are not signatures (another MIME type) are skipped.
+/// Attachments are tried first, then bundles. Without bundles the reasons
+/// are podman's, verbatim; with bundles each reason names its kind.
 fn sigstore_signed_allows(
     req: &super::SigstoreSigned,
     image: &PolicyImage,
@@ -362,16 +392,36 @@ fn sigstore_signed_allows(
 ) -> Result<SigstoreSignature, RejectReason> {
     let mut rejections = Vec::new();
     let mut non_signature = 0;
-    for sig in &blobs.sigstore {
+    for (i, sig) in blobs.sigstore.iter().enumerate() {
         if sig.mime_type != SIMPLE_SIGNING_MEDIA_TYPE {
             non_signature += 1;
             continue;
         }
         match crate::sigstore::accept(req, image, manifest, sig, now) {
             Ok(accepted) => return Ok(accepted),
-            Err(e) => rejections.push(e),
+            Err(e) => rejections.push((i + 1, e)),
         }
     }
+    if !blobs.bundles.is_empty() {
+        let mut failures: Vec<SigstoreFailure> = rejections
+            .into_iter()
+            .map(|(index, error)| SigstoreFailure::Attachment { index, error })
+            .collect();
+        for bundle in &blobs.bundles {
+            match crate::sigstore::bundle::accept_bundle(req, image, manifest, bundle, now) {
+                Ok(accepted) => return Ok(accepted),
+                Err(error) => failures.push(SigstoreFailure::Bundle {
+                    digest: format!("sha256:{}", hex::encode(sha2::Sha256::digest(bundle))),
+                    error,
+                }),
+            }
+        }
+        return Err(match failures.len() {
+            1 => RejectReason::SigstoreKindOne(failures.remove(0)),
+            _ => RejectReason::SigstoreKindsNoneAccepted(failures),
+        });
+    }
+    let mut rejections: Vec<SigstoreRejection> = rejections.into_iter().map(|(_, e)| e).collect();
     Err(match rejections.len() {
         0 if blobs.simple.is_empty() && non_signature == 0 => RejectReason::NoSignature,
         0 => RejectReason::NoSigstoreSignature {

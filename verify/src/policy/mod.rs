@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::docker_ref::{DockerRef, RefError};
 use crate::json::{JsonErrorKind, Located};
 
-pub use eval::{Accepted, RejectReason, Rejected, SignatureFailure};
+pub use eval::{Accepted, RejectReason, Rejected, SignatureFailure, SigstoreFailure};
 pub use identity::{matches_identity, valid_remap_prefix};
 pub use image::{PolicyImage, PolicyImageError};
 pub use scope::{docker_namespaces, scope_is_valid};

@@ -11,9 +11,11 @@
 //! * [`rekor`] — the offline Rekor SET check;
 //! * [`certificate`], [`fulcio`], [`pki`] — certificate trust roots;
 //! * [`trust_root`] — loading a requirement's keys and CAs;
-//! * [`accept`] — one signature against one requirement.
+//! * [`accept`] — one signature against one requirement;
+//! * [`bundle`] — Sigstore bundles (cosign 3's OCI-referrer signatures).
 
 pub mod accept;
+pub mod bundle;
 pub mod certificate;
 pub mod fulcio;
 pub mod payload;
