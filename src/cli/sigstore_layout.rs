@@ -69,8 +69,9 @@ pub fn resolve(
     }
     match cfg.sigstore_layout(image) {
         None => Ok(SigstoreLayout::Attachment),
-        Some((value, file)) => SigstoreLayout::parse_config(value)
-            .ok_or_else(|| invalid(value, file)),
+        Some((value, file)) => {
+            SigstoreLayout::parse_config(value).ok_or_else(|| invalid(value, file))
+        }
     }
 }
 
