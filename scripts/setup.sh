@@ -70,3 +70,7 @@ bash "$(dirname "$0")/install-criu.sh"
 # skopeo with sigstore enabled, as `skopeo-sigstore`: the sigstore peer of the
 # tests (Debian 12's skopeo has sigstore compiled out and stays the GPG peer).
 bash "$(dirname "$0")/install-skopeo-sigstore.sh"
+
+# sigstore-js, the independent verifier of the Sigstore bundles vouch
+# writes (sign/tests/bundle_interop.rs), into tests/interop/sigstore-js.
+bash "$(dirname "$0")/install-sigstore-js.sh"

@@ -2,7 +2,12 @@
 //! `use-sigstore-attachments`. containers/image writes sigstore signatures
 //! only as registry attachments (`sha256-<hex>.sig`) and reads those only
 //! when the option is on for the image, so every pull is rejected with "A
-//! signature was required, but no signature exists". The value for a scope is
+//! signature was required, but no signature exists". vouch reads cosign 3's
+//! Sigstore bundle referrers under the same option (verify's gate: bundles
+//! ride on `use-sigstore-attachments`, as no registries.d key exists
+//! upstream for them), so the same finding says a scope's bundles cannot be
+//! delivered either; with the option on, every `sigstoreSigned` scope is
+//! checked against both kinds. The value for a scope is
 //! found as a pull finds it (vouch-verify's registries.d walk: the image, its
 //! namespaces, `*.domain` wildcards, then `default-docker`, first section
 //! setting the option wins), for a probe image inside the scope.
@@ -96,7 +101,7 @@ pub fn check(
                 list.at.value.pos,
                 Rule::NoSigstoreAttachments,
                 format!(
-                    "{name} requires sigstore signatures but {} never turns on use-sigstore-attachments for it: sigstore signatures are read only from registry attachments, so every pull is rejected with \"A signature was required, but no signature exists\"",
+                    "{name} requires sigstore signatures but {} never turns on use-sigstore-attachments for it: sigstore signatures (`.sig` attachments and cosign 3 bundle referrers) are read from the registry only under that option, so every pull is rejected with \"A signature was required, but no signature exists\"",
                     dir.display()
                 ),
             )

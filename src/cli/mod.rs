@@ -12,6 +12,7 @@ mod ps;
 mod pull;
 mod push;
 mod sigstore_key;
+mod sigstore_layout;
 mod sigstore_server;
 mod standalone;
 mod transfer;

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bundle;
 mod envelope;
 pub mod key_files;
 mod passphrase_file;
@@ -40,6 +41,7 @@ use vouch_image::sigstore_blob::{
     SigstoreComponents, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
 };
 
+pub use bundle::{sign_image_bundle, BundleSignError};
 pub use envelope::EnvelopeError;
 pub use passphrase_file::read_passphrase_first_line;
 pub use pem::PemError;

@@ -111,6 +111,13 @@ impl RegistriesD {
             .find_map(|(s, _)| s.use_sigstore_attachments)
             .unwrap_or(false)
     }
+
+    /// `sigstore-layout` (vouch extension): the first section in the walk
+    /// that sets it, and its file, for an error that names it.
+    pub fn sigstore_layout(&self, image: &DockerRef) -> Option<(&str, &std::path::Path)> {
+        self.walk(image)
+            .find_map(|(s, f)| s.sigstore_layout.as_deref().map(|v| (v, f)))
+    }
 }
 
 fn first_set<'a>(values: &[&'a Option<String>]) -> Option<&'a str> {

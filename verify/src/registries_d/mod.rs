@@ -29,6 +29,12 @@ pub struct Section {
     pub sigstore_staging: Option<String>,
     #[serde(rename = "use-sigstore-attachments")]
     pub use_sigstore_attachments: Option<bool>,
+    /// vouch extension: the sigstore layout a push writes for the scope
+    /// (`attachment`, `bundle` or `both`; see `vouch push --sigstore-layout`).
+    /// containers/image reads registries.d with a non-strict YAML decoder
+    /// (`docker/registries_d.go`), so podman ignores the key.
+    #[serde(rename = "sigstore-layout")]
+    pub sigstore_layout: Option<String>,
 }
 
 /// The per-file YAML mapping.

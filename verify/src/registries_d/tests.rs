@@ -321,3 +321,27 @@ fn podman_testdata_with_legacy_keys() {
         "file:///var/lib/containers/sigstore/library/busybox"
     );
 }
+
+#[test]
+fn sigstore_layout_is_scoped_like_attachments() {
+    let yaml = "default-docker:\n  sigstore-layout: both\ndocker:\n  quay.io/ns:\n    sigstore-layout: bundle\n    use-sigstore-attachments: true\n  quay.io/ns/plain:\n    lookaside: https://l\n";
+    let dir = dir_with(&[("l.yaml", yaml)]);
+    let cfg = RegistriesD::load(dir.path()).unwrap();
+    let layout = |s: &str| {
+        cfg.sigstore_layout(&r(s))
+            .map(|(v, f)| (v.to_string(), f.to_path_buf()))
+    };
+    assert_eq!(
+        layout("quay.io/ns/app:1"),
+        Some(("bundle".to_string(), dir.path().join("l.yaml")))
+    );
+    // A scope that does not set the key falls through to the next one.
+    assert_eq!(layout("quay.io/ns/plain:1").unwrap().0, "bundle");
+    assert_eq!(
+        layout("docker.io/library/busybox:latest").unwrap().0,
+        "both"
+    );
+    let none = dir_with(&[("n.yaml", "docker:\n  quay.io:\n    lookaside: https://l\n")]);
+    let cfg = RegistriesD::load(none.path()).unwrap();
+    assert_eq!(cfg.sigstore_layout(&r("quay.io/a:1")), None);
+}
