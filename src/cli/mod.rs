@@ -14,6 +14,7 @@ mod push;
 mod sigstore_key;
 mod sigstore_server;
 mod standalone;
+mod standalone_sigstore;
 mod transfer;
 mod trust;
 
