@@ -447,24 +447,19 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
 /// `openssl genpkey ARGS…` as PKCS#8 DER, wrapped in the encrypted sigstore
 /// envelope under the bench passphrase; returns (private key file, PEM public key file).
 fn openssl_key(b: &Bench, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
-    let der = b.path(&format!("{name}.der"));
-    let out = Command::new("openssl")
-        .arg("genpkey")
-        .args(args)
-        .args(["-outform", "DER", "-out"])
-        .arg(&der)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let public = b.path(&format!("{name}.pub"));
-    let out = Command::new("openssl")
-        .args(["pkey", "-inform", "DER", "-in"])
-        .arg(&der)
-        .args(["-pubout", "-out"])
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let [pem, der, public] = ["pem", "der", "pub"].map(|ext| b.s(&format!("{name}.{ext}")));
+    // genpkey's DER is the traditional form for RSA; pkcs8 -topk8 makes PKCS#8.
+    let steps = [
+        [&["genpkey"][..], args, &["-out", &pem]].concat(),
+        vec![
+            "pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in", &pem, "-out", &der,
+        ],
+        vec!["pkey", "-pubout", "-in", &pem, "-out", &public],
+    ];
+    for step in steps {
+        let out = Command::new("openssl").args(&step).output().unwrap();
+        assert!(out.status.success(), "openssl {step:?}: {}", stderr(&out));
+    }
     let pem = vouch_sign::sigstore::private_key::encode_encrypted_pkcs8(
         &std::fs::read(&der).unwrap(),
         PASSPHRASE.as_bytes(),
@@ -472,7 +467,7 @@ fn openssl_key(b: &Bench, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
     .unwrap();
     let private = b.path(&format!("{name}.private"));
     std::fs::write(&private, pem).unwrap();
-    (private, public)
+    (private, PathBuf::from(public))
 }
 
 /// containers/image signs with RSA, ECDSA on other curves and Ed25519 keys
