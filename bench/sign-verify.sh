@@ -30,6 +30,10 @@
 #           vouch standalone-sign --sigstore-private-key KEY -o SIG MANIFEST REF     one process per signature
 #           vouch standalone-sign --sigstore-private-key KEY --batch LIST            one process, N signatures
 #           skopeo-sigstore copy dir:SIGNED dir:OUT under a sigstoreSigned policy    one process per verification
+#           vouch standalone-verify --sigstore-public-key PUB MANIFEST REF SIG       one process per verification
+#           vouch standalone-verify --sigstore-public-key PUB --batch LIST           one process, N verifications
+#             (all three check the same N signatures skopeo made; skopeo's loop and vouch's
+#             batch run BENCH_SS_ROUNDS times, default 3, and their medians are reported)
 #   pull    vouch --root FRESH pull of the ~210 MB image (fixtures/make-big-image.py),
 #           signed (signedBy policy, file:// lookaside) versus unsigned
 #           (insecureAcceptAnything), alternating, medians of the rounds; with skopeo-sigstore,
@@ -234,11 +238,56 @@ done'
         { echo "$0: skopeo-sigstore rejected vouch's sigstore signature" >&2; exit 1; }
     rm -rf "$work/ss-check"
 
-    log "sigstore verify: skopeo-sigstore copy dir: under sigstoreSigned x $n"
-    measure sk_ss_verify 'for ((i = 1; i <= n; i++)); do
+    # Verification: every tool checks the same n signatures skopeo made
+    # (ss-skopeo/$i/signature-1 over ss-skopeo/$i/manifest.json); the
+    # whole-loop measurements are repeated ss_rounds times and the medians
+    # reported, since one batch run is only tens of milliseconds.
+    : >"$work/sigstore-verify.list"
+    for ((i = 1; i <= n; i++)); do
+        echo "$work/ss-skopeo/$i/manifest.json registry.example.com/bench/app:sigstore $work/ss-skopeo/$i/signature-1" >>"$work/sigstore-verify.list"
+    done
+    # median_of NAME ROUNDS…: T_NAME and C_NAME become the medians of the rounds' T_/C_.
+    median_of() {
+        local name=$1 r walls=() cpus=()
+        shift
+        for r in "$@"; do
+            walls+=("$(eval echo "\$T_$r")")
+            cpus+=("$(eval echo "\$C_$r")")
+        done
+        printf -v "T_$name" '%s' "$(median "${walls[@]}")"
+        printf -v "C_$name" '%s' "$(median "${cpus[@]}")"
+        printf -v "R_$name" '%s' "${walls[*]}"
+    }
+    ss_rounds=${BENCH_SS_ROUNDS:-3}
+    sk_r=() vb_r=()
+    for ((r = 1; r <= ss_rounds; r++)); do
+        log "sigstore verify round $r: skopeo-sigstore copy dir: under sigstoreSigned x $n"
+        measure "sk_ss_verify_$r" 'for ((i = 1; i <= n; i++)); do
     rm -rf "$work/ss-out"
     "$skopeo_sigstore" --policy "$work/sigstore-dir.json" copy -q "dir:$work/ss-skopeo/$i" "dir:$work/ss-out"
 done'
+        sk_r+=("sk_ss_verify_$r")
+        log "sigstore verify round $r: vouch standalone-verify --sigstore-public-key --batch ($n lines)"
+        measure "v_ss_verifyb_$r" '"$vouch" standalone-verify --sigstore-public-key "$work/sigstore.pub" --batch "$work/sigstore-verify.list" >"$work/ss-verify.out"'
+        vb_r+=("v_ss_verifyb_$r")
+        ok=$(grep -c '^Signature verified using a sigstore public key' "$work/ss-verify.out" || true)
+        [[ $ok == "$n" ]] || { echo "$0: vouch sigstore --batch verified $ok of $n" >&2; exit 1; }
+    done
+    median_of sk_ss_verify "${sk_r[@]}"
+    median_of v_ss_verifyb "${vb_r[@]}"
+    log "sigstore verify: vouch standalone-verify --sigstore-public-key x $n (one process each)"
+    measure v_ss_verify1 'for ((i = 1; i <= n; i++)); do
+    "$vouch" standalone-verify --sigstore-public-key "$work/sigstore.pub" "$work/ss-skopeo/$i/manifest.json" \
+        registry.example.com/bench/app:sigstore "$work/ss-skopeo/$i/signature-1" >/dev/null
+done'
+    # Sanity: under another key every line is rejected (exit 1).
+    "$vouch" generate-sigstore-key --output-prefix "$work/other-sigstore" --passphrase-file "$work/sigstore.pass" >/dev/null
+    rc=0
+    "$vouch" standalone-verify --sigstore-public-key "$work/other-sigstore.pub" --batch "$work/sigstore-verify.list" \
+        >/dev/null 2>"$work/ss-wrong.err" || rc=$?
+    rejected=$(grep -c 'cryptographic signature verification failed' "$work/ss-wrong.err" || true)
+    [[ $rc == 1 && $rejected == "$n" ]] ||
+        { echo "$0: vouch under another sigstore key: exit $rc, $rejected of $n rejected" >&2; exit 1; }
 else
     log "skipping the sigstore rows (skopeo-sigstore missing: scripts/install-skopeo-sigstore.sh)"
 fi
@@ -395,8 +444,10 @@ if [[ -n $skopeo_sigstore ]]; then
     row sk_ss_sign "skopeo-sigstore copy --sign-by-sigstore-private-key" sk_ss_sign
     row v_ss_sign1 "vouch standalone-sign --sigstore-private-key, process/sig" sk_ss_sign
     row v_ss_signb "vouch standalone-sign --sigstore-private-key --batch" sk_ss_sign
-    row sk_ss_verify "skopeo-sigstore copy under sigstoreSigned" sk_ss_verify
-    echo "(vouch has no standalone sigstore verification; its sigstore verification is timed in the pull below)"
+    row sk_ss_verify "skopeo-sigstore copy under sigstoreSigned (median)" sk_ss_verify
+    row v_ss_verify1 "vouch standalone-verify --sigstore-public-key, process/sig" sk_ss_verify
+    row v_ss_verifyb "vouch standalone-verify --sigstore-public-key --batch (median)" sk_ss_verify
+    echo "  verify rounds (wall s): skopeo-sigstore ${R_sk_ss_verify}; vouch --batch ${R_v_ss_verifyb}"
 fi
 echo
 echo "targets: signing and verifying >= 20x skopeo's signatures per second (batch of $n);"

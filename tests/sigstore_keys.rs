@@ -443,3 +443,131 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
         }
     }
 }
+
+/// `openssl genpkey ARGS…` as PKCS#8 DER, wrapped in the encrypted sigstore
+/// envelope under the bench passphrase; returns (private key file, PEM public key file).
+fn openssl_key(b: &Bench, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
+    let [pem, der, public] = ["pem", "der", "pub"].map(|ext| b.s(&format!("{name}.{ext}")));
+    // genpkey's DER is the traditional form for RSA; pkcs8 -topk8 makes PKCS#8.
+    let steps = [
+        [&["genpkey"][..], args, &["-out", &pem]].concat(),
+        vec![
+            "pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in", &pem, "-out", &der,
+        ],
+        vec!["pkey", "-pubout", "-in", &pem, "-out", &public],
+    ];
+    for step in steps {
+        let out = Command::new("openssl").args(&step).output().unwrap();
+        assert!(out.status.success(), "openssl {step:?}: {}", stderr(&out));
+    }
+    let pem = vouch_sign::sigstore::private_key::encode_encrypted_pkcs8(
+        &std::fs::read(&der).unwrap(),
+        PASSPHRASE.as_bytes(),
+    )
+    .unwrap();
+    let private = b.path(&format!("{name}.private"));
+    std::fs::write(&private, pem).unwrap();
+    (private, PathBuf::from(public))
+}
+
+/// containers/image signs with RSA, ECDSA on other curves and Ed25519 keys
+/// (`loadPrivateKey`); vouch must too, in a form skopeo accepts, and must
+/// verify them itself; a key type upstream cannot use is refused by name.
+#[test]
+fn rsa_p384_and_ed25519_keys_sign_as_containers_image_does() {
+    let Some(b) = Bench::new() else { return };
+    b.skopeo_ok(
+        &b.open_policy(),
+        &[
+            "copy",
+            &format!("oci:{}:v1", b.s("oci")),
+            &format!("dir:{}", b.s("img")),
+        ],
+    );
+    let manifest = b.s("img/manifest.json");
+    let kinds: [(&str, &[&str]); 3] = [
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        ),
+        ("ed25519", &["-algorithm", "ED25519"]),
+    ];
+    let (_, p256_pub) = {
+        let prefix = b.skopeo_key("p256");
+        (
+            prefix.with_extension("private"),
+            prefix.with_extension("pub"),
+        )
+    };
+    let pf = b.s("pf");
+    let sign = |private: &Path, out: &str| {
+        b.vouch.output(&[
+            "standalone-sign",
+            "--sigstore-private-key",
+            private.to_str().unwrap(),
+            "--passphrase-file",
+            &pf,
+            "-o",
+            out,
+            &manifest,
+            IDENTITY,
+        ])
+    };
+    for (name, args) in kinds {
+        let (private, public) = openssl_key(&b, name, args);
+        let sig = b.s("img/signature-1");
+        let out = sign(&private, &sig);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let accepted = b.verify(&b.sigstore_policy(&public), "img");
+        assert!(
+            accepted.status.success(),
+            "{name}: skopeo refused: {}",
+            stderr(&accepted)
+        );
+        let refused = b.verify(&b.sigstore_policy(&p256_pub), "img");
+        assert!(
+            !refused.status.success(),
+            "{name}: accepted under another key"
+        );
+        b.vouch.ok(&[
+            "standalone-verify",
+            "--sigstore-public-key",
+            public.to_str().unwrap(),
+            &manifest,
+            IDENTITY,
+            &sig,
+        ]);
+        b.vouch.fails(
+            1,
+            &[
+                "standalone-verify",
+                "--sigstore-public-key",
+                p256_pub.to_str().unwrap(),
+                &manifest,
+                IDENTITY,
+                &sig,
+            ],
+        );
+    }
+    // secp256k1 is no curve Go's x509 parses: refused, naming the file.
+    let (private, _) = openssl_key(
+        &b,
+        "k1",
+        &[
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp256k1",
+        ],
+    );
+    let err = assert_fails(2, "secp256k1 key", &sign(&private, &b.s("k1.sig")));
+    assert!(err.contains(private.to_str().unwrap()), "{err}");
+    assert!(
+        err.contains("not an RSA, ECDSA (P-224, P-256, P-384, P-521) or Ed25519 key"),
+        "{err}"
+    );
+}

@@ -119,6 +119,40 @@ impl World {
             .unwrap()
     }
 
+    /// [`World::push`] at a terminal (fixtures/pty-session.py) that types
+    /// the passphrase file's line at every passphrase prompt; returns the
+    /// terminal transcript and the exit code.
+    fn push_at_terminal(&self, regd: &Path, extra: &[&str], dest: &str) -> (String, String) {
+        let vouch = self.v.cmd();
+        let mut c = Command::new("python3");
+        c.arg(common::repo_root().join("fixtures/pty-session.py"))
+            .arg("--passphrase-file")
+            .arg(self.pass())
+            .arg("--")
+            .arg(vouch.get_program())
+            .args(vouch.get_args())
+            .arg("--registries.d")
+            .arg(regd)
+            .args(["push", "--tls-verify=false"])
+            .args(extra)
+            .args(["localhost/app", dest]);
+        for (k, val) in vouch.get_envs() {
+            match val {
+                Some(val) => c.env(k, val),
+                None => c.env_remove(k),
+            };
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();
+        (transcript.to_string(), code.to_string())
+    }
+
     fn push_ok(&self, regd: &Path, extra: &[&str], dest: &str) {
         let out = self.push(regd, extra, dest);
         assert!(
@@ -497,20 +531,30 @@ fn both_kinds_in_one_push_satisfy_a_mixed_policy() {
     gpg.export(&gpg_pub);
     let staging = w.path("lookaside");
     let regd = w.regd(true, Some(&staging));
-    let pass = w.pass();
     let dest = w.dest("app");
-    w.push_ok(
+    // As with skopeo, the passphrase file serves one key only: the
+    // sigstore key's passphrase is typed at the terminal (not echoed).
+    let (transcript, code) = w.push_at_terminal(
         &regd,
         &[
             "--sign-by-key",
             secret.to_str().unwrap(),
             "--sign-by-sigstore-private-key",
             private.to_str().unwrap(),
-            "--sign-passphrase-file",
-            pass.to_str().unwrap(),
         ],
         &dest,
     );
+    assert_eq!(code, "0", "{transcript}");
+    assert_eq!(
+        transcript.matches("Passphrase for key").count(),
+        1,
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains(&format!("Passphrase for key {}: ", private.display())),
+        "{transcript}"
+    );
+    assert!(!transcript.contains(PASSPHRASE), "echoed: {transcript}");
     assert_eq!(w.attachment("app").unwrap().layers().len(), 1);
     let gpg_req = serde_json::json!({"type": "signedBy", "keyType": "GPGKeys", "keyPath": gpg_pub});
     let mixed = w.policy(
@@ -672,4 +716,122 @@ fn standalone_sigstore_signature_is_accepted_by_skopeo_in_a_dir_image() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert_peer_refuses(&verify(&other), "another key");
+}
+
+#[test]
+fn one_passphrase_file_is_refused_for_two_keys_as_skopeo_does() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new(skopeo);
+    let (private, _) = w.key("k");
+    let gpg = Gpg::new("both@example.com");
+    let secret = w.path("gpg.asc");
+    gpg.export_secret(&secret);
+    let staging = w.path("lookaside");
+    let regd = w.regd(true, Some(&staging));
+    let pass = w.pass();
+    const REFUSAL: &str = "Only one of --sign-by, --sign-by-key and --sign-by-sigstore-private-key can be used with --sign-passphrase-file";
+    for gpg_flag in [
+        ["--sign-by-key", secret.to_str().unwrap()],
+        ["--sign-by", "both@example.com"],
+    ] {
+        let mut args = gpg_flag.to_vec();
+        args.extend([
+            "--sign-by-sigstore-private-key",
+            private.to_str().unwrap(),
+            "--sign-passphrase-file",
+            pass.to_str().unwrap(),
+        ]);
+        let out = w.push(&regd, &args, &w.dest("app"));
+        let err = assert_nothing_pushed(&w, &out, REFUSAL);
+        assert_eq!(err.trim_end(), format!("Error: {REFUSAL}"));
+    }
+    assert!(!staging.exists(), "a signature was staged");
+    // skopeo 1.22 refuses the same combination (it names its own
+    // --sign-by-sq-fingerprint where vouch has --sign-by-key).
+    let any = w.path("any.json");
+    std::fs::write(&any, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let out = Command::new(&w.skopeo)
+        .arg("--policy")
+        .arg(&any)
+        .args(["copy", "--sign-by", "both@example.com"])
+        .arg("--sign-by-sigstore-private-key")
+        .arg(&private)
+        .arg("--sign-passphrase-file")
+        .arg(&pass)
+        .arg(format!("dir:{}", w.path("nothing").display()))
+        .arg(format!("dir:{}", w.path("out").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_sigstore_key_files_fail_the_push_before_anything_is_pushed() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new(skopeo);
+    let (private, public) = w.key("k");
+    let regd = w.regd(true, None);
+    let pass = w.pass();
+
+    // The key with one ciphertext byte flipped, PEM and envelope intact.
+    let text = std::fs::read_to_string(&private).unwrap();
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&b64).unwrap()).unwrap();
+    let mut ct = engine
+        .decode(envelope["ciphertext"].as_str().unwrap())
+        .unwrap();
+    ct[0] ^= 1;
+    envelope["ciphertext"] = engine.encode(&ct).into();
+    let body = engine.encode(envelope.to_string());
+    let mut corrupt = String::from("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        corrupt.push_str(std::str::from_utf8(chunk).unwrap());
+        corrupt.push('\n');
+    }
+    corrupt.push_str("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+
+    let cases: [(&str, Option<Vec<u8>>, &str); 4] = [
+        ("missing.private", None, "reading private key from"),
+        (
+            "text.private",
+            Some(b"not a key\n".to_vec()),
+            "invalid pem block",
+        ),
+        (
+            "public.private",
+            Some(std::fs::read(&public).unwrap()),
+            "unsupported pem type: PUBLIC KEY",
+        ),
+        (
+            "corrupt.private",
+            Some(corrupt.into_bytes()),
+            "encrypted: decryption failed",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        let file = w.path(name);
+        if let Some(b) = bytes {
+            std::fs::write(&file, b).unwrap();
+        }
+        let out = w.push(
+            &regd,
+            &[
+                "--sign-by-sigstore-private-key",
+                file.to_str().unwrap(),
+                "--sign-passphrase-file",
+                pass.to_str().unwrap(),
+            ],
+            &w.dest("app"),
+        );
+        let err = assert_nothing_pushed(&w, &out, file.to_str().unwrap());
+        assert!(err.contains(reason), "{name}: expected {reason:?} in {err}");
+    }
 }

@@ -15,6 +15,7 @@ mod sigstore_key;
 mod sigstore_layout;
 mod sigstore_server;
 mod standalone;
+mod standalone_sigstore;
 mod transfer;
 mod trust;
 

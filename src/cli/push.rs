@@ -58,8 +58,8 @@ pub struct SignFlags {
         requires = "sign_by_sigstore_private_key"
     )]
     pub sigstore_layout: Option<SigstoreLayout>,
-    /// File holding the passphrase of the signing key (of both keys, when
-    /// a GPG and a sigstore key are given).
+    /// File holding the passphrase of the signing key (only one key may be
+    /// given with it, as in skopeo).
     #[arg(long = "sign-passphrase-file")]
     pub sign_passphrase_file: Option<PathBuf>,
     /// Identity to sign for, instead of the destination reference.
@@ -170,8 +170,26 @@ impl SignFlags {
             .transpose()?)
     }
 
+    /// skopeo's rule (`sharedCopyOptions.copyOptions`): one passphrase file
+    /// serves one key, so it is never silently offered to a second key it
+    /// was not written for. Both kinds in one push then need the sigstore
+    /// passphrase from the terminal (or a GPG key that has none).
+    fn check_passphrase_file_use(&self) -> anyhow::Result<()> {
+        let keys = [
+            self.sign_by.is_some(),
+            self.sign_by_key.is_some(),
+            self.sign_by_sigstore_private_key.is_some(),
+        ];
+        anyhow::ensure!(
+            self.sign_passphrase_file.is_none() || keys.iter().filter(|k| **k).count() <= 1,
+            "Only one of --sign-by, --sign-by-key and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"
+        );
+        Ok(())
+    }
+
     /// The GPG signing key, if GPG signing was asked for.
     pub fn key(&self) -> anyhow::Result<Option<SigningKey>> {
+        self.check_passphrase_file_use()?;
         let pass = self.passphrase()?;
         let key = match (&self.sign_by, &self.sign_by_key) {
             (Some(spec), None) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
@@ -202,6 +220,7 @@ impl SignFlags {
         let Some(file) = &self.sign_by_sigstore_private_key else {
             return Ok(None);
         };
+        self.check_passphrase_file_use()?;
         // skopeo reads the first line for sigstore keys (only "\n" dropped).
         let pass = match &self.sign_passphrase_file {
             Some(f) => read_passphrase_first_line(f)?,

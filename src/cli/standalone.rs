@@ -54,6 +54,12 @@ pub struct StandaloneVerifyArgs {
     /// Public keys to verify with (default: the GnuPG keyring).
     #[arg(long = "public-key-file")]
     pub public_key_file: Vec<PathBuf>,
+    /// Verify sigstore signatures (containers/image's stored form, as a
+    /// `dir:` image's `signature-N`) with these PEM public keys instead;
+    /// the arguments are then MANIFEST DOCKER-REFERENCE SIGNATURE, or none
+    /// with --batch.
+    #[arg(long = "sigstore-public-key", conflicts_with = "public_key_file")]
+    pub sigstore_public_key: Vec<PathBuf>,
     /// Verify every line `MANIFEST DOCKER-REFERENCE SIGNATURE` of this file
     /// (blank lines and `#` comments skipped) against one loaded keyring;
     /// the only positional argument is then KEY-FINGERPRINTS.
@@ -61,7 +67,7 @@ pub struct StandaloneVerifyArgs {
     pub batch: Option<PathBuf>,
     /// MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE; fingerprints
     /// are comma-separated, or `any` (with --public-key-file).
-    #[arg(value_name = "ARGS", num_args = 1..=4)]
+    #[arg(value_name = "ARGS", num_args = 0..=4)]
     pub args: Vec<String>,
 }
 
@@ -72,7 +78,7 @@ fn read(p: &Path) -> anyhow::Result<Vec<u8>> {
 /// Reads a manifest or signature file of at most 4 MiB (containers/image's
 /// limits for both, docs/trust-formats.md §1.4), so a huge or endless file
 /// is refused before it is buffered.
-fn read_capped(p: &Path) -> anyhow::Result<Vec<u8>> {
+pub(super) fn read_capped(p: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
     const LIMIT: usize = vouch_verify::bounds::MAX_SIGNATURE_BYTES;
     let file = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
@@ -90,7 +96,7 @@ fn read_capped(p: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The lines of a batch file: (line number, whitespace-separated fields),
 /// each line holding exactly three fields.
-fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
+pub(super) fn batch_lines(list: &Path) -> anyhow::Result<Vec<(usize, [String; 3])>> {
     let text =
         std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
     let mut out = Vec::new();
@@ -275,7 +281,7 @@ fn load_keyring(a: &StandaloneVerifyArgs, expected: &ExpectedKeys) -> anyhow::Re
     Ok(k)
 }
 
-fn rejected(e: vouch_verify::standalone::StandaloneError) -> String {
+pub(super) fn rejected(e: vouch_verify::standalone::StandaloneError) -> String {
     format!(
         "Error verifying signature: {}",
         super::one_line(&anyhow::Error::new(e))
@@ -283,6 +289,13 @@ fn rejected(e: vouch_verify::standalone::StandaloneError) -> String {
 }
 
 pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> {
+    if !a.sigstore_public_key.is_empty() {
+        return super::standalone_sigstore::verify(
+            &a.sigstore_public_key,
+            a.batch.as_deref(),
+            &a.args,
+        );
+    }
     if let Some(list) = &a.batch {
         let [fprs] = &a.args[..] else {
             anyhow::bail!("with --batch, the only argument is KEY-FINGERPRINTS");

@@ -12,7 +12,7 @@
 //!   into a trusted [`Signature`];
 //! * [`policy`] — policy.json parsing and evaluation;
 //! * [`registries_d`] and [`lookaside`] — where signatures live and reading them;
-//! * [`standalone`] — `standalone-verify`;
+//! * [`standalone`] — `standalone-verify`; [`standalone_sigstore`] — its sigstore form;
 //! * [`trust_policy`] — podman's `image trust set|show`; [`pem_material`] —
 //!   whether sigstore keys and CA files can be used at all.
 //!
@@ -55,6 +55,7 @@ pub mod signature;
 pub mod sigstore;
 pub mod sniff;
 pub mod standalone;
+pub mod standalone_sigstore;
 pub mod trust_policy;
 pub mod untrusted;
 

@@ -61,6 +61,35 @@ pub enum StandaloneError {
     Reference { signed: String, expected: String },
     #[error("computing the manifest digest")]
     ManifestDigest(#[source] vouch_image::manifest_digest::DigestError),
+    #[error(transparent)]
+    Sigstore(#[from] crate::sigstore::SigstoreRejection),
+}
+
+/// The reference the caller expects, parsed as skopeo parses it.
+pub(crate) fn parse_expected(expected_reference: &str) -> Result<DockerRef, StandaloneError> {
+    DockerRef::parse_normalized(expected_reference).map_err(|source| {
+        StandaloneError::ExpectedReference {
+            value: expected_reference.to_string(),
+            source,
+        }
+    })
+}
+
+/// skopeo's identity rule, stricter than any policy's: the signed
+/// reference, normalised, must be exactly the expected one.
+pub(crate) fn check_identity(
+    expected: &DockerRef,
+    expected_reference: &str,
+    signed: &str,
+) -> Result<(), StandaloneError> {
+    match DockerRef::parse_normalized(signed) {
+        Err(_) => Err(StandaloneError::SignedReference(signed.to_string())),
+        Ok(s) if s.to_string() != expected.to_string() => Err(StandaloneError::Reference {
+            signed: signed.to_string(),
+            expected: expected_reference.to_string(),
+        }),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Verifies `signature` over `manifest` as `expected_reference`, signed by
@@ -73,12 +102,7 @@ pub fn verify_standalone(
     signature: &[u8],
     now: SystemTime,
 ) -> Result<Signature, StandaloneError> {
-    let expected = DockerRef::parse_normalized(expected_reference).map_err(|source| {
-        StandaloneError::ExpectedReference {
-            value: expected_reference.to_string(),
-            source,
-        }
-    })?;
+    let expected = parse_expected(expected_reference)?;
     let verified = mechanism::verify(keyring, signature, now)?;
     let actual = verified.key_fingerprint().to_string();
     if let ExpectedKeys::Fingerprints(list) = expected_keys {
@@ -99,19 +123,12 @@ pub fn verify_standalone(
         &verified,
         &[actual],
         &digest,
-        |signed| match DockerRef::parse_normalized(signed) {
-            Err(_) => {
-                identity_error = Some(StandaloneError::SignedReference(signed.to_string()));
+        |signed| match check_identity(&expected, expected_reference, signed) {
+            Ok(()) => true,
+            Err(e) => {
+                identity_error = Some(e);
                 false
             }
-            Ok(s) if s.to_string() != expected.to_string() => {
-                identity_error = Some(StandaloneError::Reference {
-                    signed: signed.to_string(),
-                    expected: expected_reference.to_string(),
-                });
-                false
-            }
-            Ok(_) => true,
         },
     );
     result.map_err(|e| match e {

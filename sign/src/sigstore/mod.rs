@@ -2,7 +2,8 @@
 //! skopeo ≥ 1.9 make them with `--sign-by-sigstore-private-key`.
 //!
 //! A key pair is an ECDSA P-256 key (the one scheme cosign's signature spec
-//! requires) stored as an encrypted PEM file ([`private_key`]) and a
+//! requires, and the one vouch generates; RSA, other ECDSA curves and
+//! Ed25519 keys made elsewhere sign too, as in containers/image) stored as an encrypted PEM file ([`private_key`]) and a
 //! `PUBLIC KEY` PEM file ([`public_key`]). A signature is ECDSA-SHA256, DER,
 //! over the payload bytes ([`payload`]), base64 in the layer annotation, and
 //! travels as [`SigstoreComponents`], the one form registry code, `dir:`
@@ -70,6 +71,8 @@ pub enum SigstoreSignError {
     },
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    #[error("signing failed")]
+    Crypto(#[source] openssl::error::ErrorStack),
 }
 
 /// Why a key pair could not be generated.
@@ -118,7 +121,17 @@ pub fn generate_key_pair(passphrase: &Passphrase) -> Result<GeneratedKeyPair, Ge
 /// once: decrypting costs a deliberate scrypt).
 #[derive(Clone)]
 pub struct SigstoreSigningKey {
-    key: SigningKey,
+    key: KeyKind,
+}
+
+/// P-256, the key every tool generates, signs in pure Rust; the other types
+/// containers/image signs with (`signature/sigstore/copied.go`
+/// `loadPrivateKey`: RSA PKCS#1 v1.5 and ECDSA over SHA-256, pure Ed25519)
+/// go through OpenSSL.
+#[derive(Clone)]
+enum KeyKind {
+    P256(SigningKey),
+    OpenSsl(openssl::pkey::PKey<openssl::pkey::Private>),
 }
 
 impl fmt::Debug for SigstoreSigningKey {
@@ -131,26 +144,67 @@ impl SigstoreSigningKey {
     /// Reads and decrypts a private key file.
     pub fn load(path: &Path, passphrase: &Passphrase) -> Result<Self, SigstoreKeyError> {
         let encrypted = EncryptedPrivateKey::read_file(path)?;
-        let secret = passphrase
+        passphrase
             .password()
-            .map(|p| encrypted.decrypt(p))
+            .map(|p| encrypted.decrypt_pkcs8(p))
+            .and_then(|der| Self::from_pkcs8_der(&der))
             .map_err(|source| SigstoreKeyError::Decode {
                 path: path.to_path_buf(),
                 source,
-            })?;
-        Ok(Self::from_secret_key(&secret))
+            })
     }
 
     /// Wraps an already decoded key.
     pub fn from_secret_key(secret: &SecretKey) -> Self {
         Self {
-            key: SigningKey::from(secret),
+            key: KeyKind::P256(SigningKey::from(secret)),
         }
+    }
+
+    /// The key in decrypted PKCS#8 DER: P-256, else another key type
+    /// containers/image signs with.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyDecodeError> {
+        if let Ok(secret) = private_key::secret_key_from_pkcs8(der) {
+            return Ok(Self::from_secret_key(&secret));
+        }
+        use openssl::nid::Nid;
+        use openssl::pkey::{Id, PKey};
+        let key = PKey::private_key_from_pkcs8(der).map_err(|_| KeyDecodeError::UnsupportedKey)?;
+        let usable = match key.id() {
+            Id::RSA | Id::ED25519 => true,
+            Id::EC => key
+                .ec_key()
+                .ok()
+                .and_then(|k| k.group().curve_name())
+                .is_some_and(|c| {
+                    [
+                        Nid::SECP224R1,
+                        Nid::X9_62_PRIME256V1,
+                        Nid::SECP384R1,
+                        Nid::SECP521R1,
+                    ]
+                    .contains(&c)
+                }),
+            _ => false,
+        };
+        if !usable {
+            return Err(KeyDecodeError::UnsupportedKey);
+        }
+        Ok(Self {
+            key: KeyKind::OpenSsl(key),
+        })
     }
 
     /// The matching `PUBLIC KEY` PEM, for a policy's `keyPath`.
     pub fn public_key_pem(&self) -> Result<String, PublicKeyError> {
-        public_key_to_pem(&p256::PublicKey::from(self.key.verifying_key()))
+        match &self.key {
+            KeyKind::P256(k) => public_key_to_pem(&p256::PublicKey::from(k.verifying_key())),
+            KeyKind::OpenSsl(k) => k
+                .public_key_to_pem()
+                .ok()
+                .and_then(|pem| String::from_utf8(pem).ok())
+                .ok_or(PublicKeyError::Spki),
+        }
     }
 
     /// One signature over `manifest_digest` ("sha256:…") for `docker_reference` (a full docker reference string)
@@ -179,22 +233,41 @@ impl SigstoreSigningKey {
             }
         })?;
         let payload = payload::sigstore_payload(manifest_digest, docker_reference)?;
-        Ok(self.sign_payload(payload))
+        self.sign_payload(payload)
     }
 
     /// Signs prepared payload bytes (they are signed exactly as given).
-    pub fn sign_payload(&self, payload: Vec<u8>) -> SigstoreComponents {
-        let signature: Signature = self.key.sign(&payload);
-        let annotations = BTreeMap::from([(
-            SIGNATURE_ANNOTATION.to_string(),
-            STANDARD.encode(signature.to_der().as_bytes()),
-        )]);
-        SigstoreComponents {
+    pub fn sign_payload(&self, payload: Vec<u8>) -> Result<SigstoreComponents, SigstoreSignError> {
+        let der = match &self.key {
+            KeyKind::P256(k) => {
+                let signature: Signature = k.sign(&payload);
+                signature.to_der().as_bytes().to_vec()
+            }
+            KeyKind::OpenSsl(k) => openssl_sign(k, &payload).map_err(SigstoreSignError::Crypto)?,
+        };
+        let annotations =
+            BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), STANDARD.encode(der))]);
+        Ok(SigstoreComponents {
             mime_type: SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
             payload,
             annotations,
-        }
+        })
     }
+}
+
+/// sigstore's signers: SHA-256 then ECDSA (DER) or RSA PKCS#1 v1.5 (OpenSSL's
+/// default RSA padding); Ed25519 signs the message itself.
+fn openssl_sign(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    payload: &[u8],
+) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    use openssl::sign::Signer;
+    if key.id() == openssl::pkey::Id::ED25519 {
+        return Signer::new_without_digest(key)?.sign_oneshot_to_vec(payload);
+    }
+    let mut signer = Signer::new(openssl::hash::MessageDigest::sha256(), key)?;
+    signer.update(payload)?;
+    signer.sign_to_vec()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use p256::SecretKey;
+use zeroize::Zeroizing;
 
 use super::envelope::{Envelope, EnvelopeError};
 use super::pem::{self, PemError};
@@ -55,6 +56,10 @@ pub enum KeyDecodeError {
     Envelope(#[from] EnvelopeError),
     #[error("parsing private key: not an ECDSA P-256 key in PKCS#8 form")]
     Pkcs8,
+    /// containers/image signs with RSA, ECDSA and Ed25519 keys, on the
+    /// curves Go's x509 parses.
+    #[error("parsing private key: not an RSA, ECDSA (P-224, P-256, P-384, P-521) or Ed25519 key in PKCS#8 form")]
+    UnsupportedKey,
 }
 
 /// A parsed key file, not yet decrypted (decrypting costs a deliberate
@@ -75,10 +80,16 @@ impl EncryptedPrivateKey {
         })
     }
 
-    /// Opens the envelope with `passphrase` and reads the key inside.
+    /// Opens the envelope with `passphrase` and reads the P-256 key inside.
     pub fn decrypt(&self, passphrase: &[u8]) -> Result<SecretKey, KeyDecodeError> {
-        let der = self.envelope.open(passphrase)?;
+        let der = self.decrypt_pkcs8(passphrase)?;
         secret_key_from_pkcs8(&der)
+    }
+
+    /// Opens the envelope with `passphrase`: the PKCS#8 DER inside, of
+    /// whatever key type (wiped when dropped).
+    pub fn decrypt_pkcs8(&self, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyDecodeError> {
+        Ok(self.envelope.open(passphrase)?)
     }
 
     /// Reads `path` (size-capped) and parses it; errors name the file.
@@ -99,7 +110,13 @@ pub fn secret_key_from_pkcs8(der: &[u8]) -> Result<SecretKey, KeyDecodeError> {
 /// The encrypted PEM file for `key` under `passphrase`.
 pub fn encode_encrypted(key: &SecretKey, passphrase: &[u8]) -> Result<Vec<u8>, KeyDecodeError> {
     let der = key.to_pkcs8_der().map_err(|_| KeyDecodeError::Pkcs8)?;
-    let envelope = Envelope::seal(der.as_bytes(), passphrase)?;
+    encode_encrypted_pkcs8(der.as_bytes(), passphrase)
+}
+
+/// The encrypted PEM file for a PKCS#8 DER key of any type (what cosign
+/// writes for the RSA, ECDSA and Ed25519 keys it imports).
+pub fn encode_encrypted_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Vec<u8>, KeyDecodeError> {
+    let envelope = Envelope::seal(der, passphrase)?;
     Ok(pem::encode(COSIGN_PRIVATE_KEY_PEM_TYPE, &envelope.to_json())?.into_bytes())
 }
 

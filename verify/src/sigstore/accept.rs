@@ -82,6 +82,69 @@ pub fn accept(
     now: SystemTime,
 ) -> Result<SigstoreSignature, SigstoreRejection> {
     let root = trust_root::prepare(req)?;
+    let signed = verify_signed_payload(root, sig, now)?;
+    let claim = &signed.claim;
+    if !signed
+        .signs_manifest(manifest)
+        .map_err(SigstoreRejection::ManifestDigest)?
+    {
+        return Err(SigstoreRejection::DigestMismatch(
+            claim.untrusted_docker_manifest_digest.clone(),
+        ));
+    }
+    if !matches_identity(
+        &req.signed_identity,
+        image.docker_reference(),
+        &claim.untrusted_docker_reference,
+    ) {
+        return Err(SigstoreRejection::IdentityNotAccepted(
+            claim.untrusted_docker_reference.clone(),
+        ));
+    }
+    Ok(signed.into_signature())
+}
+
+/// A payload whose signature verified under a trust root; its digest and
+/// identity are still claims for the caller's own rule (a policy's
+/// `signedIdentity`, or standalone-verify's exact reference).
+#[derive(Clone, Debug)]
+pub struct SignedPayload {
+    pub claim: UntrustedSigstorePayload,
+    /// The Rekor integrated time, when a SET was verified.
+    pub rekor_integrated_time: Option<i64>,
+}
+
+impl SignedPayload {
+    /// Whether the signed digest is `manifest`'s.
+    pub fn signs_manifest(
+        &self,
+        manifest: &[u8],
+    ) -> Result<bool, vouch_image::manifest_digest::DigestError> {
+        let digest = vouch_image::manifest_digest::manifest_digest(manifest)?;
+        Ok(self.claim.untrusted_docker_manifest_digest == digest)
+    }
+
+    /// The accepted signature, once the caller's digest and identity
+    /// checks have passed.
+    pub fn into_signature(self) -> SigstoreSignature {
+        let c = self.claim;
+        SigstoreSignature {
+            manifest_digest: c.untrusted_docker_manifest_digest,
+            docker_reference: c.untrusted_docker_reference,
+            creator: c.untrusted_creator,
+            timestamp: c.untrusted_timestamp,
+            rekor_integrated_time: self.rekor_integrated_time,
+        }
+    }
+}
+
+/// The cryptographic half of [`accept`]: finds the key `root` allows for
+/// `sig`, verifies the signature over the payload, and only then parses it.
+pub fn verify_signed_payload(
+    root: TrustRoot,
+    sig: &SigstoreComponents,
+    now: SystemTime,
+) -> Result<SignedPayload, SigstoreRejection> {
     let annotation = |name: &'static str| {
         sig.annotations
             .get(name)
@@ -151,28 +214,8 @@ pub fn accept(
         return Err(SigstoreRejection::Crypto(failures));
     }
 
-    let claim = UntrustedSigstorePayload::parse(payload)?;
-    let digest = vouch_image::manifest_digest::manifest_digest(manifest)
-        .map_err(SigstoreRejection::ManifestDigest)?;
-    if claim.untrusted_docker_manifest_digest != digest {
-        return Err(SigstoreRejection::DigestMismatch(
-            claim.untrusted_docker_manifest_digest,
-        ));
-    }
-    if !matches_identity(
-        &req.signed_identity,
-        image.docker_reference(),
-        &claim.untrusted_docker_reference,
-    ) {
-        return Err(SigstoreRejection::IdentityNotAccepted(
-            claim.untrusted_docker_reference,
-        ));
-    }
-    Ok(SigstoreSignature {
-        manifest_digest: claim.untrusted_docker_manifest_digest,
-        docker_reference: claim.untrusted_docker_reference,
-        creator: claim.untrusted_creator,
-        timestamp: claim.untrusted_timestamp,
+    Ok(SignedPayload {
+        claim: UntrustedSigstorePayload::parse(payload)?,
         rekor_integrated_time,
     })
 }
