@@ -322,18 +322,10 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         }
         _ => Vec::new(),
     };
-    // HAND-OFF (lead): once image::push::push takes bundle bytes (h-refs),
-    // pass `&bundles` to it below and delete this check, which keeps the
-    // bundle layouts failing closed, before any blob moves, until then.
-    anyhow::ensure!(
-        bundles.is_empty(),
-        "{dest}: --sigstore-layout {layout}: writing Sigstore bundle referrers is not wired into push yet"
-    );
-
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
-            push(&store, &image, &dest, &opts, &sigstore, &[]).await
+            push(&store, &image, &dest, &opts, &sigstore, &bundles).await
         })
         .with_context(|| format!("pushing {} to {dest}", a.source))?;
     anyhow::ensure!(
@@ -351,6 +343,9 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
             "Storing signatures: {} added to {} ({} already present)",
             att.added, att.tag, att.already_present
         ));
+    }
+    for r in &pushed.referrers {
+        p.say(format!("Storing signatures: Sigstore bundle referrer {r}"));
     }
     p.say("Writing manifest to image destination");
     if let Some(f) = &a.digestfile {
