@@ -78,6 +78,8 @@ pub enum TlogError {
     Proof(ProofError),
     #[error("tlog entry has neither inclusionPromise nor inclusionProof")]
     NoEvidence,
+    #[error("tlog entry has no inclusionPromise and its inclusionProof no checkpoint")]
+    NoCheckpoint,
 }
 
 /// What a verified entry establishes.
@@ -136,13 +138,15 @@ pub fn verify_entry(
             &proof.root_hash,
         )
         .map_err(TlogError::Proof)?;
-        merkle::verify_checkpoint(
-            &proof.checkpoint,
-            rekor_keys,
-            proof.tree_size,
-            &proof.root_hash,
-        )
-        .map_err(TlogError::Proof)?;
+        match &proof.checkpoint {
+            Some(note) => {
+                merkle::verify_checkpoint(note, rekor_keys, proof.tree_size, &proof.root_hash)
+                    .map_err(TlogError::Proof)?
+            }
+            // A root no checkpoint signs proves nothing; only a SET can vouch then.
+            None if entry.set.is_none() => return Err(TlogError::NoCheckpoint),
+            None => {}
+        }
         if !rekor_keys
             .iter()
             .any(|k| Sha256::digest(k.spki_der()).as_slice() == entry.log_id.as_slice())
