@@ -76,8 +76,14 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
         "incorrect-public-key_fail",
         Some("tlog entry body does not record this key or certificate"),
     ),
-    ("integrated-time-in-future_fail", Some("certificate")),
-    ("intoto-expired-certificate_fail", Some("certificate")),
+    (
+        "integrated-time-in-future_fail",
+        Some("veryfing leaf certificate failed: certificate has expired"),
+    ),
+    (
+        "intoto-expired-certificate_fail",
+        Some("veryfing leaf certificate failed: certificate is not yet valid"),
+    ),
     ("intoto-log-entry-mismatch_fail", Some("tlog entry body")),
     (
         "intoto-missing-inclusion-proof_fail",
@@ -85,7 +91,7 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
     ),
     (
         "intoto-set-outside-signing-cert-validity_fail",
-        Some("certificate"),
+        Some("veryfing leaf certificate failed: certificate has expired"),
     ),
     ("intoto-with-custom-trust-root", None),
     (
