@@ -373,14 +373,14 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
     let k = keys();
     let b = blob(&make(&k, Spec::default()));
     let other = policy(&key(), Some(&k.rekor), REPO);
-    let got = eval(&other, TAGGED, &[b.clone()]).unwrap_err();
+    let got = eval(&other, TAGGED, std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.contains("no trusted public key accepted the bundle: key 1: cryptographic")
             || got.contains("no trusted public key accepted the bundle: key 1: invalid signature"),
         "{got}"
     );
     let other_log = policy(&k.signer, Some(&key()), REPO);
-    let got = eval(&other_log, TAGGED, &[b.clone()]).unwrap_err();
+    let got = eval(&other_log, TAGGED, std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.contains(
             "no tlog entry vouches for the signature: signed entry timestamp is not signed"
@@ -388,7 +388,7 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
         "{got}"
     );
     let p = policy(&k.signer, Some(&k.rekor), REPO);
-    let got = eval(&p, "example.com/other/app:v1", &[b.clone()]).unwrap_err();
+    let got = eval(&p, "example.com/other/app:v1", std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.ends_with(&format!("Signature for identity {NAME:?} is not accepted")),
         "{got}"
@@ -399,7 +399,7 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
         Some(&k.rekor),
         r#"{"type":"matchRepoDigestOrExact"}"#,
     );
-    assert!(eval(&exact, TAGGED, &[b.clone()]).is_err());
+    assert!(eval(&exact, TAGGED, std::slice::from_ref(&b)).is_err());
     let by_digest = format!("{NAME}@sha256:{}", manifest_hex());
     assert!(eval(&exact, &by_digest, &[b]).is_err());
     // A tagged identity is the exact match it asks for.
@@ -410,7 +410,7 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
             ..Spec::default()
         },
     ));
-    assert_eq!(eval(&exact, TAGGED, &[tagged.clone()]), Ok(()));
+    assert_eq!(eval(&exact, TAGGED, std::slice::from_ref(&tagged)), Ok(()));
     assert_eq!(eval(&exact, &by_digest, &[tagged]), Ok(()));
 }
 

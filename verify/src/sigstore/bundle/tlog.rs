@@ -21,6 +21,7 @@
 //! * `intoto` 0.0.2 — `spec.content.envelope.payloadType` and
 //!   `signatures[]` of `{sig, publicKey}`, where `sig` is base64 of the
 //!   base64 signature text, `spec.content.payloadHash`.
+//!
 //! Rekor v2 kinds (0.0.2 hashedrekord/dsse, tile checkpoints, no SET) are
 //! refused: they need RFC 3161 timestamps, which nothing here verifies.
 
