@@ -123,7 +123,8 @@ pub struct InclusionProof {
     pub root_hash: Vec<u8>,
     pub tree_size: i64,
     pub hashes: Vec<Vec<u8>>,
-    pub checkpoint: String,
+    /// Absent in some v0.1/v0.2 bundles; then the proof's root is signed by nothing.
+    pub checkpoint: Option<String>,
 }
 
 /// Parses `bytes` (capped first) into a [`Bundle`].
@@ -204,10 +205,7 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, ParseError> {
                     root_hash: p.root_hash.0,
                     tree_size: p.tree_size.0,
                     hashes: p.hashes.into_iter().map(|h| h.0).collect(),
-                    checkpoint: p
-                        .checkpoint
-                        .ok_or_else(|| entry_err("inclusionProof.checkpoint", "missing".into()))?
-                        .envelope,
+                    checkpoint: p.checkpoint.map(|c| c.envelope),
                 })
             }
         };

@@ -75,6 +75,9 @@ impl Default for Spec {
     }
 }
 
+/// Bundles from v0.2 on must carry an inclusion proof; a SET-only one is v0.1.
+const V01: &str = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+
 fn make(keys: &Keys, spec: Spec) -> Value {
     let mut subject = json!({"digest": {"sha256": spec.subject_digest}});
     if let Some(name) = spec.subject_name {
@@ -135,9 +138,19 @@ fn make(keys: &Keys, spec: Spec) -> Value {
             "checkpoint": {"envelope": format!("{text}\n\u{2014} vouch.test {}\n", STANDARD.encode(sig))},
         });
     }
+    let media_type = if !spec.proof && spec.media_type.contains("v0.3") {
+        V01
+    } else {
+        spec.media_type
+    };
+    let entries = if spec.set || spec.proof {
+        vec![entry]
+    } else {
+        Vec::new()
+    };
     json!({
-        "mediaType": spec.media_type,
-        "verificationMaterial": {"publicKey": {"hint": "anything"}, "tlogEntries": [entry]},
+        "mediaType": media_type,
+        "verificationMaterial": {"publicKey": {"hint": "anything"}, "tlogEntries": entries},
         "dsseEnvelope": {
             "payload": STANDARD.encode(&payload),
             "payloadType": spec.payload_type,
@@ -360,14 +373,14 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
     let k = keys();
     let b = blob(&make(&k, Spec::default()));
     let other = policy(&key(), Some(&k.rekor), REPO);
-    let got = eval(&other, TAGGED, &[b.clone()]).unwrap_err();
+    let got = eval(&other, TAGGED, std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.contains("no trusted public key accepted the bundle: key 1: cryptographic")
             || got.contains("no trusted public key accepted the bundle: key 1: invalid signature"),
         "{got}"
     );
     let other_log = policy(&k.signer, Some(&key()), REPO);
-    let got = eval(&other_log, TAGGED, &[b.clone()]).unwrap_err();
+    let got = eval(&other_log, TAGGED, std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.contains(
             "no tlog entry vouches for the signature: signed entry timestamp is not signed"
@@ -375,7 +388,7 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
         "{got}"
     );
     let p = policy(&k.signer, Some(&k.rekor), REPO);
-    let got = eval(&p, "example.com/other/app:v1", &[b.clone()]).unwrap_err();
+    let got = eval(&p, "example.com/other/app:v1", std::slice::from_ref(&b)).unwrap_err();
     assert!(
         got.ends_with(&format!("Signature for identity {NAME:?} is not accepted")),
         "{got}"
@@ -386,9 +399,19 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
         Some(&k.rekor),
         r#"{"type":"matchRepoDigestOrExact"}"#,
     );
-    assert!(eval(&exact, TAGGED, &[b.clone()]).is_err());
+    assert!(eval(&exact, TAGGED, std::slice::from_ref(&b)).is_err());
     let by_digest = format!("{NAME}@sha256:{}", manifest_hex());
-    assert_eq!(eval(&exact, &by_digest, &[b]), Ok(()));
+    assert!(eval(&exact, &by_digest, &[b]).is_err());
+    // A tagged identity is the exact match it asks for.
+    let tagged = blob(&make(
+        &k,
+        Spec {
+            subject_name: Some(TAGGED),
+            ..Spec::default()
+        },
+    ));
+    assert_eq!(eval(&exact, TAGGED, std::slice::from_ref(&tagged)), Ok(()));
+    assert_eq!(eval(&exact, &by_digest, &[tagged]), Ok(()));
 }
 
 #[test]
@@ -451,7 +474,8 @@ fn oversized_and_malformed_bundles_are_refused_unparsed() {
     let k = keys();
     let mut b = make(&k, Spec::default());
     b["futureField"] = json!({"x": 1});
-    let v = b["verificationMaterial"].take();
-    b["verification_material"] = v;
+    let obj = b.as_object_mut().unwrap();
+    let v = obj.remove("verificationMaterial").unwrap();
+    obj.insert("verification_material".into(), v);
     assert!(super::parse(&serde_json::to_vec(&b).unwrap()).is_ok());
 }

@@ -21,6 +21,7 @@
 //! * `intoto` 0.0.2 — `spec.content.envelope.payloadType` and
 //!   `signatures[]` of `{sig, publicKey}`, where `sig` is base64 of the
 //!   base64 signature text, `spec.content.payloadHash`.
+//!
 //! Rekor v2 kinds (0.0.2 hashedrekord/dsse, tile checkpoints, no SET) are
 //! refused: they need RFC 3161 timestamps, which nothing here verifies.
 
@@ -78,6 +79,8 @@ pub enum TlogError {
     Proof(ProofError),
     #[error("tlog entry has neither inclusionPromise nor inclusionProof")]
     NoEvidence,
+    #[error("tlog entry has no inclusionPromise and its inclusionProof no checkpoint")]
+    NoCheckpoint,
 }
 
 /// What a verified entry establishes.
@@ -136,13 +139,15 @@ pub fn verify_entry(
             &proof.root_hash,
         )
         .map_err(TlogError::Proof)?;
-        merkle::verify_checkpoint(
-            &proof.checkpoint,
-            rekor_keys,
-            proof.tree_size,
-            &proof.root_hash,
-        )
-        .map_err(TlogError::Proof)?;
+        match &proof.checkpoint {
+            Some(note) => {
+                merkle::verify_checkpoint(note, rekor_keys, proof.tree_size, &proof.root_hash)
+                    .map_err(TlogError::Proof)?
+            }
+            // A root no checkpoint signs proves nothing; only a SET can vouch then.
+            None if entry.set.is_none() => return Err(TlogError::NoCheckpoint),
+            None => {}
+        }
         if !rekor_keys
             .iter()
             .any(|k| Sha256::digest(k.spki_der()).as_slice() == entry.log_id.as_slice())
