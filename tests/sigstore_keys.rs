@@ -354,21 +354,10 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
 
     // The envelope JSON inside the PEM, to damage field by field.
     let text = String::from_utf8(good.clone()).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::STANDARD;
-    let envelope: serde_json::Value =
-        serde_json::from_slice(&engine.decode(&b64).unwrap()).unwrap();
-    let repack = |v: &serde_json::Value| -> Vec<u8> {
-        let body = engine.encode(v.to_string());
-        let mut pem = String::from("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n");
-        for chunk in body.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(chunk).unwrap());
-            pem.push('\n');
-        }
-        pem.push_str("-----END ENCRYPTED COSIGN PRIVATE KEY-----\n");
-        pem.into_bytes()
-    };
+    let envelope = common::sigstore_key_envelope(&text);
+    let repack = common::sigstore_key_pem;
     let mut wrong_kdf = envelope.clone();
     wrong_kdf["kdf"]["name"] = "pbkdf2".into();
     let mut truncated = envelope.clone();

@@ -779,24 +779,15 @@ fn bad_sigstore_key_files_fail_the_push_before_anything_is_pushed() {
     let pass = w.pass();
 
     // The key with one ciphertext byte flipped, PEM and envelope intact.
-    let text = std::fs::read_to_string(&private).unwrap();
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::STANDARD;
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let mut envelope: serde_json::Value =
-        serde_json::from_slice(&engine.decode(&b64).unwrap()).unwrap();
+    let mut envelope = common::sigstore_key_envelope(&std::fs::read_to_string(&private).unwrap());
     let mut ct = engine
         .decode(envelope["ciphertext"].as_str().unwrap())
         .unwrap();
     ct[0] ^= 1;
     envelope["ciphertext"] = engine.encode(&ct).into();
-    let body = engine.encode(envelope.to_string());
-    let mut corrupt = String::from("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        corrupt.push_str(std::str::from_utf8(chunk).unwrap());
-        corrupt.push('\n');
-    }
-    corrupt.push_str("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+    let corrupt = common::sigstore_key_pem(&envelope);
 
     let cases: [(&str, Option<Vec<u8>>, &str); 4] = [
         ("missing.private", None, "reading private key from"),
@@ -812,7 +803,7 @@ fn bad_sigstore_key_files_fail_the_push_before_anything_is_pushed() {
         ),
         (
             "corrupt.private",
-            Some(corrupt.into_bytes()),
+            Some(corrupt),
             "encrypted: decryption failed",
         ),
     ];

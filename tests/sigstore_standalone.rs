@@ -73,6 +73,16 @@ impl Bench {
     }
 }
 
+/// A bench with key `k` and its signature `sig` of `manifest.json` for
+/// [`REF`]: (bench, public key, signature, manifest) paths.
+fn signed() -> (Bench, String, String, String) {
+    let b = Bench::new();
+    let public = b.key("k");
+    let sig = b.sign("k", "manifest.json", REF, "sig");
+    let manifest = b.s("manifest.json");
+    (b, public, sig, manifest)
+}
+
 fn verify_args<'a>(key: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec!["standalone-verify", "--sigstore-public-key", key];
     a.extend_from_slice(rest);
@@ -81,10 +91,7 @@ fn verify_args<'a>(key: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn a_signature_verifies_with_its_key_and_prints_digest_and_identity() {
-    let b = Bench::new();
-    let public = b.key("k");
-    let sig = b.sign("k", "manifest.json", REF, "sig");
-    let manifest = b.s("manifest.json");
+    let (b, public, sig, manifest) = signed();
     let out = b.v.ok(&verify_args(&public, &[&manifest, REF, &sig]));
     assert_eq!(
         out,
@@ -136,11 +143,8 @@ fn cosigns_own_signature_verifies_with_its_key_only() {
 
 #[test]
 fn rejections_exit_1_with_one_line() {
-    let b = Bench::new();
-    let public = b.key("k");
+    let (b, public, sig, manifest) = signed();
     let other = b.key("other");
-    let sig = b.sign("k", "manifest.json", REF, "sig");
-    let manifest = b.s("manifest.json");
     let err = b.v.fails(1, &verify_args(&other, &[&manifest, REF, &sig]));
     assert_eq!(
         err.trim_end(),
@@ -179,10 +183,7 @@ fn rejections_exit_1_with_one_line() {
 
 #[test]
 fn broken_inputs_exit_2_naming_the_file() {
-    let b = Bench::new();
-    let public = b.key("k");
-    let sig = b.sign("k", "manifest.json", REF, "sig");
-    let manifest = b.s("manifest.json");
+    let (b, public, sig, manifest) = signed();
     std::fs::write(b.path("truncated"), b"\0sigstore-json\n{\"mimeType\":").unwrap();
     let err = b.v.fails(
         2,

@@ -62,7 +62,8 @@ pub struct StandaloneVerifyArgs {
     pub sigstore_public_key: Vec<PathBuf>,
     /// Verify every line `MANIFEST DOCKER-REFERENCE SIGNATURE` of this file
     /// (blank lines and `#` comments skipped) against one loaded keyring;
-    /// the only positional argument is then KEY-FINGERPRINTS.
+    /// the only positional argument is then KEY-FINGERPRINTS (none with
+    /// --sigstore-public-key).
     #[arg(long)]
     pub batch: Option<PathBuf>,
     /// MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE; fingerprints

@@ -1144,3 +1144,26 @@ impl Drop for SystemPolicy {
         }
     }
 }
+
+/// The envelope JSON inside an encrypted sigstore private key PEM, to damage.
+pub fn sigstore_key_envelope(pem: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// `envelope` packed back into an `ENCRYPTED COSIGN PRIVATE KEY` PEM.
+pub fn sigstore_key_pem(envelope: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(envelope.to_string());
+    let mut pem = String::from("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END ENCRYPTED COSIGN PRIVATE KEY-----\n");
+    pem.into_bytes()
+}

@@ -193,9 +193,10 @@ mod tests {
             PKey::from_ec_key(p384).unwrap(),
             PKey::generate_ed25519().unwrap(),
         ];
-        for key in &keys {
-            let public = PublicKey::from_pem(&key.public_key_to_pem().unwrap()).unwrap();
-            let evidence = signed_with(key);
+        let cosign = key("cosign.pub");
+        for private in &keys {
+            let public = PublicKey::from_pem(&private.public_key_to_pem().unwrap()).unwrap();
+            let evidence = signed_with(private);
             let run = |k: &[PublicKey]| {
                 verify_sigstore_standalone(
                     &manifest,
@@ -205,12 +206,16 @@ mod tests {
                     test_now(),
                 )
             };
-            run(std::slice::from_ref(&public)).unwrap_or_else(|e| panic!("{:?}: {e}", key.id()));
+            run(std::slice::from_ref(&public))
+                .unwrap_or_else(|e| panic!("{:?}: {e}", private.id()));
             // Another key of any type is refused.
             assert!(
-                matches!(run(&[key("cosign.pub")]), Err(StandaloneError::Sigstore(_))),
+                matches!(
+                    run(std::slice::from_ref(&cosign)),
+                    Err(StandaloneError::Sigstore(_))
+                ),
                 "{:?}",
-                key.id()
+                private.id()
             );
         }
     }
