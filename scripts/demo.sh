@@ -88,11 +88,11 @@ sed "s|$work/you.gpg|$work/mallory.gpg|" "$work/policy.json" >"$work/wrong.json"
   --signature-policy "$work/wrong.json" "$reg/httpd" && exit 1 || echo "(refused, exit code $?)"
 show "$vouch" policy-lint --registries.d "$work/registries.d" "$work/policy.json" || true
 
-say "4b. Sign with a sigstore key: the signature goes into the registry (.sig attachment)"
+say "4b. Sign with a sigstore key: into the registry, as a .sig attachment (podman) and a bundle referrer (cosign 3)"
 echo "demo sigstore passphrase" >"$work/sigstore.pass"
 v generate-sigstore-key --output-prefix "$work/cosign" --passphrase-file "$work/sigstore.pass"
 v --registries.d "$work/registries.d" push --tls-verify=false \
-  --sign-by-sigstore-private-key "$work/cosign.private" --sign-passphrase-file "$work/sigstore.pass" \
+  --sign-by-sigstore-private-key "$work/cosign.private" --sign-passphrase-file "$work/sigstore.pass" --sigstore-layout both \
   "$reg/httpd" "$reg/httpd-sigstore"
 show curl -fsS "http://$reg/v2/httpd-sigstore/tags/list"
 echo

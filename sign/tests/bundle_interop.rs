@@ -98,7 +98,7 @@ fn edit(bundle: &[u8], f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
 fn sigstore_js_verifies_vouch_bundles() {
     let Some(case) = Case::new() else { return };
     let key = key();
-    let bundle = sign_image_bundle(&key, DIGEST, &BTreeMap::new()).unwrap();
+    let bundle = sign_image_bundle(&key, DIGEST, None, &BTreeMap::new()).unwrap();
     let out = case.verify(&bundle, &key, DIGEST);
     assert!(
         out.status.success(),
@@ -110,7 +110,17 @@ fn sigstore_js_verifies_vouch_bundles() {
 
     // With cosign's -a annotations on the subject too.
     let annotations = BTreeMap::from([("org.example/built-by".to_string(), "ci".to_string())]);
-    let bundle = sign_image_bundle(&key, DIGEST, &annotations).unwrap();
+    let bundle = sign_image_bundle(&key, DIGEST, None, &annotations).unwrap();
+    assert!(case.verify(&bundle, &key, DIGEST).status.success());
+
+    // With vouch's subject name (the signed docker reference).
+    let bundle = sign_image_bundle(
+        &key,
+        DIGEST,
+        Some("registry.example.com/ns/app:1"),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     assert!(case.verify(&bundle, &key, DIGEST).status.success());
 }
 
@@ -118,7 +128,7 @@ fn sigstore_js_verifies_vouch_bundles() {
 fn sigstore_js_refuses_another_key() {
     let Some(case) = Case::new() else { return };
     let (signer, other) = (key(), key());
-    let bundle = sign_image_bundle(&signer, DIGEST, &BTreeMap::new()).unwrap();
+    let bundle = sign_image_bundle(&signer, DIGEST, None, &BTreeMap::new()).unwrap();
     // The hint names the signer, so their key lookup fails first...
     assert_refused(&case.verify(&bundle, &other, DIGEST), "key not found");
     // ...and with the hint pointed at the other key, their signature check does.
@@ -137,7 +147,7 @@ fn sigstore_js_refuses_another_key() {
 fn sigstore_js_refuses_a_tampered_payload() {
     let Some(case) = Case::new() else { return };
     let key = key();
-    let bundle = sign_image_bundle(&key, DIGEST, &BTreeMap::new()).unwrap();
+    let bundle = sign_image_bundle(&key, DIGEST, None, &BTreeMap::new()).unwrap();
     // The statement of another image, under the original signature.
     let tampered = edit(&bundle, |v| {
         let payload = STANDARD
@@ -166,7 +176,7 @@ fn sigstore_js_refuses_a_tampered_payload() {
 fn harness_refuses_a_bundle_for_another_digest() {
     let Some(case) = Case::new() else { return };
     let key = key();
-    let bundle = sign_image_bundle(&key, OTHER_DIGEST, &BTreeMap::new()).unwrap();
+    let bundle = sign_image_bundle(&key, OTHER_DIGEST, None, &BTreeMap::new()).unwrap();
     assert_refused(
         &case.verify(&bundle, &key, DIGEST),
         &format!("statement subject does not name {DIGEST}"),

@@ -312,13 +312,15 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         _ => Vec::new(),
     };
     // cosign 3's layout: the bundle JSON, the one layer of a referrer
-    // artifact whose subject is the manifest (no identity is signed: cosign
-    // names only the digest).
+    // artifact whose subject is the manifest, named with the identity so
+    // signedIdentity rules can check it (cosign names only the digest).
     let bundles: Vec<Vec<u8>> = match &sigstore_key {
         Some(k) if layout.bundle() => {
             p.say("Creating signature: Signing image using a Sigstore bundle");
-            vec![sign_image_bundle(k, &digest.to_string(), &BTreeMap::new())
-                .with_context(|| format!("signing {dest}"))?]
+            vec![
+                sign_image_bundle(k, &digest.to_string(), Some(&identity), &BTreeMap::new())
+                    .with_context(|| format!("signing {dest}"))?,
+            ]
         }
         _ => Vec::new(),
     };

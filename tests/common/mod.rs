@@ -1167,3 +1167,58 @@ pub fn sigstore_key_pem(envelope: &serde_json::Value) -> Vec<u8> {
     pem.push_str("-----END ENCRYPTED COSIGN PRIVATE KEY-----\n");
     pem.into_bytes()
 }
+
+/// A raw HTTP/1.0 GET against the registry: status and body.
+pub fn http_get_with(port: u16, path: &str, accept: Option<&str>) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n{accept}\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    (status, resp[split + 4..].to_vec())
+}
+
+/// The sigstore-js harness (tests/interop/sigstore-js, installed by
+/// scripts/install-sigstore-js.sh), or why it cannot run here.
+pub fn sigstore_js() -> Result<PathBuf, String> {
+    let dir = repo_root().join("tests/interop/sigstore-js");
+    if !dir
+        .join("node_modules/@sigstore/verify/package.json")
+        .is_file()
+    {
+        return Err(format!(
+            "sigstore-js is not installed in {} (run scripts/install-sigstore-js.sh)",
+            dir.display()
+        ));
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(dir.join("verify-bundle.js")),
+        _ => Err("node is not installed".into()),
+    }
+}
+
+/// The sigstore-js harness, or skip the test (recorded; fatal in CI).
+#[macro_export]
+macro_rules! require_sigstore_js {
+    () => {
+        match common::sigstore_js() {
+            Ok(p) => p,
+            Err(why) => {
+                common::skip::skip(&why);
+                return;
+            }
+        }
+    };
+}

@@ -21,6 +21,12 @@
 //!   protojson writes set messages). `predicateType` is
 //!   `https://sigstore.dev/cosign/sign/v1` (pkg/types/predicate.go) and the
 //!   predicate an empty Struct, `{}`.
+//! - vouch departs from cosign in one field: given an identity, it writes
+//!   it as the subject's in-toto `name`, so the docker reference is signed
+//!   and `signedIdentity` rules have something to compare, as they do for
+//!   `.sig` payloads. cosign and sigstore-js ignore the field (in-toto
+//!   defines it; verifiers match subjects by digest), and without an
+//!   identity the statement is cosign's byte for byte.
 //! - The signature is over the DSSE pre-authentication encoding
 //!   (sigstore-go pkg/sign/content.go), ECDSA P-256 SHA-256, ASN.1 DER
 //!   (cosign's default for an ECDSA key); the envelope's signature has no
@@ -46,8 +52,6 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::Signature;
 use p256::pkcs8::EncodePublicKey as _;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -74,6 +78,8 @@ pub enum BundleSignError {
     },
     #[error("encoding the public key hint")]
     PublicKey,
+    #[error("signing the bundle")]
+    Sign(#[source] super::SigstoreSignError),
     #[error("encoding the bundle JSON")]
     Json(#[source] serde_json::Error),
 }
@@ -90,6 +96,8 @@ struct Statement<'a> {
 
 #[derive(Serialize)]
 struct Subject<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
     digest: BTreeMap<&'a str, &'a str>,
     annotations: &'a BTreeMap<String, String>,
 }
@@ -130,6 +138,7 @@ struct EnvelopeSignature {
 /// ("sha256:…"), with cosign's `-a` `annotations` on the subject.
 pub fn image_statement(
     manifest_digest: &str,
+    name: Option<&str>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, BundleSignError> {
     let digest_err = |source| BundleSignError::Digest {
@@ -144,6 +153,7 @@ pub fn image_statement(
     let statement = Statement {
         type_: IN_TOTO_STATEMENT_V1,
         subject: [Subject {
+            name,
             digest: BTreeMap::from([(algorithm, hex)]),
             annotations,
         }],
@@ -173,7 +183,11 @@ pub fn public_key_hint(key: &p256::PublicKey) -> Result<String, BundleSignError>
     let der = key
         .to_public_key_der()
         .map_err(|_| BundleSignError::PublicKey)?;
-    Ok(STANDARD.encode(Sha256::digest(der.as_bytes())))
+    Ok(spki_hint(der.as_bytes()))
+}
+
+fn spki_hint(der: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(der))
 }
 
 /// The bundle JSON cosign 3 writes for `key` signing the image
@@ -183,11 +197,17 @@ pub fn public_key_hint(key: &p256::PublicKey) -> Result<String, BundleSignError>
 pub fn sign_image_bundle(
     key: &SigstoreSigningKey,
     manifest_digest: &str,
+    name: Option<&str>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, BundleSignError> {
-    let statement = image_statement(manifest_digest, annotations)?;
-    let signature: Signature = key.key.sign(&dsse_pae(IN_TOTO_PAYLOAD_TYPE, &statement));
-    let hint = public_key_hint(&p256::PublicKey::from(key.key.verifying_key()))?;
+    let statement = image_statement(manifest_digest, name, annotations)?;
+    let signature = key
+        .sign_bytes(&dsse_pae(IN_TOTO_PAYLOAD_TYPE, &statement))
+        .map_err(BundleSignError::Sign)?;
+    let hint = key
+        .public_key_der()
+        .map(|der| spki_hint(&der))
+        .map_err(|_| BundleSignError::PublicKey)?;
     let bundle = Bundle {
         media_type: BUNDLE_V03_MEDIA_TYPE,
         verification_material: VerificationMaterial {
@@ -197,7 +217,7 @@ pub fn sign_image_bundle(
             payload: STANDARD.encode(&statement),
             payload_type: IN_TOTO_PAYLOAD_TYPE,
             signatures: [EnvelopeSignature {
-                sig: STANDARD.encode(signature.to_der().as_bytes()),
+                sig: STANDARD.encode(&signature),
             }],
         },
     };
@@ -207,7 +227,7 @@ pub fn sign_image_bundle(
 #[cfg(test)]
 mod tests {
     use p256::ecdsa::signature::Verifier as _;
-    use p256::ecdsa::VerifyingKey;
+    use p256::ecdsa::{Signature, VerifyingKey};
 
     use super::*;
     use crate::sigstore::public_key_from_pem;
@@ -221,7 +241,7 @@ mod tests {
 
     #[test]
     fn statement_is_cosigns() {
-        let got = image_statement(DIGEST, &BTreeMap::new()).unwrap();
+        let got = image_statement(DIGEST, None, &BTreeMap::new()).unwrap();
         let want = format!(
             r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{HEX}"}},"annotations":{{}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{{}}}}"#
         );
@@ -231,7 +251,7 @@ mod tests {
             ("z".to_string(), "last".to_string()),
             ("a".to_string(), "first".to_string()),
         ]);
-        let got = image_statement(DIGEST, &annotations).unwrap();
+        let got = image_statement(DIGEST, None, &annotations).unwrap();
         assert!(
             String::from_utf8(got)
                 .unwrap()
@@ -243,12 +263,12 @@ mod tests {
     #[test]
     fn refuses_bad_digests() {
         for bad in ["", "sha256:", "sha256:abc", "0123", "md5:0123"] {
-            let err = image_statement(bad, &BTreeMap::new()).unwrap_err();
+            let err = image_statement(bad, None, &BTreeMap::new()).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!("invalid manifest digest {bad:?} to sign")
             );
-            let err = sign_image_bundle(&key(), bad, &BTreeMap::new()).unwrap_err();
+            let err = sign_image_bundle(&key(), bad, None, &BTreeMap::new()).unwrap_err();
             assert!(matches!(err, BundleSignError::Digest { .. }), "{err}");
         }
     }
@@ -276,7 +296,7 @@ mod tests {
     #[test]
     fn bundle_has_cosigns_shape_and_a_good_signature() {
         let key = key();
-        let bytes = sign_image_bundle(&key, DIGEST, &BTreeMap::new()).unwrap();
+        let bytes = sign_image_bundle(&key, DIGEST, None, &BTreeMap::new()).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let sig = value["dsseEnvelope"]["signatures"][0]["sig"]
@@ -285,7 +305,7 @@ mod tests {
             .to_string();
         let public = public_key_from_pem(key.public_key_pem().unwrap().as_bytes()).unwrap();
         let hint = public_key_hint(&public).unwrap();
-        let statement = image_statement(DIGEST, &BTreeMap::new()).unwrap();
+        let statement = image_statement(DIGEST, None, &BTreeMap::new()).unwrap();
         let want = format!(
             r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{{"publicKey":{{"hint":"{hint}"}}}},"dsseEnvelope":{{"payload":"{}","payloadType":"application/vnd.in-toto+json","signatures":[{{"sig":"{sig}"}}]}}}}"#,
             STANDARD.encode(&statement)

@@ -207,6 +207,32 @@ impl SigstoreSigningKey {
         }
     }
 
+    /// The raw signature over `message` as sigstore encodes it (DER ECDSA,
+    /// PKCS#1 v1.5 RSA, or Ed25519): what a `.sig` annotation and a DSSE
+    /// envelope both carry, base64-encoded.
+    pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, SigstoreSignError> {
+        Ok(match &self.key {
+            KeyKind::P256(k) => {
+                let signature: Signature = k.sign(message);
+                signature.to_der().as_bytes().to_vec()
+            }
+            KeyKind::OpenSsl(k) => openssl_sign(k, message).map_err(SigstoreSignError::Crypto)?,
+        })
+    }
+
+    /// The public key's SubjectPublicKeyInfo DER (what cosign hashes into
+    /// a bundle's key hint).
+    pub fn public_key_der(&self) -> Result<Vec<u8>, PublicKeyError> {
+        use p256::pkcs8::EncodePublicKey as _;
+        match &self.key {
+            KeyKind::P256(k) => p256::PublicKey::from(k.verifying_key())
+                .to_public_key_der()
+                .map(|d| d.as_bytes().to_vec())
+                .map_err(|_| PublicKeyError::Spki),
+            KeyKind::OpenSsl(k) => k.public_key_to_der().map_err(|_| PublicKeyError::Spki),
+        }
+    }
+
     /// One signature over `manifest_digest` ("sha256:…") for `docker_reference` (a full docker reference string)
     ///
     /// The reference must be canonical (`docker.io/library/busybox:latest`,
@@ -238,13 +264,7 @@ impl SigstoreSigningKey {
 
     /// Signs prepared payload bytes (they are signed exactly as given).
     pub fn sign_payload(&self, payload: Vec<u8>) -> Result<SigstoreComponents, SigstoreSignError> {
-        let der = match &self.key {
-            KeyKind::P256(k) => {
-                let signature: Signature = k.sign(&payload);
-                signature.to_der().as_bytes().to_vec()
-            }
-            KeyKind::OpenSsl(k) => openssl_sign(k, &payload).map_err(SigstoreSignError::Crypto)?,
-        };
+        let der = self.sign_bytes(&payload)?;
         let annotations =
             BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), STANDARD.encode(der))]);
         Ok(SigstoreComponents {

@@ -14,18 +14,22 @@
 //! no answer yet: container-libs PR #1153 (open) stalled on exactly this —
 //! its maintainers keep signed digest and signed identity as separate policy
 //! requirements, and cosign deprecated `--sign-container-identity` for
-//! referrers. vouch therefore fails closed: the identity checked against
-//! `signedIdentity` is the subject's `name` (a docker reference, as vouch's
-//! signer writes it); an unnamed subject is refused with that reason, under
-//! every `signedIdentity`. A `messageSignature` bundle signs a bare digest
-//! with no statement and is refused for images.
+//! referrers. vouch therefore checks the subject's `name` (a docker
+//! reference, as vouch's signer writes it) against `signedIdentity`, and
+//! accepts an unnamed subject — every bundle cosign 3 makes — in one case
+//! only: the image is pulled by that very digest under the default
+//! `matchRepoDigestOrExact`, whose rule for a digest reference is that the
+//! digest is what must match. Pulled by tag, or under any other rule, the
+//! unnamed subject is refused with that reason: a tag is a name, and nothing
+//! signed names it. A `messageSignature` bundle signs a bare digest with no
+//! statement and is refused for images.
 
 use std::time::SystemTime;
 
 use super::dsse::{self, StatementError};
 use super::model;
 use super::verify::{verify_material, BundleError};
-use crate::policy::{matches_identity, PolicyImage, SigstoreSigned};
+use crate::policy::{matches_identity, IdentityRule, PolicyImage, SigstoreSigned};
 use crate::sigstore::trust_root::{self, TrustRoot};
 use crate::sigstore::SigstoreSignature;
 
@@ -68,7 +72,16 @@ pub fn accept_with_root(
     let hex_digest = digest.strip_prefix("sha256:").unwrap_or(&digest);
     let subject = statement.subject_for(hex_digest)?;
     if subject.name.is_empty() {
-        return Err(BundleError::UnnamedSubject(digest.clone()));
+        if !digest_is_the_identity(req, image, &digest) {
+            return Err(BundleError::UnnamedSubject(digest.clone()));
+        }
+        return Ok(SigstoreSignature {
+            docker_reference: String::new(),
+            manifest_digest: digest,
+            creator: None,
+            timestamp: None,
+            rekor_integrated_time: verified.rekor_integrated_time,
+        });
     }
     if !matches_identity(
         &req.signed_identity,
@@ -84,4 +97,11 @@ pub fn accept_with_root(
         timestamp: None,
         rekor_integrated_time: verified.rekor_integrated_time,
     })
+}
+
+/// Whether `image` is `digest` by reference under `matchRepoDigestOrExact`,
+/// so a signature over the digest alone says all the rule asks.
+fn digest_is_the_identity(req: &SigstoreSigned, image: &PolicyImage, digest: &str) -> bool {
+    matches!(req.signed_identity, IdentityRule::MatchRepoDigestOrExact)
+        && image.docker_reference().and_then(|r| r.digest()) == Some(digest)
 }

@@ -415,6 +415,40 @@ fn the_signer_and_identity_are_held_to_the_requirement() {
 }
 
 #[test]
+fn an_unnamed_subject_is_accepted_only_by_digest_under_the_default_rule() {
+    // cosign 3 names no image: the digest alone is signed.
+    let k = keys();
+    let unnamed = make(
+        &k,
+        Spec {
+            subject_name: None,
+            ..Spec::default()
+        },
+    );
+    let by_digest = format!("{NAME}@sha256:{}", manifest_hex());
+    let default_rule = policy(
+        &k.signer,
+        Some(&k.rekor),
+        r#"{"type":"matchRepoDigestOrExact"}"#,
+    );
+    assert_eq!(eval(&default_rule, &by_digest, &[blob(&unnamed)]), Ok(()));
+    let got = eval(&default_rule, TAGGED, &[blob(&unnamed)]).unwrap_err();
+    assert!(
+        got.contains("has no name: the bundle signs the digest only"),
+        "{got}"
+    );
+    let exact = policy(&k.signer, Some(&k.rekor), r#"{"type":"matchExact"}"#);
+    assert!(eval(&exact, &by_digest, &[blob(&unnamed)]).is_err());
+    // Still the trusted key's signature, and still this digest.
+    let other = policy(
+        &key(),
+        Some(&k.rekor),
+        r#"{"type":"matchRepoDigestOrExact"}"#,
+    );
+    assert!(eval(&other, &by_digest, &[blob(&unnamed)]).is_err());
+}
+
+#[test]
 fn either_kind_may_satisfy_and_every_reason_is_labelled() {
     let k = keys();
     let p = policy(&k.signer, Some(&k.rekor), REPO);

@@ -58,7 +58,7 @@ pub enum BundleError {
     Statement(#[from] StatementError),
     #[error("a messageSignature bundle signs a bare digest with no statement naming the image; only DSSE bundles are accepted for images")]
     MessageForImage,
-    #[error("in-toto statement subject for {0} has no name: the bundle signs the digest only, and signedIdentity needs a signed identity")]
+    #[error("in-toto statement subject for {0} has no name: the bundle signs the digest only, which satisfies signedIdentity only for an image pulled by that digest under matchRepoDigestOrExact")]
     UnnamedSubject(String),
     #[error("Signature for identity {0:?} is not accepted")]
     IdentityNotAccepted(String),
