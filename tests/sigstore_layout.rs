@@ -77,6 +77,26 @@ impl World {
             .unwrap()
     }
 
+    /// A successful push with `--sigstore-layout layout`; the manifest digest.
+    fn push_layout(&self, regd: &Path, layout: &str) -> String {
+        let digestfile = self.tmp.path().join("digest");
+        let out = self.push(
+            regd,
+            &[
+                "--sigstore-layout",
+                layout,
+                "--digestfile",
+                digestfile.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&digestfile).unwrap()
+    }
+
     /// The registry's tags for `app` (empty when the repository is unknown).
     fn tags(&self) -> Vec<String> {
         let resp = common::http_get(self.reg.port, "/v2/app/tags/list");
@@ -206,22 +226,7 @@ fn bundle_layout_is_verified_by_sigstore_js_and_gates_vouch_pull() {
     let harness = require_sigstore_js!();
     let w = World::new();
     let regd = w.regd("");
-    let digestfile = w.tmp.path().join("digest");
-    let out = w.push(
-        &regd,
-        &[
-            "--sigstore-layout",
-            "bundle",
-            "--digestfile",
-            digestfile.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let digest = std::fs::read_to_string(&digestfile).unwrap();
+    let digest = w.push_layout(&regd, "bundle");
     let tags = w.tags();
     assert!(tags.contains(&"1".to_string()), "{tags:?}");
     assert!(
@@ -279,22 +284,7 @@ fn both_layouts_serve_skopeo_and_the_bundle_reader() {
     let skopeo = require_skopeo_sigstore!();
     let w = World::new();
     let regd = w.regd("");
-    let digestfile = w.tmp.path().join("digest");
-    let out = w.push(
-        &regd,
-        &[
-            "--sigstore-layout",
-            "both",
-            "--digestfile",
-            digestfile.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let digest = std::fs::read_to_string(&digestfile).unwrap();
+    let digest = w.push_layout(&regd, "both");
     assert!(w.tags().iter().any(|t| t.ends_with(".sig")));
     assert_eq!(referrer_bundles(&w, &digest).len(), 1);
     let public = w.tmp.path().join("k.pub");

@@ -20,26 +20,12 @@ const DIGEST: &str = "sha256:3b8b2f6d2c8a1e4f5a6b7c8d9e0f112233445566778899aabbc
 const OTHER_DIGEST: &str =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-fn harness_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/sigstore-js")
-}
+#[path = "../../tests/common/sigstore_js.rs"]
+mod sigstore_js;
 
 /// The harness, or why it cannot run here.
 fn harness() -> Result<PathBuf, String> {
-    let dir = harness_dir();
-    if !dir
-        .join("node_modules/@sigstore/verify/package.json")
-        .is_file()
-    {
-        return Err(format!(
-            "sigstore-js is not installed in {} (run scripts/install-sigstore-js.sh)",
-            dir.display()
-        ));
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => Ok(dir.join("verify-bundle.js")),
-        _ => Err("node is not installed".into()),
-    }
+    sigstore_js::harness(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 fn key() -> SigstoreSigningKey {

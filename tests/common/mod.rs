@@ -1190,23 +1190,11 @@ pub fn http_get_with(port: u16, path: &str, accept: Option<&str>) -> (u16, Vec<u
     (status, resp[split + 4..].to_vec())
 }
 
-/// The sigstore-js harness (tests/interop/sigstore-js, installed by
-/// scripts/install-sigstore-js.sh), or why it cannot run here.
+mod sigstore_js;
+
+/// The sigstore-js harness of this checkout, or why it cannot run here.
 pub fn sigstore_js() -> Result<PathBuf, String> {
-    let dir = repo_root().join("tests/interop/sigstore-js");
-    if !dir
-        .join("node_modules/@sigstore/verify/package.json")
-        .is_file()
-    {
-        return Err(format!(
-            "sigstore-js is not installed in {} (run scripts/install-sigstore-js.sh)",
-            dir.display()
-        ));
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => Ok(dir.join("verify-bundle.js")),
-        _ => Err("node is not installed".into()),
-    }
+    sigstore_js::harness(&repo_root())
 }
 
 /// The sigstore-js harness, or skip the test (recorded; fatal in CI).
