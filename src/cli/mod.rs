@@ -6,6 +6,7 @@ mod containers;
 mod escape;
 mod image_trust;
 mod images;
+mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
 mod ps;
@@ -18,6 +19,7 @@ mod standalone;
 mod standalone_sigstore;
 mod transfer;
 mod trust;
+mod untrusted_dump;
 
 use std::process::ExitCode;
 
@@ -93,6 +95,10 @@ pub enum Command {
     SigstoreServer(sigstore_server::SigstoreServerArgs),
     /// Lint policy.json and registries.d (exit 1 on errors; see docs/policy-lint.md).
     PolicyLint(policy_lint::PolicyLintArgs),
+    /// Print the digest of a manifest file (skopeo's manifest-digest).
+    ManifestDigest(manifest_digest::ManifestDigestArgs),
+    /// Print a simple signature's claims WITHOUT verifying it (skopeo's, for debugging).
+    UntrustedSignatureDumpWithoutVerification(untrusted_dump::UntrustedDumpArgs),
 }
 
 pub use containers::monitor_main;
@@ -130,6 +136,10 @@ pub fn main() -> ExitCode {
         Command::GenerateSigstoreKey(a) => sigstore_key::run(&cli.global, a),
         Command::SigstoreServer(a) => sigstore_server::run(&cli.global, a),
         Command::PolicyLint(a) => policy_lint::run(&cli.global, a),
+        Command::ManifestDigest(a) => manifest_digest::run(&cli.global, a),
+        Command::UntrustedSignatureDumpWithoutVerification(a) => {
+            untrusted_dump::run(&cli.global, a)
+        }
     };
     match result {
         Ok(code) => code,
