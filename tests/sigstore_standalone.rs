@@ -58,18 +58,36 @@ impl Bench {
 
     /// A signature by key NAME of `manifest` for `reference`, written to `out`.
     fn sign(&self, name: &str, manifest: &str, reference: &str, out: &str) -> String {
-        self.v.ok(&[
-            "standalone-sign",
-            "--sigstore-private-key",
-            &self.s(&format!("{name}.private")),
+        self.sign_as(&[], name, manifest, reference, out)
+    }
+
+    /// [`Bench::sign`] with `extra` flags (`--sigstore-bundle`).
+    fn sign_as(
+        &self,
+        extra: &[&str],
+        name: &str,
+        manifest: &str,
+        reference: &str,
+        out: &str,
+    ) -> String {
+        let (key, pass, out_path, manifest) = (
+            self.s(&format!("{name}.private")),
+            self.s("pass"),
+            self.s(out),
+            self.s(manifest),
+        );
+        let mut args = vec!["standalone-sign", "--sigstore-private-key", &key];
+        args.extend_from_slice(extra);
+        args.extend([
             "--passphrase-file",
-            &self.s("pass"),
+            &pass,
             "-o",
-            &self.s(out),
-            &self.s(manifest),
+            &out_path,
+            &manifest,
             reference,
         ]);
-        self.s(out)
+        self.v.ok(&args);
+        out_path
     }
 }
 
@@ -311,4 +329,116 @@ fn a_batch_judges_every_line_and_exits_with_the_worst() {
         err.trim_end(),
         format!("Error: {}:1: expected 3 fields, found 2", b.s("short"))
     );
+}
+
+#[test]
+fn bundles_verify_alone_and_in_a_batch_beside_stored_signatures() {
+    let b = Bench::new();
+    let public = b.key("k");
+    let manifest = b.s("manifest.json");
+    let bundle = b.sign_as(
+        &["--sigstore-bundle"],
+        "k",
+        "manifest.json",
+        REF,
+        "bundle.json",
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        doc["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    let out = b.v.ok(&verify_args(&public, &[&manifest, REF, &bundle]));
+    assert_eq!(
+        out,
+        format!(
+            "Signature verified using a sigstore public key, digest {}, identity {REF}\n",
+            "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55"
+        )
+    );
+    let other = b.key("other");
+    let err =
+        b.v.fails(1, &verify_args(&other, &[&manifest, REF, &bundle]));
+    assert!(
+        err.starts_with(
+            "Error: Error verifying signature: no trusted public key accepted the bundle"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = b.v.fails(
+        1,
+        &verify_args(
+            &public,
+            &[&manifest, "registry.example.com/ns/app:2", &bundle],
+        ),
+    );
+    assert_eq!(
+        err.trim_end(),
+        format!("Error: Error verifying signature: Docker reference {REF:?} does not match \"registry.example.com/ns/app:2\"")
+    );
+    // Another manifest: the statement's subject is not its digest.
+    std::fs::write(b.path("other.json"), b"{\"schemaVersion\":2}").unwrap();
+    let err = b.v.fails(
+        1,
+        &verify_args(&public, &[&b.s("other.json"), REF, &bundle]),
+    );
+    assert!(
+        err.starts_with(
+            "Error: Error verifying signature: in-toto statement has no subject with sha256 digest"
+        ),
+        "{err}"
+    );
+    // Rekor keys demand a log entry, which a key-signed bundle made offline lacks.
+    let mut logged = verify_args(&public, &["--sigstore-rekor-public-key", &other]);
+    logged.extend([manifest.as_str(), REF, &bundle]);
+    let err = b.v.fails(1, &logged);
+    assert_eq!(
+        err.trim_end(),
+        "Error: Error verifying signature: no trusted public key accepted the bundle: key 1: Rekor public keys are required but the bundle has no tlog entry"
+    );
+    // An unknown bundle version is a broken input, named.
+    let mut future = doc.clone();
+    future["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.9+json".into();
+    std::fs::write(b.path("future.json"), future.to_string()).unwrap();
+    let err = b.v.fails(
+        2,
+        &verify_args(&public, &[&manifest, REF, &b.s("future.json")]),
+    );
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "Error: reading signature {}: unsupported bundle media type \"application/vnd.dev.sigstore.bundle.v0.9+json\"",
+            b.s("future.json")
+        )
+    );
+
+    // A batch mixes both kinds; each line is told apart on its own.
+    let stored = b.sign("k", "manifest.json", REF, "stored");
+    let tampered = {
+        let mut t = doc.clone();
+        t["dsseEnvelope"]["signatures"][0]["sig"] = "MEUCIQ==".into();
+        std::fs::write(b.path("tampered.json"), t.to_string()).unwrap();
+        b.s("tampered.json")
+    };
+    let list = format!(
+        "{manifest} {REF} {bundle}\n{manifest} {REF} {stored}\n{manifest} {REF} {tampered}\n"
+    );
+    std::fs::write(b.path("list"), list).unwrap();
+    let out = b.v.output(&[
+        "standalone-verify",
+        "--sigstore-public-key",
+        &public,
+        "--batch",
+        &b.s("list"),
+    ]);
+    let err = common::assert_fails(1, "batch with a tampered bundle", &out);
+    assert!(
+        err.starts_with(&format!(
+            "Error: {}:3: Error verifying signature:",
+            b.s("list")
+        )),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 }

@@ -11,12 +11,17 @@
 //! found as a pull finds it (vouch-verify's registries.d walk: the image, its
 //! namespaces, `*.domain` wildcards, then `default-docker`, first section
 //! setting the option wins), for a probe image inside the scope.
+//!
+//! PL114, a note, is the other side: each scope where the option is on is
+//! named as checked against bundles too, and when its `signedIdentity`
+//! is not `matchRepoDigestOrExact` the note says that cosign 3's bundles,
+//! whose subject has no name, can never satisfy it.
 
 use std::path::Path;
 
 use vouch_verify::docker_ref::DockerRef;
 use vouch_verify::json::JsonPath;
-use vouch_verify::policy::Requirement;
+use vouch_verify::policy::{IdentityRule, Requirement};
 use vouch_verify::registries_d::RegistriesD;
 
 use crate::finding::Finding;
@@ -74,7 +79,32 @@ fn wants_sigstore(list: &List<'_>) -> bool {
         .any(|r| matches!(r.req, Requirement::SigstoreSigned(_)))
 }
 
-/// PL113 for the docker scopes (and the default) with sigstoreSigned.
+/// Whether some sigstoreSigned requirement of `list` refuses an unnamed
+/// bundle subject whatever the reference (any rule but the default).
+fn refuses_unnamed(list: &List<'_>) -> bool {
+    list.reqs.iter().any(|r| {
+        matches!(&r.req, Requirement::SigstoreSigned(s)
+            if !matches!(s.signed_identity, IdentityRule::MatchRepoDigestOrExact))
+    })
+}
+
+fn bundles_note(file: &Path, dir: &Path, name: &str, list: &List<'_>) -> Finding {
+    let mut message = format!(
+        "{name} is checked against cosign 3's Sigstore bundle referrers as well as `.sig` attachments ({} turns on use-sigstore-attachments for it); either kind satisfies sigstoreSigned",
+        dir.display()
+    );
+    let hint = if refuses_unnamed(list) {
+        message.push_str(", but its signedIdentity is not matchRepoDigestOrExact, so bundles whose subject names no image (every bundle cosign 3 makes) are refused; only named bundles (vouch push --sigstore-layout bundle) can satisfy it");
+        "keep signedIdentity at matchRepoDigestOrExact and pull by digest to accept cosign 3's bundles"
+    } else {
+        "cosign 3's bundles name no image: they satisfy matchRepoDigestOrExact only for an image pulled by digest"
+    };
+    Finding::new(file, list.at.value.pos, Rule::SigstoreBundles, message)
+        .hint(hint)
+        .at(&list.at.path)
+}
+
+/// PL113 and PL114 for the docker scopes (and the default) with sigstoreSigned.
 pub fn check(
     file: &Path,
     dir: &Path,
@@ -91,7 +121,11 @@ pub fn check(
     }
     lists.push(("default".to_string(), &layout.default, ""));
     for (name, list, scope) in lists {
-        if !wants_sigstore(list) || turned_on(rd, scope) {
+        if !wants_sigstore(list) {
+            continue;
+        }
+        if turned_on(rd, scope) {
+            out.push(bundles_note(file, dir, &name, list));
             continue;
         }
         let target = crate::registries::yaml_section(scope);

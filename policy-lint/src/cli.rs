@@ -31,7 +31,7 @@ pub struct LintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Fail (exit 1) on warnings too.
+    /// Fail (exit 1) on warnings too (notes never fail).
     #[arg(long)]
     pub strict: bool,
     /// policy.json files to lint.
@@ -40,7 +40,8 @@ pub struct LintArgs {
 }
 
 const AFTER_HELP: &str = "\
-Exit status: 0 no findings at error level (with --strict: no findings at all),
+Exit status: 0 no findings at error level (with --strict: no errors or warnings;
+notes never fail),
 1 findings at error level (or, with --strict, warnings), 2 usage or I/O errors.
 Every file is linted even when an earlier one fails to read.
 
@@ -110,9 +111,9 @@ pub fn run(a: &LintArgs) -> anyhow::Result<ExitCode> {
     }
     .and_then(|()| w.flush())
     .context("writing findings")?;
-    let failing = findings
-        .iter()
-        .any(|f| f.severity() == Severity::Error || a.strict);
+    let failing = findings.iter().any(|f| {
+        f.severity() == Severity::Error || (a.strict && f.severity() == Severity::Warning)
+    });
     Ok(if io_failed {
         ExitCode::from(2)
     } else if failing {

@@ -42,18 +42,24 @@ pub fn text(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
             writeln!(w, "    = hint: {}", f.hint)?;
         }
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity() == Severity::Error)
-        .count();
-    let warnings = findings.len() - errors;
+    let count = |s: Severity| findings.iter().filter(|f| f.severity() == s).count();
+    let (errors, warnings, notes) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+    );
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     if !findings.is_empty() {
-        writeln!(
+        write!(
             w,
             "{errors} error{}, {warnings} warning{}",
-            if errors == 1 { "" } else { "s" },
-            if warnings == 1 { "" } else { "s" }
+            plural(errors),
+            plural(warnings)
         )?;
+        if notes > 0 {
+            write!(w, ", {notes} note{}", plural(notes))?;
+        }
+        writeln!(w)?;
     }
     Ok(())
 }
@@ -122,6 +128,7 @@ pub fn sarif(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     let level = |s: Severity| match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "note",
     };
     let rules: Vec<Value> = Rule::ALL
         .iter()

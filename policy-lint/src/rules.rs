@@ -5,9 +5,12 @@
 use std::fmt;
 
 /// How bad a finding is. `Error`: containers/image refuses the file, or a
-/// key can never verify anything. `Warning`: valid but dangerous.
+/// key can never verify anything. `Warning`: valid but dangerous. `Note`:
+/// nothing wrong, but how the file will be read is worth saying (never
+/// fails a run, not even with `--strict`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    Note,
     Warning,
     Error,
 }
@@ -15,6 +18,7 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Error => "error",
         }
@@ -100,6 +104,7 @@ rules! {
     UnimplementedKeyType = "PL111", "unimplemented-key-type", Warning, false, "a keyType other than GPGKeys: every image is rejected";
     SignedBaseLayer = "PL112", "signed-base-layer", Warning, false, "signedBaseLayer is not implemented: every image is rejected";
     NoSigstoreAttachments = "PL113", "no-sigstore-attachments", Warning, false, "a sigstoreSigned scope for which registries.d never turns on use-sigstore-attachments";
+    SigstoreBundles = "PL114", "sigstore-bundles", Note, false, "a sigstoreSigned scope checked against Sigstore bundle referrers as well as `.sig` attachments";
 }
 
 impl fmt::Display for Rule {

@@ -169,3 +169,41 @@ fn help_examples_run() {
         assert_eq!(f.run(&args).status.code(), Some(0), "{args:?}");
     }
 }
+
+#[test]
+fn notes_are_printed_and_never_fail_not_even_strict() {
+    let f = Files::new();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/containers-image/signature/fixtures/cosign.pub");
+    f.write(
+        "sigstore.json",
+        &format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"quay.io": [{{"type": "sigstoreSigned", "keyPath": "{}"}}]}}}}}}"#,
+            key.display()
+        ),
+    );
+    std::fs::create_dir(f.dir.path().join("registries.d")).unwrap();
+    f.write(
+        "registries.d/q.yaml",
+        "docker:\n  quay.io:\n    use-sigstore-attachments: true\n",
+    );
+    let o = f.run(&[
+        "--registries.d",
+        "registries.d",
+        "--strict",
+        "sigstore.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains(": note[PL114]: transports.docker[\"quay.io\"] is checked against cosign 3's Sigstore bundle referrers"), "{out}");
+    assert!(out.ends_with("0 errors, 0 warnings, 1 note\n"), "{out}");
+    let o = f.run(&[
+        "--registries.d",
+        "registries.d",
+        "--format",
+        "sarif",
+        "sigstore.json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"][0]["results"][0]["level"], "note", "{v}");
+}

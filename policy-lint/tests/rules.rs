@@ -565,8 +565,53 @@ fn pl113_no_sigstore_attachments() {
         let dir = registries_d(&[(name, yaml)]);
         let mut linter = Linter::with_registries_d(dir.path()).unwrap();
         let f = lint_with(&mut linter, &policy);
-        assert!(f.is_empty(), "{yaml}: {f:#?}");
+        assert!(
+            f.iter().all(|f| f.rule == Rule::SigstoreBundles),
+            "{yaml}: {f:#?}"
+        );
     }
+}
+
+#[test]
+fn pl114_sigstore_bundles() {
+    let on = registries_d(&[(
+        "q.yaml",
+        "docker:\n  quay.io:\n    use-sigstore-attachments: true\n",
+    )]);
+    let mut linter = Linter::with_registries_d(on.path()).unwrap();
+    let policy = sigstore_policy(&key_path(&upstream("cosign.pub")));
+    let f = lint_with(&mut linter, &policy);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let n = expect(&f, "PL114", 2, 38);
+    assert_eq!(n.rule.severity(), policy_lint::Severity::Note);
+    assert!(
+        n.message.starts_with("transports.docker[\"quay.io\"] is checked against cosign 3's Sigstore bundle referrers as well as `.sig` attachments"),
+        "{}",
+        n.message
+    );
+    assert!(!n.message.contains("refused"), "{}", n.message);
+    // A rule other than the default can never take cosign 3's unnamed subjects.
+    let repo = sigstore_policy(&format!(
+        r#"{{"type": "sigstoreSigned", "keyPath": "{}", "signedIdentity": {{"type": "matchRepository"}}}}"#,
+        upstream("cosign.pub").display()
+    ));
+    let f = lint_with(&mut linter, &repo);
+    let n = expect(&f, "PL114", 2, 38);
+    assert!(
+        n.message
+            .contains("its signedIdentity is not matchRepoDigestOrExact"),
+        "{}",
+        n.message
+    );
+    // Where the option is off there is no note, only PL113's warning.
+    let off = registries_d(&[("q.yaml", "docker:\n  quay.io:\n    lookaside: https://x\n")]);
+    let mut linter = Linter::with_registries_d(off.path()).unwrap();
+    let f = lint_with(&mut linter, &policy);
+    assert!(f.iter().all(|f| f.rule != Rule::SigstoreBundles), "{f:#?}");
+    // Without registries.d nothing can be said either way.
+    assert!(lint(&policy)
+        .iter()
+        .all(|f| f.rule != Rule::SigstoreBundles));
 }
 
 #[test]

@@ -35,6 +35,11 @@ pub struct StandaloneSignArgs {
     /// instead, written as a `dir:` image's `signature-N` holds it.
     #[arg(long = "sigstore-private-key", conflicts_with_all = ["key_file", "jobs"])]
     pub sigstore_private_key: Option<PathBuf>,
+    /// With --sigstore-private-key: write a Sigstore bundle (cosign 3's
+    /// image signature, its subject named DOCKER-REFERENCE) instead of the
+    /// stored form.
+    #[arg(long = "sigstore-bundle", requires = "sigstore_private_key")]
+    pub sigstore_bundle: bool,
     /// Sign every line `MANIFEST DOCKER-REFERENCE OUTPUT` of this file
     /// (blank lines and `#` comments skipped) with one loaded key; the only
     /// positional argument is then the optional KEY-FINGERPRINT.
@@ -55,11 +60,15 @@ pub struct StandaloneVerifyArgs {
     #[arg(long = "public-key-file")]
     pub public_key_file: Vec<PathBuf>,
     /// Verify sigstore signatures (containers/image's stored form, as a
-    /// `dir:` image's `signature-N`) with these PEM public keys instead;
-    /// the arguments are then MANIFEST DOCKER-REFERENCE SIGNATURE, or none
-    /// with --batch.
+    /// `dir:` image's `signature-N`, or a Sigstore bundle as cosign 3
+    /// attaches it) with these PEM public keys instead; the arguments are
+    /// then MANIFEST DOCKER-REFERENCE SIGNATURE, or none with --batch.
     #[arg(long = "sigstore-public-key", conflicts_with = "public_key_file")]
     pub sigstore_public_key: Vec<PathBuf>,
+    /// With --sigstore-public-key: require a transparency-log entry signed
+    /// by one of these Rekor public keys (a policy's rekorPublicKeyPaths).
+    #[arg(long = "sigstore-rekor-public-key", requires = "sigstore_public_key")]
+    pub sigstore_rekor_public_key: Vec<PathBuf>,
     /// Verify every line `MANIFEST DOCKER-REFERENCE SIGNATURE` of this file
     /// (blank lines and `#` comments skipped) against one loaded keyring;
     /// the only positional argument is then KEY-FINGERPRINTS (none with
@@ -253,10 +262,20 @@ fn sign_sigstore(a: &StandaloneSignArgs, key_file: &Path) -> anyhow::Result<Exit
         let m = read(Path::new(manifest)).with_context(|| at.clone())?;
         let digest = vouch_image::manifest_digest::manifest_digest(&m)
             .with_context(|| format!("{at}: {manifest}"))?;
-        let sig = key
-            .sign(reference, &digest)
-            .with_context(|| format!("{at}: signing {reference}"))?;
-        vouch_image::outfile::write_output_unsynced(Path::new(output), &sig.to_blob())
+        let blob = if a.sigstore_bundle {
+            vouch_sign::sigstore::sign_image_bundle(
+                &key,
+                &digest.to_string(),
+                Some(reference),
+                &Default::default(),
+            )
+            .with_context(|| format!("{at}: signing {reference}"))?
+        } else {
+            key.sign(reference, &digest)
+                .with_context(|| format!("{at}: signing {reference}"))?
+                .to_blob()
+        };
+        vouch_image::outfile::write_output_unsynced(Path::new(output), &blob)
             .with_context(|| at.clone())?;
     }
     for (_, [_, _, output]) in &lines {
@@ -293,6 +312,7 @@ pub fn verify(_g: &Global, a: StandaloneVerifyArgs) -> anyhow::Result<ExitCode> 
     if !a.sigstore_public_key.is_empty() {
         return super::standalone_sigstore::verify(
             &a.sigstore_public_key,
+            &a.sigstore_rekor_public_key,
             a.batch.as_deref(),
             &a.args,
         );

@@ -5,8 +5,8 @@
 //!
 //! Exit codes as for GPG: 1 when a signature is rejected, 2 when an input
 //! (key, manifest, signature file) cannot be read or is not a sigstore
-//! signature at all. The evidence parser is the one seam a Sigstore bundle
-//! input joins.
+//! signature at all. A signature file may be the stored form or a Sigstore
+//! bundle; each line of a batch is told apart on its own.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,15 +24,36 @@ use super::trust::PolicyRejected;
 
 /// Reads every key file: a file that is not one PEM public key is an
 /// error, named, before any signature is looked at.
-fn load_keys(files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
+fn load_keys(files: &[PathBuf], what: &str) -> anyhow::Result<Vec<PublicKey>> {
     files
         .iter()
         .map(|f| {
             let pem = read_capped(f)?;
-            PublicKey::from_pem(&pem)
-                .with_context(|| format!("reading sigstore public key {}", f.display()))
+            PublicKey::from_pem(&pem).with_context(|| format!("reading {what} {}", f.display()))
         })
         .collect()
+}
+
+/// The signing keys, and the Rekor keys when any are given.
+struct Keys {
+    signers: Vec<PublicKey>,
+    rekor: Option<Vec<PublicKey>>,
+}
+
+impl Keys {
+    fn load(signers: &[PathBuf], rekor: &[PathBuf]) -> anyhow::Result<Self> {
+        let signers = load_keys(signers, "sigstore public key")?;
+        let rekor = if rekor.is_empty() {
+            None
+        } else {
+            let keys = load_keys(rekor, "Rekor public key")?;
+            if let Some((_, f)) = keys.iter().zip(rekor).find(|(k, _)| !k.is_ecdsa()) {
+                anyhow::bail!("Rekor public key {} is not using ECDSA", f.display());
+            }
+            Some(keys)
+        };
+        Ok(Self { signers, rekor })
+    }
 }
 
 /// The manifest and the parsed signature of one line; `Err` is exit 2.
@@ -45,25 +66,37 @@ fn inputs(manifest: &Path, signature: &Path) -> anyhow::Result<(Vec<u8>, Sigstor
 }
 
 fn verified(sig: &SigstoreSignature) -> String {
-    format!(
-        "Signature verified using a sigstore public key, digest {}, identity {}",
-        sig.manifest_digest,
+    let identity = if sig.docker_reference.is_empty() {
+        "none (the digest only)".to_string()
+    } else {
         super::escape::escape(&sig.docker_reference)
+    };
+    format!(
+        "Signature verified using a sigstore public key, digest {}, identity {identity}",
+        sig.manifest_digest,
     )
 }
 
 fn judge(
-    keys: &[PublicKey],
+    keys: &Keys,
     manifest: &[u8],
     reference: &str,
     evidence: &SigstoreEvidence,
 ) -> Result<SigstoreSignature, StandaloneError> {
-    verify_sigstore_standalone(manifest, reference, keys, evidence, SystemTime::now())
+    verify_sigstore_standalone(
+        manifest,
+        reference,
+        &keys.signers,
+        keys.rekor.as_deref(),
+        evidence,
+        SystemTime::now(),
+    )
 }
 
 /// `standalone-verify --sigstore-public-key K… [--batch LIST] [MANIFEST REF SIG]`.
 pub fn verify(
     key_files: &[PathBuf],
+    rekor_files: &[PathBuf],
     batch: Option<&Path>,
     args: &[String],
 ) -> anyhow::Result<ExitCode> {
@@ -73,7 +106,7 @@ pub fn verify(
                 "usage: vouch standalone-verify --sigstore-public-key KEY MANIFEST DOCKER-REFERENCE SIGNATURE"
             );
         };
-        let keys = load_keys(key_files)?;
+        let keys = Keys::load(key_files, rekor_files)?;
         let (manifest, evidence) = inputs(Path::new(manifest), Path::new(signature))?;
         return match judge(&keys, &manifest, reference, &evidence) {
             Ok(sig) => {
@@ -88,7 +121,7 @@ pub fn verify(
         "with --batch and --sigstore-public-key, there are no arguments"
     );
     let lines = batch_lines(list)?;
-    let keys = load_keys(key_files)?;
+    let keys = Keys::load(key_files, rekor_files)?;
     // Every line is judged; the exit code is the worst outcome.
     let (mut errors, mut rejections) = (0usize, 0usize);
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());

@@ -63,6 +63,8 @@ pub enum StandaloneError {
     ManifestDigest(#[source] vouch_image::manifest_digest::DigestError),
     #[error(transparent)]
     Sigstore(#[from] crate::sigstore::SigstoreRejection),
+    #[error(transparent)]
+    Bundle(#[from] crate::sigstore::bundle::BundleError),
 }
 
 /// The reference the caller expects, parsed as skopeo parses it.

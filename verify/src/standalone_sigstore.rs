@@ -8,15 +8,24 @@
 //! expected one exactly after normalisation. A policy's `signedIdentity`
 //! rules do not apply.
 //!
-//! The evidence is an enum so that other shapes (a Sigstore bundle) join as
-//! variants with their own trust root, sharing the digest and identity
-//! checks.
+//! The evidence is either that stored form or a Sigstore bundle (what
+//! cosign 3 attaches as a referrer), sharing the digest and identity checks.
+//! A bundle whose in-toto subject has no name signs the digest only; it is
+//! accepted only when the expected reference is that digest, the
+//! standalone counterpart of the policy rule in
+//! [`crate::sigstore::bundle::image`].
+//!
+//! With Rekor keys given, either kind must carry a log entry they sign
+//! (the SET, or for a bundle an inclusion proof with a signed checkpoint);
+//! without them the log is not consulted, as a policy without
+//! `rekorPublicKey*` does not.
 
 use std::time::SystemTime;
 
 use vouch_image::sigstore_blob::{SigstoreBlobError, SigstoreComponents};
 
 use crate::sigstore::accept::{verify_signed_payload, SigstoreSignature};
+use crate::sigstore::bundle::{self, BundleError};
 use crate::sigstore::public_key::PublicKey;
 use crate::sigstore::trust_root::TrustRoot;
 use crate::standalone::{check_identity, parse_expected, StandaloneError};
@@ -27,38 +36,75 @@ pub enum SigstoreEvidence {
     /// containers/image's stored form (`\0sigstore-json\n` + JSON, as a
     /// `dir:` image's `signature-N`), or the same JSON without the prefix.
     Stored(SigstoreComponents),
+    /// A Sigstore bundle (`application/vnd.dev.sigstore.bundle…+json`).
+    Bundle(Box<bundle::Bundle>),
 }
+
+/// Why a signature file is not evidence we read.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(transparent)]
+    Stored(#[from] SigstoreBlobError),
+    #[error(transparent)]
+    Bundle(#[from] bundle::ParseError),
+}
+
+/// Just enough of a JSON document to tell a bundle from a stored signature.
+#[derive(serde::Deserialize)]
+struct Sniff {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
+
+const BUNDLE_MEDIA_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
 impl SigstoreEvidence {
     /// Classifies and parses `blob`; a blob that is none of the known
     /// shapes is an error of the input, not a rejected signature.
-    pub fn parse(blob: &[u8]) -> Result<Self, SigstoreBlobError> {
-        let c = if blob.first() == Some(&b'{') {
-            SigstoreComponents::from_json(blob)?
+    pub fn parse(blob: &[u8]) -> Result<Self, EvidenceError> {
+        if blob.first() != Some(&b'{') {
+            return Ok(Self::Stored(SigstoreComponents::from_blob(blob)?));
+        }
+        let is_bundle = serde_json::from_slice::<Sniff>(blob)
+            .ok()
+            .and_then(|s| s.media_type)
+            .is_some_and(|m| m.starts_with(BUNDLE_MEDIA_PREFIX));
+        Ok(if is_bundle {
+            Self::Bundle(Box::new(bundle::parse(blob)?))
         } else {
-            SigstoreComponents::from_blob(blob)?
-        };
-        Ok(Self::Stored(c))
+            Self::Stored(SigstoreComponents::from_json(blob)?)
+        })
     }
 }
 
 /// Verifies `evidence` over `manifest` as `expected_reference`, signed by
-/// one of `keys`, at time `now`.
+/// one of `keys` (and logged under one of `rekor`, when given), at time `now`.
 pub fn verify_sigstore_standalone(
     manifest: &[u8],
     expected_reference: &str,
     keys: &[PublicKey],
+    rekor: Option<&[PublicKey]>,
     evidence: &SigstoreEvidence,
     now: SystemTime,
 ) -> Result<SigstoreSignature, StandaloneError> {
     let expected = parse_expected(expected_reference)?;
+    let root = TrustRoot::Keys {
+        keys: keys.to_vec(),
+        rekor: rekor.map(<[PublicKey]>::to_vec),
+    };
     let signed = match evidence {
-        SigstoreEvidence::Stored(c) => {
-            let root = TrustRoot::Keys {
-                keys: keys.to_vec(),
-                rekor: None,
-            };
-            verify_signed_payload(root, c, now)?
+        SigstoreEvidence::Stored(c) => verify_signed_payload(root, c, now)?,
+        SigstoreEvidence::Bundle(b) => {
+            let signed = bundle::image::signed_subject(&root, manifest, b, now)?;
+            if signed.docker_reference.is_empty() {
+                // Only the digest is signed: the expected reference must be it.
+                if expected.digest() != Some(signed.manifest_digest.as_str()) {
+                    return Err(BundleError::UnnamedSubject(signed.manifest_digest).into());
+                }
+            } else {
+                check_identity(&expected, expected_reference, &signed.docker_reference)?;
+            }
+            return Ok(signed);
         }
     };
     if !signed
@@ -97,7 +143,7 @@ mod tests {
         let manifest = fixture(&format!("{F}/{dir}/manifest.json"));
         let evidence =
             SigstoreEvidence::parse(&fixture(&format!("{F}/{dir}/signature-1"))).unwrap();
-        verify_sigstore_standalone(&manifest, reference, keys, &evidence, test_now())
+        verify_sigstore_standalone(&manifest, reference, keys, None, &evidence, test_now())
     }
 
     #[test]
@@ -202,6 +248,7 @@ mod tests {
                     &manifest,
                     "example.com/ns/app:1",
                     k,
+                    None,
                     &evidence,
                     test_now(),
                 )
@@ -223,9 +270,13 @@ mod tests {
     #[test]
     fn parses_both_stored_shapes_and_refuses_others() {
         let blob = fixture(&format!("{F}/dir-img-cosign-valid/signature-1"));
-        let SigstoreEvidence::Stored(c) = SigstoreEvidence::parse(&blob).unwrap();
+        let Ok(SigstoreEvidence::Stored(c)) = SigstoreEvidence::parse(&blob) else {
+            panic!("stored form")
+        };
         let json = blob.strip_prefix(b"\0sigstore-json\n".as_slice()).unwrap();
-        let SigstoreEvidence::Stored(bare) = SigstoreEvidence::parse(json).unwrap();
+        let Ok(SigstoreEvidence::Stored(bare)) = SigstoreEvidence::parse(json) else {
+            panic!("bare JSON")
+        };
         assert_eq!(c, bare);
         assert!(SigstoreEvidence::parse(b"").is_err());
         assert!(SigstoreEvidence::parse(b"\0simple-signing\n...").is_err());

@@ -55,10 +55,36 @@ pub fn accept_with_root(
     now: SystemTime,
 ) -> Result<SigstoreSignature, BundleError> {
     let parsed = model::parse(bundle)?;
+    let signed = signed_subject(root, manifest, &parsed, now)?;
+    if signed.docker_reference.is_empty() {
+        if !digest_is_the_identity(req, image, &signed.manifest_digest) {
+            return Err(BundleError::UnnamedSubject(signed.manifest_digest));
+        }
+    } else if !matches_identity(
+        &req.signed_identity,
+        image.docker_reference(),
+        &signed.docker_reference,
+    ) {
+        return Err(BundleError::IdentityNotAccepted(signed.docker_reference));
+    }
+    Ok(signed)
+}
+
+/// The part of accepting a bundle that needs no policy: the signer and log
+/// evidence hold for `root`, the statement is cosign's image signature, and
+/// its subject is `manifest`'s digest. The subject's name (empty when the
+/// bundle signs the digest only) comes back as `docker_reference`, for the
+/// caller's identity rule.
+pub fn signed_subject(
+    root: &TrustRoot,
+    manifest: &[u8],
+    parsed: &model::Bundle,
+    now: SystemTime,
+) -> Result<SigstoreSignature, BundleError> {
     if matches!(parsed.content, model::Content::Message(_)) {
         return Err(BundleError::MessageForImage);
     }
-    let verified = verify_material(&parsed, root, None, None, now)?;
+    let verified = verify_material(parsed, root, None, None, now)?;
     let (payload_type, payload) = verified
         .dsse_payload
         .as_ref()
@@ -71,27 +97,8 @@ pub fn accept_with_root(
         .map_err(BundleError::ManifestDigest)?;
     let hex_digest = digest.strip_prefix("sha256:").unwrap_or(&digest);
     let subject = statement.subject_for(hex_digest)?;
-    if subject.name.is_empty() {
-        if !digest_is_the_identity(req, image, &digest) {
-            return Err(BundleError::UnnamedSubject(digest.clone()));
-        }
-        return Ok(SigstoreSignature {
-            docker_reference: String::new(),
-            manifest_digest: digest,
-            creator: None,
-            timestamp: None,
-            rekor_integrated_time: verified.rekor_integrated_time,
-        });
-    }
-    if !matches_identity(
-        &req.signed_identity,
-        image.docker_reference(),
-        &subject.name,
-    ) {
-        return Err(BundleError::IdentityNotAccepted(subject.name.clone()));
-    }
     Ok(SigstoreSignature {
-        manifest_digest: digest,
+        manifest_digest: digest.clone(),
         docker_reference: subject.name.clone(),
         creator: None,
         timestamp: None,

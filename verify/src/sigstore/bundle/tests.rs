@@ -513,3 +513,58 @@ fn oversized_and_malformed_bundles_are_refused_unparsed() {
     obj.insert("verification_material".into(), v);
     assert!(super::parse(&serde_json::to_vec(&b).unwrap()).is_ok());
 }
+
+#[test]
+fn standalone_verify_reads_bundles_with_its_exact_identity() {
+    use crate::sigstore::public_key::PublicKey;
+    use crate::standalone::StandaloneError;
+    use crate::standalone_sigstore::{verify_sigstore_standalone, SigstoreEvidence};
+    let k = keys();
+    let signer = [PublicKey::from_pem(&pem(&k.signer)).unwrap()];
+    let rekor = [PublicKey::from_pem(&pem(&k.rekor)).unwrap()];
+    let stranger = [PublicKey::from_pem(&pem(&key())).unwrap()];
+    let run = |bundle: &Value, reference: &str, keys: &[PublicKey], log: Option<&[PublicKey]>| {
+        let json = serde_json::to_vec(bundle).unwrap();
+        let evidence = SigstoreEvidence::parse(&json).unwrap();
+        assert!(matches!(evidence, SigstoreEvidence::Bundle(_)));
+        verify_sigstore_standalone(MANIFEST, reference, keys, log, &evidence, test_now())
+    };
+    let named = make(&k, Spec::default());
+    let sig = run(&named, NAME, &signer, Some(&rekor)).unwrap();
+    assert_eq!(sig.docker_reference, NAME);
+    assert_eq!(sig.rekor_integrated_time, Some(LOGGED_AT));
+    // Exact, as skopeo's standalone-verify: a tag is another reference.
+    assert!(matches!(
+        run(&named, TAGGED, &signer, None),
+        Err(StandaloneError::Reference { .. })
+    ));
+    assert!(matches!(
+        run(&named, NAME, &stranger, None),
+        Err(StandaloneError::Bundle(_))
+    ));
+    // A log key that did not log it.
+    assert!(run(&named, NAME, &signer, Some(&stranger)).is_err());
+    let unnamed = make(
+        &k,
+        Spec {
+            subject_name: None,
+            ..Spec::default()
+        },
+    );
+    let by_digest = format!("{NAME}@sha256:{}", manifest_hex());
+    run(&unnamed, &by_digest, &signer, None).unwrap();
+    let err = run(&unnamed, NAME, &signer, None).unwrap_err();
+    assert!(err.to_string().contains("has no name"), "{err}");
+    let other = make(
+        &k,
+        Spec {
+            subject_digest: "00".repeat(32),
+            ..Spec::default()
+        },
+    );
+    assert!(run(&other, NAME, &signer, None).is_err());
+    // An unknown bundle version is an input error, not a rejection.
+    let mut future = named.clone();
+    future["mediaType"] = json!("application/vnd.dev.sigstore.bundle.v0.9+json");
+    assert!(SigstoreEvidence::parse(&serde_json::to_vec(&future).unwrap()).is_err());
+}
