@@ -12,6 +12,7 @@ mod policy_lint;
 mod ps;
 mod pull;
 mod push;
+mod signing;
 mod sigstore_key;
 mod sigstore_layout;
 mod sigstore_server;

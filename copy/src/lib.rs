@@ -1,0 +1,17 @@
+//! Copying images between transports, as skopeo's `copy` and `sync` do:
+//! the source's policy is checked before the destination sees a byte,
+//! blobs stream through a digest check, and signatures travel with the
+//! manifest they were made over.
+//!
+//! A crate of its own because copying needs both the image layer (registry
+//! client, manifests, store) and the verify layer (policy, lookaside,
+//! registries.d); neither of those may depend on the other's writers.
+
+pub mod endpoint;
+pub mod error;
+pub mod name;
+pub mod verified;
+
+pub use endpoint::{BlobStream, Dest, RawManifest, Source};
+pub use error::CopyError;
+pub use name::ImageName;

@@ -1,0 +1,277 @@
+//! `transport:reference` image names, as skopeo spells them
+//! (containers/image `alltransports.ParseImageName`): the transport is
+//! everything before the first colon, and the path-based transports split
+//! their own reference at the next one (`oci:PATH[:REF]`).
+//!
+//! vouch's own store is `vouch-store:NAME`: it is not containers-storage,
+//! so it does not borrow that transport's name.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use vouch_image::ImageRef;
+use vouch_verify::policy::PolicyImage;
+
+use crate::error::CopyError;
+
+/// A parsed image name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageName {
+    Docker(ImageRef),
+    Dir(PathBuf),
+    /// `oci:PATH[:REF]`; `REF` is the `org.opencontainers.image.ref.name`.
+    Oci {
+        path: PathBuf,
+        reference: Option<String>,
+    },
+    OciArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
+    /// `docker-archive:PATH[:docker-reference|@index]`.
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
+    Store(String),
+}
+
+/// The transports vouch knows, for messages.
+pub const TRANSPORTS: &[&str] = &[
+    "docker",
+    "dir",
+    "oci",
+    "oci-archive",
+    "docker-archive",
+    "vouch-store",
+];
+
+impl ImageName {
+    /// Parses `transport:reference`. Errors are containers/image's words.
+    pub fn parse(name: &str) -> Result<Self, CopyError> {
+        let Some((transport, rest)) = name.split_once(':') else {
+            return Err(CopyError::Name(format!(
+                "Invalid image name \"{name}\", expected colon-separated transport:reference"
+            )));
+        };
+        let invalid = |why: &str| CopyError::Name(format!("Invalid image name \"{name}\": {why}"));
+        let path_and_ref = |rest: &str| -> Result<(PathBuf, Option<String>), CopyError> {
+            let (path, reference) = match rest.split_once(':') {
+                Some((p, r)) => (p, Some(r.to_string())),
+                None => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(invalid("empty path"));
+            }
+            Ok((PathBuf::from(path), reference.filter(|r| !r.is_empty())))
+        };
+        match transport {
+            "docker" => {
+                let r = rest
+                    .strip_prefix("//")
+                    .ok_or_else(|| invalid("docker: image reference must begin with //"))?;
+                let parsed = ImageRef::parse(r).map_err(|e| invalid(&e.to_string()))?;
+                Ok(Self::Docker(parsed))
+            }
+            "dir" => {
+                if rest.is_empty() {
+                    return Err(invalid("empty path"));
+                }
+                Ok(Self::Dir(PathBuf::from(rest)))
+            }
+            "oci" => {
+                let (path, reference) = path_and_ref(rest)?;
+                Ok(Self::Oci { path, reference })
+            }
+            "oci-archive" => {
+                let (path, reference) = path_and_ref(rest)?;
+                Ok(Self::OciArchive { path, reference })
+            }
+            "docker-archive" => {
+                let (path, reference) = path_and_ref(rest)?;
+                Ok(Self::DockerArchive { path, reference })
+            }
+            "vouch-store" => {
+                if rest.is_empty() {
+                    return Err(invalid("empty image name"));
+                }
+                Ok(Self::Store(rest.to_string()))
+            }
+            other => Err(CopyError::Name(format!(
+                "Invalid image name \"{name}\", unknown transport \"{other}\""
+            ))),
+        }
+    }
+
+    /// The transport's name, as in policy.json's `transports` keys.
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Self::Docker(_) => "docker",
+            Self::Dir(_) => "dir",
+            Self::Oci { .. } => "oci",
+            Self::OciArchive { .. } => "oci-archive",
+            Self::DockerArchive { .. } => "docker-archive",
+            Self::Store(_) => "vouch-store",
+        }
+    }
+
+    /// The image as the policy sees it (containers/image's
+    /// `PolicyConfigurationIdentity` and `…Namespaces` per transport).
+    pub fn policy_image(&self) -> Result<PolicyImage, CopyError> {
+        let err = |e: vouch_verify::policy::PolicyImageError| CopyError::Policy {
+            image: self.to_string(),
+            detail: e.to_string(),
+        };
+        match self {
+            Self::Docker(r) => PolicyImage::docker(&r.to_string()).map_err(err),
+            Self::Dir(p) => PolicyImage::dir(p).map_err(err),
+            Self::Oci { path, reference } | Self::OciArchive { path, reference } => {
+                let resolved = resolve_path(path)?;
+                let mut namespaces = vec![resolved.clone()];
+                namespaces.extend(parents(&resolved));
+                let identity = match reference {
+                    Some(r) => format!("{resolved}:{r}"),
+                    None => resolved,
+                };
+                Ok(PolicyImage::custom(
+                    self.transport(),
+                    &identity,
+                    namespaces,
+                    None,
+                    &self.to_string(),
+                ))
+            }
+            // docker-archive has no stable identity (containers/image
+            // returns ""): only the transport's default scope applies.
+            Self::DockerArchive { .. } => Ok(PolicyImage::custom(
+                self.transport(),
+                "",
+                Vec::new(),
+                None,
+                &self.to_string(),
+            )),
+            Self::Store(name) => Ok(PolicyImage::custom(
+                self.transport(),
+                name,
+                Vec::new(),
+                None,
+                &self.to_string(),
+            )),
+        }
+    }
+}
+
+/// An absolute path with symlinks resolved, or, for a file not yet there,
+/// its resolved parent joined with its name (containers/image's
+/// `explicitfilepath.ResolvePathToFullyExplicit`).
+fn resolve_path(path: &std::path::Path) -> Result<String, CopyError> {
+    let resolved = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let file = path.file_name().ok_or_else(|| {
+                CopyError::Name(format!("Invalid path {}: no file name", path.display()))
+            })?;
+            std::fs::canonicalize(parent)
+                .map_err(CopyError::io(parent.display()))?
+                .join(file)
+        }
+        Err(e) => return Err(CopyError::io(path.display())(e)),
+    };
+    Ok(resolved.to_string_lossy().into_owned())
+}
+
+fn parents(resolved: &str) -> Vec<String> {
+    std::path::Path::new(resolved)
+        .ancestors()
+        .skip(1)
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| p != "/" && !p.is_empty())
+        .collect()
+}
+
+impl fmt::Display for ImageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let with_ref = |f: &mut fmt::Formatter<'_>, t: &str, p: &PathBuf, r: &Option<String>| {
+            write!(f, "{t}:{}", p.display())?;
+            if let Some(r) = r {
+                write!(f, ":{r}")?;
+            }
+            Ok(())
+        };
+        match self {
+            Self::Docker(r) => write!(f, "docker://{r}"),
+            Self::Dir(p) => write!(f, "dir:{}", p.display()),
+            Self::Oci { path, reference } => with_ref(f, "oci", path, reference),
+            Self::OciArchive { path, reference } => with_ref(f, "oci-archive", path, reference),
+            Self::DockerArchive { path, reference } => {
+                with_ref(f, "docker-archive", path, reference)
+            }
+            Self::Store(n) => write!(f, "vouch-store:{n}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_split_as_containers_image_does() {
+        assert!(matches!(
+            ImageName::parse("docker://localhost:5000/a/b:1").unwrap(),
+            ImageName::Docker(_)
+        ));
+        assert_eq!(
+            ImageName::parse("oci:/tmp/lay:v1").unwrap(),
+            ImageName::Oci {
+                path: "/tmp/lay".into(),
+                reference: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            ImageName::parse("oci-archive:a.tar").unwrap(),
+            ImageName::OciArchive {
+                path: "a.tar".into(),
+                reference: None
+            }
+        );
+        assert_eq!(
+            ImageName::parse("dir:/x:y").unwrap(),
+            ImageName::Dir("/x:y".into())
+        );
+        assert_eq!(
+            ImageName::parse("vouch-store:busybox").unwrap(),
+            ImageName::Store("busybox".into())
+        );
+    }
+
+    #[test]
+    fn bad_names_get_containers_image_words() {
+        let e = ImageName::parse("busybox").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "Invalid image name \"busybox\", expected colon-separated transport:reference"
+        );
+        let e = ImageName::parse("ftp:x").unwrap_err().to_string();
+        assert_eq!(e, "Invalid image name \"ftp:x\", unknown transport \"ftp\"");
+        assert!(ImageName::parse("docker:busybox").is_err());
+        assert!(ImageName::parse("dir:").is_err());
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "docker://localhost:5000/a/b:1",
+            "oci:/tmp/l:v1",
+            "dir:/tmp/d",
+            "docker-archive:/a.tar",
+            "vouch-store:x",
+        ] {
+            assert_eq!(ImageName::parse(s).unwrap().to_string(), s);
+        }
+    }
+}

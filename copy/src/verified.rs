@@ -1,0 +1,115 @@
+//! A blob stream that ends only if the bytes are the ones the descriptor
+//! names: more bytes than declared fail at once, and a short or wrong blob
+//! fails in place of its end, so a destination writing from it (an HTTP
+//! body, a temp file) aborts instead of committing.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use vouch_image::digest::Hasher;
+use vouch_image::manifest::Descriptor;
+
+use crate::endpoint::BlobStream;
+
+/// Wraps `inner`; `on_chunk` sees each chunk's length (progress).
+pub fn verified(
+    image: String,
+    desc: &Descriptor,
+    inner: BlobStream,
+    on_chunk: impl Fn(u64) + Send + Sync + 'static,
+) -> BlobStream {
+    let want = desc.digest.clone();
+    let size = desc.size;
+    let on_chunk = std::sync::Arc::new(on_chunk);
+    let state = (inner, Hasher::default(), false);
+    futures_util::stream::unfold(state, move |(mut inner, mut hasher, done)| {
+        let want = want.clone();
+        let image = image.clone();
+        let on_chunk = on_chunk.clone();
+        async move {
+            if done {
+                return None;
+            }
+            match inner.next().await {
+                Some(Ok(chunk)) => {
+                    hasher.update(&chunk);
+                    on_chunk(chunk.len() as u64);
+                    if hasher.len() > size {
+                        let e = invalid(format!(
+                            "{image}: blob {want} is larger than the {size} bytes its descriptor declares"
+                        ));
+                        return Some((Err(e), (inner, hasher, true)));
+                    }
+                    Some((Ok::<Bytes, std::io::Error>(chunk), (inner, hasher, false)))
+                }
+                Some(Err(e)) => Some((Err(e), (inner, hasher, true))),
+                None => {
+                    let got = hasher.len();
+                    if got != size {
+                        let e = invalid(format!(
+                            "{image}: blob {want} is {got} bytes, its descriptor declares {size}"
+                        ));
+                        return Some((Err(e), (inner, Hasher::default(), true)));
+                    }
+                    let actual = hasher.clone().finish();
+                    if actual != want {
+                        let e = invalid(format!(
+                            "{image}: blob {want} failed its integrity check: got {actual}"
+                        ));
+                        return Some((Err(e), (inner, Hasher::default(), true)));
+                    }
+                    None
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+fn invalid(msg: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+    use vouch_image::Digest;
+
+    fn desc(bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: "x".into(),
+            digest: Digest::of(bytes),
+            size: bytes.len() as u64,
+            platform: None,
+            annotations: None,
+        }
+    }
+
+    fn stream(parts: Vec<&'static [u8]>) -> BlobStream {
+        futures_util::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p)))).boxed()
+    }
+
+    async fn collect(s: BlobStream) -> std::io::Result<Vec<u8>> {
+        let chunks: Vec<Bytes> = s.try_collect().await?;
+        Ok(chunks.concat())
+    }
+
+    #[tokio::test]
+    async fn good_bytes_pass_and_bad_ones_fail_in_place_of_the_end() {
+        let d = desc(b"hello world");
+        let ok = verified("i".into(), &d, stream(vec![b"hello ", b"world"]), |_| {});
+        assert_eq!(collect(ok).await.unwrap(), b"hello world");
+
+        let wrong = verified("i".into(), &d, stream(vec![b"hello ", b"WORLD"]), |_| {});
+        let e = collect(wrong).await.unwrap_err().to_string();
+        assert!(e.contains("failed its integrity check"), "{e}");
+
+        let short = verified("i".into(), &d, stream(vec![b"hello"]), |_| {});
+        let e = collect(short).await.unwrap_err().to_string();
+        assert!(e.contains("is 5 bytes"), "{e}");
+
+        let long = verified("i".into(), &d, stream(vec![b"hello world", b"!"]), |_| {});
+        let e = collect(long).await.unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
+    }
+}

@@ -1,0 +1,332 @@
+//! How a command signs what it writes: podman's `--sign-by` (gpg-agent),
+//! vouch's `--sign-by-key` (an armored key file, as CI secrets hold keys)
+//! and podman's `--sign-by-sigstore-private-key` (a cosign-format key whose
+//! signature goes into the registry's `.sig` attachment or a bundle
+//! referrer). Shared by push, copy, sync and image sign, so every writer
+//! checks keys, staging and identity the same way before a byte moves.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use vouch_image::sigstore_blob::SigstoreComponents;
+use vouch_image::{Digest, ImageRef};
+use vouch_sign::sigstore::{read_passphrase_first_line, sign_image_bundle, SigstoreSigningKey};
+use vouch_sign::{Passphrase, SigningKey};
+use vouch_verify::lookaside::{append_signature, LookasideUrl};
+use vouch_verify::registries_d::BuiltinDefault;
+
+use super::common::{runtime, Global, Progress};
+use super::sigstore_layout::{self, SigstoreLayout};
+use super::trust;
+
+/// How to sign (podman/skopeo flags plus `--sign-by-key`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SignFlags {
+    /// Sign with this GnuPG key (fingerprint, key ID or e-mail) through gpg-agent.
+    #[arg(long = "sign-by", conflicts_with = "sign_by_key")]
+    pub sign_by: Option<String>,
+    /// Sign with the secret key in this (armored or binary) file.
+    #[arg(long = "sign-by-key")]
+    pub sign_by_key: Option<PathBuf>,
+    /// Sign with the sigstore private key in this file; the signature is
+    /// appended to the registry's `sha256-<hex>.sig` attachment.
+    #[arg(long = "sign-by-sigstore-private-key")]
+    pub sign_by_sigstore_private_key: Option<PathBuf>,
+    /// Where the sigstore signature goes: the `.sig` attachment podman
+    /// reads, the Sigstore bundle referrer cosign 3 reads, or both
+    /// (default: the scope's registries.d `sigstore-layout`, else attachment).
+    #[arg(
+        long = "sigstore-layout",
+        value_enum,
+        requires = "sign_by_sigstore_private_key"
+    )]
+    pub sigstore_layout: Option<SigstoreLayout>,
+    /// File holding the passphrase of the signing key (only one key may be
+    /// given with it, as in skopeo).
+    #[arg(long = "sign-passphrase-file")]
+    pub sign_passphrase_file: Option<PathBuf>,
+    /// Identity to sign for, instead of the destination reference.
+    #[arg(long = "sign-identity")]
+    pub sign_identity: Option<String>,
+    /// Bearer token for publishing to an http(s) staging URL (a sigstore-server).
+    #[arg(long = "sigstore-token-file", env = "VOUCH_SIGSTORE_TOKEN_FILE")]
+    pub sigstore_token_file: Option<PathBuf>,
+}
+
+/// The environment variable holding a sigstore-server token itself.
+pub const TOKEN_ENV: &str = "VOUCH_SIGSTORE_TOKEN";
+
+/// Where a new signature goes: a `file://` staging tree, or a
+/// sigstore-server that takes `POST …/signatures` (vouch's registries.d
+/// extension: containers/image refuses to write to http(s) lookasides).
+pub enum Staging {
+    File(LookasideUrl),
+    Server { base: LookasideUrl, token: String },
+}
+
+impl Staging {
+    pub fn resolve(base: LookasideUrl, flags: &SignFlags) -> anyhow::Result<Self> {
+        match base.scheme() {
+            Some("http" | "https") => {
+                let token = match &flags.sigstore_token_file {
+                    Some(f) => std::fs::read_to_string(f)
+                        .with_context(|| format!("reading --sigstore-token-file {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                    None => std::env::var(TOKEN_ENV)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                anyhow::ensure!(
+                    !token.is_empty(),
+                    "staging URL {base} is a sigstore-server: give a token with --sigstore-token-file or {TOKEN_ENV}"
+                );
+                Ok(Staging::Server { base, token })
+            }
+            _ => Ok(Staging::File(base)),
+        }
+    }
+
+    /// Stores `sig` as the next free `signature-N`, never overwriting one.
+    pub fn store(&self, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Staging::File(base) => {
+                append_signature(base, digest, &sig)
+                    .with_context(|| format!("storing signature under {base}"))?;
+            }
+            Staging::Server { base, token } => {
+                let hex = digest
+                    .strip_prefix("sha256:")
+                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .with_context(|| format!("unexpected manifest digest {digest}"))?;
+                let url = format!("{base}@sha256={hex}/signatures");
+                runtime()?.block_on(async {
+                    let resp = reqwest::Client::new()
+                        .post(&url)
+                        .bearer_auth(token)
+                        .header("Content-Type", "application/octet-stream")
+                        .body(sig)
+                        .send()
+                        .await
+                        .with_context(|| format!("publishing signature to {url}"))?;
+                    let status = resp.status();
+                    if !status.is_success() {
+                        let body = error_body(resp).await;
+                        anyhow::bail!("publishing signature to {url}: {status}: {body}");
+                    }
+                    anyhow::Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At most this much of a refusing server's body is read, and this many
+/// characters of it are shown (escaped by the error printer): the body is
+/// the server's, and may be hostile or huge.
+const ERROR_BODY_READ: usize = 4096;
+const ERROR_BODY_SHOWN: usize = 200;
+
+/// The first line's worth of a refusal body, for the error message.
+async fn error_body(mut resp: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_READ {
+            body.truncate(ERROR_BODY_READ);
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    super::escape::truncate(text.trim(), ERROR_BODY_SHOWN)
+}
+
+impl SignFlags {
+    /// The passphrase file's passphrase, read once for every key.
+    fn passphrase(&self) -> anyhow::Result<Option<Passphrase>> {
+        Ok(self
+            .sign_passphrase_file
+            .as_deref()
+            .map(Passphrase::read_file)
+            .transpose()?)
+    }
+
+    /// skopeo's rule (`sharedCopyOptions.copyOptions`): one passphrase file
+    /// serves one key, so it is never silently offered to a second key it
+    /// was not written for. Both kinds in one push then need the sigstore
+    /// passphrase from the terminal (or a GPG key that has none).
+    fn check_passphrase_file_use(&self) -> anyhow::Result<()> {
+        let keys = [
+            self.sign_by.is_some(),
+            self.sign_by_key.is_some(),
+            self.sign_by_sigstore_private_key.is_some(),
+        ];
+        anyhow::ensure!(
+            self.sign_passphrase_file.is_none() || keys.iter().filter(|k| **k).count() <= 1,
+            "Only one of --sign-by, --sign-by-key and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"
+        );
+        Ok(())
+    }
+
+    /// The GPG signing key, if GPG signing was asked for.
+    pub fn key(&self) -> anyhow::Result<Option<SigningKey>> {
+        self.check_passphrase_file_use()?;
+        let pass = self.passphrase()?;
+        let key = match (&self.sign_by, &self.sign_by_key) {
+            (Some(spec), None) => SigningKey::from_gpg_agent(spec, None, pass.as_ref())?,
+            (None, Some(file)) => SigningKey::from_key_file(file, pass.as_ref())?,
+            (None, None) => {
+                if self.sign_by_sigstore_private_key.is_none()
+                    && (self.sign_passphrase_file.is_some() || self.sign_identity.is_some())
+                {
+                    anyhow::bail!("--sign-passphrase-file and --sign-identity need --sign-by, --sign-by-key or --sign-by-sigstore-private-key");
+                }
+                return Ok(None);
+            }
+            (Some(_), Some(_)) => anyhow::bail!("--sign-by and --sign-by-key are exclusive"),
+        };
+        if key.is_subkey() {
+            eprintln!(
+                "Warning: key {} signs with subkey {}; podman/skopeo before containers/image 5.37 reject such signatures",
+                key.primary_fingerprint(),
+                key.signing_fingerprint()
+            );
+        }
+        Ok(Some(key))
+    }
+
+    /// The sigstore signing key, decrypted with the passphrase file or, as
+    /// skopeo does, a passphrase typed at the terminal.
+    pub fn sigstore_key(&self) -> anyhow::Result<Option<SigstoreSigningKey>> {
+        let Some(file) = &self.sign_by_sigstore_private_key else {
+            return Ok(None);
+        };
+        self.check_passphrase_file_use()?;
+        // skopeo reads the first line for sigstore keys (only "\n" dropped).
+        let pass = match &self.sign_passphrase_file {
+            Some(f) => read_passphrase_first_line(f)?,
+            None => super::passphrase_prompt::prompt(file)?,
+        };
+        Ok(Some(SigstoreSigningKey::load(file, &pass)?))
+    }
+}
+
+/// Refuses a sigstore signature the destination would not store:
+/// containers/image writes sigstore signatures only to attachments, and only
+/// where registries.d turns them on. Checked before a blob moves, where
+/// containers/image fails only after the image is pushed.
+pub fn require_attachments(g: &Global, dest: &ImageRef) -> anyhow::Result<()> {
+    let cfg = trust::load_registries_d(g)?;
+    anyhow::ensure!(
+        cfg.use_sigstore_attachments(&trust::docker_ref(dest)?),
+        "{dest}: writing sigstore attachments is disabled by configuration: set use-sigstore-attachments: true for its scope in {}",
+        trust::registries_d_dir(g).display()
+    );
+    Ok(())
+}
+
+/// Everything signing a destination needs, checked before a byte moves, so
+/// a misconfiguration (no staging, attachments off, a key that will not
+/// open) never leaves an unsigned image behind.
+pub struct SignPlan {
+    key: Option<SigningKey>,
+    staging: Option<Staging>,
+    sigstore_key: Option<SigstoreSigningKey>,
+    layout: SigstoreLayout,
+    identity: String,
+    dest: ImageRef,
+}
+
+/// The sigstore signatures made for one manifest; the GPG signature, if
+/// any, is already in the staging by the time this exists.
+#[derive(Default)]
+pub struct Made {
+    pub sigstore: Vec<SigstoreComponents>,
+    pub bundles: Vec<Vec<u8>>,
+}
+
+impl SignPlan {
+    /// The plan for `dest`: keys opened, layout and staging resolved,
+    /// `--sign-identity` parsed (it must name a tag or digest, as skopeo's).
+    pub fn new(g: &Global, flags: &SignFlags, dest: &ImageRef) -> anyhow::Result<Self> {
+        let key = flags.key()?;
+        let sigstore_key = flags.sigstore_key()?;
+        // Bundles too need use-sigstore-attachments: vouch's pull reads bundle
+        // referrers only under that switch, as it does attachments.
+        let layout = match &sigstore_key {
+            Some(_) => {
+                require_attachments(g, dest)?;
+                let cfg = trust::load_registries_d(g)?;
+                sigstore_layout::resolve(flags.sigstore_layout, &cfg, &trust::docker_ref(dest)?)?
+            }
+            None => SigstoreLayout::Attachment,
+        };
+        let staging = if key.is_some() {
+            let cfg = trust::load_registries_d(g)?;
+            let base = cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
+            Some(Staging::resolve(base, flags)?)
+        } else {
+            None
+        };
+        let identity = match &flags.sign_identity {
+            Some(i) => {
+                let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
+                    .with_context(|| format!("--sign-identity {i:?}"))?;
+                anyhow::ensure!(
+                    !r.is_name_only(),
+                    "--sign-identity {i:?} must include a tag or digest"
+                );
+                i.clone()
+            }
+            None => dest.to_string(),
+        };
+        Ok(Self {
+            key,
+            staging,
+            sigstore_key,
+            layout,
+            identity,
+            dest: dest.clone(),
+        })
+    }
+
+    /// Signs `manifest`: the GPG signature goes to the staging now (before
+    /// the tag that makes it matter); the sigstore ones are returned for the
+    /// writer to attach before it tags.
+    pub fn sign(&mut self, manifest: &[u8], p: &Progress) -> anyhow::Result<Made> {
+        let digest = Digest::of(manifest).to_string();
+        let dest = &self.dest;
+        if let (Some(key), Some(base)) = (self.key.as_mut(), self.staging.as_ref()) {
+            let sig = key
+                .sign_manifest(manifest, &self.identity)
+                .with_context(|| format!("signing {dest}"))?;
+            p.say("Storing signatures");
+            base.store(&digest, sig)?;
+        }
+        let mut made = Made::default();
+        if let Some(k) = &self.sigstore_key {
+            if self.layout.attachment() {
+                p.say("Creating signature: Signing image using a sigstore signature");
+                made.sigstore.push(
+                    k.sign(&self.identity, &digest)
+                        .with_context(|| format!("signing {dest}"))?,
+                );
+            }
+            // cosign 3's layout: the bundle JSON, the one layer of a referrer
+            // artifact whose subject is the manifest, named with the identity
+            // so signedIdentity rules can check it (cosign names only the digest).
+            if self.layout.bundle() {
+                p.say("Creating signature: Signing image using a Sigstore bundle");
+                made.bundles.push(
+                    sign_image_bundle(k, &digest, Some(&self.identity), &BTreeMap::new())
+                        .with_context(|| format!("signing {dest}"))?,
+                );
+            }
+        }
+        Ok(made)
+    }
+}
