@@ -99,6 +99,13 @@ pub trait Dest: Send + Sync {
         Ok(())
     }
 
+    /// Refuses, before anything is written, signatures of a kind the
+    /// destination is configured not to hold (a registry whose
+    /// registries.d scope turns sigstore attachments off).
+    fn check_signature_kinds(&self, _signatures: &[Vec<u8>]) -> Result<(), CopyError> {
+        Ok(())
+    }
+
     /// Stores signatures of `manifest` — always before `put_manifest` makes
     /// them matter, so a tag is never visible without them.
     fn put_signatures<'a>(

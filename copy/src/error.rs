@@ -46,6 +46,8 @@ pub enum CopyError {
     /// The source's signatures could not be read or written.
     #[error("{image}: {detail}")]
     Signatures { image: String, detail: String },
+    #[error("{image}: {detail}")]
+    Store { image: String, detail: String },
     /// The policy refused the source: exit 1, not an error.
     #[error(transparent)]
     Rejected(#[from] vouch_verify::policy::Rejected),

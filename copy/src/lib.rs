@@ -7,9 +7,14 @@
 //! client, manifests, store) and the verify layer (policy, lookaside,
 //! registries.d); neither of those may depend on the other's writers.
 
+pub mod docker;
 pub mod endpoint;
+pub mod engine;
 pub mod error;
+pub mod local_store;
 pub mod name;
+pub mod open;
+pub mod staging;
 pub mod verified;
 
 pub use endpoint::{BlobStream, Dest, RawManifest, Source};

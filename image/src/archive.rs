@@ -305,6 +305,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
             repo_digests: vec![],
             created: config.created.clone(),
             stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            signatures: vec![],
         };
         out.push(store.commit_image(&lock, rec)?);
     }

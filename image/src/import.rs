@@ -206,6 +206,7 @@ pub fn import_tarball(
         repo_digests: vec![],
         created: Some(now),
         stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        signatures: vec![],
     };
     Ok(store.commit_image(&lock, rec)?)
 }

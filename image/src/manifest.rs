@@ -130,6 +130,18 @@ pub fn media_type_of(bytes: &[u8], content_type: Option<&str>) -> Result<String,
 
 /// Parses a manifest or index and checks what a pull relies on.
 pub fn parse(bytes: &[u8], media_type: &str) -> Result<Parsed, ManifestError> {
+    let parsed = parse_shape(bytes, media_type)?;
+    if let Parsed::Image(m) = &parsed {
+        for l in &m.layers {
+            layer_compression(&l.media_type)?;
+        }
+    }
+    Ok(parsed)
+}
+
+/// Parses a manifest or index without judging its layer types: a copy
+/// moves blobs it never unpacks (attestations, artifacts) byte for byte.
+pub fn parse_shape(bytes: &[u8], media_type: &str) -> Result<Parsed, ManifestError> {
     if bytes.len() > MAX_MANIFEST_BYTES {
         return Err(ManifestError::TooLarge(bytes.len()));
     }
@@ -138,9 +150,6 @@ pub fn parse(bytes: &[u8], media_type: &str) -> Result<Parsed, ManifestError> {
             let m: ImageManifest = serde_json::from_slice(bytes).map_err(ManifestError::Json)?;
             if m.schema_version != 2 {
                 return Err(ManifestError::SchemaVersion(m.schema_version));
-            }
-            for l in &m.layers {
-                layer_compression(&l.media_type)?;
             }
             Ok(Parsed::Image(m))
         }

@@ -190,6 +190,7 @@ impl Puller {
             repo_digests,
             created: config.created.clone(),
             stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            signatures: vec![],
         };
         let rec = store.commit_image(&lock, rec)?;
         drop(lock);

@@ -279,6 +279,65 @@ impl Registry {
         Ok(n)
     }
 
+    /// A blob's bytes as a stream, for a copy that sends them on without
+    /// touching disk; the caller checks size and digest as they pass.
+    pub async fn blob_stream(
+        &self,
+        reference: &ImageRef,
+        desc: &Descriptor,
+    ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>, RegistryError>
+    {
+        let od = to_oci(desc);
+        let stream = self
+            .client
+            .pull_blob_stream(reference.as_oci(), &od)
+            .await
+            .map_err(|e| self.map_err(reference, &format!("fetching blob {}", desc.digest), e))?;
+        Ok(stream.stream.boxed())
+    }
+
+    /// Uploads a blob from a stream in one monolithic PUT; a stream that
+    /// fails aborts the request, so the registry never commits the blob.
+    pub async fn push_blob_from_stream(
+        &self,
+        reference: &ImageRef,
+        desc: &Descriptor,
+        data: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
+    ) -> Result<(), RegistryError> {
+        let stream = data.map_err(|e| OciDistributionError::GenericError(Some(e.to_string())));
+        self.client
+            .push_blob_stream(
+                reference.as_oci(),
+                stream,
+                &desc.digest.to_string(),
+                Some(desc.size),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.map_err(reference, &format!("pushing blob {}", desc.digest), e))
+    }
+
+    /// Asks the registry to mount `digest` from `from_repository` into
+    /// `reference`'s repository. `false` when it would not (the registry
+    /// then started an ordinary upload, which is left to expire).
+    pub async fn mount_blob(
+        &self,
+        reference: &ImageRef,
+        from_repository: &str,
+        digest: &Digest,
+    ) -> bool {
+        let Ok(source) =
+            format!("{}/{from_repository}", self.registry).parse::<oci_client::Reference>()
+        else {
+            return false;
+        };
+        let source = source.clone_with_digest(digest.to_string());
+        self.client
+            .mount_blob(reference.as_oci(), &source, &digest.to_string())
+            .await
+            .is_ok()
+    }
+
     /// Fetches a small blob (an image config) into memory, size-capped.
     pub async fn fetch_small_blob(
         &self,

@@ -152,6 +152,11 @@ pub struct ImageRecord {
     pub created: Option<String>,
     /// When it entered this store (RFC 3339).
     pub stored: String,
+    /// Signatures of the manifest `digest`, kept as blobs (the evaluator's
+    /// vocabulary, `vouch_image::sigstore_blob`) so a later push, save or
+    /// copy carries them, as podman keeps a pull's signatures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<Digest>,
 }
 
 impl ImageRecord {
@@ -452,6 +457,13 @@ impl Store {
                         rec.repo_digests.push(d);
                     }
                 }
+                if other.digest == rec.digest {
+                    for d in other.signatures.drain(..) {
+                        if !rec.signatures.contains(&d) {
+                            rec.signatures.push(d);
+                        }
+                    }
+                }
                 rec.stored = other.stored;
                 continue;
             }
@@ -563,6 +575,7 @@ impl Store {
         for i in &images {
             blobs.insert(i.digest.hex().to_string());
             blobs.insert(i.config.digest.hex().to_string());
+            blobs.extend(i.signatures.iter().map(|d| d.hex().to_string()));
             for l in &i.layers {
                 blobs.insert(l.blob.digest.hex().to_string());
                 layers.insert(l.diff_id.hex().to_string());
@@ -725,6 +738,7 @@ mod tests {
             repo_digests: vec![],
             created: None,
             stored: "2026-01-01T00:00:00Z".into(),
+            signatures: vec![],
         }
     }
 

@@ -45,14 +45,6 @@ fn is_hidden(c: char) -> bool {
         | '\u{fff9}'..='\u{fffb}')
 }
 
-/// At most `max` characters of `text`, with `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,12 +66,5 @@ mod tests {
             escape("pulling docker.io/library/busybox: café ✓"),
             "pulling docker.io/library/busybox: café ✓"
         );
-    }
-
-    #[test]
-    fn truncation_counts_characters() {
-        assert_eq!(truncate("abcdef", 3), "abc…");
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("ééé", 2), "éé…");
     }
 }

@@ -3,12 +3,14 @@
 mod checkpoint;
 mod common;
 mod containers;
+mod copy;
 mod escape;
 mod image_trust;
 mod images;
 mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
+mod progress;
 mod ps;
 mod pull;
 mod push;
@@ -44,6 +46,8 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Push a local image to a registry.
     Push(push::PushArgs),
+    /// Copy an image between transports, signatures along (skopeo's copy).
+    Copy(Box<copy::CopyArgs>),
     /// List local images.
     Images(images::ImagesArgs),
     /// Add names to a local image.
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pull(a) => pull::run(&cli.global, a),
         Command::Push(a) => push::run(&cli.global, a),
+        Command::Copy(a) => copy::run(&cli.global, *a),
         Command::Images(a) => images::images(&cli.global, a),
         Command::Tag(a) => images::tag(&cli.global, a),
         Command::Rmi(a) => images::rmi(&cli.global, a),

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use vouch_image::sigstore_blob::SigstoreComponents;
+use vouch_copy::ImageName;
+use vouch_image::sigstore_blob::{SigstoreComponents, BUNDLE_BLOB_PREFIX};
 use vouch_image::{Digest, ImageRef};
 use vouch_sign::sigstore::{read_passphrase_first_line, sign_image_bundle, SigstoreSigningKey};
 use vouch_sign::{Passphrase, SigningKey};
-use vouch_verify::lookaside::{append_signature, LookasideUrl};
+use vouch_verify::lookaside::LookasideUrl;
 use vouch_verify::registries_d::BuiltinDefault;
 
 use super::common::{runtime, Global, Progress};
@@ -58,91 +59,31 @@ pub struct SignFlags {
 /// The environment variable holding a sigstore-server token itself.
 pub const TOKEN_ENV: &str = "VOUCH_SIGSTORE_TOKEN";
 
-/// Where a new signature goes: a `file://` staging tree, or a
-/// sigstore-server that takes `POST …/signatures` (vouch's registries.d
-/// extension: containers/image refuses to write to http(s) lookasides).
-pub enum Staging {
-    File(LookasideUrl),
-    Server { base: LookasideUrl, token: String },
-}
+pub use vouch_copy::staging::Staging;
 
-impl Staging {
-    pub fn resolve(base: LookasideUrl, flags: &SignFlags) -> anyhow::Result<Self> {
-        match base.scheme() {
-            Some("http" | "https") => {
-                let token = match &flags.sigstore_token_file {
-                    Some(f) => std::fs::read_to_string(f)
-                        .with_context(|| format!("reading --sigstore-token-file {}", f.display()))?
-                        .trim()
-                        .to_string(),
-                    None => std::env::var(TOKEN_ENV)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                anyhow::ensure!(
-                    !token.is_empty(),
-                    "staging URL {base} is a sigstore-server: give a token with --sigstore-token-file or {TOKEN_ENV}"
-                );
-                Ok(Staging::Server { base, token })
-            }
-            _ => Ok(Staging::File(base)),
+/// The staging for `base`: a sigstore-server needs a token, from
+/// `--sigstore-token-file` or the environment.
+pub fn resolve_staging(base: LookasideUrl, flags: &SignFlags) -> anyhow::Result<Staging> {
+    match base.scheme() {
+        Some("http" | "https") => {
+            let token = match &flags.sigstore_token_file {
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("reading --sigstore-token-file {}", f.display()))?
+                    .trim()
+                    .to_string(),
+                None => std::env::var(TOKEN_ENV)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            };
+            anyhow::ensure!(
+                !token.is_empty(),
+                "staging URL {base} is a sigstore-server: give a token with --sigstore-token-file or {TOKEN_ENV}"
+            );
+            Ok(Staging::Server { base, token })
         }
+        _ => Ok(Staging::File(base)),
     }
-
-    /// Stores `sig` as the next free `signature-N`, never overwriting one.
-    pub fn store(&self, digest: &str, sig: Vec<u8>) -> anyhow::Result<()> {
-        match self {
-            Staging::File(base) => {
-                append_signature(base, digest, &sig)
-                    .with_context(|| format!("storing signature under {base}"))?;
-            }
-            Staging::Server { base, token } => {
-                let hex = digest
-                    .strip_prefix("sha256:")
-                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .with_context(|| format!("unexpected manifest digest {digest}"))?;
-                let url = format!("{base}@sha256={hex}/signatures");
-                runtime()?.block_on(async {
-                    let resp = reqwest::Client::new()
-                        .post(&url)
-                        .bearer_auth(token)
-                        .header("Content-Type", "application/octet-stream")
-                        .body(sig)
-                        .send()
-                        .await
-                        .with_context(|| format!("publishing signature to {url}"))?;
-                    let status = resp.status();
-                    if !status.is_success() {
-                        let body = error_body(resp).await;
-                        anyhow::bail!("publishing signature to {url}: {status}: {body}");
-                    }
-                    anyhow::Ok(())
-                })?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// At most this much of a refusing server's body is read, and this many
-/// characters of it are shown (escaped by the error printer): the body is
-/// the server's, and may be hostile or huge.
-const ERROR_BODY_READ: usize = 4096;
-const ERROR_BODY_SHOWN: usize = 200;
-
-/// The first line's worth of a refusal body, for the error message.
-async fn error_body(mut resp: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= ERROR_BODY_READ {
-            body.truncate(ERROR_BODY_READ);
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&body);
-    super::escape::truncate(text.trim(), ERROR_BODY_SHOWN)
 }
 
 impl SignFlags {
@@ -229,6 +170,17 @@ pub fn require_attachments(g: &Global, dest: &ImageRef) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--sign-identity`: a docker reference with a tag or digest, as skopeo's.
+fn parse_identity(i: &str) -> anyhow::Result<String> {
+    let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
+        .with_context(|| format!("--sign-identity {i:?}"))?;
+    anyhow::ensure!(
+        !r.is_name_only(),
+        "--sign-identity {i:?} must include a tag or digest"
+    );
+    Ok(i.to_string())
+}
+
 /// Everything signing a destination needs, checked before a byte moves, so
 /// a misconfiguration (no staging, attachments off, a key that will not
 /// open) never leaves an unsigned image behind.
@@ -238,7 +190,8 @@ pub struct SignPlan {
     sigstore_key: Option<SigstoreSigningKey>,
     layout: SigstoreLayout,
     identity: String,
-    dest: ImageRef,
+    /// The destination as messages name it.
+    dest: String,
 }
 
 /// The sigstore signatures made for one manifest; the GPG signature, if
@@ -253,6 +206,15 @@ impl SignPlan {
     /// The plan for `dest`: keys opened, layout and staging resolved,
     /// `--sign-identity` parsed (it must name a tag or digest, as skopeo's).
     pub fn new(g: &Global, flags: &SignFlags, dest: &ImageRef) -> anyhow::Result<Self> {
+        Self::new_inner(g, flags, dest, true)
+    }
+
+    fn new_inner(
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        with_staging: bool,
+    ) -> anyhow::Result<Self> {
         let key = flags.key()?;
         let sigstore_key = flags.sigstore_key()?;
         // Bundles too need use-sigstore-attachments: vouch's pull reads bundle
@@ -265,23 +227,15 @@ impl SignPlan {
             }
             None => SigstoreLayout::Attachment,
         };
-        let staging = if key.is_some() {
+        let staging = if key.is_some() && with_staging {
             let cfg = trust::load_registries_d(g)?;
             let base = cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
-            Some(Staging::resolve(base, flags)?)
+            Some(resolve_staging(base, flags)?)
         } else {
             None
         };
         let identity = match &flags.sign_identity {
-            Some(i) => {
-                let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
-                    .with_context(|| format!("--sign-identity {i:?}"))?;
-                anyhow::ensure!(
-                    !r.is_name_only(),
-                    "--sign-identity {i:?} must include a tag or digest"
-                );
-                i.clone()
-            }
+            Some(i) => parse_identity(i)?,
             None => dest.to_string(),
         };
         Ok(Self {
@@ -290,8 +244,78 @@ impl SignPlan {
             sigstore_key,
             layout,
             identity,
-            dest: dest.clone(),
+            dest: dest.to_string(),
         })
+    }
+
+    /// The plan for a copy to `dest`: signatures are returned as blobs for
+    /// the destination to store (a registry's staging, `dir:`'s
+    /// `signature-N`), so no staging is resolved here. A destination with no
+    /// docker reference needs `--sign-identity`, as in skopeo.
+    pub fn for_copy(g: &Global, flags: &SignFlags, dest: &ImageName) -> anyhow::Result<Self> {
+        if let ImageName::Docker(r) = dest {
+            let mut plan = Self::new_inner(g, flags, r, false)?;
+            plan.dest = dest.to_string();
+            return Ok(plan);
+        }
+        let key = flags.key()?;
+        let sigstore_key = flags.sigstore_key()?;
+        if key.is_none() && sigstore_key.is_none() {
+            return Ok(Self {
+                key,
+                staging: None,
+                sigstore_key,
+                layout: SigstoreLayout::Attachment,
+                identity: String::new(),
+                dest: dest.to_string(),
+            });
+        }
+        anyhow::ensure!(
+            flags.sigstore_layout.is_none_or(|l| l == SigstoreLayout::Attachment),
+            "--sigstore-layout {}: Sigstore bundle referrers need a registry destination, not {dest}",
+            flags.sigstore_layout.unwrap_or(SigstoreLayout::Attachment)
+        );
+        let identity = match &flags.sign_identity {
+            Some(i) => parse_identity(i)?,
+            None => {
+                anyhow::bail!("Cannot determine canonical Docker reference for destination {dest}")
+            }
+        };
+        Ok(Self {
+            key,
+            staging: None,
+            sigstore_key,
+            layout: SigstoreLayout::Attachment,
+            identity,
+            dest: dest.to_string(),
+        })
+    }
+
+    /// Whether any signature will be made.
+    pub fn signs(&self) -> bool {
+        self.key.is_some() || self.sigstore_key.is_some()
+    }
+
+    /// Signs `manifest` into blobs in the evaluator's vocabulary: the
+    /// OpenPGP signature as is, sigstore ones `\0sigstore-json\n`-prefixed,
+    /// bundles `\0sigstore-bundle\n`-prefixed.
+    pub fn sign_blobs(&mut self, manifest: &[u8], p: &Progress) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let dest = &self.dest;
+        if let Some(key) = self.key.as_mut() {
+            out.push(
+                key.sign_manifest(manifest, &self.identity)
+                    .with_context(|| format!("signing {dest}"))?,
+            );
+        }
+        let made = self.sign_sigstore(manifest, p)?;
+        out.extend(made.sigstore.iter().map(SigstoreComponents::to_blob));
+        out.extend(made.bundles.into_iter().map(|b| {
+            let mut blob = BUNDLE_BLOB_PREFIX.to_vec();
+            blob.extend(b);
+            blob
+        }));
+        Ok(out)
     }
 
     /// Signs `manifest`: the GPG signature goes to the staging now (before
@@ -305,8 +329,14 @@ impl SignPlan {
                 .sign_manifest(manifest, &self.identity)
                 .with_context(|| format!("signing {dest}"))?;
             p.say("Storing signatures");
-            base.store(&digest, sig)?;
+            runtime()?.block_on(base.store(&digest, sig))?;
         }
+        self.sign_sigstore(manifest, p)
+    }
+
+    fn sign_sigstore(&self, manifest: &[u8], p: &Progress) -> anyhow::Result<Made> {
+        let digest = Digest::of(manifest).to_string();
+        let dest = &self.dest;
         let mut made = Made::default();
         if let Some(k) = &self.sigstore_key {
             if self.layout.attachment() {

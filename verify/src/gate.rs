@@ -19,7 +19,7 @@ use vouch_image::pull::Resolved;
 use vouch_image::referrers::read::{read_bundles, ReferrersReadError};
 use vouch_image::registry::Registry;
 use vouch_image::sigstore_blob::BUNDLE_BLOB_PREFIX;
-use vouch_image::Digest;
+use vouch_image::{Digest, ImageRef};
 
 use crate::lookaside::{
     read_signatures, FetchError, Fetcher, LookasideError, LookasideUrl, SignatureFetcher,
@@ -164,42 +164,59 @@ impl Gate {
         registry: &Registry,
         resolved: &Resolved,
     ) -> Result<Vec<Vec<u8>>, GateError> {
-        let config = self.registries_d()?;
-        let reference = resolved.reference.as_docker();
         let image = resolved.reference.to_string();
-        let digest_err = |source| GateError::Digest {
+        let digest = manifest_digest(&resolved.top.bytes).map_err(|source| GateError::Digest {
             image: image.clone(),
             source,
-        };
-        let digest = manifest_digest(&resolved.top.bytes).map_err(digest_err)?;
-        let base = config.read_base(reference, &self.builtin)?;
-        let mut out = read_signatures(lookaside, &base, &digest)
+        })?;
+        let digest = Digest::parse(&digest).map_err(|source| GateError::DigestForm {
+            image: image.clone(),
+            source,
+        })?;
+        let bundles = self.policy.needs_sigstore(&policy_image(resolved)?);
+        self.signatures_of(lookaside, registry, &resolved.reference, &digest, bundles)
+            .await
+    }
+
+    /// The stored signatures of the manifest with `digest` in `reference`'s
+    /// repository, from the same places [`signatures`](Self::signatures)
+    /// reads; bundle referrers only when `bundles` (a copy carries them
+    /// all, a pull reads them only for a `sigstoreSigned` requirement).
+    pub async fn signatures_of<F: SignatureFetcher + Sync>(
+        &self,
+        lookaside: &F,
+        registry: &Registry,
+        reference: &ImageRef,
+        digest: &Digest,
+        bundles: bool,
+    ) -> Result<Vec<Vec<u8>>, GateError> {
+        let config = self.registries_d()?;
+        let docker = reference.as_docker();
+        let image = reference.to_string();
+        let base = config.read_base(docker, &self.builtin)?;
+        let mut out = read_signatures(lookaside, &base, &digest.to_string())
             .await
             .map_err(|source| GateError::Lookaside {
                 image: image.clone(),
                 base,
                 source,
             })?;
-        if use_sigstore_attachments(&config, reference) {
-            let digest = Digest::parse(&digest).map_err(|source| GateError::DigestForm {
-                image: image.clone(),
-                source,
-            })?;
-            let attached = read_attachments(registry, &resolved.reference, &digest)
+        if use_sigstore_attachments(&config, docker) {
+            let attached = read_attachments(registry, reference, digest)
                 .await
                 .map_err(|source| GateError::Attachments {
                     image: image.clone(),
                     source,
                 })?;
             out.extend(attached);
-            if self.policy.needs_sigstore(&policy_image(resolved)?) {
-                let bundles = read_bundles(registry, &resolved.reference, &digest)
+            if bundles {
+                let found = read_bundles(registry, reference, digest)
                     .await
                     .map_err(|source| GateError::Referrers {
                         image: image.clone(),
                         source,
                     })?;
-                out.extend(bundles.into_iter().map(|json| {
+                out.extend(found.into_iter().map(|json| {
                     let mut blob = BUNDLE_BLOB_PREFIX.to_vec();
                     blob.extend(json);
                     blob

@@ -15,7 +15,7 @@ use std::future::Future;
 
 pub use fetch::{FetchError, Fetcher, MAX_SIGNATURE_SIZE};
 pub use url::{LookasideUrl, UrlError};
-pub use write::{append_signature, write_signatures, WriteError};
+pub use write::{append_missing, append_signature, write_signatures, WriteError};
 
 use crate::sniff::{sniff, SniffError};
 

@@ -187,3 +187,66 @@ mod append_tests {
         ));
     }
 }
+
+/// Stores those of `signatures` not already stored for `manifest_digest`,
+/// each with [`append_signature`]; returns (added, already present).
+///
+/// This is how a copy carries signatures: running it again (a resumed
+/// sync) adds nothing, and signatures already at the destination are never
+/// rewritten or removed, unlike containers/image's rewrite of the list.
+pub fn append_missing(
+    repo_base: &LookasideUrl,
+    manifest_digest: &str,
+    signatures: &[Vec<u8>],
+) -> Result<(usize, usize), WriteError> {
+    if signatures.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut existing: Vec<Vec<u8>> = Vec::new();
+    for i in 0..super::MAX_SIGNATURES {
+        let url = repo_base.signature(manifest_digest, i)?;
+        require_file_scheme(&url)?;
+        let path = Path::new(url.path());
+        match read_capped(path)? {
+            Some(blob) => existing.push(blob),
+            None => break,
+        }
+    }
+    let (mut added, mut present) = (0, 0);
+    for sig in signatures {
+        if existing.iter().any(|e| e == sig) {
+            present += 1;
+            continue;
+        }
+        append_signature(repo_base, manifest_digest, sig)?;
+        existing.push(sig.clone());
+        added += 1;
+    }
+    Ok((added, present))
+}
+
+/// A stored signature, `None` when absent; larger than any signature may
+/// be is an error, never a read into memory.
+fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, WriteError> {
+    use std::io::Read;
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mut buf = Vec::new();
+    file.take((super::MAX_SIGNATURE_SIZE as u64) + 1)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > (super::MAX_SIGNATURE_SIZE as u64) {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "signature larger than the lookaside limit",
+        )));
+    }
+    Ok(Some(buf))
+}

@@ -1,0 +1,354 @@
+//! `vouch-store:NAME`: vouch's own image store at either end. As a source
+//! it yields the stored manifest, blobs and the signatures a pull kept; as
+//! a destination it stages blobs, unpacks layers and commits the record
+//! last, under the store's lock, so a killed copy leaves only staging.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use vouch_image::manifest::{self, Descriptor, ImageConfig, Parsed};
+use vouch_image::store::{LayerRecord, Staging as StoreStaging, Store};
+use vouch_image::{apply, Digest, ImageRecord, ImageRef};
+
+use crate::endpoint::{BlobStream, Dest, RawManifest, Source};
+use crate::error::CopyError;
+use crate::name::ImageName;
+
+/// Signature blobs a store keeps are at most this large (the lookaside cap).
+const MAX_SIGNATURE_BYTES: u64 = vouch_verify::lookaside::MAX_SIGNATURE_SIZE as u64;
+
+pub struct StoreSource {
+    name: ImageName,
+    store: Arc<Store>,
+    record: ImageRecord,
+}
+
+impl StoreSource {
+    pub fn open(store: Arc<Store>, image: &str) -> Result<Self, CopyError> {
+        let record = store.resolve(image).map_err(store_err(image))?;
+        Ok(Self {
+            name: ImageName::Store(image.to_string()),
+            store,
+            record,
+        })
+    }
+}
+
+fn store_err(what: &str) -> impl FnOnce(vouch_image::store::StoreError) -> CopyError + '_ {
+    move |e| CopyError::Store {
+        image: what.to_string(),
+        detail: crate::docker::one_line(&e),
+    }
+}
+
+impl Source for StoreSource {
+    fn name(&self) -> &ImageName {
+        &self.name
+    }
+
+    fn manifest<'a>(
+        &'a self,
+        instance: Option<&'a Digest>,
+    ) -> BoxFuture<'a, Result<RawManifest, CopyError>> {
+        Box::pin(async move {
+            if let Some(d) = instance.filter(|d| **d != self.record.digest) {
+                return Err(CopyError::Unsupported(format!(
+                    "{}: the store holds manifest {}, not {d}",
+                    self.name, self.record.digest
+                )));
+            }
+            let bytes = self
+                .store
+                .read_blob(&self.record.digest)
+                .map_err(store_err(&self.name.to_string()))?;
+            Ok(RawManifest {
+                bytes: Bytes::from(bytes),
+                media_type: self.record.manifest_media_type.clone(),
+            })
+        })
+    }
+
+    fn blob<'a>(&'a self, desc: &'a Descriptor) -> BoxFuture<'a, Result<BlobStream, CopyError>> {
+        Box::pin(async move {
+            let path = self.store.blob_path(&desc.digest);
+            file_stream(&path).await
+        })
+    }
+
+    fn signatures<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, CopyError>> {
+        Box::pin(async move {
+            if *digest != self.record.digest {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            for d in &self.record.signatures {
+                let path = self.store.blob_path(d);
+                let meta = std::fs::metadata(&path).map_err(CopyError::io(path.display()))?;
+                if meta.len() > MAX_SIGNATURE_BYTES {
+                    return Err(CopyError::Signatures {
+                        image: self.name.to_string(),
+                        detail: format!("stored signature {d} is larger than a signature may be"),
+                    });
+                }
+                let blob = self
+                    .store
+                    .read_blob(d)
+                    .map_err(store_err(&self.name.to_string()))?;
+                out.push(blob);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A file as a stream of 1 MiB chunks.
+pub(crate) async fn file_stream(path: &std::path::Path) -> Result<BlobStream, CopyError> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(CopyError::io(path.display()))?;
+    Ok(futures_util::stream::try_unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), f)))
+    })
+    .boxed())
+}
+
+/// Writes `data` to `path`; a failing stream removes what was written.
+pub(crate) async fn write_stream(
+    path: &std::path::Path,
+    mut data: BlobStream,
+) -> Result<(), CopyError> {
+    let result = async {
+        let file = tokio::fs::File::create(path).await?;
+        let mut w = tokio::io::BufWriter::with_capacity(256 << 10, file);
+        while let Some(chunk) = data.next().await {
+            w.write_all(&chunk?).await?;
+        }
+        w.flush().await?;
+        w.get_ref().sync_all().await?;
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(CopyError::io(path.display())(e));
+    }
+    Ok(())
+}
+
+pub struct StoreDest {
+    name: ImageName,
+    target: ImageRef,
+    store: Arc<Store>,
+    staging: StoreStaging,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    manifest: Option<RawManifest>,
+    signatures: Vec<Vec<u8>>,
+    staged: BTreeMap<Digest, PathBuf>,
+}
+
+impl StoreDest {
+    /// `image` is the name the copy is stored under (normalised as podman
+    /// names local images: `localhost/x:latest` for a bare `x`).
+    pub fn open(store: Arc<Store>, image: &str) -> Result<Self, CopyError> {
+        let target = ImageRef::parse(image).map_err(|e| {
+            CopyError::Name(format!("Invalid image name \"vouch-store:{image}\": {e}"))
+        })?;
+        let staging = store.staging().map_err(store_err(image))?;
+        Ok(Self {
+            name: ImageName::Store(image.to_string()),
+            target,
+            store,
+            staging,
+            pending: Mutex::new(Pending::default()),
+        })
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn blob_file(&self, d: &Digest) -> PathBuf {
+        match self.pending().staged.get(d) {
+            Some(p) => p.clone(),
+            None => self.store.blob_path(d),
+        }
+    }
+
+    /// Unpacks and commits: everything blocking, run off the async threads.
+    fn commit_blocking(&self) -> Result<(), CopyError> {
+        let name = self.name.to_string();
+        let (manifest, signatures, staged) = {
+            let mut p = self.pending();
+            let m = p
+                .manifest
+                .take()
+                .ok_or_else(|| CopyError::Unsupported(format!("{name}: no manifest was copied")))?;
+            (m, std::mem::take(&mut p.signatures), p.staged.clone())
+        };
+        let merr = |source| CopyError::Manifest {
+            image: name.clone(),
+            source,
+        };
+        let Parsed::Image(m) =
+            manifest::parse(&manifest.bytes, &manifest.media_type).map_err(merr)?
+        else {
+            return Err(CopyError::Unsupported(format!(
+                "{name}: vouch-store holds single images; copy one platform (without --all)"
+            )));
+        };
+        let cfg_path = self.blob_file(&m.config.digest);
+        let cfg_bytes = read_capped(&cfg_path, manifest::MAX_CONFIG_BYTES)?;
+        let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(merr)?;
+        let opts = self.store.unpack_options();
+        let sizes = self.store.layer_sizes().map_err(store_err(&name))?;
+        let mut layers = Vec::new();
+        let mut staged_layers = Vec::new();
+        for (blob, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
+            let size = match sizes.get(diff_id) {
+                Some(size) if self.store.has_layer(diff_id) => *size,
+                _ => {
+                    let dest = self.staging.layer(diff_id);
+                    let bp = self.blob_file(&blob.digest);
+                    let (_, size) =
+                        apply::apply_layer(&bp, &blob.digest, &dest, Some(diff_id), &opts)
+                            .map_err(|e| CopyError::Store {
+                                image: name.clone(),
+                                detail: crate::docker::one_line(&e),
+                            })?;
+                    staged_layers.push((dest, diff_id.clone()));
+                    size
+                }
+            };
+            layers.push(LayerRecord {
+                blob: blob.clone(),
+                diff_id: diff_id.clone(),
+                size,
+            });
+        }
+        let lock = self.store.lock().map_err(store_err(&name))?;
+        for (d, p) in &staged {
+            self.store.commit_blob(p, d).map_err(store_err(&name))?;
+        }
+        for (p, d) in &staged_layers {
+            self.store.commit_layer(p, d).map_err(store_err(&name))?;
+        }
+        let digest = self
+            .store
+            .put_blob(&manifest.bytes)
+            .map_err(store_err(&name))?;
+        let mut sig_digests = Vec::new();
+        for s in &signatures {
+            sig_digests.push(self.store.put_blob(s).map_err(store_err(&name))?);
+        }
+        let rec = ImageRecord {
+            id: m.config.digest.hex().to_string(),
+            names: vec![self.target.to_string()],
+            digest,
+            manifest_media_type: manifest.media_type.clone(),
+            config: m.config.clone(),
+            layers,
+            repo_digests: vec![],
+            created: config.created.clone(),
+            stored: chrono_now(),
+            signatures: sig_digests,
+        };
+        self.store
+            .commit_image(&lock, rec)
+            .map_err(store_err(&name))?;
+        Ok(())
+    }
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn read_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, CopyError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(CopyError::io(path.display()))?;
+    let mut buf = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(CopyError::io(path.display()))?;
+    if buf.len() as u64 > cap {
+        return Err(CopyError::Unsupported(format!(
+            "{}: larger than the {cap}-byte limit",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+impl Dest for StoreDest {
+    fn name(&self) -> &ImageName {
+        &self.name
+    }
+
+    fn has_blob<'a>(&'a self, desc: &'a Descriptor) -> BoxFuture<'a, Result<bool, CopyError>> {
+        Box::pin(async move { Ok(self.store.has_blob(&desc.digest)) })
+    }
+
+    fn put_blob<'a>(
+        &'a self,
+        desc: &'a Descriptor,
+        data: BlobStream,
+    ) -> BoxFuture<'a, Result<(), CopyError>> {
+        Box::pin(async move {
+            let path = self.staging.blob(&desc.digest);
+            write_stream(&path, data).await?;
+            self.pending().staged.insert(desc.digest.clone(), path);
+            Ok(())
+        })
+    }
+
+    fn put_signatures<'a>(
+        &'a self,
+        _manifest: &'a RawManifest,
+        signatures: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, Result<(), CopyError>> {
+        Box::pin(async move {
+            self.pending().signatures.extend(signatures.iter().cloned());
+            Ok(())
+        })
+    }
+
+    fn put_manifest<'a>(
+        &'a self,
+        manifest: &'a RawManifest,
+        instance: bool,
+    ) -> BoxFuture<'a, Result<(), CopyError>> {
+        Box::pin(async move {
+            if instance {
+                return Err(CopyError::Unsupported(format!(
+                    "{}: vouch-store holds single images; copy one platform (without --all)",
+                    self.name
+                )));
+            }
+            self.pending().manifest = Some(manifest.clone());
+            Ok(())
+        })
+    }
+
+    fn commit(&mut self) -> BoxFuture<'_, Result<(), CopyError>> {
+        Box::pin(async move { tokio::task::block_in_place(|| self.commit_blocking()) })
+    }
+}
