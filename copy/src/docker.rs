@@ -17,7 +17,7 @@ use vouch_image::manifest::Descriptor;
 use vouch_image::referrers::read::read_bundles;
 use vouch_image::referrers::write::push_bundle;
 use vouch_image::registry::{Registry, RegistryOptions};
-use vouch_image::sigstore_blob::{SigstoreComponents, BUNDLE_BLOB_PREFIX};
+use vouch_image::sigstore_blob::{classify, BlobKind, SigstoreComponents, BUNDLE_BLOB_PREFIX};
 use vouch_image::{Digest, ImageRef};
 use vouch_verify::gate::Gate;
 use vouch_verify::lookaside::Fetcher;
@@ -155,7 +155,7 @@ impl DockerDest {
     }
 }
 
-/// The kinds of signature blobs, as [`crate::endpoint`] describes them.
+/// A signature blob, split by kind.
 enum Kind<'a> {
     Simple(&'a [u8]),
     Sigstore(SigstoreComponents),
@@ -163,15 +163,15 @@ enum Kind<'a> {
 }
 
 fn kind_of(blob: &[u8]) -> Result<Kind<'_>, String> {
-    if let Some(json) = blob.strip_prefix(BUNDLE_BLOB_PREFIX) {
-        return Ok(Kind::Bundle(json));
-    }
-    if blob.first() == Some(&0) {
-        return SigstoreComponents::from_blob(blob)
+    match classify(blob) {
+        BlobKind::Bundle => Ok(Kind::Bundle(
+            blob.get(BUNDLE_BLOB_PREFIX.len()..).unwrap_or_default(),
+        )),
+        BlobKind::Sigstore => SigstoreComponents::from_blob(blob)
             .map(Kind::Sigstore)
-            .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string()),
+        BlobKind::Simple => Ok(Kind::Simple(blob)),
     }
-    Ok(Kind::Simple(blob))
 }
 
 impl Dest for DockerDest {

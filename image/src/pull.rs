@@ -118,6 +118,7 @@ impl Puller {
         store: &Arc<Store>,
         resolved: Resolved,
         name: Option<&ImageRef>,
+        signatures: &[Vec<u8>],
     ) -> Result<ImageRecord, PullError> {
         let r = &resolved.reference;
         let m = &resolved.manifest;
@@ -171,6 +172,10 @@ impl Puller {
         }
         store.put_blob(&cfg_bytes)?;
         store.put_blob(&resolved.instance.bytes)?;
+        let mut kept = Vec::with_capacity(signatures.len());
+        for s in signatures {
+            kept.push(store.put_blob(s)?);
+        }
         let mut repo_digests = vec![format!("{}@{}", r.name(), resolved.instance.digest)];
         if resolved.top.digest != resolved.instance.digest {
             repo_digests.push(format!("{}@{}", r.name(), resolved.top.digest));
@@ -190,7 +195,7 @@ impl Puller {
             repo_digests,
             created: config.created.clone(),
             stored: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            signatures: vec![],
+            signatures: kept,
         };
         let rec = store.commit_image(&lock, rec)?;
         drop(lock);

@@ -136,3 +136,26 @@ mod tests {
         assert!(SigstoreComponents::from_blob(b"\0sigstore-json\n{").is_err());
     }
 }
+
+/// Which of the three stored forms a signature blob is, by its prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobKind {
+    /// An OpenPGP simple signing signature, stored as is.
+    Simple,
+    /// `\0sigstore-json\n` + JSON.
+    Sigstore,
+    /// `\0sigstore-bundle\n` + bundle JSON.
+    Bundle,
+}
+
+/// Tells the forms apart; every blob starting with a NUL byte that is not
+/// a bundle is taken as sigstore (and its parse then decides).
+pub fn classify(blob: &[u8]) -> BlobKind {
+    if blob.starts_with(BUNDLE_BLOB_PREFIX) {
+        BlobKind::Bundle
+    } else if blob.first() == Some(&0) {
+        BlobKind::Sigstore
+    } else {
+        BlobKind::Simple
+    }
+}

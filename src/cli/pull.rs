@@ -52,10 +52,11 @@ pub fn pull_image(
             .resolve(reference, platform)
             .await
             .with_context(|| format!("pulling {reference}"))?;
-        trust::verdict(gate.check(puller.registry(), &resolved).await)?;
+        let (_, signatures) =
+            trust::verdict(gate.check_keeping(puller.registry(), &resolved).await)?;
         p.say("Getting image source signatures");
         let rec = puller
-            .store(&store, resolved, None)
+            .store(&store, resolved, None, &signatures)
             .await
             .with_context(|| format!("pulling {reference}"))?;
         p.say("Writing manifest to image destination");

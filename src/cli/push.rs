@@ -18,6 +18,9 @@ pub struct PushArgs {
     pub registry: RegistryFlags,
     #[command(flatten)]
     pub sign: SignFlags,
+    /// Do not push the signatures kept with the local image.
+    #[arg(long = "remove-signatures")]
+    pub remove_signatures: bool,
     /// Write the digest of the pushed manifest to this file.
     #[arg(long)]
     pub digestfile: Option<PathBuf>,
@@ -46,7 +49,10 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     // stored, so its digest is known now.
     let manifest = store.read_blob(&image.digest)?;
     let digest = vouch_image::Digest::of(&manifest);
-    let made = plan.sign(&manifest, &p)?;
+    let mut made = plan.sign(&manifest, &p)?;
+    if !a.remove_signatures {
+        carry_kept(g, &a.sign, &store, &image, &dest, &mut made, &p)?;
+    }
     let pushed = runtime()?
         .block_on(async {
             p.say("Getting image source signatures");
@@ -77,4 +83,54 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         vouch_image::outfile::write_output(f, pushed.digest.to_string().as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signatures a pull kept with the image go along, as podman's push
+/// copies them from containers-storage: simple ones to the destination's
+/// staging now (before the tag), sigstore ones with the new signatures.
+/// Like containers/image, a destination that cannot hold a kind is an
+/// error, not a silent drop; `--remove-signatures` drops them.
+fn carry_kept(
+    g: &Global,
+    flags: &SignFlags,
+    store: &vouch_image::Store,
+    image: &vouch_image::ImageRecord,
+    dest: &ImageRef,
+    made: &mut super::signing::Made,
+    p: &Progress,
+) -> anyhow::Result<()> {
+    use vouch_image::sigstore_blob::{classify, BlobKind, SigstoreComponents, BUNDLE_BLOB_PREFIX};
+    let mut simple = Vec::new();
+    for d in &image.signatures {
+        let blob = store.read_blob(d)?;
+        match classify(&blob) {
+            BlobKind::Simple => simple.push(blob),
+            BlobKind::Sigstore => {
+                super::signing::require_attachments(g, dest)?;
+                made.sigstore.push(
+                    SigstoreComponents::from_blob(&blob)
+                        .with_context(|| format!("stored signature {d} of {}", image.id))?,
+                );
+            }
+            BlobKind::Bundle => {
+                super::signing::require_attachments(g, dest)?;
+                made.bundles.push(
+                    blob.get(BUNDLE_BLOB_PREFIX.len()..)
+                        .unwrap_or_default()
+                        .to_vec(),
+                );
+            }
+        }
+    }
+    if !simple.is_empty() {
+        let cfg = super::trust::load_registries_d(g)?;
+        let base = cfg.write_base(
+            &super::trust::docker_ref(dest)?,
+            &vouch_verify::registries_d::BuiltinDefault::from_env(),
+        )?;
+        let staging = super::signing::resolve_staging(base, flags)?;
+        p.say("Copying signatures");
+        runtime()?.block_on(staging.store_missing(&image.digest.to_string(), &simple))?;
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use vouch_image::ImageRef;
 use vouch_verify::docker_ref::DockerRef;
 use vouch_verify::gate::{Gate, GateError};
-use vouch_verify::policy::{Accepted, Policy};
+use vouch_verify::policy::Policy;
 use vouch_verify::registries_d::{BuiltinDefault, RegistriesD};
 
 use super::common::Global;
@@ -64,7 +64,7 @@ pub fn gate(g: &Global, explicit_policy: Option<&Path>) -> anyhow::Result<Gate> 
 
 /// The gate's answer as the exit code wants it: the policy's "no" becomes
 /// [`PolicyRejected`] (exit 1), every other failure stays an error (exit 2).
-pub fn verdict(outcome: Result<Accepted, GateError>) -> anyhow::Result<Accepted> {
+pub fn verdict<T>(outcome: Result<T, GateError>) -> anyhow::Result<T> {
     match outcome {
         Ok(accepted) => Ok(accepted),
         Err(GateError::Rejected(rejected)) => {

@@ -116,6 +116,17 @@ impl Gate {
         registry: &Registry,
         resolved: &Resolved,
     ) -> Result<Accepted, GateError> {
+        Ok(self.check_keeping(registry, resolved).await?.0)
+    }
+
+    /// [`check`](Self::check), also returning the signatures the policy
+    /// judged, for the store to keep beside the image (as podman keeps a
+    /// pull's signatures). None are read when the policy needs none.
+    pub async fn check_keeping(
+        &self,
+        registry: &Registry,
+        resolved: &Resolved,
+    ) -> Result<(Accepted, Vec<Vec<u8>>), GateError> {
         let fetcher;
         let lookaside = if self.policy.needs_signatures(&policy_image(resolved)?) {
             fetcher = Fetcher::new().map_err(GateError::Client)?;
@@ -123,7 +134,7 @@ impl Gate {
         } else {
             None
         };
-        self.check_with(lookaside, registry, resolved).await
+        self.judge(lookaside, registry, resolved).await
     }
 
     /// [`check`](Self::check) with a given lookaside client; `None` when the
@@ -134,6 +145,15 @@ impl Gate {
         registry: &Registry,
         resolved: &Resolved,
     ) -> Result<Accepted, GateError> {
+        Ok(self.judge(lookaside, registry, resolved).await?.0)
+    }
+
+    async fn judge<F: SignatureFetcher + Sync>(
+        &self,
+        lookaside: Option<&F>,
+        registry: &Registry,
+        resolved: &Resolved,
+    ) -> Result<(Accepted, Vec<Vec<u8>>), GateError> {
         let image = policy_image(resolved)?;
         let signatures = match lookaside {
             Some(f) if self.policy.needs_signatures(&image) => {
@@ -141,13 +161,15 @@ impl Gate {
             }
             _ => Vec::new(),
         };
-        Ok(self
+        let accepted = self
             .policy
-            .evaluate(&image, &resolved.top.bytes, &signatures)?)
+            .evaluate(&image, &resolved.instance.bytes, &signatures)?;
+        Ok((accepted, signatures))
     }
 
-    /// Every stored signature of `resolved` (of its top-level manifest, the
-    /// one signatures are made over): lookaside first, then the registry's
+    /// Every stored signature of `resolved` (of the image manifest that is
+    /// pulled: through a list, the chosen instance, whose signatures
+    /// containers/image checks — `copySingleImage` — not the list's): lookaside first, then the registry's
     /// attachments when registries.d turns them on — containers/image's
     /// order — then, under the same switch and only when a `sigstoreSigned`
     /// requirement applies, the Sigstore bundles referring to the manifest
@@ -165,10 +187,11 @@ impl Gate {
         resolved: &Resolved,
     ) -> Result<Vec<Vec<u8>>, GateError> {
         let image = resolved.reference.to_string();
-        let digest = manifest_digest(&resolved.top.bytes).map_err(|source| GateError::Digest {
-            image: image.clone(),
-            source,
-        })?;
+        let digest =
+            manifest_digest(&resolved.instance.bytes).map_err(|source| GateError::Digest {
+                image: image.clone(),
+                source,
+            })?;
         let digest = Digest::parse(&digest).map_err(|source| GateError::DigestForm {
             image: image.clone(),
             source,
