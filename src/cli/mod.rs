@@ -3,15 +3,18 @@
 mod checkpoint;
 mod common;
 mod containers;
+mod delete;
 mod escape;
 mod image_trust;
 mod images;
+mod list_tags;
 mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
 mod ps;
 mod pull;
 mod push;
+mod remote_inspect;
 mod sigstore_key;
 mod sigstore_layout;
 mod sigstore_server;
@@ -66,7 +69,7 @@ pub enum Command {
     Run(Box<containers::RunArgs>),
     /// List containers.
     Ps(ps::PsArgs),
-    /// Show a container's configuration and state.
+    /// Show a container's configuration and state, or a registry image's (`docker://REF`, skopeo's inspect).
     Inspect(ps::InspectArgs),
     /// Show a container's output.
     Logs(ps::LogsArgs),
@@ -99,6 +102,10 @@ pub enum Command {
     ManifestDigest(manifest_digest::ManifestDigestArgs),
     /// Print a simple signature's claims WITHOUT verifying it (skopeo's, for debugging).
     UntrustedSignatureDumpWithoutVerification(untrusted_dump::UntrustedDumpArgs),
+    /// List a registry repository's tags (skopeo's list-tags).
+    ListTags(list_tags::ListTagsArgs),
+    /// Delete an image from a registry, and its staged signatures (skopeo's delete).
+    Delete(delete::DeleteArgs),
 }
 
 pub use containers::monitor_main;
@@ -140,6 +147,8 @@ pub fn main() -> ExitCode {
         Command::UntrustedSignatureDumpWithoutVerification(a) => {
             untrusted_dump::run(&cli.global, a)
         }
+        Command::ListTags(a) => list_tags::run(a),
+        Command::Delete(a) => delete::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -157,9 +157,17 @@ pub struct InspectArgs {
     /// Containers (name or ID), or images when none is a container.
     #[arg(required = true)]
     pub containers: Vec<String>,
+    #[command(flatten)]
+    pub remote: super::remote_inspect::RemoteInspectFlags,
 }
 
 pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
+    if a.containers.iter().any(|c| c.starts_with("docker://")) {
+        return super::remote_inspect::run(&a.containers, &a.remote);
+    }
+    if a.remote.any() {
+        anyhow::bail!("--raw, --config, --no-tags and --override-* need a docker:// reference");
+    }
     let e = engine(g);
     // podman inspect: containers first, images when no argument names a container.
     let known = |n: &String| {

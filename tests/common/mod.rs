@@ -474,6 +474,24 @@ impl OciImage {
 /// `tag`, otherwise the single manifest is tagged. Returns the digest of
 /// what the tag names.
 pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String {
+    oci_layout_with(dir, images, tag, |img, diff_ids| {
+        serde_json::json!({
+            "architecture": img.arch, "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        })
+    })
+}
+
+/// [`oci_layout`] with each image's config made by `config` (from the image
+/// and its diff_ids); the index platform comes from the config's
+/// `architecture`, `os` and `variant`.
+pub fn oci_layout_with(
+    dir: &Path,
+    images: &[OciImage],
+    tag: Option<&str>,
+    config: impl Fn(&OciImage, &[String]) -> serde_json::Value,
+) -> String {
     use sha2::Digest as _;
     let tag = tag.unwrap_or("evil");
     let blobs = dir.join("blobs/sha256");
@@ -495,13 +513,13 @@ pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String 
                 hex::encode(sha2::Sha256::digest(plain))
             ));
         }
-        let config = serde_json::json!({
-            "architecture": img.arch, "os": "linux",
-            "config": {"Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        })
-        .to_string();
-        let (config, config_size) = put(config.as_bytes());
+        let config_doc = config(img, &diff_ids);
+        let mut platform =
+            serde_json::json!({"architecture": config_doc["architecture"], "os": config_doc["os"]});
+        if let Some(v) = config_doc.get("variant") {
+            platform["variant"] = v.clone();
+        }
+        let (config, config_size) = put(config_doc.to_string().as_bytes());
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -512,7 +530,7 @@ pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String 
         let (m, m_size) = put(manifest.as_bytes());
         manifests.push(serde_json::json!({
             "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_size,
-            "platform": {"architecture": img.arch, "os": "linux"}}));
+            "platform": platform}));
     }
     let top = if manifests.len() == 1 {
         manifests.pop().unwrap()
