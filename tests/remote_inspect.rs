@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{peer_ok, OciImage, Registry, Vouch};
+use common::{peer_ok, skopeo_digest, OciImage, Registry, Vouch};
 
 const SKOPEO: &str = "/usr/bin/skopeo";
 
@@ -319,18 +318,13 @@ struct PagedTags {
 impl PagedTags {
     fn start(extra: &[&str]) -> Self {
         let port = common::free_port();
-        let mut child = Command::new("python3")
-            .arg(common::repo_root().join("fixtures/paged-tags.py"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "paged-tags said {line:?}");
+        let (child, _) = common::spawn_listening(
+            Command::new("python3")
+                .arg(common::repo_root().join("fixtures/paged-tags.py"))
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(extra),
+            "paged-tags",
+        );
         PagedTags { port, child }
     }
 }
@@ -372,17 +366,6 @@ fn write_signatures(staging: &Path, repo: &str, digest: &str, n: usize) -> std::
     dir
 }
 
-fn digest_of(reg: &Registry, repo_tag: &str) -> String {
-    let out = peer_ok(Command::new(SKOPEO).args([
-        "inspect",
-        "-n",
-        "--tls-verify=false",
-        &format!("docker://{}/{repo_tag}", reg.host()),
-    ]));
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    j["Digest"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn delete_removes_the_manifest_and_its_staged_signatures() {
     let reg = Registry::start();
@@ -396,7 +379,10 @@ fn delete_removes_the_manifest_and_its_staged_signatures() {
             &format!("docker://{}/del/me:{tag}", reg.host()),
         );
     }
-    let (da, db) = (digest_of(&reg, "del/me:a"), digest_of(&reg, "del/me:b"));
+    let (da, db) = (
+        skopeo_digest(&reg, "del/me:a"),
+        skopeo_digest(&reg, "del/me:b"),
+    );
     assert_ne!(da, db);
     let staging = tmp.path().join("staging");
     let regd = tmp.path().join("registries.d");
@@ -428,7 +414,7 @@ fn delete_removes_the_manifest_and_its_staged_signatures() {
         2,
         "others stay"
     );
-    assert_eq!(digest_of(&reg, "del/me:b"), db);
+    assert_eq!(skopeo_digest(&reg, "del/me:b"), db);
 
     // Deleting it again: exit 2, one line naming the reference.
     let err = v.fails(
@@ -452,5 +438,5 @@ fn delete_removes_the_manifest_and_its_staged_signatures() {
         &["--registries.d", regd_s, "delete", "--tls-verify=false", &b],
     );
     assert!(err.contains("Configure a lookaside-staging"), "{err}");
-    assert_eq!(digest_of(&reg, "del/me:b"), db, "nothing was deleted");
+    assert_eq!(skopeo_digest(&reg, "del/me:b"), db, "nothing was deleted");
 }

@@ -51,6 +51,29 @@ fn wait_http(addr: &str, child: &mut Child, what: &str) {
     panic!("{what} did not come up on {addr}");
 }
 
+/// Spawns a fixture server and waits for its first stdout line, which must
+/// say `listening`; returns the child and that line.
+pub fn spawn_listening(cmd: &mut Command, what: &str) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{what} said {line:?}");
+    (child, line)
+}
+
+/// The digest skopeo reports for `repo` (`name:tag`) on `reg`.
+pub fn skopeo_digest(reg: &Registry, repo: &str) -> String {
+    let out = peer_ok(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/{repo}", reg.host()),
+    ]));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    j["Digest"].as_str().unwrap().to_string()
+}
+
 /// A real distribution registry with temporary storage, killed on drop.
 pub struct Registry {
     pub port: u16,
@@ -174,21 +197,16 @@ impl FaultProxy {
         status: Option<tempfile::TempDir>,
     ) -> Self {
         let port = free_port();
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("fixtures/fault-proxy.py"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--upstream", &upstream.host()])
-            .args(["--mode", mode])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "fault proxy said {line:?}");
+        let (child, _) = spawn_listening(
+            Command::new("python3")
+                .arg(repo_root().join("fixtures/fault-proxy.py"))
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--upstream", &upstream.host()])
+                .args(["--mode", mode])
+                .args(extra)
+                .stderr(Stdio::null()),
+            "fault proxy",
+        );
         FaultProxy {
             port,
             child,
