@@ -68,7 +68,7 @@ fn skopeo_copy(extra: &[&str], src: &str, dst: &str) {
 
 /// Pushes the rich image as OCI (`rich/oci:1`, also tagged `2` and `a<b`-free
 /// `latest`), as Docker schema2 (`rich/docker:1`) and a three-platform OCI
-/// index (`rich/list:1`).
+/// index (`rich/list:1`) and the same as a Docker manifest list (`rich/dlist:1`).
 fn push_rich(reg: &Registry, dir: &Path) {
     let single = dir.join("single");
     common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
@@ -97,6 +97,11 @@ fn push_rich(reg: &Registry, dir: &Path) {
         &format!("oci:{}:m", multi.display()),
         &format!("docker://{}/rich/list:1", reg.host()),
     );
+    skopeo_copy(
+        &["--all", "--format", "v2s2"],
+        &format!("oci:{}:m", multi.display()),
+        &format!("docker://{}/rich/dlist:1", reg.host()),
+    );
 }
 
 fn skopeo(global: &[&str], args: &[&str]) -> Output {
@@ -105,6 +110,33 @@ fn skopeo(global: &[&str], args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The instance `--override-*` picks is the one skopeo picks.
+fn compare_overrides(v: &Vouch, list: &str) {
+    for overrides in [
+        &["--override-arch", "arm64"][..],
+        &["--override-arch", "arm", "--override-variant", "v7"],
+        &["--override-arch", "arm"],
+    ] {
+        for flags in [&["--config", "--raw"][..], &[], &["--config"]] {
+            let mut args = vec!["inspect", "--tls-verify=false"];
+            args.extend_from_slice(flags);
+            args.push(list);
+            let theirs = skopeo(overrides, &args);
+            assert!(
+                theirs.status.success(),
+                "skopeo {overrides:?} {args:?}: {theirs:?}"
+            );
+            let mut vargs = args.clone();
+            vargs.extend_from_slice(overrides);
+            assert_eq!(
+                v.ok(&vargs),
+                String::from_utf8(theirs.stdout).unwrap(),
+                "vouch {vargs:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -120,7 +152,7 @@ fn inspect_is_byte_identical_to_skopeo() {
         &[],
         &["-n"],
     ];
-    for repo in ["rich/oci:1", "rich/docker:1", "rich/list:1"] {
+    for repo in ["rich/oci:1", "rich/docker:1", "rich/list:1", "rich/dlist:1"] {
         let r = format!("docker://{}/{repo}", reg.host());
         for flags in flag_sets {
             let mut args = vec!["inspect", "--tls-verify=false"];
@@ -136,37 +168,12 @@ fn inspect_is_byte_identical_to_skopeo() {
             );
         }
     }
-    // A manifest list: skopeo's --override-* are global flags, vouch's are inspect's.
-    let list = format!("docker://{}/rich/list:1", reg.host());
-    for (global, ours) in [
-        (
-            &["--override-arch", "arm64"][..],
-            &["--override-arch", "arm64"][..],
-        ),
-        (
-            &["--override-arch", "arm", "--override-variant", "v7"],
-            &["--override-arch", "arm", "--override-variant", "v7"],
-        ),
-        (&["--override-arch", "arm"], &["--override-arch", "arm"]),
-    ] {
-        for flags in [&["--config", "--raw"][..], &[], &["--config"]] {
-            let mut args = vec!["inspect", "--tls-verify=false"];
-            args.extend_from_slice(flags);
-            args.push(&list);
-            let theirs = skopeo(global, &args);
-            assert!(
-                theirs.status.success(),
-                "skopeo {global:?} {args:?}: {theirs:?}"
-            );
-            let mut vargs = args.clone();
-            vargs.extend_from_slice(ours);
-            assert_eq!(
-                v.ok(&vargs),
-                String::from_utf8(theirs.stdout).unwrap(),
-                "vouch {vargs:?}"
-            );
-        }
+    // Manifest lists: skopeo's --override-* are global flags, vouch's are inspect's.
+    for list in ["rich/list:1", "rich/dlist:1"] {
+        let list = format!("docker://{}/{list}", reg.host());
+        compare_overrides(&v, &list);
     }
+    let list = format!("docker://{}/rich/list:1", reg.host());
     // The comparisons above covered what matters: Go's escaping, the time
     // kept in its offset, sorted maps, an absent `created`.
     let oci = format!("docker://{}/rich/oci:1", reg.host());
@@ -439,4 +446,82 @@ fn delete_removes_the_manifest_and_its_staged_signatures() {
     );
     assert!(err.contains("Configure a lookaside-staging"), "{err}");
     assert_eq!(skopeo_digest(&reg, "del/me:b"), db, "nothing was deleted");
+}
+
+#[test]
+fn registry_commands_use_the_credentials_given() {
+    let reg = Registry::start_htpasswd("ann", "s3cret");
+    let tmp = tempfile::tempdir().unwrap();
+    let single = tmp.path().join("single");
+    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
+    skopeo_copy(
+        &["--dest-creds", "ann:s3cret"],
+        &format!("oci:{}:t", single.display()),
+        &format!("docker://{}/auth/img:1", reg.host()),
+    );
+    let v = Vouch::new();
+    let img = format!("docker://{}/auth/img:1", reg.host());
+    let repo = format!("docker://{}/auth/img", reg.host());
+    for args in [
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            "ann:s3cret",
+            &img,
+        ][..],
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            "--creds",
+            "ann:s3cret",
+            &repo,
+        ],
+    ] {
+        let theirs = skopeo(&[], args);
+        assert!(theirs.status.success(), "{theirs:?}");
+        assert_eq!(
+            v.ok(args),
+            String::from_utf8(theirs.stdout).unwrap(),
+            "{args:?}"
+        );
+    }
+    let err = v.fails(2, &["list-tags", "--tls-verify=false", &repo]);
+    assert!(err.contains("authentication required"), "{err}");
+    let err = v.fails(
+        2,
+        &["delete", "--tls-verify=false", "--creds", "ann:wrong", &img],
+    );
+    assert!(err.contains("authentication required"), "{err}");
+    let staging = tmp.path().join("staging");
+    let regd = tmp.path().join("registries.d");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("default.yaml"),
+        format!(
+            "default-docker:\n  lookaside-staging: file://{}\n",
+            staging.display()
+        ),
+    )
+    .unwrap();
+    v.ok(&[
+        "--registries.d",
+        regd.to_str().unwrap(),
+        "delete",
+        "--tls-verify=false",
+        "--creds",
+        "ann:s3cret",
+        &img,
+    ]);
+    let gone = skopeo(
+        &[],
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            "ann:s3cret",
+            &img,
+        ],
+    );
+    assert!(!gone.status.success(), "{gone:?}");
 }
