@@ -112,7 +112,7 @@ fn skopeo(global: &[&str], args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// The instance `--override-*` picks is the one skopeo picks.
+/// The instance the global `--override-*` flags pick is the one skopeo picks.
 fn compare_overrides(v: &Vouch, list: &str) {
     for overrides in [
         &["--override-arch", "arm64"][..],
@@ -128,8 +128,9 @@ fn compare_overrides(v: &Vouch, list: &str) {
                 theirs.status.success(),
                 "skopeo {overrides:?} {args:?}: {theirs:?}"
             );
-            let mut vargs = args.clone();
-            vargs.extend_from_slice(overrides);
+            // Global flags, as in skopeo (accepted after the subcommand too).
+            let mut vargs = overrides.to_vec();
+            vargs.extend_from_slice(&args);
             assert_eq!(
                 v.ok(&vargs),
                 String::from_utf8(theirs.stdout).unwrap(),
@@ -524,4 +525,45 @@ fn registry_commands_use_the_credentials_given() {
         ],
     );
     assert!(!gone.status.success(), "{gone:?}");
+}
+
+#[test]
+fn a_registry_that_refuses_tag_listing_gives_null_repo_tags_as_skopeo() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let single = tmp.path().join("single");
+    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
+    skopeo_copy(
+        &[],
+        &format!("oci:{}:t", single.display()),
+        &format!("docker://{}/blocked/tags:1", reg.host()),
+    );
+    let v = Vouch::new();
+    let denied = common::FaultProxy::start(&reg, "tags-403");
+    let img = format!("docker://{}/blocked/tags:1", denied.host());
+    let args = ["inspect", "--tls-verify=false", &img];
+    let theirs = skopeo(&[], &args);
+    assert!(theirs.status.success(), "{theirs:?}");
+    let ours = v.output(&args);
+    assert!(ours.status.success(), "{ours:?}");
+    assert_eq!(ours.stdout, theirs.stdout);
+    let out = String::from_utf8(ours.stdout).unwrap();
+    assert!(out.contains("\"RepoTags\": null,"), "{out}");
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        err.contains("Registry disallows tag list retrieval"),
+        "{err}"
+    );
+
+    // Any other failure of the tag list fails the inspect, in both tools.
+    let broken = common::FaultProxy::start(&reg, "tags-500");
+    let img = format!("docker://{}/blocked/tags:1", broken.host());
+    assert!(!skopeo(&[], &["inspect", "--tls-verify=false", &img])
+        .status
+        .success());
+    let err = v.fails(2, &["inspect", "--tls-verify=false", &img]);
+    assert!(err.contains("/v2/blocked/tags/tags/list"), "{err}");
+    assert!(err.contains("fault-proxy: injected 500"), "{err}");
+    // --no-tags never asks.
+    v.ok(&["inspect", "-n", "--tls-verify=false", &img]);
 }

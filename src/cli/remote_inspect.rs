@@ -10,7 +10,7 @@ use vouch_image::remote::inspect::{inspect, InspectRequest};
 use vouch_image::remote::platform::PlatformChoice;
 use vouch_image::ImageRef;
 
-use super::common::{runtime, RegistryFlags};
+use super::common::{runtime, Global, RegistryFlags};
 
 /// skopeo inspect's flags (used only with a `docker://` argument).
 #[derive(Args, Debug, Clone)]
@@ -24,15 +24,6 @@ pub struct RemoteInspectFlags {
     /// Do not list the repository's tags in the output.
     #[arg(short = 'n', long = "no-tags")]
     pub no_tags: bool,
-    /// Pick the manifest-list instance for this OS instead of the host's.
-    #[arg(long = "override-os")]
-    pub override_os: Option<String>,
-    /// Pick the manifest-list instance for this architecture.
-    #[arg(long = "override-arch")]
-    pub override_arch: Option<String>,
-    /// Pick the manifest-list instance for this architecture variant.
-    #[arg(long = "override-variant")]
-    pub override_variant: Option<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
 }
@@ -40,16 +31,12 @@ pub struct RemoteInspectFlags {
 impl RemoteInspectFlags {
     /// Whether any of these flags was given (they need a `docker://` argument).
     pub fn any(&self) -> bool {
-        self.raw
-            || self.config
-            || self.no_tags
-            || self.override_os.is_some()
-            || self.override_arch.is_some()
-            || self.override_variant.is_some()
+        self.raw || self.config || self.no_tags
     }
 }
 
-pub fn run(names: &[String], f: &RemoteInspectFlags) -> anyhow::Result<ExitCode> {
+/// `--override-*` are global flags, as in skopeo.
+pub fn run(g: &Global, names: &[String], f: &RemoteInspectFlags) -> anyhow::Result<ExitCode> {
     let [name] = names else {
         anyhow::bail!("Exactly one argument expected");
     };
@@ -60,9 +47,9 @@ pub fn run(names: &[String], f: &RemoteInspectFlags) -> anyhow::Result<ExitCode>
         config: f.config,
         no_tags: f.no_tags,
         platform: PlatformChoice {
-            os: f.override_os.clone(),
-            arch: f.override_arch.clone(),
-            variant: f.override_variant.clone(),
+            os: g.override_os.clone(),
+            arch: g.override_arch.clone(),
+            variant: g.override_variant.clone(),
         },
     };
     let out = runtime()?.block_on(async {
