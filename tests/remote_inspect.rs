@@ -70,21 +70,10 @@ fn skopeo_copy(extra: &[&str], src: &str, dst: &str) {
 /// `latest`), as Docker schema2 (`rich/docker:1`) and a three-platform OCI
 /// index (`rich/list:1`) and the same as a Docker manifest list (`rich/dlist:1`).
 fn push_rich(reg: &Registry, dir: &Path) {
-    let single = dir.join("single");
-    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
-    let src = format!("oci:{}:t", single.display());
     for tag in ["1", "2", "latest"] {
-        skopeo_copy(
-            &[],
-            &src,
-            &format!("docker://{}/rich/oci:{tag}", reg.host()),
-        );
+        push_one(reg, dir, "amd64", &format!("rich/oci:{tag}"), &[]);
     }
-    skopeo_copy(
-        &["--format", "v2s2"],
-        &src,
-        &format!("docker://{}/rich/docker:1", reg.host()),
-    );
+    push_one(reg, dir, "amd64", "rich/docker:1", &["--format", "v2s2"]);
     let multi = dir.join("multi");
     common::oci_layout_with(
         &multi,
@@ -101,6 +90,17 @@ fn push_rich(reg: &Registry, dir: &Path) {
         &["--all", "--format", "v2s2"],
         &format!("oci:{}:m", multi.display()),
         &format!("docker://{}/rich/dlist:1", reg.host()),
+    );
+}
+
+/// Pushes the rich image for `arch` alone to `repo_tag` on `reg` with skopeo.
+fn push_one(reg: &Registry, dir: &Path, arch: &str, repo_tag: &str, extra: &[&str]) {
+    let layout = dir.join(format!("one-{arch}"));
+    common::oci_layout_with(&layout, &[image(arch)], Some("t"), rich_config);
+    skopeo_copy(
+        extra,
+        &format!("oci:{}:t", layout.display()),
+        &format!("docker://{}/{repo_tag}", reg.host()),
     );
 }
 
@@ -273,13 +273,7 @@ fn tag_many(reg: &Registry, repo: &str, tags: &[String]) {
 fn list_tags_is_byte_identical_to_skopeo() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
-    let single = tmp.path().join("single");
-    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
-    skopeo_copy(
-        &[],
-        &format!("oci:{}:t", single.display()),
-        &format!("docker://{}/many/tags:1", reg.host()),
-    );
+    push_one(&reg, tmp.path(), "amd64", "many/tags:1", &[]);
     let tags: Vec<String> = (0..130).map(|i| format!("v{i}.{}", i % 7)).collect();
     tag_many(&reg, "many/tags", &tags);
     let v = Vouch::new();
@@ -365,6 +359,18 @@ fn list_tags_follows_link_pages_as_skopeo_does() {
     assert!(err.contains("loop"), "{err}");
 }
 
+/// `DIR/registries.d` whose `default-docker` section holds `body`.
+fn registries_d(dir: &Path, body: &str) -> std::path::PathBuf {
+    let regd = dir.join("registries.d");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("default.yaml"),
+        format!("default-docker:\n{body}"),
+    )
+    .unwrap();
+    regd
+}
+
 fn write_signatures(staging: &Path, repo: &str, digest: &str, n: usize) -> std::path::PathBuf {
     let dir = staging.join(format!("{repo}@sha256={}", &digest[7..]));
     std::fs::create_dir_all(&dir).unwrap();
@@ -378,31 +384,21 @@ fn write_signatures(staging: &Path, repo: &str, digest: &str, n: usize) -> std::
 fn delete_removes_the_manifest_and_its_staged_signatures() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
-    for (arch, tag) in [("amd64", "a"), ("arm64", "b")] {
-        let l = tmp.path().join(arch);
-        common::oci_layout_with(&l, &[image(arch)], Some("t"), rich_config);
-        skopeo_copy(
-            &[],
-            &format!("oci:{}:t", l.display()),
-            &format!("docker://{}/del/me:{tag}", reg.host()),
-        );
-    }
+    push_one(&reg, tmp.path(), "amd64", "del/me:a", &[]);
+    push_one(&reg, tmp.path(), "arm64", "del/me:b", &[]);
     let (da, db) = (
         skopeo_digest(&reg, "del/me:a"),
         skopeo_digest(&reg, "del/me:b"),
     );
     assert_ne!(da, db);
     let staging = tmp.path().join("staging");
-    let regd = tmp.path().join("registries.d");
-    std::fs::create_dir_all(&regd).unwrap();
-    std::fs::write(
-        regd.join("default.yaml"),
-        format!(
-            "default-docker:\n  lookaside: http://127.0.0.1:1/never-read\n  lookaside-staging: file://{}\n",
+    let regd = registries_d(
+        tmp.path(),
+        &format!(
+            "  lookaside: http://127.0.0.1:1/never-read\n  lookaside-staging: file://{}\n",
             staging.display()
         ),
-    )
-    .unwrap();
+    );
     let sigs_a = write_signatures(&staging, "del/me", &da, 3);
     let sigs_b = write_signatures(&staging, "del/me", &db, 2);
 
@@ -453,12 +449,12 @@ fn delete_removes_the_manifest_and_its_staged_signatures() {
 fn registry_commands_use_the_credentials_given() {
     let reg = Registry::start_htpasswd("ann", "s3cret");
     let tmp = tempfile::tempdir().unwrap();
-    let single = tmp.path().join("single");
-    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
-    skopeo_copy(
+    push_one(
+        &reg,
+        tmp.path(),
+        "amd64",
+        "auth/img:1",
         &["--dest-creds", "ann:s3cret"],
-        &format!("oci:{}:t", single.display()),
-        &format!("docker://{}/auth/img:1", reg.host()),
     );
     let v = Vouch::new();
     let img = format!("docker://{}/auth/img:1", reg.host());
@@ -495,16 +491,10 @@ fn registry_commands_use_the_credentials_given() {
     );
     assert!(err.contains("authentication required"), "{err}");
     let staging = tmp.path().join("staging");
-    let regd = tmp.path().join("registries.d");
-    std::fs::create_dir_all(&regd).unwrap();
-    std::fs::write(
-        regd.join("default.yaml"),
-        format!(
-            "default-docker:\n  lookaside-staging: file://{}\n",
-            staging.display()
-        ),
-    )
-    .unwrap();
+    let regd = registries_d(
+        tmp.path(),
+        &format!("  lookaside-staging: file://{}\n", staging.display()),
+    );
     v.ok(&[
         "--registries.d",
         regd.to_str().unwrap(),
@@ -531,13 +521,7 @@ fn registry_commands_use_the_credentials_given() {
 fn a_registry_that_refuses_tag_listing_gives_null_repo_tags_as_skopeo() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
-    let single = tmp.path().join("single");
-    common::oci_layout_with(&single, &[image("amd64")], Some("t"), rich_config);
-    skopeo_copy(
-        &[],
-        &format!("oci:{}:t", single.display()),
-        &format!("docker://{}/blocked/tags:1", reg.host()),
-    );
+    push_one(&reg, tmp.path(), "amd64", "blocked/tags:1", &[]);
     let v = Vouch::new();
     let denied = common::FaultProxy::start(&reg, "tags-403");
     let img = format!("docker://{}/blocked/tags:1", denied.host());
