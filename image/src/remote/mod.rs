@@ -59,7 +59,7 @@ pub enum RemoteError {
     },
     #[error("{url}: the tag list is not JSON of the expected shape: {detail}")]
     TagsJson { url: String, detail: String },
-    #[error("{url}: the tag list pages loop or exceed {limit} bytes in all")]
+    #[error("{url}: the tag list pages loop, or exceed {limit} bytes or {max_pages} pages in all", max_pages = tags::MAX_PAGES)]
     TagsTooLarge { url: String, limit: u64 },
     #[error("Unable to delete {reference}. Image may not exist or is not stored with a v2 Schema in a v2 registry")]
     DeleteUnknown { reference: String },

@@ -15,6 +15,8 @@ use crate::referrers::http::RawClient;
 pub const MAX_PAGE_BYTES: u64 = 8 << 20;
 /// All pages of one listing together.
 pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
+/// Pages of one listing: tiny pages with ever new links must end too.
+pub const MAX_PAGES: usize = 10_000;
 
 /// Every tag of the client's repository, in the registry's order.
 pub async fn list_tags(client: &RawClient) -> Result<Vec<String>, RemoteError> {
@@ -23,7 +25,7 @@ pub async fn list_tags(client: &RawClient) -> Result<Vec<String>, RemoteError> {
     let mut seen = HashSet::new();
     let mut total = 0u64;
     loop {
-        if !seen.insert(url.clone()) || total > MAX_TOTAL_BYTES {
+        if !seen.insert(url.clone()) || total > MAX_TOTAL_BYTES || seen.len() > MAX_PAGES {
             return Err(RemoteError::TagsTooLarge {
                 url,
                 limit: MAX_TOTAL_BYTES,
