@@ -5,22 +5,12 @@ mod common;
 
 use std::process::Command;
 
-use common::{peer_ok, podman, Registry, Vouch};
+use common::{peer_ok, podman, skopeo_digest, Registry, Vouch};
 
 fn digest_of(v: &Vouch, name: &str) -> String {
     let out = v.ok(&["image", "inspect", name]);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     j[0]["Digest"].as_str().unwrap().to_string()
-}
-
-fn skopeo_digest(reg: &Registry, repo: &str) -> String {
-    let out = peer_ok(Command::new("skopeo").args([
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{}/{repo}", reg.host()),
-    ]));
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    j["Digest"].as_str().unwrap().to_string()
 }
 
 #[test]

@@ -41,6 +41,15 @@ pub struct Global {
     /// Largest uncompressed size of all layers of one image together.
     #[arg(long = "max-image-size", global = true, env = "VOUCH_MAX_IMAGE_SIZE", default_value = "128GiB", value_parser = store::parse_size)]
     pub max_image_size: u64,
+    /// Pick manifest-list instances for this OS instead of the host's (skopeo's flag).
+    #[arg(long = "override-os", global = true)]
+    pub override_os: Option<String>,
+    /// Pick manifest-list instances for this architecture (skopeo's flag).
+    #[arg(long = "override-arch", global = true)]
+    pub override_arch: Option<String>,
+    /// Pick manifest-list instances for this architecture variant (skopeo's flag).
+    #[arg(long = "override-variant", global = true)]
+    pub override_variant: Option<String>,
 }
 
 impl Global {

@@ -138,15 +138,6 @@ pub struct CopyArgs {
     /// Write the digest of the copied manifest to this file.
     #[arg(long)]
     pub digestfile: Option<PathBuf>,
-    /// Pick this architecture from a manifest list.
-    #[arg(long = "override-arch")]
-    pub override_arch: Option<String>,
-    /// Pick this OS from a manifest list.
-    #[arg(long = "override-os")]
-    pub override_os: Option<String>,
-    /// Pick this variant from a manifest list.
-    #[arg(long = "override-variant")]
-    pub override_variant: Option<String>,
     /// Suppress progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -297,9 +288,9 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
             all: multi == MultiArch::All,
             remove_signatures: a.remove_signatures,
             platform: platform(
-                a.override_os.as_deref(),
-                a.override_arch.as_deref(),
-                a.override_variant.as_deref(),
+                g.override_os.as_deref(),
+                g.override_arch.as_deref(),
+                g.override_variant.as_deref(),
             ),
             concurrency: 6,
         },

@@ -4,9 +4,11 @@ mod checkpoint;
 mod common;
 mod containers;
 mod copy;
+mod delete;
 mod escape;
 mod image_trust;
 mod images;
+mod list_tags;
 mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
@@ -15,6 +17,7 @@ mod ps;
 mod pull;
 mod push;
 mod signing;
+mod remote_inspect;
 mod sigstore_key;
 mod sigstore_layout;
 mod sigstore_server;
@@ -71,7 +74,7 @@ pub enum Command {
     Run(Box<containers::RunArgs>),
     /// List containers.
     Ps(ps::PsArgs),
-    /// Show a container's configuration and state.
+    /// Show a container's configuration and state, or a registry image's (`docker://REF`, skopeo's inspect).
     Inspect(ps::InspectArgs),
     /// Show a container's output.
     Logs(ps::LogsArgs),
@@ -104,6 +107,10 @@ pub enum Command {
     ManifestDigest(manifest_digest::ManifestDigestArgs),
     /// Print a simple signature's claims WITHOUT verifying it (skopeo's, for debugging).
     UntrustedSignatureDumpWithoutVerification(untrusted_dump::UntrustedDumpArgs),
+    /// List a registry repository's tags (skopeo's list-tags).
+    ListTags(list_tags::ListTagsArgs),
+    /// Delete an image from a registry, and its staged signatures (skopeo's delete).
+    Delete(delete::DeleteArgs),
 }
 
 pub use containers::monitor_main;
@@ -146,6 +153,8 @@ pub fn main() -> ExitCode {
         Command::UntrustedSignatureDumpWithoutVerification(a) => {
             untrusted_dump::run(&cli.global, a)
         }
+        Command::ListTags(a) => list_tags::run(a),
+        Command::Delete(a) => delete::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -154,12 +154,21 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Containers (name or ID), or images when none is a container.
+    /// Containers (name or ID), or images when none is a container; or one
+    /// `docker://REF`: a registry image, described as skopeo inspect does.
     #[arg(required = true)]
     pub containers: Vec<String>,
+    #[command(flatten)]
+    pub remote: super::remote_inspect::RemoteInspectFlags,
 }
 
 pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
+    if a.containers.iter().any(|c| c.starts_with("docker://")) {
+        return super::remote_inspect::run(g, &a.containers, &a.remote);
+    }
+    if a.remote.any() {
+        anyhow::bail!("--raw, --config and --no-tags need a docker:// reference");
+    }
     let e = engine(g);
     // podman inspect: containers first, images when no argument names a container.
     let known = |n: &String| {

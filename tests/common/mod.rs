@@ -51,6 +51,29 @@ fn wait_http(addr: &str, child: &mut Child, what: &str) {
     panic!("{what} did not come up on {addr}");
 }
 
+/// Spawns a fixture server and waits for its first stdout line, which must
+/// say `listening`; returns the child and that line.
+pub fn spawn_listening(cmd: &mut Command, what: &str) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{what} said {line:?}");
+    (child, line)
+}
+
+/// The digest skopeo reports for `repo` (`name:tag`) on `reg`.
+pub fn skopeo_digest(reg: &Registry, repo: &str) -> String {
+    let out = peer_ok(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/{repo}", reg.host()),
+    ]));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    j["Digest"].as_str().unwrap().to_string()
+}
+
 /// A real distribution registry with temporary storage, killed on drop.
 pub struct Registry {
     pub port: u16,
@@ -174,21 +197,16 @@ impl FaultProxy {
         status: Option<tempfile::TempDir>,
     ) -> Self {
         let port = free_port();
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("fixtures/fault-proxy.py"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--upstream", &upstream.host()])
-            .args(["--mode", mode])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "fault proxy said {line:?}");
+        let (child, _) = spawn_listening(
+            Command::new("python3")
+                .arg(repo_root().join("fixtures/fault-proxy.py"))
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--upstream", &upstream.host()])
+                .args(["--mode", mode])
+                .args(extra)
+                .stderr(Stdio::null()),
+            "fault proxy",
+        );
         FaultProxy {
             port,
             child,
@@ -474,6 +492,24 @@ impl OciImage {
 /// `tag`, otherwise the single manifest is tagged. Returns the digest of
 /// what the tag names.
 pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String {
+    oci_layout_with(dir, images, tag, |img, diff_ids| {
+        serde_json::json!({
+            "architecture": img.arch, "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        })
+    })
+}
+
+/// [`oci_layout`] with each image's config made by `config` (from the image
+/// and its diff_ids); the index platform comes from the config's
+/// `architecture`, `os` and `variant`.
+pub fn oci_layout_with(
+    dir: &Path,
+    images: &[OciImage],
+    tag: Option<&str>,
+    config: impl Fn(&OciImage, &[String]) -> serde_json::Value,
+) -> String {
     use sha2::Digest as _;
     let tag = tag.unwrap_or("evil");
     let blobs = dir.join("blobs/sha256");
@@ -495,13 +531,13 @@ pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String 
                 hex::encode(sha2::Sha256::digest(plain))
             ));
         }
-        let config = serde_json::json!({
-            "architecture": img.arch, "os": "linux",
-            "config": {"Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        })
-        .to_string();
-        let (config, config_size) = put(config.as_bytes());
+        let config_doc = config(img, &diff_ids);
+        let mut platform =
+            serde_json::json!({"architecture": config_doc["architecture"], "os": config_doc["os"]});
+        if let Some(v) = config_doc.get("variant") {
+            platform["variant"] = v.clone();
+        }
+        let (config, config_size) = put(config_doc.to_string().as_bytes());
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -512,7 +548,7 @@ pub fn oci_layout(dir: &Path, images: &[OciImage], tag: Option<&str>) -> String 
         let (m, m_size) = put(manifest.as_bytes());
         manifests.push(serde_json::json!({
             "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_size,
-            "platform": {"architecture": img.arch, "os": "linux"}}));
+            "platform": platform}));
     }
     let top = if manifests.len() == 1 {
         manifests.pop().unwrap()

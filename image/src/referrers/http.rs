@@ -68,13 +68,24 @@ pub struct RawClient {
     base: String,
     repo: String,
     basic: Option<(String, String)>,
-    push: bool,
+    /// The token scope's actions: `pull`, `pull,push`, or `*` (a delete).
+    actions: &'static str,
     bearer: Mutex<Option<String>>,
 }
 
 impl RawClient {
     /// A client for `image`'s repository; `push` asks tokens for push scope.
     pub fn new(registry: &Registry, image: &ImageRef, push: bool) -> Result<Self, HttpError> {
+        Self::with_actions(registry, image, if push { "pull,push" } else { "pull" })
+    }
+
+    /// A client whose tokens ask for `actions`; containers/image deletes
+    /// with `*`, the one string both distribution and quay.io accept.
+    pub fn with_actions(
+        registry: &Registry,
+        image: &ImageRef,
+        actions: &'static str,
+    ) -> Result<Self, HttpError> {
         let (tls, creds) = registry.raw_parts();
         let http = reqwest::Client::builder()
             .danger_accept_invalid_certs(!tls)
@@ -93,7 +104,7 @@ impl RawClient {
                 Credentials::Anonymous => None,
                 Credentials::Basic { user, password } => Some((user.clone(), password.clone())),
             },
-            push,
+            actions,
             bearer: Mutex::new(None),
         })
     }
@@ -128,6 +139,11 @@ impl RawClient {
             cap,
         )
         .await
+    }
+
+    pub async fn delete(&self, url: &str, accept: &str, cap: u64) -> Result<Reply, HttpError> {
+        self.send(Method::DELETE, url, &[(ACCEPT, accept)], None, cap)
+            .await
     }
 
     /// Sends once with what credentials we hold; on a Bearer challenge,
@@ -187,10 +203,10 @@ impl RawClient {
     }
 
     async fn token(&self, url: &str, c: &Challenge) -> Result<String, HttpError> {
-        let scope = c.scope.clone().unwrap_or_else(|| {
-            let actions = if self.push { "pull,push" } else { "pull" };
-            format!("repository:{}:{actions}", self.repo)
-        });
+        let scope = c
+            .scope
+            .clone()
+            .unwrap_or_else(|| format!("repository:{}:{}", self.repo, self.actions));
         let sep = if c.realm.contains('?') { '&' } else { '?' };
         let mut token_url = format!("{}{sep}scope={}", c.realm, query_escape(&scope));
         if let Some(s) = &c.service {

@@ -7,12 +7,14 @@
 //! trait so callers can plug in their own HTTP client; [`Fetcher`] handles
 //! `file://` and `http(s)://`.
 
+mod delete;
 mod fetch;
 mod url;
 mod write;
 
 use std::future::Future;
 
+pub use delete::{check_deletable, delete_signatures};
 pub use fetch::{FetchError, Fetcher, MAX_SIGNATURE_SIZE};
 pub use url::{LookasideUrl, UrlError};
 pub use write::{append_missing, append_signature, write_signatures, WriteError};

@@ -133,7 +133,7 @@ fn test_pause(point: &str) {
 
 /// Only `file://` staging is written directly; `http(s)://` staging is
 /// published through sigstore-server.
-fn require_file_scheme(first: &LookasideUrl) -> Result<(), WriteError> {
+pub(super) fn require_file_scheme(first: &LookasideUrl) -> Result<(), WriteError> {
     match first.scheme() {
         Some("file") => Ok(()),
         Some(s @ ("http" | "https")) => Err(WriteError::Remote {
