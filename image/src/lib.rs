@@ -20,6 +20,7 @@ pub mod push;
 pub mod reference;
 pub mod referrers;
 pub mod registry;
+pub mod sign_in_place;
 pub mod sigstore_blob;
 pub mod store;
 pub mod unpack;

@@ -4,6 +4,7 @@ mod checkpoint;
 mod common;
 mod containers;
 mod escape;
+mod image_sign;
 mod image_trust;
 mod images;
 mod manifest_digest;

@@ -253,11 +253,42 @@ impl SignPlan {
     /// The plan for `dest`: keys opened, layout and staging resolved,
     /// `--sign-identity` parsed (it must name a tag or digest, as skopeo's).
     pub fn new(g: &Global, flags: &SignFlags, dest: &ImageRef) -> anyhow::Result<Self> {
-        let key = flags.key()?;
-        let sigstore_key = flags.sigstore_key()?;
+        Self::with_staging(g, flags, dest, None)
+    }
+
+    /// [`SignPlan::new`], with simple signatures stored under `staging` (a
+    /// repository base, as `write_base` returns) instead of the registries.d
+    /// one: podman's `image sign --directory`.
+    pub fn with_staging(
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        staging: Option<LookasideUrl>,
+    ) -> anyhow::Result<Self> {
+        let mut plan = Self {
+            key: flags.key()?,
+            staging: None,
+            sigstore_key: flags.sigstore_key()?,
+            layout: SigstoreLayout::Attachment,
+            identity: String::new(),
+            dest: dest.clone(),
+        };
+        plan.retarget(g, flags, dest, staging)?;
+        Ok(plan)
+    }
+
+    /// The same keys, opened once, for another destination: a command that
+    /// signs several images asks for a passphrase once.
+    pub fn retarget(
+        &mut self,
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        staging: Option<LookasideUrl>,
+    ) -> anyhow::Result<()> {
         // Bundles too need use-sigstore-attachments: vouch's pull reads bundle
         // referrers only under that switch, as it does attachments.
-        let layout = match &sigstore_key {
+        self.layout = match &self.sigstore_key {
             Some(_) => {
                 require_attachments(g, dest)?;
                 let cfg = trust::load_registries_d(g)?;
@@ -265,14 +296,17 @@ impl SignPlan {
             }
             None => SigstoreLayout::Attachment,
         };
-        let staging = if key.is_some() {
-            let cfg = trust::load_registries_d(g)?;
-            let base = cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
-            Some(Staging::resolve(base, flags)?)
-        } else {
-            None
+        self.staging = match (&self.key, staging) {
+            (None, _) => None,
+            (Some(_), Some(base)) => Some(Staging::File(base)),
+            (Some(_), None) => {
+                let cfg = trust::load_registries_d(g)?;
+                let base =
+                    cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
+                Some(Staging::resolve(base, flags)?)
+            }
         };
-        let identity = match &flags.sign_identity {
+        self.identity = match &flags.sign_identity {
             Some(i) => {
                 let r = vouch_verify::docker_ref::DockerRef::parse_canonical(i)
                     .with_context(|| format!("--sign-identity {i:?}"))?;
@@ -284,14 +318,14 @@ impl SignPlan {
             }
             None => dest.to_string(),
         };
-        Ok(Self {
-            key,
-            staging,
-            sigstore_key,
-            layout,
-            identity,
-            dest: dest.clone(),
-        })
+        self.dest = dest.clone();
+        Ok(())
+    }
+
+    /// Whether sigstore signatures will be made (the writer then needs to
+    /// push to the registry).
+    pub fn signs_sigstore(&self) -> bool {
+        self.sigstore_key.is_some()
     }
 
     /// Signs `manifest`: the GPG signature goes to the staging now (before
@@ -328,5 +362,23 @@ impl SignPlan {
             }
         }
         Ok(made)
+    }
+}
+
+/// Says what was attached in the registry for one signed manifest, in
+/// push's words.
+pub fn say_attached(
+    p: &Progress,
+    attachment: Option<&vouch_image::attach::write::Appended>,
+    referrers: &[Digest],
+) {
+    if let Some(att) = attachment {
+        p.say(format!(
+            "Storing signatures: {} added to {} ({} already present)",
+            att.added, att.tag, att.already_present
+        ));
+    }
+    for r in referrers {
+        p.say(format!("Storing signatures: Sigstore bundle referrer {r}"));
     }
 }
