@@ -587,6 +587,11 @@ struct Sigstore {
 
 impl Sigstore {
     fn new(w: &World, skopeo: &Path, attachments: bool) -> Self {
+        Self::for_host(w, skopeo, attachments, &w.reg.host())
+    }
+
+    /// [`Sigstore::new`] for the registry reached at `host` (a proxy's).
+    fn for_host(w: &World, skopeo: &Path, attachments: bool, host: &str) -> Self {
         let pass = w.path("pass");
         std::fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
         common::peer_ok(
@@ -601,10 +606,7 @@ impl Sigstore {
         std::fs::create_dir_all(&regd).unwrap();
         std::fs::write(
             regd.join("test.yaml"),
-            format!(
-                "docker:\n  {}:\n    use-sigstore-attachments: {attachments}\n",
-                w.reg.host()
-            ),
+            format!("docker:\n  {host}:\n    use-sigstore-attachments: {attachments}\n"),
         )
         .unwrap();
         let policy = w.path("sigstore-policy.json");
@@ -612,7 +614,7 @@ impl Sigstore {
             &policy,
             serde_json::json!({
                 "default": [{"type": "insecureAcceptAnything"}],
-                "transports": {"docker": {w.reg.host(): [{"type": "sigstoreSigned",
+                "transports": {"docker": {host: [{"type": "sigstoreSigned",
                     "keyPath": w.path("cosign.pub"),
                     "signedIdentity": {"type": "matchRepoDigestOrExact"}}]}}
             })
@@ -728,4 +730,64 @@ fn sigstore_without_attachments_is_refused_as_push_refuses() {
         "{err}"
     );
     assert_eq!(registry_files(&w.reg), before, "the registry was written");
+}
+
+#[test]
+fn sigstore_all_attaches_to_every_instance_and_the_list() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new();
+    let (list, instances) = push_list(&w);
+    let sig = Sigstore::new(&w, &skopeo, true);
+    let image = w.image("multi:1");
+    let list_bytes = raw_manifest(&image);
+    assert_eq!(sha256(&list_bytes), list);
+    assert_ok(&sig.sign(&w, &["--all"], &image), "image sign --all");
+    assert_eq!(raw_manifest(&image), list_bytes, "the list changed");
+    assert_eq!(attachment_status(&w, "multi", &list_bytes), 200, "list");
+    for d in &instances {
+        let m = raw_manifest(&w.image(&format!("multi@{d}")));
+        assert_eq!(attachment_status(&w, "multi", &m), 200, "instance {d}");
+        let (ok, err) = common::skopeo_pull(
+            &skopeo,
+            &sig.policy,
+            &sig.regd,
+            &w.image(&format!("multi@{d}")),
+        );
+        assert!(ok, "skopeo-sigstore refused instance {d}:\n{err}");
+    }
+    let (ok, err) = common::skopeo_pull(&skopeo, &sig.policy, &sig.regd, &image);
+    assert!(ok, "skopeo-sigstore refused the list's instance:\n{err}");
+    assert_ok(&sig.vouch_pull(&image), "vouch pull of the list");
+}
+
+#[test]
+fn a_list_whose_instance_cannot_be_signed_is_left_unsigned_and_named() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new();
+    let (list, instances) = push_list(&w);
+    // Attachment tags answer 500 through the proxy: the first instance's
+    // signature cannot be attached.
+    let proxy = common::FaultProxy::start(&w.reg, "sig-500");
+    let sig = Sigstore::for_host(&w, &skopeo, true, &proxy.host());
+    let image = format!("{}/multi:1", proxy.host());
+    let out = sig.sign(&w, &["--all"], &image);
+    let err = common::assert_fails(2, "image sign --all through sig-500", &out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "signing {image} manifest {} (manifests already signed: none)",
+            instances[0]
+        )),
+        "{err}"
+    );
+    // The list, signed last, is not signed; nor is any instance.
+    assert_eq!(
+        attachment_status(&w, "multi", &raw_manifest(&w.image("multi:1"))),
+        404
+    );
+    assert_eq!(sha256(&raw_manifest(&w.image("multi:1"))), list);
+    for d in &instances {
+        let m = raw_manifest(&w.image(&format!("multi@{d}")));
+        assert_eq!(attachment_status(&w, "multi", &m), 404, "instance {d}");
+    }
 }

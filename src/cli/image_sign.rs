@@ -128,10 +128,10 @@ fn sign_one(
         // publishes with a runtime of its own.
         let made = plan
             .sign(&t.bytes, p)
-            .with_context(|| signed_so_far(&targets, t))?;
+            .with_context(|| signed_so_far(r, &targets, t))?;
         let done = rt
             .block_on(image.attach(t, &made.sigstore, &made.bundles))
-            .with_context(|| signed_so_far(&targets, t))?;
+            .with_context(|| signed_so_far(r, &targets, t))?;
         say_attached(p, done.attachment.as_ref(), &done.referrers);
     }
     Ok(())
@@ -139,7 +139,7 @@ fn sign_one(
 
 /// What a failure at `failed` left behind, so a retry knows what is done
 /// (signatures only add: a retry signs every manifest again).
-fn signed_so_far(targets: &[FetchedManifest], failed: &FetchedManifest) -> String {
+fn signed_so_far(r: &ImageRef, targets: &[FetchedManifest], failed: &FetchedManifest) -> String {
     let done: Vec<String> = targets
         .iter()
         .take_while(|t| t.digest != failed.digest)
@@ -151,7 +151,7 @@ fn signed_so_far(targets: &[FetchedManifest], failed: &FetchedManifest) -> Strin
         done.join(", ")
     };
     format!(
-        "signing manifest {} (manifests already signed: {done})",
+        "signing {r} manifest {} (manifests already signed: {done})",
         failed.digest
     )
 }
