@@ -21,6 +21,7 @@ pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod remote;
+pub mod sign_in_place;
 pub mod sigstore_blob;
 pub mod store;
 pub mod unpack;

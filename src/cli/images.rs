@@ -62,6 +62,8 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Add names to a local image.
     Tag(TagArgs),
+    /// Sign images already in a registry, by digest, without re-pushing them.
+    Sign(Box<super::image_sign::ImageSignArgs>),
     /// Show or set the trust policy (policy.json), as podman does.
     #[command(subcommand)]
     Trust(super::image_trust::TrustCommand),
@@ -73,6 +75,7 @@ pub fn image(g: &Global, c: ImageCommand) -> anyhow::Result<ExitCode> {
         ImageCommand::Ls(a) => images(g, a),
         ImageCommand::Rm(a) => rmi(g, a),
         ImageCommand::Tag(a) => tag(g, a),
+        ImageCommand::Sign(a) => super::image_sign::run(g, *a),
         ImageCommand::Trust(c) => super::image_trust::run(g, c),
     }
 }

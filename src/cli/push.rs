@@ -10,7 +10,7 @@ use vouch_image::push::push;
 use vouch_image::ImageRef;
 
 use super::common::{runtime, Global, Progress, RegistryFlags};
-use super::signing::{SignFlags, SignPlan};
+use super::signing::{say_attached, SignFlags, SignPlan};
 
 #[derive(Args, Debug)]
 pub struct PushArgs {
@@ -69,15 +69,7 @@ pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         "Copying {} blobs ({} already present)",
         pushed.blobs_sent, pushed.blobs_skipped
     ));
-    if let Some(att) = &pushed.attachment {
-        p.say(format!(
-            "Storing signatures: {} added to {} ({} already present)",
-            att.added, att.tag, att.already_present
-        ));
-    }
-    for r in &pushed.referrers {
-        p.say(format!("Storing signatures: Sigstore bundle referrer {r}"));
-    }
+    say_attached(&p, pushed.attachment.as_ref(), &pushed.referrers);
     p.say("Writing manifest to image destination");
     if let Some(f) = &a.digestfile {
         vouch_image::outfile::write_output(f, pushed.digest.to_string().as_bytes())?;

@@ -202,24 +202,83 @@ pub struct Made {
     pub bundles: Vec<Vec<u8>>,
 }
 
+/// Where a plan stores simple signatures itself.
+enum StagingTarget {
+    /// registries.d's write base for the destination.
+    RegistriesD,
+    /// A given lookaside base (`image sign --directory`).
+    Dir(LookasideUrl),
+    /// Nowhere: the caller stores the blobs (a copy's destination).
+    None,
+}
+
 impl SignPlan {
     /// The plan for `dest`: keys opened, layout and staging resolved,
     /// `--sign-identity` parsed (it must name a tag or digest, as skopeo's).
     pub fn new(g: &Global, flags: &SignFlags, dest: &ImageRef) -> anyhow::Result<Self> {
-        Self::new_inner(g, flags, dest, true)
+        Self::with_staging(g, flags, dest, None)
     }
 
-    fn new_inner(
+    /// [`SignPlan::new`], with simple signatures stored under `staging` (a
+    /// repository base, as `write_base` returns) instead of the registries.d
+    /// one: podman's `image sign --directory`.
+    pub fn with_staging(
         g: &Global,
         flags: &SignFlags,
         dest: &ImageRef,
-        with_staging: bool,
+        staging: Option<LookasideUrl>,
     ) -> anyhow::Result<Self> {
-        let key = flags.key()?;
-        let sigstore_key = flags.sigstore_key()?;
+        let target = match staging {
+            Some(base) => StagingTarget::Dir(base),
+            None => StagingTarget::RegistriesD,
+        };
+        Self::targeting(g, flags, dest, target)
+    }
+
+    fn targeting(
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        target: StagingTarget,
+    ) -> anyhow::Result<Self> {
+        let mut plan = Self {
+            key: flags.key()?,
+            staging: None,
+            sigstore_key: flags.sigstore_key()?,
+            layout: SigstoreLayout::Attachment,
+            identity: String::new(),
+            dest: dest.to_string(),
+        };
+        plan.retarget_to(g, flags, dest, target)?;
+        Ok(plan)
+    }
+
+    /// The same keys, opened once, for another destination: a command that
+    /// signs several images asks for a passphrase once.
+    pub fn retarget(
+        &mut self,
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        staging: Option<LookasideUrl>,
+    ) -> anyhow::Result<()> {
+        let target = match staging {
+            Some(base) => StagingTarget::Dir(base),
+            None => StagingTarget::RegistriesD,
+        };
+        self.retarget_to(g, flags, dest, target)
+    }
+
+    fn retarget_to(
+        &mut self,
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageRef,
+        target: StagingTarget,
+    ) -> anyhow::Result<()> {
         // Bundles too need use-sigstore-attachments: vouch's pull reads bundle
         // referrers only under that switch, as it does attachments.
-        let layout = match &sigstore_key {
+        self.layout = match &self.sigstore_key {
             Some(_) => {
                 require_attachments(g, dest)?;
                 let cfg = trust::load_registries_d(g)?;
@@ -227,25 +286,28 @@ impl SignPlan {
             }
             None => SigstoreLayout::Attachment,
         };
-        let staging = if key.is_some() && with_staging {
-            let cfg = trust::load_registries_d(g)?;
-            let base = cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
-            Some(resolve_staging(base, flags)?)
-        } else {
-            None
+        self.staging = match (&self.key, target) {
+            (None, _) | (_, StagingTarget::None) => None,
+            (Some(_), StagingTarget::Dir(base)) => Some(Staging::File(base)),
+            (Some(_), StagingTarget::RegistriesD) => {
+                let cfg = trust::load_registries_d(g)?;
+                let base =
+                    cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
+                Some(resolve_staging(base, flags)?)
+            }
         };
-        let identity = match &flags.sign_identity {
+        self.identity = match &flags.sign_identity {
             Some(i) => parse_identity(i)?,
             None => dest.to_string(),
         };
-        Ok(Self {
-            key,
-            staging,
-            sigstore_key,
-            layout,
-            identity,
-            dest: dest.to_string(),
-        })
+        self.dest = dest.to_string();
+        Ok(())
+    }
+
+    /// Whether sigstore signatures will be made (the writer then needs to
+    /// push to the registry).
+    pub fn signs_sigstore(&self) -> bool {
+        self.sigstore_key.is_some()
     }
 
     /// The plan for a copy to `dest`: signatures are returned as blobs for
@@ -254,7 +316,7 @@ impl SignPlan {
     /// docker reference needs `--sign-identity`, as in skopeo.
     pub fn for_copy(g: &Global, flags: &SignFlags, dest: &ImageName) -> anyhow::Result<Self> {
         if let ImageName::Docker(r) = dest {
-            let mut plan = Self::new_inner(g, flags, r, false)?;
+            let mut plan = Self::targeting(g, flags, r, StagingTarget::None)?;
             plan.dest = dest.to_string();
             return Ok(plan);
         }
@@ -358,5 +420,23 @@ impl SignPlan {
             }
         }
         Ok(made)
+    }
+}
+
+/// Says what was attached in the registry for one signed manifest, in
+/// push's words.
+pub fn say_attached(
+    p: &Progress,
+    attachment: Option<&vouch_image::attach::write::Appended>,
+    referrers: &[Digest],
+) {
+    if let Some(att) = attachment {
+        p.say(format!(
+            "Storing signatures: {} added to {} ({} already present)",
+            att.added, att.tag, att.already_present
+        ));
+    }
+    for r in referrers {
+        p.say(format!("Storing signatures: Sigstore bundle referrer {r}"));
     }
 }

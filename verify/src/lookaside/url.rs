@@ -63,6 +63,19 @@ impl LookasideUrl {
         })
     }
 
+    /// `file://<path>` for a directory given as a path (podman's
+    /// `image sign --directory`), built without parsing so a `%`, `?` or
+    /// `#` in the path stays part of it.
+    pub fn from_dir(path: &str) -> Self {
+        Self {
+            scheme: Some("file".into()),
+            host: Some(String::new()),
+            path: path.to_string(),
+            query: None,
+            fragment: None,
+        }
+    }
+
     /// The lower-cased scheme, if any.
     pub fn scheme(&self) -> Option<&str> {
         self.scheme.as_deref()
@@ -248,6 +261,14 @@ mod tests {
         assert_eq!(
             url("https://h/sigs/").for_repository(&busybox).to_string(),
             "https://h/sigs//library/busybox"
+        );
+        // A directory given as a path keeps every character of it.
+        let dir = LookasideUrl::from_dir("/srv/a%20b?#");
+        let one = dir.for_repository(&app).signature(d, 0).unwrap();
+        assert_eq!(one.scheme(), Some("file"));
+        assert_eq!(
+            one.path(),
+            "/srv/a%20b?#/ns/app@sha256=08e356e90ad32cd8f03676fe439a181893199dfd50778ec06cda85c2390f8104/signature-1"
         );
         // Query survives.
         assert_eq!(

@@ -100,6 +100,15 @@ pub fn append_signature(
     #[cfg(debug_assertions)]
     test_pause("signature-append");
     tmp.write_all(tail).map_err(io(tmp.path()))?;
+    // containers/image and podman write signatures 0644: a lookaside is
+    // published as it is (served over HTTP, copied to a mirror), and
+    // tempfile's 0600 would hide it from the web server's user.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io(tmp.path()))?;
+    }
     tmp.as_file().sync_all().map_err(io(tmp.path()))?;
     for i in 0.. {
         let url = repo_base.signature(manifest_digest, i)?;
@@ -175,6 +184,12 @@ mod append_tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 24, "no temporary file is left: {names:?}");
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(sigdir.join("signature-1"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "podman's mode");
         assert!(names.iter().all(|n| n.starts_with("signature-")));
     }
 
