@@ -6,6 +6,7 @@ mod containers;
 mod escape;
 mod image_trust;
 mod images;
+mod login;
 mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
@@ -99,6 +100,10 @@ pub enum Command {
     ManifestDigest(manifest_digest::ManifestDigestArgs),
     /// Print a simple signature's claims WITHOUT verifying it (skopeo's, for debugging).
     UntrustedSignatureDumpWithoutVerification(untrusted_dump::UntrustedDumpArgs),
+    /// Log in to a container registry (podman's; writes auth.json).
+    Login(login::LoginArgs),
+    /// Log out of a container registry (podman's).
+    Logout(login::LogoutArgs),
 }
 
 pub use containers::monitor_main;
@@ -140,6 +145,8 @@ pub fn main() -> ExitCode {
         Command::UntrustedSignatureDumpWithoutVerification(a) => {
             untrusted_dump::run(&cli.global, a)
         }
+        Command::Login(a) => login::login(&cli.global, a),
+        Command::Logout(a) => login::logout(&cli.global, a),
     };
     match result {
         Ok(code) => code,
