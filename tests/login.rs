@@ -326,6 +326,31 @@ fn docker_config_url_keys_and_credential_helpers_are_read() {
     puller.ok(&["pull", "-q", "--tls-verify=false", &dest]);
     puller.ok(&["rmi", "-a"]);
 
+    // docker login's key for Docker Hub is found for docker.io (no network:
+    // --get-login only reads).
+    std::fs::write(
+        docker.join("config.json"),
+        "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"YWxpY2U6czNjcmV0\"}}}",
+    )
+    .unwrap();
+    assert_eq!(puller.ok(&["login", "--get-login", "docker.io"]), "alice\n");
+    assert_eq!(
+        puller.ok(&["login", "--get-login", "docker.io/library"]),
+        "alice\n"
+    );
+
+    // An identity token is refused in one line, not used anonymously.
+    std::fs::write(
+        docker.join("config.json"),
+        format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"YWxpY2U6\",\"identitytoken\":\"tok\"}}}}}}"),
+    )
+    .unwrap();
+    let err = puller.fails(2, &["pull", "-q", "--tls-verify=false", &dest]);
+    assert!(
+        err.contains("identity token") && err.contains(".docker/config.json"),
+        "{err}"
+    );
+
     // A credHelpers entry runs docker-credential-NAME from PATH.
     let bin = puller.home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -401,5 +426,71 @@ fn missing_xdg_runtime_dir_refuses_login_but_pull_reads_the_other_files() {
     ok(
         run(&puller, &env, &["pull", "-q", "--tls-verify=false", &dest]),
         "pull",
+    );
+}
+
+/// Reads the pty's output until it shows `want` (or the child hangs up).
+fn wait_for(rx: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut Vec<u8>, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(seen).contains(want) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!(
+                "no {want:?} on the terminal; saw {:?}",
+                String::from_utf8_lossy(seen)
+            ),
+        }
+    }
+}
+
+#[test]
+fn login_prompts_on_a_terminal_without_echoing_the_password() {
+    use std::io::Read as _;
+    let reg = Registry::start_htpasswd(USER, PASS);
+    let host = reg.host();
+    let v = Vouch::new();
+    let file = v.home.path().join("auth.json");
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let child = v
+        .cmd()
+        .args(["login", "--tls-verify=false", "--authfile"])
+        .arg(&file)
+        .arg(&host)
+        .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut writer = master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // EIO once the child has closed the terminal ends the loop.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for(&rx, &mut seen, "Username: ");
+    writer.write_all(format!("{USER}\n").as_bytes()).unwrap();
+    wait_for(&rx, &mut seen, "Password: ");
+    writer.write_all(format!("{PASS}\n").as_bytes()).unwrap();
+    wait_for(&rx, &mut seen, "Login Succeeded!");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&seen);
+    assert!(!shown.contains(PASS), "password echoed: {shown:?}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        expected_file(&host)
     );
 }

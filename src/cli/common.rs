@@ -79,7 +79,6 @@ impl RegistryFlags {
             self.authfile.as_deref(),
             r.registry(),
             r.repository(),
-            &auth::AuthEnv::from_process(),
         )?;
         Ok(RegistryOptions {
             tls_verify: self.tls_verify.unwrap_or(true),

@@ -204,9 +204,26 @@ pub fn check_authfile(authfile: Option<&Path>) -> Result<(), AuthError> {
     }
 }
 
-/// Resolves the credentials for `registry/repository`: `--creds` wins,
-/// then `--authfile` (which must exist) alone, then the default files.
+/// Resolves the credentials for `registry/repository` in this process's
+/// environment: `--creds` wins, then `--authfile` (which must exist) alone,
+/// then the default files ([`resolve_in`]).
 pub fn resolve(
+    creds: Option<&str>,
+    authfile: Option<&Path>,
+    registry: &str,
+    repository: &str,
+) -> Result<Credentials, AuthError> {
+    resolve_in(
+        creds,
+        authfile,
+        registry,
+        repository,
+        &AuthEnv::from_process(),
+    )
+}
+
+/// [`resolve`] in an explicit environment.
+pub fn resolve_in(
     creds: Option<&str>,
     authfile: Option<&Path>,
     registry: &str,
@@ -278,7 +295,8 @@ mod tests {
                 enc("legacy:1")
             ),
         );
-        let hub = |env: &AuthEnv| resolve(None, None, "docker.io", "library/alpine", env).unwrap();
+        let hub =
+            |env: &AuthEnv| resolve_in(None, None, "docker.io", "library/alpine", env).unwrap();
         assert_eq!(hub(&env), parse_creds("legacy:1").unwrap());
         write(
             &dir.path().join("home/.docker/config.json"),
@@ -297,14 +315,14 @@ mod tests {
         assert_eq!(hub(&env), parse_creds("run:4").unwrap());
         // --authfile is read alone, and must exist.
         let af = dir.path().join("af.json");
-        assert!(resolve(None, Some(&af), "docker.io", "library/alpine", &env).is_err());
+        assert!(resolve_in(None, Some(&af), "docker.io", "library/alpine", &env).is_err());
         write(&af, "{}");
         assert_eq!(
-            resolve(None, Some(&af), "docker.io", "library/alpine", &env).unwrap(),
+            resolve_in(None, Some(&af), "docker.io", "library/alpine", &env).unwrap(),
             Credentials::Anonymous
         );
         assert_eq!(
-            resolve(Some("c:5"), Some(&af), "docker.io", "x", &env).unwrap(),
+            resolve_in(Some("c:5"), Some(&af), "docker.io", "x", &env).unwrap(),
             parse_creds("c:5").unwrap()
         );
     }
@@ -321,7 +339,7 @@ mod tests {
                 enc("u:")
             ),
         );
-        let err = resolve(None, Some(&af), "r:1", "x", &env)
+        let err = resolve_in(None, Some(&af), "r:1", "x", &env)
             .unwrap_err()
             .to_string();
         assert!(
@@ -329,7 +347,7 @@ mod tests {
             "{err}"
         );
         write(&af, r#"{"credHelpers":{"r:1":"../../bin/sh"}}"#);
-        let err = resolve(None, Some(&af), "r:1", "x", &env)
+        let err = resolve_in(None, Some(&af), "r:1", "x", &env)
             .unwrap_err()
             .to_string();
         assert!(
@@ -337,7 +355,7 @@ mod tests {
             "{err}"
         );
         write(&af, r#"{"credHelpers":{"r:1":"vouch-no-such-helper"}}"#);
-        let err = resolve(None, Some(&af), "r:1", "x", &env)
+        let err = resolve_in(None, Some(&af), "r:1", "x", &env)
             .unwrap_err()
             .to_string();
         assert!(
