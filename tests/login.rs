@@ -112,6 +112,19 @@ fn login_writes_the_default_file_and_pull_push_use_it() {
     let err = puller.fails(2, &["pull", "-q", "--tls-verify=false", &dest]);
     assert!(err.contains("authentication required"), "{err}");
 
+    // REGISTRY_AUTH_FILE is the default --authfile.
+    let named = v.home.path().join("named.json");
+    let out = run(
+        &v,
+        &[("REGISTRY_AUTH_FILE", named.as_path())],
+        &["login", "--tls-verify=false", "-u", USER, "-p", PASS, &host],
+    );
+    ok(out, "login with REGISTRY_AUTH_FILE");
+    assert_eq!(
+        std::fs::read_to_string(&named).unwrap(),
+        expected_file(&host)
+    );
+
     let out = ok(run(&v, &env, &["login", "--get-login", &host]), "get-login");
     assert_eq!(out, "alice\n");
     // Logging in again with nothing given checks the stored credentials.

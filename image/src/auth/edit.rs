@@ -200,6 +200,50 @@ mod tests {
     }
 
     #[test]
+    fn a_credhelpers_entry_stores_and_erases_through_the_helper() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        // Shell builtins only: $PATH holds nothing but this directory.
+        let script = dir.path().join("docker-credential-rec");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nread -r line\nprintf '%s:%s\n' \"$1\" \"$line\" >> {log}\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = AuthEnv {
+            path: Some(dir.path().as_os_str().to_owned()),
+            ..Default::default()
+        };
+        let af = dir.path().join("auth.json");
+        std::fs::write(&af, r#"{"credHelpers":{"r:1":"rec"}}"#).unwrap();
+        assert_eq!(
+            set(&env, Some(&af), "r:1", "u", "p").unwrap(),
+            "credential helper: rec"
+        );
+        // Nothing was written to the file itself.
+        assert_eq!(
+            std::fs::read_to_string(&af).unwrap(),
+            r#"{"credHelpers":{"r:1":"rec"}}"#
+        );
+        assert!(remove(&env, Some(&af), "r:1").unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "store:{\"ServerURL\":\"r:1\",\"Username\":\"u\",\"Secret\":\"p\"}\nerase:r:1\n"
+        );
+        // Helpers are per registry: a namespace key goes to the file, as upstream.
+        set(&env, Some(&af), "r:1/ns", "u", "p").unwrap();
+        let text = std::fs::read_to_string(&af).unwrap();
+        assert!(
+            text.contains("\"r:1/ns\"") && text.contains("\"credHelpers\""),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn set_and_remove_keep_other_entries_and_write_0600() {
         let dir = tempfile::tempdir().unwrap();
         let af = dir.path().join("sub/auth.json");
