@@ -10,6 +10,7 @@ mod image_sign;
 mod image_trust;
 mod images;
 mod list_tags;
+mod login;
 mod manifest_digest;
 mod passphrase_prompt;
 mod policy_lint;
@@ -112,6 +113,10 @@ pub enum Command {
     ListTags(list_tags::ListTagsArgs),
     /// Delete an image from a registry, and its staged signatures (skopeo's delete).
     Delete(delete::DeleteArgs),
+    /// Log in to a container registry (podman's; writes auth.json).
+    Login(login::LoginArgs),
+    /// Log out of a container registry (podman's).
+    Logout(login::LogoutArgs),
 }
 
 pub use containers::monitor_main;
@@ -156,6 +161,8 @@ pub fn main() -> ExitCode {
         }
         Command::ListTags(a) => list_tags::run(a),
         Command::Delete(a) => delete::run(&cli.global, a),
+        Command::Login(a) => login::login(&cli.global, a),
+        Command::Logout(a) => login::logout(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -46,7 +46,7 @@ pub fn prompt_new(key_file: &Path) -> anyhow::Result<Passphrase> {
 }
 
 /// One line from the terminal with echo off, restored even on error.
-fn read_hidden(prompt: &str) -> anyhow::Result<String> {
+pub(crate) fn read_hidden(prompt: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     let saved = termios::tcgetattr(&stdin).context("reading terminal settings")?;
     let mut quiet = saved.clone();

@@ -245,7 +245,11 @@ impl RawClient {
 }
 
 /// Reads `resp`'s body, refusing a declared or actual length over `cap`.
-async fn read_capped(url: &str, mut resp: reqwest::Response, cap: u64) -> Result<Reply, HttpError> {
+pub(crate) async fn read_capped(
+    url: &str,
+    mut resp: reqwest::Response,
+    cap: u64,
+) -> Result<Reply, HttpError> {
     let too_large = || HttpError::TooLarge {
         url: url.to_string(),
         limit: cap,
