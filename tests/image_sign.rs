@@ -379,26 +379,6 @@ fn directory_must_exist_and_hold_simple_signatures() {
     assert!(err.contains("holds simple signatures"), "{err}");
 }
 
-/// Writes `body` as manifest `tag` of `repo` through the registry API.
-fn put_manifest(reg: &Registry, repo: &str, tag: &str, media_type: &str, body: &[u8]) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", reg.port)).unwrap();
-    write!(
-        s,
-        "PUT /v2/{repo}/manifests/{tag} HTTP/1.0\r\nHost: {}\r\nContent-Type: {media_type}\r\nContent-Length: {}\r\n\r\n",
-        reg.host(),
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.0 201") || resp.starts_with("HTTP/1.1 201"),
-        "{resp}"
-    );
-}
-
 /// Two images pushed to `multi` and an OCI index over them tagged `multi:1`
 /// (this machine's platform first); returns (list digest, instance digests).
 fn push_list(w: &World) -> (String, Vec<String>) {
@@ -437,7 +417,7 @@ fn push_list(w: &World) -> (String, Vec<String>) {
         "manifests": entries
     }))
     .unwrap();
-    put_manifest(
+    common::put_manifest(
         &w.reg,
         "multi",
         "1",

@@ -1246,3 +1246,23 @@ macro_rules! require_sigstore_js {
         }
     };
 }
+
+/// Writes `body` as manifest `tag` of `repo` through the registry API.
+pub fn put_manifest(reg: &Registry, repo: &str, tag: &str, media_type: &str, body: &[u8]) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", reg.port)).unwrap();
+    write!(
+        s,
+        "PUT /v2/{repo}/manifests/{tag} HTTP/1.0\r\nHost: {}\r\nContent-Type: {media_type}\r\nContent-Length: {}\r\n\r\n",
+        reg.host(),
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.0 201") || resp.starts_with("HTTP/1.1 201"),
+        "{resp}"
+    );
+}
