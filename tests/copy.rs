@@ -632,3 +632,64 @@ fn bad_names_fail_in_one_line() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn multi_arch_push_all_signs_every_instance_and_the_list() {
+    let w = World::new();
+    w.v.ok(&[
+        "import",
+        "--change",
+        "CMD [\"/bin/true\"]",
+        common::httpd_rootfs().to_str().unwrap(),
+        "localhost/other",
+    ]);
+    w.v.ok(&["manifest", "create", "localhost/multi", "localhost/app"]);
+    w.v.ok(&[
+        "manifest",
+        "add",
+        "--arch",
+        "arm64",
+        "localhost/multi",
+        "localhost/other",
+    ]);
+    let index: serde_json::Value =
+        serde_json::from_str(&w.v.ok(&["manifest", "inspect", "localhost/multi"])).unwrap();
+    let archs: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs.len(), 2, "{index}");
+    assert!(archs.contains(&"arm64"), "{index}");
+
+    let dest = World::at(&w.stage, "multi:1");
+    let push = |extra: &[&str]| {
+        w.v.cmd()
+            .arg("--registries.d")
+            .arg(&w.regd)
+            .args(["push", "-q", "--tls-verify=false", "--sign-by-key"])
+            .arg(&w.secret)
+            .args(extra)
+            .args(["localhost/multi", &dest])
+            .output()
+            .unwrap()
+    };
+    let err = common::assert_fails(2, "push of a list without --all", &push(&[]));
+    assert!(err.contains("--all"), "{err}");
+    assert_ok(&push(&["--all"]), "vouch push --all");
+
+    let list = raw_manifest(&dest);
+    let parsed: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    assert_eq!(parsed, index, "the registry holds another list");
+    assert_eq!(w.signatures_of("multi", &sha256(&list)), 1);
+    for m in parsed["manifests"].as_array().unwrap() {
+        let d = m["digest"].as_str().unwrap();
+        assert_eq!(w.signatures_of("multi", d), 1, "instance {d} unsigned");
+        let (ok, err) = w.skopeo_accepts(&format!("{}/multi@{d}", w.stage.host()));
+        assert!(ok, "skopeo refused instance {d}: {err}");
+    }
+    let (ok, err) = w.skopeo_accepts(&dest);
+    assert!(ok, "skopeo refused the pushed list: {err}");
+    assert_ok(&w.vouch_pull(&dest), "vouch pull of the pushed list");
+}

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use vouch_image::manifest::{self, Descriptor, ImageConfig, Parsed};
 use vouch_image::store::{LayerRecord, Staging as StoreStaging, Store};
-use vouch_image::{apply, Digest, ImageRecord, ImageRef};
+use vouch_image::{apply, lists, Digest, ImageRecord, ImageRef};
 
 use crate::endpoint::{BlobStream, Dest, RawManifest, Source};
 use crate::error::CopyError;
@@ -25,17 +25,58 @@ const MAX_SIGNATURE_BYTES: u64 = vouch_verify::lookaside::MAX_SIGNATURE_SIZE as 
 pub struct StoreSource {
     name: ImageName,
     store: Arc<Store>,
-    record: ImageRecord,
+    top: Top,
+}
+
+/// What the name refers to: one image, or a manifest list whose entries
+/// are stored images (podman's `manifest create/add`).
+enum Top {
+    Image(Box<ImageRecord>),
+    List {
+        digest: Digest,
+        members: Vec<ImageRecord>,
+    },
 }
 
 impl StoreSource {
     pub fn open(store: Arc<Store>, image: &str) -> Result<Self, CopyError> {
-        let record = store.resolve(image).map_err(store_err(image))?;
+        let top = match lists::find(&store, image).map_err(store_err(image))? {
+            Some(rec) => {
+                let index = lists::index_of(&store, &rec).map_err(store_err(image))?;
+                let all = store.images().map_err(store_err(image))?;
+                let mut members = Vec::new();
+                for e in &index.manifests {
+                    let m = all.iter().find(|i| i.digest == e.digest).ok_or_else(|| {
+                        CopyError::Store {
+                            image: image.to_string(),
+                            detail: format!(
+                                "manifest list entry {} is not in the store (removed with rmi?)",
+                                e.digest
+                            ),
+                        }
+                    })?;
+                    members.push(m.clone());
+                }
+                Top::List {
+                    digest: rec.digest,
+                    members,
+                }
+            }
+            None => Top::Image(Box::new(store.resolve(image).map_err(store_err(image))?)),
+        };
         Ok(Self {
             name: ImageName::Store(image.to_string()),
             store,
-            record,
+            top,
         })
+    }
+
+    /// The stored image whose manifest is `digest`.
+    fn image(&self, digest: &Digest) -> Option<&ImageRecord> {
+        match &self.top {
+            Top::Image(r) => Some(r.as_ref()).filter(|r| r.digest == *digest),
+            Top::List { members, .. } => members.iter().find(|m| m.digest == *digest),
+        }
     }
 }
 
@@ -56,19 +97,25 @@ impl Source for StoreSource {
         instance: Option<&'a Digest>,
     ) -> BoxFuture<'a, Result<RawManifest, CopyError>> {
         Box::pin(async move {
-            if let Some(d) = instance.filter(|d| **d != self.record.digest) {
-                return Err(CopyError::Unsupported(format!(
-                    "{}: the store holds manifest {}, not {d}",
-                    self.name, self.record.digest
-                )));
-            }
-            let bytes = self
-                .store
-                .read_blob(&self.record.digest)
-                .map_err(store_err(&self.name.to_string()))?;
+            let name = self.name.to_string();
+            let (digest, media_type) = match (instance, &self.top) {
+                (None, Top::Image(r)) => (r.digest.clone(), r.manifest_media_type.clone()),
+                (None, Top::List { digest, .. }) => {
+                    (digest.clone(), manifest::OCI_INDEX.to_string())
+                }
+                (Some(d), _) => match self.image(d) {
+                    Some(r) => (r.digest.clone(), r.manifest_media_type.clone()),
+                    None => {
+                        return Err(CopyError::Unsupported(format!(
+                            "{name}: the store holds no manifest {d}"
+                        )))
+                    }
+                },
+            };
+            let bytes = self.store.read_blob(&digest).map_err(store_err(&name))?;
             Ok(RawManifest {
                 bytes: Bytes::from(bytes),
-                media_type: self.record.manifest_media_type.clone(),
+                media_type,
             })
         })
     }
@@ -85,11 +132,11 @@ impl Source for StoreSource {
         digest: &'a Digest,
     ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, CopyError>> {
         Box::pin(async move {
-            if *digest != self.record.digest {
+            let Some(record) = self.image(digest) else {
                 return Ok(Vec::new());
-            }
+            };
             let mut out = Vec::new();
-            for d in &self.record.signatures {
+            for d in &record.signatures {
                 let path = self.store.blob_path(d);
                 let meta = std::fs::metadata(&path).map_err(CopyError::io(path.display()))?;
                 if meta.len() > MAX_SIGNATURE_BYTES {

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod docker_ref;
 pub mod go_json;
 pub mod import;
+pub mod lists;
 pub mod manifest;
 pub mod manifest_digest;
 pub mod outfile;

@@ -7,6 +7,7 @@
 //! ROOT/blobs/sha256/<hex>          verified blobs (manifests, configs, layers)
 //! ROOT/layers/<diff_id hex>/       unpacked layers, overlayfs lower dirs
 //! ROOT/images/<image id>.json      image records (id = config digest hex)
+//! ROOT/lists/<name hash>.json      manifest list records (crate::lists)
 //! ROOT/tmp/<pid>-<rand>/           staging, flocked by its owner; removed once unlocked
 //! ```
 //! The root and every directory under it down to the layer roots are 0700,
@@ -39,7 +40,15 @@ use crate::unpack::{ImageBudget, UnpackOptions};
 const PRIVATE_DIR: u32 = 0o700;
 
 /// The store's directories, made private on open.
-const DIRS: [&str; 6] = ["", "blobs", "blobs/sha256", "layers", "images", "tmp"];
+const DIRS: [&str; 7] = [
+    "",
+    "blobs",
+    "blobs/sha256",
+    "layers",
+    "images",
+    "lists",
+    "tmp",
+];
 
 /// Caps on the logical (uncompressed, holes included) size of what one
 /// layer and one image may unpack to; see docs/store.md.
@@ -94,6 +103,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("invalid image name: {0}")]
+    Name(String),
     #[error("image record {path} is corrupt: {source}")]
     Record {
         path: PathBuf,
@@ -576,6 +587,11 @@ impl Store {
             blobs.insert(i.digest.hex().to_string());
             blobs.insert(i.config.digest.hex().to_string());
             blobs.extend(i.signatures.iter().map(|d| d.hex().to_string()));
+        }
+        for l in crate::lists::all(self)? {
+            blobs.insert(l.digest.hex().to_string());
+        }
+        for i in &images {
             for l in &i.layers {
                 blobs.insert(l.blob.digest.hex().to_string());
                 layers.insert(l.diff_id.hex().to_string());

@@ -179,6 +179,9 @@ pub struct Copier<'a> {
     pub sign: &'a SignFlags,
     pub opts: Options,
     pub quiet: bool,
+    /// The source is the user's own store, pushed as `vouch push` pushes:
+    /// no policy applies to it (the destination's readers judge it).
+    pub insecure_source: bool,
 }
 
 impl Copier<'_> {
@@ -213,7 +216,13 @@ impl Copier<'_> {
         )
         .await
         .map_err(copy_err)?;
-        let mut plan = engine::plan(source.as_ref(), gate.policy(), &self.opts)
+        let accept_all = vouch_verify::policy::Policy::insecure_accept_anything();
+        let policy = if self.insecure_source {
+            &accept_all
+        } else {
+            gate.policy()
+        };
+        let mut plan = engine::plan(source.as_ref(), policy, &self.opts)
             .await
             .map_err(copy_err)?;
         let p = Progress { quiet: self.quiet };
@@ -295,6 +304,7 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
             concurrency: 6,
         },
         quiet: a.quiet,
+        insecure_source: false,
     };
     let digest = runtime()?.block_on(copier.copy(&src, &dst, &mut signer))?;
     if let (Some(f), Some(d)) = (&a.digestfile, digest) {

@@ -12,6 +12,7 @@ mod images;
 mod list_tags;
 mod login;
 mod manifest_digest;
+mod manifest_list;
 mod passphrase_prompt;
 mod policy_lint;
 mod progress;
@@ -51,6 +52,9 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Push a local image to a registry.
     Push(push::PushArgs),
+    /// Create, inspect and push multi-arch manifest lists (podman's).
+    #[command(subcommand)]
+    Manifest(manifest_list::ManifestCommand),
     /// Copy an image between transports, signatures along (skopeo's copy).
     Copy(Box<copy::CopyArgs>),
     /// List local images.
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => pull::run(&cli.global, a),
         Command::Push(a) => push::run(&cli.global, a),
         Command::Copy(a) => copy::run(&cli.global, *a),
+        Command::Manifest(c) => manifest_list::run(&cli.global, c),
         Command::Images(a) => images::images(&cli.global, a),
         Command::Tag(a) => images::tag(&cli.global, a),
         Command::Rmi(a) => images::rmi(&cli.global, a),

@@ -18,6 +18,9 @@ pub struct PushArgs {
     pub registry: RegistryFlags,
     #[command(flatten)]
     pub sign: SignFlags,
+    /// Push a manifest list with all its images, each signed (podman's `--all`).
+    #[arg(long)]
+    pub all: bool,
     /// Do not push the signatures kept with the local image.
     #[arg(long = "remove-signatures")]
     pub remove_signatures: bool,
@@ -32,6 +35,28 @@ pub struct PushArgs {
 
 pub fn run(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
+    if vouch_image::lists::find(&store, &a.source)?.is_some() {
+        return super::manifest_list::push(
+            g,
+            super::manifest_list::PushArgs {
+                all: a.all,
+                tls_verify: a.registry.tls_verify,
+                creds: a.registry.creds.clone(),
+                authfile: a.registry.authfile.clone(),
+                sign: a.sign.clone(),
+                remove_signatures: a.remove_signatures,
+                digestfile: a.digestfile.clone(),
+                quiet: a.registry.quiet,
+                destination: a.destination.clone().unwrap_or_else(|| a.source.clone()),
+                list: a.source.clone(),
+            },
+        );
+    }
+    anyhow::ensure!(
+        !a.all,
+        "{}: --all pushes a manifest list, and this is a single image",
+        a.source
+    );
     let image = store.resolve(&a.source)?;
     let dest_str = a.destination.clone().unwrap_or_else(|| a.source.clone());
     let dest = ImageRef::parse(&dest_str)?;

@@ -155,54 +155,6 @@ pub(super) fn require_file_scheme(first: &LookasideUrl) -> Result<(), WriteError
     }
 }
 
-#[cfg(test)]
-mod append_tests {
-    use super::*;
-
-    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn concurrent_appends_take_distinct_consecutive_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = LookasideUrl::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
-        let mut got: Vec<usize> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..24)
-                .map(|i| {
-                    let base = &base;
-                    s.spawn(move || {
-                        append_signature(base, DIGEST, format!("sig {i}").as_bytes()).unwrap()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        got.sort_unstable();
-        assert_eq!(got, (1..=24).collect::<Vec<_>>());
-        let sigdir = dir.path().join(format!("repo@sha256={}", &DIGEST[7..]));
-        let names: Vec<_> = std::fs::read_dir(&sigdir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names.len(), 24, "no temporary file is left: {names:?}");
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(sigdir.join("signature-1"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o644, "podman's mode");
-        assert!(names.iter().all(|n| n.starts_with("signature-")));
-    }
-
-    #[test]
-    fn remote_staging_is_not_written_directly() {
-        let base = LookasideUrl::parse("http://127.0.0.1:1/x").unwrap();
-        assert!(matches!(
-            append_signature(&base, DIGEST, b"s"),
-            Err(WriteError::Remote { .. })
-        ));
-    }
-}
-
 /// Stores those of `signatures` not already stored for `manifest_digest`,
 /// each with [`append_signature`]; returns (added, already present).
 ///
@@ -264,4 +216,52 @@ fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, WriteError> {
         )));
     }
     Ok(Some(buf))
+}
+
+#[cfg(test)]
+mod append_tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn concurrent_appends_take_distinct_consecutive_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = LookasideUrl::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
+        let mut got: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..24)
+                .map(|i| {
+                    let base = &base;
+                    s.spawn(move || {
+                        append_signature(base, DIGEST, format!("sig {i}").as_bytes()).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        got.sort_unstable();
+        assert_eq!(got, (1..=24).collect::<Vec<_>>());
+        let sigdir = dir.path().join(format!("repo@sha256={}", &DIGEST[7..]));
+        let names: Vec<_> = std::fs::read_dir(&sigdir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 24, "no temporary file is left: {names:?}");
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(sigdir.join("signature-1"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "podman's mode");
+        assert!(names.iter().all(|n| n.starts_with("signature-")));
+    }
+
+    #[test]
+    fn remote_staging_is_not_written_directly() {
+        let base = LookasideUrl::parse("http://127.0.0.1:1/x").unwrap();
+        assert!(matches!(
+            append_signature(&base, DIGEST, b"s"),
+            Err(WriteError::Remote { .. })
+        ));
+    }
 }
