@@ -168,6 +168,9 @@ pub struct DirDest {
     /// Signatures by manifest digest, written next to their manifest once
     /// `put_manifest` says whether it is the top level or an instance.
     pending: Mutex<HashMap<Digest, Vec<Vec<u8>>>>,
+    /// Manifests already written, and whether each is an instance, so
+    /// signatures that arrive late are still written beside them.
+    written: Mutex<HashMap<Digest, bool>>,
 }
 
 impl DirDest {
@@ -212,7 +215,15 @@ impl DirDest {
             name,
             dir: dir.to_path_buf(),
             pending: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn write_signatures(&self, sigs: &[Vec<u8>], at: Option<&Digest>) -> Result<(), CopyError> {
+        for (i, sig) in sigs.iter().enumerate() {
+            localfs::write_atomic(&signature_path(&self.dir, i, at), sig)?;
+        }
+        Ok(())
     }
 
     fn write_manifest(&self, m: &RawManifest, instance: bool) -> Result<(), CopyError> {
@@ -221,14 +232,41 @@ impl DirDest {
         let sigs = self
             .pending
             .lock()
-            .map_err(|_| CopyError::Unsupported("dir: signature state poisoned".into()))?
+            .map_err(|_| poisoned())?
             .remove(&digest)
             .unwrap_or_default();
-        for (i, sig) in sigs.iter().enumerate() {
-            localfs::write_atomic(&signature_path(&self.dir, i, at), sig)?;
-        }
-        localfs::write_atomic(&manifest_path(&self.dir, at), &m.bytes)
+        self.write_signatures(&sigs, at)?;
+        localfs::write_atomic(&manifest_path(&self.dir, at), &m.bytes)?;
+        self.written
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(digest, instance);
+        Ok(())
     }
+
+    fn stage_signatures(&self, m: &RawManifest, sigs: &[Vec<u8>]) -> Result<(), CopyError> {
+        let digest = m.digest();
+        let written = self
+            .written
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(&digest)
+            .copied();
+        match written {
+            Some(instance) => self.write_signatures(sigs, instance.then_some(&digest)),
+            None => {
+                self.pending
+                    .lock()
+                    .map_err(|_| poisoned())?
+                    .insert(digest, sigs.to_vec());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn poisoned() -> CopyError {
+    CopyError::Unsupported("dir: destination state poisoned".into())
 }
 
 impl Dest for DirDest {
@@ -271,11 +309,7 @@ impl Dest for DirDest {
                     detail: "empty signature blob".into(),
                 });
             }
-            self.pending
-                .lock()
-                .map_err(|_| CopyError::Unsupported("dir: signature state poisoned".into()))?
-                .insert(manifest.digest(), signatures.to_vec());
-            Ok(())
+            self.stage_signatures(manifest, signatures)
         })
     }
 
@@ -362,6 +396,21 @@ mod tests {
         assert_eq!(
             src.signatures(&img.manifest.digest()).await.unwrap().len(),
             1
+        );
+    }
+
+    #[tokio::test]
+    async fn signatures_after_the_manifest_are_still_written() {
+        let t = tempfile::tempdir().unwrap();
+        let img = tiny_oci();
+        let dest = DirDest::open(name(t.path()), t.path()).unwrap();
+        dest.put_manifest(&img.manifest, false).await.unwrap();
+        dest.put_signatures(&img.manifest, &[b"\x89late".to_vec()])
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(t.path().join("signature-1")).unwrap(),
+            b"\x89late"
         );
     }
 

@@ -529,6 +529,35 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_list_is_named_and_its_instances_are_blobs_only() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let img = tiny_oci();
+        let list = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": manifest::OCI_INDEX,
+            "manifests": [desc(manifest::OCI_MANIFEST, &img.manifest.bytes)],
+        });
+        let list = RawManifest {
+            bytes: serde_json::to_vec(&list).unwrap().into(),
+            media_type: manifest::OCI_INDEX.into(),
+        };
+        let mut dest = OciDest::open(name(d, Some("multi")), d, Some("multi")).unwrap();
+        dest.put_manifest(&img.manifest, true).await.unwrap();
+        dest.put_manifest(&list, false).await.unwrap();
+        dest.commit().await.unwrap();
+        let idx = IndexFile::read(d).unwrap();
+        assert_eq!(idx.manifests.len(), 1);
+        assert_eq!(idx.manifests[0]["mediaType"], manifest::OCI_INDEX);
+
+        let src = OciSource::open(name(d, Some("multi")), d, Some("multi")).unwrap();
+        assert_eq!(src.manifest(None).await.unwrap().bytes, list.bytes);
+        let inst = src.manifest(Some(&img.manifest.digest())).await.unwrap();
+        assert_eq!(inst.bytes, img.manifest.bytes);
+        assert_eq!(inst.media_type, manifest::OCI_MANIFEST);
+    }
+
+    #[tokio::test]
     async fn signatures_are_refused_with_containers_image_words() {
         let t = tempfile::tempdir().unwrap();
         let img = tiny_oci();
