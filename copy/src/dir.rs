@@ -244,6 +244,17 @@ impl DirDest {
         Ok(())
     }
 
+    /// A Sigstore bundle has no `signature-N` form containers/image reads.
+    fn check_kinds(&self, signatures: &[Vec<u8>]) -> Result<(), CopyError> {
+        if signatures.iter().any(|s| s.starts_with(BUNDLE_BLOB_PREFIX)) {
+            return Err(CopyError::Unsupported(format!(
+                "{}: Sigstore bundles cannot be stored in a dir: image (containers/image has no signature-N format for them); use --remove-signatures",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     fn stage_signatures(&self, m: &RawManifest, sigs: &[Vec<u8>]) -> Result<(), CopyError> {
         let digest = m.digest();
         let written = self
@@ -291,18 +302,17 @@ impl Dest for DirDest {
         })
     }
 
+    fn check_signature_kinds(&self, signatures: &[Vec<u8>]) -> Result<(), CopyError> {
+        self.check_kinds(signatures)
+    }
+
     fn put_signatures<'a>(
         &'a self,
         manifest: &'a RawManifest,
         signatures: &'a [Vec<u8>],
     ) -> BoxFuture<'a, Result<(), CopyError>> {
         Box::pin(async move {
-            if signatures.iter().any(|s| s.starts_with(BUNDLE_BLOB_PREFIX)) {
-                return Err(CopyError::Unsupported(format!(
-                    "{}: Sigstore bundles cannot be stored in a dir: image (containers/image has no signature-N format for them); use --remove-signatures",
-                    self.name
-                )));
-            }
+            self.check_kinds(signatures)?;
             if signatures.iter().any(|s| s.is_empty()) {
                 return Err(CopyError::Signatures {
                     image: self.name.to_string(),
@@ -412,6 +422,23 @@ mod tests {
             std::fs::read(t.path().join("signature-1")).unwrap(),
             b"\x89late"
         );
+    }
+
+    #[test]
+    fn bundles_are_refused_before_anything_is_copied() {
+        let t = tempfile::tempdir().unwrap();
+        let dest = DirDest::open(name(t.path()), t.path()).unwrap();
+        let mut bundle = BUNDLE_BLOB_PREFIX.to_vec();
+        bundle.extend_from_slice(b"{}");
+        let e = dest
+            .check_signature_kinds(&[bundle])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Sigstore bundles") && e.contains("--remove-signatures"),
+            "{e}"
+        );
+        dest.check_signature_kinds(&[b"\x89".to_vec()]).unwrap();
     }
 
     #[tokio::test]
