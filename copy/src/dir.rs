@@ -171,17 +171,20 @@ pub struct DirDest {
     /// Manifests already written, and whether each is an instance, so
     /// signatures that arrive late are still written beside them.
     written: Mutex<HashMap<Digest, bool>>,
+    /// `Some(wipe)` until the directory has been prepared for writing.
+    prepared: Mutex<Option<bool>>,
 }
 
 impl DirDest {
-    /// Prepares `dir` as containers/image does: created when missing, kept
-    /// when empty, emptied when it holds a `dir:` image, refused otherwise.
+    /// Checks `dir` as containers/image does: missing, empty, or holding a
+    /// `dir:` image, refused otherwise. Nothing changes on disk until the
+    /// first write ([`DirDest::prepare`]), so a copy refused before any
+    /// byte moves (unstorable signatures) leaves an old image intact.
     pub fn open(name: ImageName, dir: &Path) -> Result<Self, CopyError> {
-        let io = CopyError::io(dir.display());
-        match std::fs::read_dir(dir) {
-            Ok(entries) => {
-                let mut entries = entries.peekable();
-                if entries.peek().is_some() {
+        let wipe = match std::fs::read_dir(dir) {
+            Ok(mut entries) => {
+                let non_empty = entries.next().is_some();
+                if non_empty {
                     let version_path = dir.join("version");
                     match localfs::read_capped_opt(&version_path, 4096)? {
                         Some(v) if v == VERSION.as_bytes() => {}
@@ -192,34 +195,50 @@ impl DirDest {
                             })
                         }
                     }
-                    for e in std::fs::read_dir(dir).map_err(CopyError::io(dir.display()))? {
-                        let e = e.map_err(CopyError::io(dir.display()))?;
-                        let p = e.path();
-                        let is_dir = e.file_type().map_err(CopyError::io(p.display()))?.is_dir();
-                        let r = if is_dir {
-                            std::fs::remove_dir_all(&p)
-                        } else {
-                            std::fs::remove_file(&p)
-                        };
-                        r.map_err(CopyError::io(p.display()))?;
-                    }
                 }
+                non_empty
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(CopyError::io(dir.display()))?;
-            }
-            Err(e) => return Err(io(e)),
-        }
-        localfs::write_atomic(&dir.join("version"), VERSION.as_bytes())?;
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(CopyError::io(dir.display())(e)),
+        };
         Ok(Self {
             name,
             dir: dir.to_path_buf(),
             pending: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(Some(wipe)),
         })
     }
 
+    /// Before the first write: removes the old image (so one directory
+    /// never mixes two), creates the directory, writes `version`.
+    fn prepare(&self) -> Result<(), CopyError> {
+        let mut state = self.prepared.lock().map_err(|_| poisoned())?;
+        let Some(wipe) = *state else {
+            return Ok(());
+        };
+        let dir = &self.dir;
+        if wipe {
+            for e in std::fs::read_dir(dir).map_err(CopyError::io(dir.display()))? {
+                let e = e.map_err(CopyError::io(dir.display()))?;
+                let p = e.path();
+                let is_dir = e.file_type().map_err(CopyError::io(p.display()))?.is_dir();
+                let r = if is_dir {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+                r.map_err(CopyError::io(p.display()))?;
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(CopyError::io(dir.display()))?;
+        localfs::write_atomic(&dir.join("version"), VERSION.as_bytes())?;
+        *state = None;
+        Ok(())
+    }
+
     fn write_signatures(&self, sigs: &[Vec<u8>], at: Option<&Digest>) -> Result<(), CopyError> {
+        self.prepare()?;
         for (i, sig) in sigs.iter().enumerate() {
             localfs::write_atomic(&signature_path(&self.dir, i, at), sig)?;
         }
@@ -236,6 +255,7 @@ impl DirDest {
             .remove(&digest)
             .unwrap_or_default();
         self.write_signatures(&sigs, at)?;
+        self.prepare()?;
         localfs::write_atomic(&manifest_path(&self.dir, at), &m.bytes)?;
         self.written
             .lock()
@@ -287,6 +307,7 @@ impl Dest for DirDest {
 
     fn has_blob<'a>(&'a self, desc: &'a Descriptor) -> BoxFuture<'a, Result<bool, CopyError>> {
         Box::pin(async move {
+            self.prepare()?;
             localfs::has_file_of_size(&blob_path(&self.dir, &desc.digest), desc.size)
         })
     }
@@ -297,6 +318,7 @@ impl Dest for DirDest {
         data: BlobStream,
     ) -> BoxFuture<'a, Result<(), CopyError>> {
         Box::pin(async move {
+            self.prepare()?;
             localfs::write_stream(&self.dir, &blob_path(&self.dir, &desc.digest), data).await?;
             Ok(())
         })
@@ -456,8 +478,8 @@ mod tests {
         assert_eq!(files(&d), vec!["version".to_string()]);
     }
 
-    #[test]
-    fn destination_rules_follow_containers_image() {
+    #[tokio::test]
+    async fn destination_rules_follow_containers_image() {
         let t = tempfile::tempdir().unwrap();
         let other = t.path().join("other");
         std::fs::create_dir(&other).unwrap();
@@ -473,8 +495,21 @@ mod tests {
         std::fs::create_dir(&old).unwrap();
         std::fs::write(old.join("version"), VERSION).unwrap();
         std::fs::write(old.join("signature-1"), b"stale").unwrap();
-        DirDest::open(name(&old), &old).unwrap();
-        assert_eq!(files(&old), vec!["version".to_string()]);
+        let dest = DirDest::open(name(&old), &old).unwrap();
+        // Nothing changes until the first write.
+        assert_eq!(
+            files(&old),
+            vec!["signature-1".to_string(), "version".into()]
+        );
+        let img = tiny_oci();
+        dest.put_manifest(&img.manifest, false).await.unwrap();
+        assert_eq!(
+            files(&old),
+            vec!["manifest.json".to_string(), "version".into()]
+        );
+        let missing = t.path().join("missing");
+        DirDest::open(name(&missing), &missing).unwrap();
+        assert!(!missing.exists());
     }
 
     #[tokio::test]

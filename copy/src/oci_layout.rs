@@ -312,14 +312,19 @@ impl OciDest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => IndexFile::empty(),
             Err(e) => return Err(CopyError::io(dir.join("index.json").display())(e)),
         };
-        let blobs = dir.join("blobs/sha256");
-        std::fs::create_dir_all(&blobs).map_err(CopyError::io(blobs.display()))?;
         Ok(Self {
             name,
             dir: dir.to_path_buf(),
             reference: reference.map(str::to_string),
             index: Mutex::new(index),
         })
+    }
+
+    /// Creates the layout's directories at the first write, so a copy
+    /// refused before any byte moves leaves no empty layout behind.
+    fn ensure_dirs(&self) -> Result<(), CopyError> {
+        let blobs = self.dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).map_err(CopyError::io(blobs.display()))
     }
 
     /// The layout's directory (an oci-archive stages in one).
@@ -343,6 +348,7 @@ impl OciDest {
         self.check_type(&m.media_type)?;
         let digest = m.digest();
         let path = blob_path(&self.dir, &digest);
+        self.ensure_dirs()?;
         localfs::write_atomic(&path, &m.bytes)?;
         if instance {
             return Ok(());
@@ -369,6 +375,7 @@ impl OciDest {
 
     /// Writes `oci-layout` and `index.json` (each by a rename).
     pub fn write_index(&self) -> Result<(), CopyError> {
+        self.ensure_dirs()?;
         localfs::write_atomic(&self.dir.join("oci-layout"), LAYOUT_FILE.as_bytes())?;
         let index = self
             .index
@@ -400,6 +407,7 @@ impl Dest for OciDest {
     ) -> BoxFuture<'a, Result<(), CopyError>> {
         Box::pin(async move {
             let path = blob_path(&self.dir, &desc.digest);
+            self.ensure_dirs()?;
             localfs::write_stream(&self.dir, &path, data).await?;
             Ok(())
         })
