@@ -106,6 +106,13 @@ pub trait Dest: Send + Sync {
         Ok(())
     }
 
+    /// Refuses, before any blob is copied, a manifest of `media_type` (the
+    /// one `put_manifest` will get, after any instance choice) that the
+    /// destination cannot store as is (an OCI layout: Docker schema2).
+    fn check_manifest_type(&self, _media_type: &str) -> Result<(), CopyError> {
+        Ok(())
+    }
+
     /// Stores signatures of `manifest` — always before `put_manifest` makes
     /// them matter, so a tag is never visible without them.
     fn put_signatures<'a>(

@@ -124,8 +124,12 @@ impl Plan {
         Ok(())
     }
 
-    /// Refuses, before a byte moves, signatures the destination cannot hold.
+    /// Refuses, before a byte moves, manifests and signatures the
+    /// destination cannot hold.
     pub fn check(&self, dst: &dyn Dest) -> Result<(), CopyError> {
+        for m in &self.manifests {
+            dst.check_manifest_type(&m.manifest.media_type)?;
+        }
         let all: Vec<Vec<u8>> = self
             .manifests
             .iter()

@@ -24,10 +24,7 @@ pub async fn source(name: &ImageName, cx: SourceContext<'_>) -> Result<Box<dyn S
     match name {
         ImageName::Docker(r) => Ok(Box::new(DockerSource::open(r, cx.registry, cx.gate).await?)),
         ImageName::Store(n) => Ok(Box::new(StoreSource::open((cx.store)()?, n)?)),
-        other => Err(CopyError::Unsupported(format!(
-            "{other}: transport {} cannot be read yet",
-            other.transport()
-        ))),
+        local => crate::local::open_local_source(local),
     }
 }
 
@@ -42,9 +39,6 @@ pub async fn dest(name: &ImageName, cx: DestContext<'_>) -> Result<Box<dyn Dest>
     match name {
         ImageName::Docker(r) => Ok(Box::new(DockerDest::open(r, cx.registry, cx.docker).await?)),
         ImageName::Store(n) => Ok(Box::new(StoreDest::open((cx.store)()?, n)?)),
-        other => Err(CopyError::Unsupported(format!(
-            "{other}: transport {} cannot be written yet",
-            other.transport()
-        ))),
+        local => crate::local::open_local_dest(local),
     }
 }
