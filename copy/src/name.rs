@@ -125,17 +125,14 @@ impl ImageName {
         match self {
             Self::Docker(r) => PolicyImage::docker(&r.to_string()).map_err(err),
             Self::Dir(p) => PolicyImage::dir(p).map_err(err),
-            Self::Oci { path, reference } | Self::OciArchive { path, reference } => {
+            // The ref is not part of the identity (containers/image: "$dir:x"
+            // and "$dir:" may name the same image), only the resolved path.
+            Self::Oci { path, .. } | Self::OciArchive { path, .. } => {
                 let resolved = resolve_path(path)?;
-                let mut namespaces = vec![resolved.clone()];
-                namespaces.extend(parents(&resolved));
-                let identity = match reference {
-                    Some(r) => format!("{resolved}:{r}"),
-                    None => resolved,
-                };
+                let namespaces = parents(&resolved);
                 Ok(PolicyImage::custom(
                     self.transport(),
-                    &identity,
+                    &resolved,
                     namespaces,
                     None,
                     &self.to_string(),
