@@ -693,3 +693,66 @@ fn multi_arch_push_all_signs_every_instance_and_the_list() {
     assert!(ok, "skopeo refused the pushed list: {err}");
     assert_ok(&w.vouch_pull(&dest), "vouch pull of the pushed list");
 }
+
+#[test]
+fn an_air_gapped_mirror_through_dir_keeps_the_signature() {
+    let w = World::new();
+    let src = w.push_stage("app:1", true);
+    let disk = w.path("usb/app-1");
+    std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
+    w.copy_ok(&["-q", &format!("docker://{src}"), &format!("dir:{}", disk.display())]);
+    assert!(disk.join("signature-1").exists(), "dir: lost the signature");
+    // skopeo reads vouch's dir: (and the signature in it) as its own.
+    let out = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"])
+        .arg(format!("dir:{}", disk.display()))
+        .arg(format!("docker://{}", World::at(&w.prod, "skopeo-side:1")))
+        .arg("--remove-signatures")
+        .output()
+        .unwrap();
+    assert_ok(&out, "skopeo copy from vouch's dir:");
+    let dst = World::at(&w.prod, "app:1");
+    w.copy_ok(&["-q", &format!("dir:{}", disk.display()), &format!("docker://{dst}")]);
+    assert_eq!(raw_manifest(&dst), raw_manifest(&src));
+    let (ok, err) = w.skopeo_accepts(&dst);
+    assert!(ok, "the mirrored image lost its signature: {err}");
+}
+
+#[test]
+fn a_staging_that_refuses_the_signature_leaves_no_tag() {
+    let w = World::new();
+    let src = w.push_stage("app:1", true);
+    // Production's staging sits under a regular file: storing fails.
+    let blocker = w.path("blocker");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let regd = w.path("regd-blocked");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("t.yaml"),
+        format!(
+            "docker:\n  {sh}:\n    lookaside: file://{ss}\n  {ph}:\n    lookaside-staging: file://{b}/sub\n",
+            sh = w.stage.host(),
+            ss = w.staging.display(),
+            ph = w.prod.host(),
+            b = blocker.display()
+        ),
+    )
+    .unwrap();
+    let dst = World::at(&w.prod, "app:1");
+    let out = w
+        .v
+        .cmd()
+        .arg("--policy")
+        .arg(&w.policy)
+        .arg("--registries.d")
+        .arg(&regd)
+        .args(["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{src}"))
+        .arg(format!("docker://{dst}"))
+        .output()
+        .unwrap();
+    let err = common::assert_fails(2, "copy to a refusing staging", &out);
+    assert!(err.contains("blocker"), "the message does not name the staging: {err}");
+    let tags = common::http_get(w.prod.port, "/v2/app/tags/list");
+    assert!(!tags.contains("\"1\""), "a tag was written: {tags}");
+}
