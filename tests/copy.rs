@@ -700,7 +700,11 @@ fn an_air_gapped_mirror_through_dir_keeps_the_signature() {
     let src = w.push_stage("app:1", true);
     let disk = w.path("usb/app-1");
     std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
-    w.copy_ok(&["-q", &format!("docker://{src}"), &format!("dir:{}", disk.display())]);
+    w.copy_ok(&[
+        "-q",
+        &format!("docker://{src}"),
+        &format!("dir:{}", disk.display()),
+    ]);
     assert!(disk.join("signature-1").exists(), "dir: lost the signature");
     // skopeo reads vouch's dir: (and the signature in it) as its own.
     let out = Command::new("skopeo")
@@ -712,7 +716,11 @@ fn an_air_gapped_mirror_through_dir_keeps_the_signature() {
         .unwrap();
     assert_ok(&out, "skopeo copy from vouch's dir:");
     let dst = World::at(&w.prod, "app:1");
-    w.copy_ok(&["-q", &format!("dir:{}", disk.display()), &format!("docker://{dst}")]);
+    w.copy_ok(&[
+        "-q",
+        &format!("dir:{}", disk.display()),
+        &format!("docker://{dst}"),
+    ]);
     assert_eq!(raw_manifest(&dst), raw_manifest(&src));
     let (ok, err) = w.skopeo_accepts(&dst);
     assert!(ok, "the mirrored image lost its signature: {err}");
@@ -739,20 +747,126 @@ fn a_staging_that_refuses_the_signature_leaves_no_tag() {
     )
     .unwrap();
     let dst = World::at(&w.prod, "app:1");
-    let out = w
-        .v
-        .cmd()
-        .arg("--policy")
-        .arg(&w.policy)
-        .arg("--registries.d")
-        .arg(&regd)
-        .args(["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false"])
-        .arg(format!("docker://{src}"))
-        .arg(format!("docker://{dst}"))
-        .output()
-        .unwrap();
+    let out =
+        w.v.cmd()
+            .arg("--policy")
+            .arg(&w.policy)
+            .arg("--registries.d")
+            .arg(&regd)
+            .args([
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{src}"))
+            .arg(format!("docker://{dst}"))
+            .output()
+            .unwrap();
     let err = common::assert_fails(2, "copy to a refusing staging", &out);
-    assert!(err.contains("blocker"), "the message does not name the staging: {err}");
+    assert!(
+        err.contains("blocker"),
+        "the message does not name the staging: {err}"
+    );
     let tags = common::http_get(w.prod.port, "/v2/app/tags/list");
     assert!(!tags.contains("\"1\""), "a tag was written: {tags}");
+}
+
+#[test]
+fn sigstore_attachments_travel_and_skopeo_1_22_accepts_the_destination() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new();
+    let pass = w.path("pass");
+    std::fs::write(&pass, "copy sigstore pass\n").unwrap();
+    let prefix = w.path("cosign");
+    w.v.ok(&[
+        "generate-sigstore-key",
+        "--output-prefix",
+        prefix.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    let regd = w.path("regd-sigstore");
+    std::fs::create_dir_all(&regd).unwrap();
+    let mut yaml = String::from("docker:\n");
+    for host in [w.stage.host(), w.prod.host()] {
+        yaml.push_str(&format!("  {host}:\n    use-sigstore-attachments: true\n"));
+    }
+    std::fs::write(regd.join("t.yaml"), yaml).unwrap();
+    let rule = |remap: bool| {
+        let mut r = serde_json::json!({"type": "sigstoreSigned", "keyPath": w.path("cosign.pub")});
+        if remap {
+            r["signedIdentity"] = serde_json::json!({"type": "remapIdentity",
+                "prefix": w.prod.host(), "signedPrefix": w.stage.host()});
+        }
+        serde_json::json!([r])
+    };
+    let policy = w.path("sigstore-policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({"default": [{"type": "reject"}], "transports": {"docker": {
+            w.stage.host(): rule(false), w.prod.host(): rule(true)}}})
+        .to_string(),
+    )
+    .unwrap();
+    let src = World::at(&w.stage, "app:1");
+    let out =
+        w.v.cmd()
+            .arg("--registries.d")
+            .arg(&regd)
+            .args([
+                "push",
+                "-q",
+                "--tls-verify=false",
+                "--sign-by-sigstore-private-key",
+            ])
+            .arg(w.path("cosign.private"))
+            .arg("--sign-passphrase-file")
+            .arg(&pass)
+            .args(["localhost/app", &src])
+            .output()
+            .unwrap();
+    assert_ok(&out, "vouch push --sign-by-sigstore-private-key");
+    let dst = World::at(&w.prod, "app:1");
+    let out =
+        w.v.cmd()
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--registries.d")
+            .arg(&regd)
+            .args([
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{src}"))
+            .arg(format!("docker://{dst}"))
+            .output()
+            .unwrap();
+    assert_ok(&out, "vouch copy of a sigstore-signed image");
+    let (ok, err) = common::skopeo_pull(&skopeo, &policy, &regd, &dst);
+    assert!(ok, "skopeo 1.22 refused the copied attachment: {err}");
+    // Without the attachment, refused: the check is real.
+    let bare = World::at(&w.prod, "bare:1");
+    let out =
+        w.v.cmd()
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--registries.d")
+            .arg(&regd)
+            .args([
+                "copy",
+                "-q",
+                "--remove-signatures",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{src}"))
+            .arg(format!("docker://{bare}"))
+            .output()
+            .unwrap();
+    assert_ok(&out, "vouch copy --remove-signatures");
+    let (ok, _) = common::skopeo_pull(&skopeo, &policy, &regd, &bare);
+    assert!(!ok, "skopeo accepted an image without its attachment");
 }

@@ -261,7 +261,7 @@ pub async fn transfer(
             async move {
                 let how = if dst_ref.has_blob(&desc).await? {
                     How::Skipped
-                } else if let Some(from) = from.as_ref().filter(|_| true) {
+                } else if let Some(from) = from.as_ref() {
                     if dst_ref.mount_blob(&desc, from).await? {
                         How::Mounted
                     } else {
