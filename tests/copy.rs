@@ -121,12 +121,17 @@ impl World {
 
     /// `vouch --policy P --registries.d D copy --src/dest-tls-verify=false ARGS…`.
     fn copy(&self, policy: &Path, args: &[&str]) -> Output {
+        self.copy_in(&self.regd, policy, args)
+    }
+
+    /// [`World::copy`] under another registries.d.
+    fn copy_in(&self, regd: &Path, policy: &Path, args: &[&str]) -> Output {
         self.v
             .cmd()
             .arg("--policy")
             .arg(policy)
             .arg("--registries.d")
-            .arg(&self.regd)
+            .arg(regd)
             .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
             .args(args)
             .output()
@@ -257,23 +262,16 @@ fn remove_signatures_drops_them_and_skopeo_then_refuses() {
     )
     .unwrap();
     let dst = World::at(&w.prod, "bare:1");
-    let out =
-        w.v.cmd()
-            .arg("--policy")
-            .arg(&w.policy)
-            .arg("--registries.d")
-            .arg(&regd)
-            .args([
-                "copy",
-                "-q",
-                "--remove-signatures",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("docker://{src}"))
-            .arg(format!("docker://{dst}"))
-            .output()
-            .unwrap();
+    let out = w.copy_in(
+        &regd,
+        &w.policy,
+        &[
+            "-q",
+            "--remove-signatures",
+            &format!("docker://{src}"),
+            &format!("docker://{dst}"),
+        ],
+    );
     assert_ok(&out, "vouch copy --remove-signatures");
     assert!(out.stdout.is_empty(), "-q printed {:?}", out.stdout);
     assert_eq!(walk(&prod_staging), 0, "a signature was written");
@@ -467,55 +465,8 @@ fn registry_to_store_and_back_keeps_the_digest() {
     assert_eq!(raw_manifest(&back), raw_manifest(&src));
 }
 
-/// Two images pushed to staging `multi:amd64`/`multi:arm64` and an OCI index
-/// over them at `multi:1` (this machine's platform first): (list, instances).
 fn push_list(w: &World) -> (String, Vec<String>) {
-    w.v.ok(&[
-        "import",
-        "--change",
-        "CMD [\"/bin/true\"]",
-        common::httpd_rootfs().to_str().unwrap(),
-        "localhost/other",
-    ]);
-    let mut instances = Vec::new();
-    for (local, tag) in [("localhost/app", "amd64"), ("localhost/other", "arm64")] {
-        let image = World::at(&w.stage, &format!("multi:{tag}"));
-        w.v.ok(&["push", "-q", "--tls-verify=false", local, &image]);
-        let m = raw_manifest(&image);
-        instances.push((m.len(), sha256(&m), tag));
-    }
-    let native = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        _ => "amd64",
-    };
-    instances.sort_by_key(|(_, _, arch)| *arch != native);
-    let entries: Vec<serde_json::Value> = instances
-        .iter()
-        .map(|(size, digest, arch)| {
-            serde_json::json!({
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest, "size": size,
-                "platform": {"architecture": arch, "os": "linux"}
-            })
-        })
-        .collect();
-    let list = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": entries
-    }))
-    .unwrap();
-    common::put_manifest(
-        &w.stage,
-        "multi",
-        "1",
-        "application/vnd.oci.image.index.v1+json",
-        &list,
-    );
-    (
-        sha256(&list),
-        instances.into_iter().map(|(_, d, _)| d).collect(),
-    )
+    common::push_oci_list(&w.v, &w.stage, "multi")
 }
 
 fn image_sign(w: &World, args: &[&str]) {
@@ -747,22 +698,11 @@ fn a_staging_that_refuses_the_signature_leaves_no_tag() {
     )
     .unwrap();
     let dst = World::at(&w.prod, "app:1");
-    let out =
-        w.v.cmd()
-            .arg("--policy")
-            .arg(&w.policy)
-            .arg("--registries.d")
-            .arg(&regd)
-            .args([
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("docker://{src}"))
-            .arg(format!("docker://{dst}"))
-            .output()
-            .unwrap();
+    let out = w.copy_in(
+        &regd,
+        &w.policy,
+        &["-q", &format!("docker://{src}"), &format!("docker://{dst}")],
+    );
     let err = common::assert_fails(2, "copy to a refusing staging", &out);
     assert!(
         err.contains("blocker"),
@@ -828,44 +768,26 @@ fn sigstore_attachments_travel_and_skopeo_1_22_accepts_the_destination() {
             .unwrap();
     assert_ok(&out, "vouch push --sign-by-sigstore-private-key");
     let dst = World::at(&w.prod, "app:1");
-    let out =
-        w.v.cmd()
-            .arg("--policy")
-            .arg(&policy)
-            .arg("--registries.d")
-            .arg(&regd)
-            .args([
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("docker://{src}"))
-            .arg(format!("docker://{dst}"))
-            .output()
-            .unwrap();
+    let out = w.copy_in(
+        &regd,
+        &policy,
+        &["-q", &format!("docker://{src}"), &format!("docker://{dst}")],
+    );
     assert_ok(&out, "vouch copy of a sigstore-signed image");
     let (ok, err) = common::skopeo_pull(&skopeo, &policy, &regd, &dst);
     assert!(ok, "skopeo 1.22 refused the copied attachment: {err}");
     // Without the attachment, refused: the check is real.
     let bare = World::at(&w.prod, "bare:1");
-    let out =
-        w.v.cmd()
-            .arg("--policy")
-            .arg(&policy)
-            .arg("--registries.d")
-            .arg(&regd)
-            .args([
-                "copy",
-                "-q",
-                "--remove-signatures",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("docker://{src}"))
-            .arg(format!("docker://{bare}"))
-            .output()
-            .unwrap();
+    let out = w.copy_in(
+        &regd,
+        &policy,
+        &[
+            "-q",
+            "--remove-signatures",
+            &format!("docker://{src}"),
+            &format!("docker://{bare}"),
+        ],
+    );
     assert_ok(&out, "vouch copy --remove-signatures");
     let (ok, _) = common::skopeo_pull(&skopeo, &policy, &regd, &bare);
     assert!(!ok, "skopeo accepted an image without its attachment");

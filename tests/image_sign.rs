@@ -379,56 +379,8 @@ fn directory_must_exist_and_hold_simple_signatures() {
     assert!(err.contains("holds simple signatures"), "{err}");
 }
 
-/// Two images pushed to `multi` and an OCI index over them tagged `multi:1`
-/// (this machine's platform first); returns (list digest, instance digests).
 fn push_list(w: &World) -> (String, Vec<String>) {
-    w.v.ok(&[
-        "import",
-        "--change",
-        "CMD [\"/bin/true\"]",
-        common::httpd_rootfs().to_str().unwrap(),
-        "localhost/other",
-    ]);
-    let mut instances = Vec::new();
-    for (local, tag) in [("localhost/app", "amd64"), ("localhost/other", "arm64")] {
-        let image = w.image(&format!("multi:{tag}"));
-        w.v.ok(&["push", "-q", "--tls-verify=false", local, &image]);
-        let m = raw_manifest(&image);
-        instances.push((m.len(), sha256(&m), tag));
-    }
-    let native = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        _ => "amd64",
-    };
-    instances.sort_by_key(|(_, _, arch)| *arch != native);
-    let entries: Vec<serde_json::Value> = instances
-        .iter()
-        .map(|(size, digest, arch)| {
-            serde_json::json!({
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest, "size": size,
-                "platform": {"architecture": arch, "os": "linux"}
-            })
-        })
-        .collect();
-    let list = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": entries
-    }))
-    .unwrap();
-    common::put_manifest(
-        &w.reg,
-        "multi",
-        "1",
-        "application/vnd.oci.image.index.v1+json",
-        &list,
-    );
-    assert_eq!(raw_manifest(&w.image("multi:1")), list);
-    (
-        sha256(&list),
-        instances.into_iter().map(|(_, d, _)| d).collect(),
-    )
+    common::push_oci_list(&w.v, &w.reg, "multi")
 }
 
 #[test]

@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 use vouch_image::manifest::{self, Descriptor, ImageConfig, Parsed};
 use vouch_image::store::{LayerRecord, Staging as StoreStaging, Store};
 use vouch_image::{apply, lists, Digest, ImageRecord, ImageRef};
 
 use crate::endpoint::{BlobStream, Dest, RawManifest, Source};
 use crate::error::CopyError;
+use crate::localfs;
 use crate::name::ImageName;
 
 /// Signature blobs a store keeps are at most this large (the lookaside cap).
@@ -121,10 +120,7 @@ impl Source for StoreSource {
     }
 
     fn blob<'a>(&'a self, desc: &'a Descriptor) -> BoxFuture<'a, Result<BlobStream, CopyError>> {
-        Box::pin(async move {
-            let path = self.store.blob_path(&desc.digest);
-            file_stream(&path).await
-        })
+        Box::pin(async move { localfs::file_stream(self.store.blob_path(&desc.digest)).await })
     }
 
     fn signatures<'a>(
@@ -154,47 +150,6 @@ impl Source for StoreSource {
             Ok(out)
         })
     }
-}
-
-/// A file as a stream of 1 MiB chunks.
-pub(crate) async fn file_stream(path: &std::path::Path) -> Result<BlobStream, CopyError> {
-    use tokio::io::AsyncReadExt;
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(CopyError::io(path.display()))?;
-    Ok(futures_util::stream::try_unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 1 << 20];
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), f)))
-    })
-    .boxed())
-}
-
-/// Writes `data` to `path`; a failing stream removes what was written.
-pub(crate) async fn write_stream(
-    path: &std::path::Path,
-    mut data: BlobStream,
-) -> Result<(), CopyError> {
-    let result = async {
-        let file = tokio::fs::File::create(path).await?;
-        let mut w = tokio::io::BufWriter::with_capacity(256 << 10, file);
-        while let Some(chunk) = data.next().await {
-            w.write_all(&chunk?).await?;
-        }
-        w.flush().await?;
-        w.get_ref().sync_all().await?;
-        Ok::<_, std::io::Error>(())
-    }
-    .await;
-    if let Err(e) = result {
-        let _ = tokio::fs::remove_file(path).await;
-        return Err(CopyError::io(path.display())(e));
-    }
-    Ok(())
 }
 
 pub struct StoreDest {
@@ -263,7 +218,7 @@ impl StoreDest {
             )));
         };
         let cfg_path = self.blob_file(&m.config.digest);
-        let cfg_bytes = read_capped(&cfg_path, manifest::MAX_CONFIG_BYTES)?;
+        let cfg_bytes = localfs::read_capped(&cfg_path, manifest::MAX_CONFIG_BYTES)?;
         let config = ImageConfig::parse(&cfg_bytes, m.layers.len()).map_err(merr)?;
         let opts = self.store.unpack_options();
         let sizes = self.store.layer_sizes().map_err(store_err(&name))?;
@@ -329,22 +284,6 @@ fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-fn read_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, CopyError> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(CopyError::io(path.display()))?;
-    let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(CopyError::io(path.display()))?;
-    if buf.len() as u64 > cap {
-        return Err(CopyError::Unsupported(format!(
-            "{}: larger than the {cap}-byte limit",
-            path.display()
-        )));
-    }
-    Ok(buf)
-}
-
 impl Dest for StoreDest {
     fn name(&self) -> &ImageName {
         &self.name
@@ -361,7 +300,7 @@ impl Dest for StoreDest {
     ) -> BoxFuture<'a, Result<(), CopyError>> {
         Box::pin(async move {
             let path = self.staging.blob(&desc.digest);
-            write_stream(&path, data).await?;
+            localfs::write_stream(self.staging.path(), &path, data).await?;
             self.pending().staged.insert(desc.digest.clone(), path);
             Ok(())
         })

@@ -1266,3 +1266,67 @@ pub fn put_manifest(reg: &Registry, repo: &str, tag: &str, media_type: &str, bod
         "{resp}"
     );
 }
+
+/// `localhost/app` (which the caller imported) and a second image pushed
+/// to `REPO:amd64` / `REPO:arm64` on `reg`, and an OCI index over them at
+/// `REPO:1` (this machine's platform first): (list digest, instance digests).
+pub fn push_oci_list(v: &Vouch, reg: &Registry, repo: &str) -> (String, Vec<String>) {
+    use sha2::Digest as _;
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let raw = |image: &str| {
+        peer_ok(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ]))
+        .into_bytes()
+    };
+    v.ok(&[
+        "import",
+        "--change",
+        "CMD [\"/bin/true\"]",
+        httpd_rootfs().to_str().unwrap(),
+        "localhost/other",
+    ]);
+    let mut instances = Vec::new();
+    for (local, tag) in [("localhost/app", "amd64"), ("localhost/other", "arm64")] {
+        let image = format!("{}/{repo}:{tag}", reg.host());
+        v.ok(&["push", "-q", "--tls-verify=false", local, &image]);
+        let m = raw(&image);
+        instances.push((m.len(), sha(&m), tag));
+    }
+    let native = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    instances.sort_by_key(|(_, _, arch)| *arch != native);
+    let entries: Vec<serde_json::Value> = instances
+        .iter()
+        .map(|(size, digest, arch)| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest, "size": size,
+                "platform": {"architecture": arch, "os": "linux"}
+            })
+        })
+        .collect();
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries
+    }))
+    .unwrap();
+    put_manifest(
+        reg,
+        repo,
+        "1",
+        "application/vnd.oci.image.index.v1+json",
+        &list,
+    );
+    assert_eq!(raw(&format!("{}/{repo}:1", reg.host())), list);
+    (
+        sha(&list),
+        instances.into_iter().map(|(_, d, _)| d).collect(),
+    )
+}
