@@ -391,18 +391,8 @@ impl Registry {
                 path: path.display().to_string(),
                 source,
             })?;
-        let stream = tokio_util_stream(file)
-            .map_err(|e| OciDistributionError::GenericError(Some(e.to_string())));
-        self.client
-            .push_blob_stream(
-                reference.as_oci(),
-                stream,
-                &desc.digest.to_string(),
-                Some(desc.size),
-            )
+        self.push_blob_from_stream(reference, desc, tokio_util_stream(file).boxed())
             .await
-            .map(|_| ())
-            .map_err(|e| self.map_err(reference, &format!("pushing blob {}", desc.digest), e))
     }
 
     /// Uploads a small in-memory blob (a signature payload, an attachment config).
