@@ -7,6 +7,8 @@
 #      wrongly signed pull is refused;
 #   4b. it is pushed again signed with a sigstore key (a `.sig` attachment
 #      in the registry itself) and pulled back under sigstoreSigned;
+#   4c. it is promoted with `vouch copy` (checked, carried, re-signed for
+#      the new name) and inspected in the registry;
 #   5. the verified image runs with a published port and answers;
 #   6. everything is stopped and removed.
 set -euo pipefail
@@ -108,6 +110,16 @@ v generate-sigstore-key --output-prefix "$work/mallory-cosign" --passphrase-file
 sed "s|$work/cosign.pub|$work/mallory-cosign.pub|" "$work/sigstore-policy.json" >"$work/sigstore-wrong.json"
 "$vouch" --root "$work/store4" --registries.d "$work/registries.d" pull --tls-verify=false \
   --signature-policy "$work/sigstore-wrong.json" "$reg/httpd-sigstore" && exit 1 || echo "(refused, exit code $?)"
+
+say "4c. Promote it with vouch copy: policy first, signature carried, signed for its new name"
+v --policy "$work/policy.json" --registries.d "$work/registries.d" copy \
+  --src-tls-verify=false --dest-tls-verify=false --sign-by you@example.com \
+  "docker://$reg/httpd" "docker://$reg/prod/httpd"
+v list-tags --tls-verify=false "docker://$reg/prod/httpd"
+show sh -c "\"$vouch\" inspect --tls-verify=false --raw docker://$reg/prod/httpd | sha256sum; \"$vouch\" inspect --tls-verify=false --raw docker://$reg/httpd | sha256sum"
+"$vouch" --root "$work/store5" --registries.d "$work/registries.d" pull -q --tls-verify=false \
+  --signature-policy "$work/policy.json" "$reg/prod/httpd" >/dev/null
+echo "(the promoted image pulls under signedBy: same digest, signed for $reg/prod/httpd)"
 
 say "5. Run the verified image and ask it for a page"
 webport=$(free_port)
