@@ -331,17 +331,4 @@ impl Dest for DockerDest {
     }
 }
 
-/// An error and its causes on one line, for the `detail` of a variant.
-pub(crate) fn one_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub(crate) use vouch_image::registry::error_chain as one_line;

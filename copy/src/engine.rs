@@ -42,11 +42,6 @@ pub enum Event<'a> {
         desc: &'a Descriptor,
         how: How,
     },
-    /// Bytes of a streaming blob went by.
-    Bytes {
-        digest: &'a Digest,
-        n: u64,
-    },
     BlobDone {
         digest: &'a Digest,
     },
@@ -277,7 +272,7 @@ pub async fn transfer(
                 });
                 if how == How::Copied {
                     let data = src.blob(&desc).await?;
-                    let data = verified(image, &desc, data, |_| {});
+                    let data = verified(image, &desc, data);
                     dst_ref.put_blob(&desc, data).await?;
                 }
                 report.event(Event::BlobDone {

@@ -10,21 +10,14 @@ use vouch_image::manifest::Descriptor;
 
 use crate::endpoint::BlobStream;
 
-/// Wraps `inner`; `on_chunk` sees each chunk's length (progress).
-pub fn verified(
-    image: String,
-    desc: &Descriptor,
-    inner: BlobStream,
-    on_chunk: impl Fn(u64) + Send + Sync + 'static,
-) -> BlobStream {
+/// Wraps `inner`.
+pub fn verified(image: String, desc: &Descriptor, inner: BlobStream) -> BlobStream {
     let want = desc.digest.clone();
     let size = desc.size;
-    let on_chunk = std::sync::Arc::new(on_chunk);
     let state = (inner, Hasher::default(), false);
     futures_util::stream::unfold(state, move |(mut inner, mut hasher, done)| {
         let want = want.clone();
         let image = image.clone();
-        let on_chunk = on_chunk.clone();
         async move {
             if done {
                 return None;
@@ -32,7 +25,6 @@ pub fn verified(
             match inner.next().await {
                 Some(Ok(chunk)) => {
                     hasher.update(&chunk);
-                    on_chunk(chunk.len() as u64);
                     if hasher.len() > size {
                         let e = invalid(format!(
                             "{image}: blob {want} is larger than the {size} bytes its descriptor declares"
@@ -97,18 +89,18 @@ mod tests {
     #[tokio::test]
     async fn good_bytes_pass_and_bad_ones_fail_in_place_of_the_end() {
         let d = desc(b"hello world");
-        let ok = verified("i".into(), &d, stream(vec![b"hello ", b"world"]), |_| {});
+        let ok = verified("i".into(), &d, stream(vec![b"hello ", b"world"]));
         assert_eq!(collect(ok).await.unwrap(), b"hello world");
 
-        let wrong = verified("i".into(), &d, stream(vec![b"hello ", b"WORLD"]), |_| {});
+        let wrong = verified("i".into(), &d, stream(vec![b"hello ", b"WORLD"]));
         let e = collect(wrong).await.unwrap_err().to_string();
         assert!(e.contains("failed its integrity check"), "{e}");
 
-        let short = verified("i".into(), &d, stream(vec![b"hello"]), |_| {});
+        let short = verified("i".into(), &d, stream(vec![b"hello"]));
         let e = collect(short).await.unwrap_err().to_string();
         assert!(e.contains("is 5 bytes"), "{e}");
 
-        let long = verified("i".into(), &d, stream(vec![b"hello world", b"!"]), |_| {});
+        let long = verified("i".into(), &d, stream(vec![b"hello world", b"!"]));
         let e = collect(long).await.unwrap_err().to_string();
         assert!(e.contains("larger than"), "{e}");
     }

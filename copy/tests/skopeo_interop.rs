@@ -109,7 +109,7 @@ async fn copy(src: &str, dst: &str) -> RawManifest {
             continue;
         }
         let stream = source.blob(desc).await.unwrap();
-        let stream = verified(src.to_string(), desc, stream, |_| {});
+        let stream = verified(src.to_string(), desc, stream);
         dest.put_blob(desc, stream).await.unwrap();
     }
     dest.put_signatures(&m, &sigs).await.unwrap();

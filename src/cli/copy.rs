@@ -16,11 +16,10 @@ use vouch_copy::{CopyError, ImageName};
 use vouch_image::auth;
 use vouch_image::registry::RegistryOptions;
 use vouch_image::{manifest, ImageRef};
-use vouch_verify::registries_d::BuiltinDefault;
 
 use super::common::{runtime, Global, Progress};
 use super::progress::CopyReport;
-use super::signing::{resolve_staging, SignFlags, SignPlan};
+use super::signing::{registries_d_staging, SignFlags, SignPlan};
 use super::trust;
 
 /// skopeo's per-end registry flags.
@@ -239,8 +238,7 @@ impl Copier<'_> {
                 let cfg = trust::load_registries_d(g)?;
                 let docker_ref = trust::docker_ref(r)?;
                 let staging = if needs_staging {
-                    let base = cfg.write_base(&docker_ref, &BuiltinDefault::from_env())?;
-                    Some(resolve_staging(base, self.sign)?)
+                    Some(registries_d_staging(g, self.sign, r)?)
                 } else {
                     None
                 };

@@ -43,7 +43,7 @@ impl Report for CopyReport {
             } => self.line(&format!("Copying image {digest} ({index}/{count})")),
             Event::WritingManifest => self.line("Writing manifest to image destination"),
             Event::StoringSignatures => self.line("Storing signatures"),
-            Event::Bytes { .. } | Event::BlobDone { .. } => {}
+            Event::BlobDone { .. } => {}
         }
     }
 }

@@ -140,12 +140,7 @@ fn carry_kept(
         }
     }
     if !simple.is_empty() {
-        let cfg = super::trust::load_registries_d(g)?;
-        let base = cfg.write_base(
-            &super::trust::docker_ref(dest)?,
-            &vouch_verify::registries_d::BuiltinDefault::from_env(),
-        )?;
-        let staging = super::signing::resolve_staging(base, flags)?;
+        let staging = super::signing::registries_d_staging(g, flags, dest)?;
         p.say("Copying signatures");
         runtime()?.block_on(staging.store_missing(&image.digest.to_string(), &simple))?;
     }

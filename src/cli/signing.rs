@@ -61,6 +61,17 @@ pub const TOKEN_ENV: &str = "VOUCH_SIGSTORE_TOKEN";
 
 pub use vouch_copy::staging::Staging;
 
+/// The staging registries.d names for writing `dest`'s signatures.
+pub fn registries_d_staging(
+    g: &Global,
+    flags: &SignFlags,
+    dest: &ImageRef,
+) -> anyhow::Result<Staging> {
+    let cfg = trust::load_registries_d(g)?;
+    let base = cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
+    resolve_staging(base, flags)
+}
+
 /// The staging for `base`: a sigstore-server needs a token, from
 /// `--sigstore-token-file` or the environment.
 pub fn resolve_staging(base: LookasideUrl, flags: &SignFlags) -> anyhow::Result<Staging> {
@@ -289,12 +300,7 @@ impl SignPlan {
         self.staging = match (&self.key, target) {
             (None, _) | (_, StagingTarget::None) => None,
             (Some(_), StagingTarget::Dir(base)) => Some(Staging::File(base)),
-            (Some(_), StagingTarget::RegistriesD) => {
-                let cfg = trust::load_registries_d(g)?;
-                let base =
-                    cfg.write_base(&trust::docker_ref(dest)?, &BuiltinDefault::from_env())?;
-                Some(resolve_staging(base, flags)?)
-            }
+            (Some(_), StagingTarget::RegistriesD) => Some(registries_d_staging(g, flags, dest)?),
         };
         self.identity = match &flags.sign_identity {
             Some(i) => parse_identity(i)?,
