@@ -17,7 +17,7 @@ use vouch_image::auth;
 use vouch_image::registry::RegistryOptions;
 use vouch_image::{manifest, ImageRef};
 
-use super::common::{runtime, Global, Progress};
+use super::common::{extra_roots, runtime, Global, Progress};
 use super::progress::CopyReport;
 use super::signing::{registries_d_staging, SignFlags, SignPlan};
 use super::trust;
@@ -52,6 +52,12 @@ pub struct EndFlags {
     /// Access the destination registry anonymously.
     #[arg(long = "dest-no-creds")]
     pub dest_no_creds: bool,
+    /// CA certificates (`*.crt`) for the source registry, in place of its certs.d.
+    #[arg(long = "src-cert-dir")]
+    pub src_cert_dir: Option<PathBuf>,
+    /// CA certificates (`*.crt`) for the destination registry, in place of its certs.d.
+    #[arg(long = "dest-cert-dir")]
+    pub dest_cert_dir: Option<PathBuf>,
 }
 
 impl EndFlags {
@@ -61,6 +67,7 @@ impl EndFlags {
         creds: Option<&str>,
         authfile: Option<&std::path::Path>,
         no_creds: bool,
+        cert_dir: Option<&std::path::Path>,
     ) -> anyhow::Result<RegistryOptions> {
         anyhow::ensure!(
             !(no_creds && creds.is_some()),
@@ -71,10 +78,12 @@ impl EndFlags {
         } else {
             auth::resolve(creds, authfile, r.registry(), r.repository())?
         };
+        let tls_verify = tls.unwrap_or(true);
         Ok(RegistryOptions {
-            tls_verify: tls.unwrap_or(true),
+            tls_verify,
             credentials,
             concurrency: 6,
+            extra_roots: extra_roots(tls_verify, r, cert_dir)?,
         })
     }
 
@@ -86,6 +95,7 @@ impl EndFlags {
                 self.src_creds.as_deref(),
                 self.src_authfile.as_deref().or(self.authfile.as_deref()),
                 self.src_no_creds,
+                self.src_cert_dir.as_deref(),
             ),
             _ => Ok(RegistryOptions::default()),
         }
@@ -99,6 +109,7 @@ impl EndFlags {
                 self.dest_creds.as_deref(),
                 self.dest_authfile.as_deref().or(self.authfile.as_deref()),
                 self.dest_no_creds,
+                self.dest_cert_dir.as_deref(),
             ),
             _ => Ok(RegistryOptions::default()),
         }

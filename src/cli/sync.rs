@@ -21,7 +21,7 @@ use vouch_image::auth::Credentials;
 use vouch_image::registry::RegistryOptions;
 use vouch_image::ImageRef;
 
-use super::common::{runtime, Global};
+use super::common::{extra_roots, runtime, Global};
 use super::copy::{user_options, Copier, EndFlags};
 use super::progress::plain_line;
 use super::signing::{SignFlags, SignPlan};
@@ -118,6 +118,7 @@ fn source_options(
         tls_verify: s.tls_verify,
         credentials,
         concurrency: 6,
+        extra_roots: extra_roots(s.tls_verify, r, s.cert_dir.as_deref())?,
     })
 }
 
