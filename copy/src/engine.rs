@@ -12,6 +12,7 @@
 //!    missing.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use vouch_image::manifest::{self, Descriptor, ImageManifest, Parsed, Platform};
@@ -20,7 +21,7 @@ use vouch_verify::policy::Policy;
 
 use crate::endpoint::{Dest, RawManifest, Source};
 use crate::error::CopyError;
-use crate::verified::verified;
+use crate::verified::verified_reporting;
 
 /// skopeo's `--all` / `--multi-arch`, `--remove-signatures`, the platform
 /// override, and how many blobs move at once.
@@ -42,6 +43,13 @@ pub enum Event<'a> {
         desc: &'a Descriptor,
         how: How,
     },
+    /// A copied blob's bytes are streaming: `sent` of its declared size
+    /// have passed the digest check so far (a progress bar's position).
+    Bytes {
+        digest: &'a Digest,
+        sent: u64,
+    },
+    /// The blob reported by [`Event::Blob`] is in the destination.
     BlobDone {
         digest: &'a Digest,
     },
@@ -62,6 +70,9 @@ pub enum How {
     Copied,
 }
 
+/// Where a transfer's events go. [`transfer`] takes it as an
+/// `Arc<dyn Report>` because byte counts come from inside a blob stream
+/// that the destination's upload carries off (it must be `'static`).
 pub trait Report: Send + Sync {
     fn event(&self, e: Event<'_>);
 }
@@ -242,7 +253,7 @@ pub async fn transfer(
     src: &dyn Source,
     dst: &mut dyn Dest,
     opts: &Options,
-    report: &dyn Report,
+    report: &Arc<dyn Report>,
 ) -> Result<Copied, CopyError> {
     plan.check(dst)?;
     report.event(Event::GettingSignatures);
@@ -272,7 +283,14 @@ pub async fn transfer(
                 });
                 if how == How::Copied {
                     let data = src.blob(&desc).await?;
-                    let data = verified(image, &desc, data);
+                    let sink = Arc::clone(report);
+                    let digest = desc.digest.clone();
+                    let data = verified_reporting(image, &desc, data, move |sent| {
+                        sink.event(Event::Bytes {
+                            digest: &digest,
+                            sent,
+                        })
+                    });
                     dst_ref.put_blob(&desc, data).await?;
                 }
                 report.event(Event::BlobDone {

@@ -18,7 +18,7 @@ use vouch_image::registry::RegistryOptions;
 use vouch_image::{manifest, ImageRef};
 
 use super::common::{runtime, Global, Progress};
-use super::progress::CopyReport;
+use super::progress::Stream;
 use super::signing::{registries_d_staging, SignFlags, SignPlan};
 use super::trust;
 
@@ -178,6 +178,8 @@ pub struct Copier<'a> {
     pub sign: &'a SignFlags,
     pub opts: Options,
     pub quiet: bool,
+    /// skopeo reports on stdout, podman's push on stderr.
+    pub progress: Stream,
     /// The source is the user's own store, pushed as `vouch push` pushes:
     /// no policy applies to it (the destination's readers judge it).
     pub insecure_source: bool,
@@ -265,7 +267,7 @@ impl Copier<'_> {
         )
         .await
         .map_err(copy_err)?;
-        let report = CopyReport::new(self.quiet);
+        let report = super::progress::for_output(self.quiet, self.progress);
         let copied = engine::transfer(&plan, source.as_ref(), dest.as_mut(), &self.opts, &report)
             .await
             .map_err(copy_err)
@@ -302,6 +304,7 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
             concurrency: 6,
         },
         quiet: a.quiet,
+        progress: Stream::Stdout,
         insecure_source: false,
     };
     let digest = runtime()?.block_on(copier.copy(&src, &dst, &mut signer))?;
