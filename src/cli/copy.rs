@@ -18,7 +18,7 @@ use vouch_image::registry::RegistryOptions;
 use vouch_image::{manifest, ImageRef};
 
 use super::common::{extra_roots, runtime, Global, Progress};
-use super::progress::CopyReport;
+use super::progress::Stream;
 use super::signing::{registries_d_staging, SignFlags, SignPlan};
 use super::trust;
 
@@ -184,6 +184,7 @@ pub fn user_options(g: &Global, all: bool, remove_signatures: bool) -> Options {
             g.override_variant.as_deref(),
         ),
         concurrency: 6,
+        blob_locks: Default::default(),
     }
 }
 
@@ -204,6 +205,8 @@ pub struct Copier<'a> {
     pub sign: &'a SignFlags,
     pub opts: Options,
     pub quiet: bool,
+    /// skopeo reports on stdout, podman's push on stderr.
+    pub progress: Stream,
     /// The source is the user's own store, pushed as `vouch push` pushes:
     /// no policy applies to it (the destination's readers judge it).
     pub insecure_source: bool,
@@ -219,7 +222,7 @@ impl Copier<'_> {
     ) -> anyhow::Result<Option<vouch_image::Digest>> {
         let gate = Arc::new(trust::gate(self.g, None)?);
         let src_opts = self.ends.source(src)?;
-        let report = CopyReport::new(self.quiet);
+        let report = super::progress::for_output(self.quiet, self.progress);
         self.copy_with(src, dst, plan_signer, gate, &src_opts, &report)
             .await
     }
@@ -234,7 +237,7 @@ impl Copier<'_> {
         plan_signer: &mut Option<SignPlan>,
         gate: Arc<vouch_verify::gate::Gate>,
         src_opts: &RegistryOptions,
-        report: &dyn engine::Report,
+        report: &Arc<dyn engine::Report>,
     ) -> anyhow::Result<Option<vouch_image::Digest>> {
         let g = self.g;
         let store_cell = std::sync::OnceLock::new();
@@ -335,6 +338,7 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
         sign: &a.sign,
         opts: user_options(g, multi == MultiArch::All, a.remove_signatures),
         quiet: a.quiet,
+        progress: Stream::Stdout,
         insecure_source: false,
     };
     let digest = runtime()?.block_on(copier.copy(&src, &dst, &mut signer))?;

@@ -471,6 +471,42 @@ pub fn random_rootfs(dir: &Path, size: usize) -> PathBuf {
     out
 }
 
+/// `cmd` (program, arguments, environment) run on a real pseudo-terminal by
+/// fixtures/pty-session.py with `session` (its own arguments before `--`);
+/// the caller adds the rest of `cmd`'s arguments.
+pub fn pty_session<S: AsRef<std::ffi::OsStr>>(
+    session: impl IntoIterator<Item = S>,
+    cmd: &Command,
+) -> Command {
+    let mut c = Command::new("python3");
+    c.arg(repo_root().join("fixtures/pty-session.py"))
+        .args(session)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, val) in cmd.get_envs() {
+        match val {
+            Some(val) => c.env(k, val),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Runs a [`pty_session`]; returns the terminal transcript (Python's repr of
+/// the bytes) and the command's exit code.
+pub fn pty_transcript(c: &mut Command) -> (String, String) {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();
+    (transcript.to_string(), code.to_string())
+}
+
 /// Runs a peer tool (skopeo, podman), asserting success; returns stdout.
 pub fn peer_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
