@@ -699,3 +699,134 @@ fn sync_all_copies_each_list_with_its_instances() {
         );
     }
 }
+
+#[test]
+fn sigstore_signatures_travel_and_a_signing_sync_adds_one_signature_per_image_and_run() {
+    let skopeo = require_skopeo_sigstore!();
+    let w = World::new(&[]);
+    let path = |n: &str| w.tmp.path().join(n);
+    let pass = path("pass");
+    std::fs::write(&pass, "sync sigstore pass\n").unwrap();
+    w.v.ok(&[
+        "generate-sigstore-key",
+        "--output-prefix",
+        path("cosign").to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    let regd = path("regd-sigstore");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("t.yaml"),
+        format!(
+            "docker:\n  {}:\n    use-sigstore-attachments: true\n  {}:\n    use-sigstore-attachments: true\n",
+            w.src.host(),
+            w.mirror.host()
+        ),
+    )
+    .unwrap();
+    let rule = |remap: Option<(&str, String)>| {
+        let mut r = serde_json::json!({"type": "sigstoreSigned", "keyPath": path("cosign.pub")});
+        if let Some((prefix, signed)) = remap {
+            r["signedIdentity"] = serde_json::json!({"type": "remapIdentity",
+                "prefix": format!("{}/{prefix}", w.mirror.host()), "signedPrefix": signed});
+        }
+        serde_json::json!([r])
+    };
+    let team = format!("{}/team", w.src.host());
+    let policy = path("sigstore-policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({"default": [{"type": "reject"}], "transports": {"docker": {
+            w.src.host(): rule(None),
+            format!("{}/carried", w.mirror.host()): rule(Some(("carried", team.clone()))),
+            format!("{}/signed", w.mirror.host()): rule(None),
+            format!("{}/bare", w.mirror.host()): rule(Some(("bare", team.clone()))),
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let rootfs = w.rootfs(16 << 10);
+    for t in ["1", "2"] {
+        // Distinct images: one digest per tag, so one signature per run.
+        w.v.ok(&[
+            "import",
+            "--change",
+            &format!("CMD [\"/bin/echo\", \"{t}\"]"),
+            rootfs.to_str().unwrap(),
+            "localhost/app",
+        ]);
+        let out =
+            w.v.cmd()
+                .arg("--registries.d")
+                .arg(&regd)
+                .args([
+                    "push",
+                    "-q",
+                    "--tls-verify=false",
+                    "--sign-by-sigstore-private-key",
+                ])
+                .arg(path("cosign.private"))
+                .arg("--sign-passphrase-file")
+                .arg(&pass)
+                .args(["localhost/app", &format!("{team}/app:{t}")])
+                .output()
+                .unwrap();
+        assert_ok(&out, "vouch push --sign-by-sigstore-private-key");
+    }
+    let sync = |extra: &[&str], dest: &str| {
+        let out =
+            w.v.cmd()
+                .arg("--policy")
+                .arg(&policy)
+                .arg("--registries.d")
+                .arg(&regd)
+                .args(["sync", "-q", "--src", "docker", "--dest", "docker"])
+                .args(NO_TLS)
+                .args(extra)
+                .args([
+                    &format!("{team}/app"),
+                    &format!("{}/{dest}", w.mirror.host()),
+                ])
+                .output()
+                .unwrap();
+        assert_ok(&out, &format!("vouch sync {extra:?} to {dest}"));
+    };
+    let accepts = |image: &str| common::skopeo_pull(&skopeo, &policy, &regd, image).0;
+
+    // Carried: the mirror holds the source's attachment.
+    sync(&[], "carried");
+    assert!(accepts(&format!("{}/carried/app:1", w.mirror.host())));
+
+    // Signed by the sync for each image's own name. A second signing run
+    // signs again, as skopeo's does (the payload carries a timestamp), and
+    // adds exactly one signature per image: nothing else is duplicated.
+    let key = path("cosign.private");
+    let sign = [
+        "--remove-signatures",
+        "--sign-by-sigstore-private-key",
+        key.to_str().unwrap(),
+        "--sign-passphrase-file",
+        pass.to_str().unwrap(),
+    ];
+    let layers = |image: &str| {
+        let digest = sha256(&raw_manifest(image));
+        let (repo, _) = image.rsplit_once(':').unwrap();
+        let sig = raw_manifest(&format!("{repo}:{}.sig", digest.replace(':', "-")));
+        serde_json::from_slice::<serde_json::Value>(&sig).unwrap()["layers"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    for run in 1..=2 {
+        sync(&sign, "signed");
+        for t in ["1", "2"] {
+            let image = format!("{}/signed/app:{t}", w.mirror.host());
+            assert!(accepts(&image), "{image}");
+            assert_eq!(layers(&image), run, "{image} after run {run}");
+        }
+    }
+    // Without signatures the rule refuses: the checks above are real.
+    sync(&["--remove-signatures"], "bare");
+    assert!(!accepts(&format!("{}/bare/app:1", w.mirror.host())));
+}

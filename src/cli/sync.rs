@@ -154,6 +154,19 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
             }
         }
     })?;
+    let mut repos = repos;
+    let regd = trust::load_registries_d(g)?;
+    let dropped = sources::drop_attachment_tags(&mut repos, |r| {
+        vouch_verify::gate::use_sigstore_attachments(&regd, r.as_docker())
+    });
+    if dropped > 0 {
+        say(
+            a.quiet,
+            &format!(
+                "Skipping {dropped} sigstore signature tags: they travel with the images they sign"
+            ),
+        );
+    }
     let jobs = plan::jobs(&repos, a.scoped, &a.destination, dest_kind)?;
     if a.dry_run {
         for j in &jobs {

@@ -144,6 +144,37 @@ async fn repo_images(
     }
 }
 
+/// Drops the registry images that are cosign/podman signature attachments
+/// (tags `sha256-<hex>.sig`) of a repository whose attachments `carried`
+/// says travel with their images anyway: copied as images of their own
+/// they would be judged by the policy as unsigned images (skopeo fails
+/// there). Returns how many were dropped.
+pub fn drop_attachment_tags(
+    repos: &mut [SourceRepo],
+    carried: impl Fn(&ImageRef) -> bool,
+) -> usize {
+    let mut dropped = 0;
+    for repo in repos {
+        repo.images.retain(|i| match i {
+            SourceImage::Docker(r) if r.tag().is_some_and(is_attachment_tag) && carried(r) => {
+                dropped += 1;
+                false
+            }
+            _ => true,
+        });
+    }
+    dropped
+}
+
+/// `sha256-<64 lowercase hex>.sig`.
+fn is_attachment_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .and_then(|t| t.strip_suffix(".sig"))
+        .is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+}
+
 fn image_ref(s: &str) -> Result<ImageRef, SyncError> {
     ImageRef::parse(s).map_err(|e| SyncError::SourceName {
         reference: s.to_string(),
@@ -244,6 +275,27 @@ mod tests {
             })
             .collect();
         assert_eq!(got, ["/a/0-inner", "/a", "/b/app"]);
+    }
+
+    #[test]
+    fn attachment_tags_are_dropped_only_where_they_travel_anyway() {
+        let sig = format!("sha256-{}.sig", "a".repeat(64));
+        let images = |tags: &[&str]| {
+            tags.iter()
+                .map(|t| {
+                    SourceImage::Docker(ImageRef::parse(&format!("r.example/app:{t}")).unwrap())
+                })
+                .collect::<Vec<_>>()
+        };
+        let all = ["1", &sig, "sha256-abc.sig", "x.sig"];
+        let mut repos = vec![SourceRepo {
+            dir_base: None,
+            images: images(&all),
+            settings: None,
+        }];
+        assert_eq!(drop_attachment_tags(&mut repos, |_| false), 0);
+        assert_eq!(drop_attachment_tags(&mut repos, |_| true), 1);
+        assert_eq!(repos[0].images, images(&["1", "sha256-abc.sig", "x.sig"]));
     }
 
     #[test]
