@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{BlobResponse, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -281,6 +281,13 @@ impl Registry {
 
     /// A blob's bytes as a stream, for a copy that sends them on without
     /// touching disk; the caller checks size and digest as they pass.
+    ///
+    /// Asked for as the range `bytes=0-`, because oci-client hashes a whole
+    /// GET's bytes itself: next to the caller's check that was a second
+    /// SHA-256 pass over every byte, half of a registry-to-registry copy's
+    /// CPU (bench/copy.sh). A registry that ignores ranges answers 200 and
+    /// the bytes are hashed twice as before; an empty blob, whose range
+    /// would be unsatisfiable, is fetched whole.
     pub async fn blob_stream(
         &self,
         reference: &ImageRef,
@@ -288,11 +295,22 @@ impl Registry {
     ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>, RegistryError>
     {
         let od = to_oci(desc);
-        let stream = self
-            .client
-            .pull_blob_stream(reference.as_oci(), &od)
-            .await
-            .map_err(|e| self.map_err(reference, &format!("fetching blob {}", desc.digest), e))?;
+        let err = |e| self.map_err(reference, &format!("fetching blob {}", desc.digest), e);
+        let stream = if desc.size == 0 {
+            self.client
+                .pull_blob_stream(reference.as_oci(), &od)
+                .await
+                .map_err(err)?
+        } else {
+            match self
+                .client
+                .pull_blob_stream_partial(reference.as_oci(), &od, 0, None)
+                .await
+                .map_err(err)?
+            {
+                BlobResponse::Full(s) | BlobResponse::Partial(s) => s,
+            }
+        };
         Ok(stream.stream.boxed())
     }
 
