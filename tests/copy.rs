@@ -7,11 +7,12 @@
 
 mod common;
 
+use common::{assert_ok, raw_manifest, sha256};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Gpg, Registry, Vouch};
-use sha2::Digest as _;
 
 struct World {
     stage: Registry,
@@ -161,28 +162,6 @@ impl World {
             .take_while(|i| dir.join(format!("signature-{i}")).exists())
             .count()
     }
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn raw_manifest(image: &str) -> Vec<u8> {
-    common::peer_ok(Command::new("skopeo").args([
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]))
-    .into_bytes()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 /// Whether the registry stores any blob at all.

@@ -6,11 +6,12 @@
 
 mod common;
 
+use common::{assert_ok, raw_manifest, sha256};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Gpg, Registry, Vouch};
-use sha2::Digest as _;
 
 /// A registry holding `app:1`, pushed unsigned by vouch; a GPG key (its
 /// secret in a file, as CI holds it); a registries.d whose staging is the
@@ -113,25 +114,6 @@ impl World {
     fn sig_dir(&self, base: &Path, repo: &str, digest: &str) -> PathBuf {
         base.join(format!("{repo}@{}", digest.replace(':', "=")))
     }
-}
-
-/// `skopeo inspect --raw` of `image`: the manifest bytes the registry serves.
-fn raw_manifest(image: &str) -> Vec<u8> {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{image}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo inspect --raw {image}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 /// Every file under the registry's storage, with its content hash: any
@@ -581,14 +563,6 @@ impl Sigstore {
     fn vouch_pull(&self, image: &str) -> Output {
         Vouch::new().policy_pull(&self.regd, &self.policy, image)
     }
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The HTTP status of the `.sig` attachment of `manifest` in `repo`.

@@ -10,17 +10,14 @@
 
 mod common;
 
+use common::sha256;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{FaultProxy, Gpg, OciImage, Registry, Vouch};
-use sha2::Digest as _;
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
 
 // ---------------------------------------------------------------- raw registry
 

@@ -21,6 +21,7 @@ pub mod oci_archive;
 pub mod oci_layout;
 pub mod open;
 pub mod staging;
+pub mod sync;
 mod tar_safety;
 pub mod verified;
 

@@ -161,6 +161,21 @@ pub fn platform(os: Option<&str>, arch: Option<&str>, variant: Option<&str>) -> 
     p
 }
 
+/// The engine options from the user's flags: `--all`, `--remove-signatures`
+/// and the global `--override-*`.
+pub fn user_options(g: &Global, all: bool, remove_signatures: bool) -> Options {
+    Options {
+        all,
+        remove_signatures,
+        platform: platform(
+            g.override_os.as_deref(),
+            g.override_arch.as_deref(),
+            g.override_variant.as_deref(),
+        ),
+        concurrency: 6,
+    }
+}
+
 /// A copy error as the exit code wants it: the policy's "no" is exit 1.
 pub fn copy_err(e: CopyError) -> anyhow::Error {
     match e {
@@ -191,8 +206,26 @@ impl Copier<'_> {
         dst: &ImageName,
         plan_signer: &mut Option<SignPlan>,
     ) -> anyhow::Result<Option<vouch_image::Digest>> {
+        let gate = Arc::new(trust::gate(self.g, None)?);
+        let src_opts = self.ends.source(src)?;
+        let report = CopyReport::new(self.quiet);
+        self.copy_with(src, dst, plan_signer, gate, &src_opts, &report)
+            .await
+    }
+
+    /// [`Copier::copy`] with the policy gate, source registry options and
+    /// progress report given: a sync builds the gate once and reaches each
+    /// YAML registry its own way.
+    pub async fn copy_with(
+        &self,
+        src: &ImageName,
+        dst: &ImageName,
+        plan_signer: &mut Option<SignPlan>,
+        gate: Arc<vouch_verify::gate::Gate>,
+        src_opts: &RegistryOptions,
+        report: &dyn engine::Report,
+    ) -> anyhow::Result<Option<vouch_image::Digest>> {
         let g = self.g;
-        let gate = Arc::new(trust::gate(g, None)?);
         let store_cell = std::sync::OnceLock::new();
         let store = || -> Result<Arc<vouch_image::Store>, CopyError> {
             if let Some(s) = store_cell.get() {
@@ -204,11 +237,10 @@ impl Copier<'_> {
             })?);
             Ok(Arc::clone(store_cell.get_or_init(|| s)))
         };
-        let src_opts = self.ends.source(src)?;
         let source = open::source(
             src,
             SourceContext {
-                registry: &src_opts,
+                registry: src_opts,
                 gate: gate.clone(),
                 store: &store,
             },
@@ -265,8 +297,7 @@ impl Copier<'_> {
         )
         .await
         .map_err(copy_err)?;
-        let report = CopyReport::new(self.quiet);
-        let copied = engine::transfer(&plan, source.as_ref(), dest.as_mut(), &self.opts, &report)
+        let copied = engine::transfer(&plan, source.as_ref(), dest.as_mut(), &self.opts, report)
             .await
             .map_err(copy_err)
             .with_context(|| format!("copying {src} to {dst}"))?;
@@ -291,16 +322,7 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
         g,
         ends: &a.ends,
         sign: &a.sign,
-        opts: Options {
-            all: multi == MultiArch::All,
-            remove_signatures: a.remove_signatures,
-            platform: platform(
-                g.override_os.as_deref(),
-                g.override_arch.as_deref(),
-                g.override_variant.as_deref(),
-            ),
-            concurrency: 6,
-        },
+        opts: user_options(g, multi == MultiArch::All, a.remove_signatures),
         quiet: a.quiet,
         insecure_source: false,
     };

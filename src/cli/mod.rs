@@ -26,6 +26,7 @@ mod sigstore_layout;
 mod sigstore_server;
 mod standalone;
 mod standalone_sigstore;
+mod sync;
 mod transfer;
 mod trust;
 mod untrusted_dump;
@@ -57,6 +58,8 @@ pub enum Command {
     Manifest(manifest_list::ManifestCommand),
     /// Copy an image between transports, signatures along (skopeo's copy).
     Copy(Box<copy::CopyArgs>),
+    /// Copy every image of a repository, directory or YAML list (skopeo's sync).
+    Sync(Box<sync::SyncArgs>),
     /// List local images.
     Images(images::ImagesArgs),
     /// Add names to a local image.
@@ -134,6 +137,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => pull::run(&cli.global, a),
         Command::Push(a) => push::run(&cli.global, a),
         Command::Copy(a) => copy::run(&cli.global, *a),
+        Command::Sync(a) => sync::run(&cli.global, *a),
         Command::Manifest(c) => manifest_list::run(&cli.global, c),
         Command::Images(a) => images::images(&cli.global, a),
         Command::Tag(a) => images::tag(&cli.global, a),

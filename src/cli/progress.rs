@@ -26,24 +26,28 @@ impl CopyReport {
 
 impl Report for CopyReport {
     fn event(&self, e: Event<'_>) {
-        match e {
-            Event::GettingSignatures => self.line("Getting image source signatures"),
-            Event::Blob { kind, desc, how } => match how {
-                How::Copied => self.line(&format!("Copying {kind} {}", desc.digest)),
-                How::Mounted => self.line(&format!("Copying {kind} {} (mounted)", desc.digest)),
-                How::Skipped => self.line(&format!(
-                    "Copying {kind} {} skipped: already exists",
-                    desc.digest
-                )),
-            },
-            Event::CopyingInstance {
-                index,
-                count,
-                digest,
-            } => self.line(&format!("Copying image {digest} ({index}/{count})")),
-            Event::WritingManifest => self.line("Writing manifest to image destination"),
-            Event::StoringSignatures => self.line("Storing signatures"),
-            Event::BlobDone { .. } => {}
+        if let Some(l) = plain_line(&e) {
+            self.line(&l);
         }
     }
+}
+
+/// skopeo's plain line for `e`, if it prints one.
+pub fn plain_line(e: &Event<'_>) -> Option<String> {
+    Some(match e {
+        Event::GettingSignatures => "Getting image source signatures".to_string(),
+        Event::Blob { kind, desc, how } => match how {
+            How::Copied => format!("Copying {kind} {}", desc.digest),
+            How::Mounted => format!("Copying {kind} {} (mounted)", desc.digest),
+            How::Skipped => format!("Copying {kind} {} skipped: already exists", desc.digest),
+        },
+        Event::CopyingInstance {
+            index,
+            count,
+            digest,
+        } => format!("Copying image {digest} ({index}/{count})"),
+        Event::WritingManifest => "Writing manifest to image destination".to_string(),
+        Event::StoringSignatures => "Storing signatures".to_string(),
+        Event::BlobDone { .. } => return None,
+    })
 }

@@ -359,6 +359,28 @@ impl SignPlan {
         })
     }
 
+    /// [`SignPlan::for_copy`] for the next destination of a sync, keys kept
+    /// open. A registry destination signs for its own reference; any other
+    /// has none to sign for (sync takes no `--sign-identity`).
+    pub fn retarget_for_copy(
+        &mut self,
+        g: &Global,
+        flags: &SignFlags,
+        dest: &ImageName,
+    ) -> anyhow::Result<()> {
+        match dest {
+            ImageName::Docker(r) => {
+                self.retarget_to(g, flags, r, StagingTarget::None)?;
+                self.dest = dest.to_string();
+                Ok(())
+            }
+            _ if !self.signs() => Ok(()),
+            _ => {
+                anyhow::bail!("Cannot determine canonical Docker reference for destination {dest}")
+            }
+        }
+    }
+
     /// Whether any signature will be made.
     pub fn signs(&self) -> bool {
         self.key.is_some() || self.sigstore_key.is_some()

@@ -76,6 +76,7 @@ pub fn skopeo_digest(reg: &Registry, repo: &str) -> String {
 
 /// A real distribution registry with temporary storage, killed on drop.
 pub struct Registry {
+    pub ip: &'static str,
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Child,
@@ -91,9 +92,19 @@ impl Registry {
         Self::start_with(Some((user, password)))
     }
 
+    /// A registry on `ip:80`, so references to it carry no port: the names
+    /// `sync --scoped` builds from a `host:port` source are invalid, for
+    /// skopeo too.
+    pub fn start_portless(ip: &'static str) -> Self {
+        Self::start_full(ip, 80, None)
+    }
+
     fn start_with(auth: Option<(&str, &str)>) -> Self {
+        Self::start_full("127.0.0.1", free_port(), auth)
+    }
+
+    fn start_full(ip: &'static str, port: u16, auth: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut auth_cfg = String::new();
         if let Some((u, p)) = auth {
             let htpasswd = dir.path().join("htpasswd");
@@ -114,7 +125,7 @@ impl Registry {
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_cfg}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n{auth_cfg}",
                 dir.path().join("data").display()
             ),
         )
@@ -126,13 +137,21 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry is installed by scripts/setup.sh");
-        wait_http(&format!("127.0.0.1:{port}"), &mut child, "docker-registry");
-        Registry { port, dir, child }
+        wait_http(&format!("{ip}:{port}"), &mut child, "docker-registry");
+        Registry {
+            ip,
+            port,
+            dir,
+            child,
+        }
     }
 
-    /// `127.0.0.1:PORT`, the host part of references.
+    /// `IP:PORT` (`IP` alone on port 80), the host part of references.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        match self.port {
+            80 => self.ip.to_string(),
+            port => format!("{}:{port}", self.ip),
+        }
     }
 }
 
@@ -1271,17 +1290,7 @@ pub fn put_manifest(reg: &Registry, repo: &str, tag: &str, media_type: &str, bod
 /// to `REPO:amd64` / `REPO:arm64` on `reg`, and an OCI index over them at
 /// `REPO:1` (this machine's platform first): (list digest, instance digests).
 pub fn push_oci_list(v: &Vouch, reg: &Registry, repo: &str) -> (String, Vec<String>) {
-    use sha2::Digest as _;
-    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
-    let raw = |image: &str| {
-        peer_ok(Command::new("skopeo").args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ]))
-        .into_bytes()
-    };
+    let (sha, raw) = (sha256, raw_manifest);
     v.ok(&[
         "import",
         "--change",
@@ -1329,4 +1338,30 @@ pub fn push_oci_list(v: &Vouch, reg: &Registry, repo: &str) -> (String, Vec<Stri
         sha(&list),
         instances.into_iter().map(|(_, d, _)| d).collect(),
     )
+}
+
+/// Asserts that the command `what` succeeded, showing its stderr if not.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `skopeo inspect --raw` of `image`: the manifest bytes the registry serves.
+pub fn raw_manifest(image: &str) -> Vec<u8> {
+    peer_ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))
+    .into_bytes()
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
