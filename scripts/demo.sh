@@ -9,6 +9,8 @@
 #      in the registry itself) and pulled back under sigstoreSigned;
 #   4c. it is promoted with `vouch copy` (checked, carried, re-signed for
 #      the new name) and inspected in the registry;
+#   4d. its repository is mirrored with `vouch sync` through a directory
+#      (an air-gapped transfer) into a mirror repository, signed there;
 #   5. the verified image runs with a published port and answers;
 #   6. everything is stopped and removed.
 set -euo pipefail
@@ -120,6 +122,17 @@ show sh -c "\"$vouch\" inspect --tls-verify=false --raw docker://$reg/prod/httpd
 "$vouch" --root "$work/store5" --registries.d "$work/registries.d" pull -q --tls-verify=false \
   --signature-policy "$work/policy.json" "$reg/prod/httpd" >/dev/null
 echo "(the promoted image pulls under signedBy: same digest, signed for $reg/prod/httpd)"
+
+say "4d. Mirror through a directory with vouch sync (air-gapped): checked out, signed in"
+v --policy "$work/policy.json" --registries.d "$work/registries.d" sync -q \
+  --src docker --dest dir --scoped --src-tls-verify=false "$reg/prod/httpd" "$work/usb"
+show find "$work/usb" -maxdepth 4
+v --policy "$work/policy.json" --registries.d "$work/registries.d" sync \
+  --src dir --dest docker --dest-tls-verify=false --sign-by you@example.com \
+  "$work/usb/$reg/prod" "$reg/mirror"
+"$vouch" --root "$work/store6" --registries.d "$work/registries.d" pull -q --tls-verify=false \
+  --signature-policy "$work/policy.json" "$reg/mirror/httpd" >/dev/null
+echo "(the mirrored image pulls under signedBy, signed for $reg/mirror/httpd)"
 
 say "5. Run the verified image and ask it for a page"
 webport=$(free_port)

@@ -166,29 +166,18 @@ fn attached_it_is_raw_and_follows_the_window_size() {
         while [ $i -lt 100 ]; do s=$(stty size); \
         [ \"$s\" = \"50 100\" ] && { echo \"resized:$s\"; exit 3; }; \
         sleep 0.1; i=$((i+1)); done; exit 4";
-    let vouch = v.cmd();
-    let mut c = std::process::Command::new("python3");
-    c.arg(common::repo_root().join("fixtures/pty-session.py"))
-        .args(["41", "132", "--"])
-        .arg(vouch.get_program())
-        .args(vouch.get_args())
-        .args([
-            "run",
-            "--rm",
-            "-it",
-            "--network",
-            "none",
-            img,
-            "sh",
-            "-c",
-            script,
-        ]);
-    for (k, val) in vouch.get_envs() {
-        match val {
-            Some(val) => c.env(k, val),
-            None => c.env_remove(k),
-        };
-    }
+    let mut c = common::pty_session(["41", "132"], &v.cmd());
+    c.args([
+        "run",
+        "--rm",
+        "-it",
+        "--network",
+        "none",
+        img,
+        "sh",
+        "-c",
+        script,
+    ]);
     let out = c.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();

@@ -123,34 +123,17 @@ impl World {
     /// the passphrase file's line at every passphrase prompt; returns the
     /// terminal transcript and the exit code.
     fn push_at_terminal(&self, regd: &Path, extra: &[&str], dest: &str) -> (String, String) {
-        let vouch = self.v.cmd();
-        let mut c = Command::new("python3");
-        c.arg(common::repo_root().join("fixtures/pty-session.py"))
-            .arg("--passphrase-file")
-            .arg(self.pass())
-            .arg("--")
-            .arg(vouch.get_program())
-            .args(vouch.get_args())
-            .arg("--registries.d")
+        let session = [
+            std::ffi::OsString::from("--passphrase-file"),
+            self.pass().into(),
+        ];
+        let mut c = common::pty_session(session, &self.v.cmd());
+        c.arg("--registries.d")
             .arg(regd)
             .args(["push", "--tls-verify=false"])
             .args(extra)
             .args(["localhost/app", dest]);
-        for (k, val) in vouch.get_envs() {
-            match val {
-                Some(val) => c.env(k, val),
-                None => c.env_remove(k),
-            };
-        }
-        let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();
-        (transcript.to_string(), code.to_string())
+        common::pty_transcript(&mut c)
     }
 
     fn push_ok(&self, regd: &Path, extra: &[&str], dest: &str) {

@@ -11,7 +11,8 @@
 //!    last, so no tag ever points at an image whose blobs or signatures are
 //!    missing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use vouch_image::manifest::{self, Descriptor, ImageManifest, Parsed, Platform};
@@ -20,7 +21,7 @@ use vouch_verify::policy::Policy;
 
 use crate::endpoint::{Dest, RawManifest, Source};
 use crate::error::CopyError;
-use crate::verified::verified;
+use crate::verified::verified_reporting;
 
 /// skopeo's `--all` / `--multi-arch`, `--remove-signatures`, the platform
 /// override, and how many blobs move at once.
@@ -30,6 +31,24 @@ pub struct Options {
     pub remove_signatures: bool,
     pub platform: Platform,
     pub concurrency: usize,
+    /// Shared by copies that run at once (a sync): one blob is checked and
+    /// uploaded by one of them at a time, because two uploads of the same
+    /// digest racing into one registry can leave neither linked.
+    pub blob_locks: BlobLocks,
+}
+
+/// One async lock per blob digest, taken around "has it? else upload".
+#[derive(Clone, Debug, Default)]
+pub struct BlobLocks(Arc<std::sync::Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl BlobLocks {
+    async fn lock(&self, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(map.entry(digest.clone()).or_default())
+        };
+        m.lock_owned().await
+    }
 }
 
 /// What the transfer reports, for podman-style progress lines.
@@ -42,6 +61,13 @@ pub enum Event<'a> {
         desc: &'a Descriptor,
         how: How,
     },
+    /// A copied blob's bytes are streaming: `sent` of its declared size
+    /// have passed the digest check so far (a progress bar's position).
+    Bytes {
+        digest: &'a Digest,
+        sent: u64,
+    },
+    /// The blob reported by [`Event::Blob`] is in the destination.
     BlobDone {
         digest: &'a Digest,
     },
@@ -62,6 +88,9 @@ pub enum How {
     Copied,
 }
 
+/// Where a transfer's events go. [`transfer`] takes it as an
+/// `Arc<dyn Report>` because byte counts come from inside a blob stream
+/// that the destination's upload carries off (it must be `'static`).
 pub trait Report: Send + Sync {
     fn event(&self, e: Event<'_>);
 }
@@ -242,7 +271,7 @@ pub async fn transfer(
     src: &dyn Source,
     dst: &mut dyn Dest,
     opts: &Options,
-    report: &dyn Report,
+    report: &Arc<dyn Report>,
 ) -> Result<Copied, CopyError> {
     plan.check(dst)?;
     report.event(Event::GettingSignatures);
@@ -254,6 +283,7 @@ pub async fn transfer(
             let from = from.clone();
             let image = image.clone();
             async move {
+                let _one_at_a_time = opts.blob_locks.lock(&desc.digest).await;
                 let how = if dst_ref.has_blob(&desc).await? {
                     How::Skipped
                 } else if let Some(from) = from.as_ref() {
@@ -272,7 +302,14 @@ pub async fn transfer(
                 });
                 if how == How::Copied {
                     let data = src.blob(&desc).await?;
-                    let data = verified(image, &desc, data);
+                    let sink = Arc::clone(report);
+                    let digest = desc.digest.clone();
+                    let data = verified_reporting(image, &desc, data, move |sent| {
+                        sink.event(Event::Bytes {
+                            digest: &digest,
+                            sent,
+                        })
+                    });
                     dst_ref.put_blob(&desc, data).await?;
                 }
                 report.event(Event::BlobDone {

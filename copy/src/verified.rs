@@ -12,12 +12,26 @@ use crate::endpoint::BlobStream;
 
 /// Wraps `inner`.
 pub fn verified(image: String, desc: &Descriptor, inner: BlobStream) -> BlobStream {
+    verified_reporting(image, desc, inner, |_| {})
+}
+
+/// [`verified`], telling `on_bytes` after each chunk how many bytes have
+/// passed so far (a progress bar's position); it is `'static` because the
+/// stream outlives the call, carried off by the destination's upload.
+pub fn verified_reporting(
+    image: String,
+    desc: &Descriptor,
+    inner: BlobStream,
+    on_bytes: impl Fn(u64) + Send + Sync + 'static,
+) -> BlobStream {
     let want = desc.digest.clone();
     let size = desc.size;
+    let on_bytes = std::sync::Arc::new(on_bytes);
     let state = (inner, Hasher::default(), false);
     futures_util::stream::unfold(state, move |(mut inner, mut hasher, done)| {
         let want = want.clone();
         let image = image.clone();
+        let on_bytes = on_bytes.clone();
         async move {
             if done {
                 return None;
@@ -31,6 +45,7 @@ pub fn verified(image: String, desc: &Descriptor, inner: BlobStream) -> BlobStre
                         ));
                         return Some((Err(e), (inner, hasher, true)));
                     }
+                    on_bytes(hasher.len());
                     Some((Ok::<Bytes, std::io::Error>(chunk), (inner, hasher, false)))
                 }
                 Some(Err(e)) => Some((Err(e), (inner, hasher, true))),
@@ -103,5 +118,35 @@ mod tests {
         let long = verified("i".into(), &d, stream(vec![b"hello world", b"!"]));
         let e = collect(long).await.unwrap_err().to_string();
         assert!(e.contains("larger than"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn progress_counts_the_bytes_so_far_and_stops_at_an_overrun() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let d = desc(b"hello world");
+        let log = seen.clone();
+        let ok = verified_reporting(
+            "i".into(),
+            &d,
+            stream(vec![b"hello ", b"world"]),
+            move |n| log.lock().unwrap().push(n),
+        );
+        collect(ok).await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![6, 11]);
+
+        seen.lock().unwrap().clear();
+        let log = seen.clone();
+        let long = verified_reporting(
+            "i".into(),
+            &d,
+            stream(vec![b"hello ", b"world!"]),
+            move |n| log.lock().unwrap().push(n),
+        );
+        collect(long).await.unwrap_err();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![6],
+            "no count past the declared size"
+        );
     }
 }

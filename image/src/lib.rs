@@ -8,6 +8,7 @@ pub mod apply;
 pub mod archive;
 pub mod attach;
 pub mod auth;
+pub mod certs;
 pub mod digest;
 pub mod docker_ref;
 pub mod go_json;

@@ -30,6 +30,9 @@ pub struct RegistryOptions {
     pub credentials: Credentials,
     /// Layers moved at once.
     pub concurrency: usize,
+    /// CA certificates (PEM, one each) trusted besides the system's: the
+    /// registry's certs.d directory or `--cert-dir` ([`crate::certs`]).
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for RegistryOptions {
@@ -38,6 +41,7 @@ impl Default for RegistryOptions {
             tls_verify: true,
             credentials: Credentials::Anonymous,
             concurrency: 4,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -128,6 +132,7 @@ pub struct Registry {
     /// Kept for the requests oci-client has no call for (the Referrers API,
     /// a manifest PUT whose reply headers matter).
     credentials: Credentials,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl Registry {
@@ -147,6 +152,14 @@ impl Registry {
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(300)),
             user_agent: concat!("vouch/", env!("CARGO_PKG_VERSION")),
+            extra_root_certificates: opts
+                .extra_roots
+                .iter()
+                .map(|pem| oci_client::client::Certificate {
+                    encoding: oci_client::client::CertificateEncoding::Pem,
+                    data: pem.clone(),
+                })
+                .collect(),
             ..Default::default()
         };
         let auth = match &opts.credentials {
@@ -161,13 +174,14 @@ impl Registry {
             registry: reference.registry().to_string(),
             tls_verify: opts.tls_verify,
             credentials: opts.credentials.clone(),
+            extra_roots: opts.extra_roots.clone(),
         }
     }
 
     /// Whether the registry is spoken to over TLS, and with which
     /// credentials, for [`crate::referrers`]' own HTTP requests.
-    pub(crate) fn raw_parts(&self) -> (bool, &Credentials) {
-        (self.tls_verify, &self.credentials)
+    pub(crate) fn raw_parts(&self) -> (bool, &Credentials, &[Vec<u8>]) {
+        (self.tls_verify, &self.credentials, &self.extra_roots)
     }
 
     /// Pings `/v2/` and authenticates for `op`, so that an unreachable or

@@ -76,6 +76,10 @@ pub struct RegistryFlags {
     /// Path of a containers-auth.json file.
     #[arg(long, env = "REGISTRY_AUTH_FILE")]
     pub authfile: Option<PathBuf>,
+    /// Directory of CA certificates (`*.crt`) for the registry, in place of
+    /// its certs.d directory.
+    #[arg(long = "cert-dir")]
+    pub cert_dir: Option<PathBuf>,
     /// Suppress progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -89,12 +93,27 @@ impl RegistryFlags {
             r.registry(),
             r.repository(),
         )?;
+        let tls_verify = self.tls_verify.unwrap_or(true);
         Ok(RegistryOptions {
-            tls_verify: self.tls_verify.unwrap_or(true),
+            tls_verify,
             credentials,
             concurrency: 3,
+            extra_roots: extra_roots(tls_verify, r, self.cert_dir.as_deref())?,
         })
     }
+}
+
+/// The CAs to trust for `r`'s registry over TLS: `cert_dir`, else its
+/// certs.d directory (containers/image's lookup); none over plain HTTP.
+pub fn extra_roots(
+    tls_verify: bool,
+    r: &ImageRef,
+    cert_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    if !tls_verify {
+        return Ok(Vec::new());
+    }
+    Ok(vouch_image::certs::roots_for(r.registry(), cert_dir)?)
 }
 
 pub fn init_tracing(g: &Global) {

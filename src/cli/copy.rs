@@ -17,8 +17,8 @@ use vouch_image::auth;
 use vouch_image::registry::RegistryOptions;
 use vouch_image::{manifest, ImageRef};
 
-use super::common::{runtime, Global, Progress};
-use super::progress::CopyReport;
+use super::common::{extra_roots, runtime, Global, Progress};
+use super::progress::Stream;
 use super::signing::{registries_d_staging, SignFlags, SignPlan};
 use super::trust;
 
@@ -52,6 +52,12 @@ pub struct EndFlags {
     /// Access the destination registry anonymously.
     #[arg(long = "dest-no-creds")]
     pub dest_no_creds: bool,
+    /// CA certificates (`*.crt`) for the source registry, in place of its certs.d.
+    #[arg(long = "src-cert-dir")]
+    pub src_cert_dir: Option<PathBuf>,
+    /// CA certificates (`*.crt`) for the destination registry, in place of its certs.d.
+    #[arg(long = "dest-cert-dir")]
+    pub dest_cert_dir: Option<PathBuf>,
 }
 
 impl EndFlags {
@@ -61,6 +67,7 @@ impl EndFlags {
         creds: Option<&str>,
         authfile: Option<&std::path::Path>,
         no_creds: bool,
+        cert_dir: Option<&std::path::Path>,
     ) -> anyhow::Result<RegistryOptions> {
         anyhow::ensure!(
             !(no_creds && creds.is_some()),
@@ -71,10 +78,12 @@ impl EndFlags {
         } else {
             auth::resolve(creds, authfile, r.registry(), r.repository())?
         };
+        let tls_verify = tls.unwrap_or(true);
         Ok(RegistryOptions {
-            tls_verify: tls.unwrap_or(true),
+            tls_verify,
             credentials,
             concurrency: 6,
+            extra_roots: extra_roots(tls_verify, r, cert_dir)?,
         })
     }
 
@@ -86,6 +95,7 @@ impl EndFlags {
                 self.src_creds.as_deref(),
                 self.src_authfile.as_deref().or(self.authfile.as_deref()),
                 self.src_no_creds,
+                self.src_cert_dir.as_deref(),
             ),
             _ => Ok(RegistryOptions::default()),
         }
@@ -99,6 +109,7 @@ impl EndFlags {
                 self.dest_creds.as_deref(),
                 self.dest_authfile.as_deref().or(self.authfile.as_deref()),
                 self.dest_no_creds,
+                self.dest_cert_dir.as_deref(),
             ),
             _ => Ok(RegistryOptions::default()),
         }
@@ -173,6 +184,7 @@ pub fn user_options(g: &Global, all: bool, remove_signatures: bool) -> Options {
             g.override_variant.as_deref(),
         ),
         concurrency: 6,
+        blob_locks: Default::default(),
     }
 }
 
@@ -193,6 +205,8 @@ pub struct Copier<'a> {
     pub sign: &'a SignFlags,
     pub opts: Options,
     pub quiet: bool,
+    /// skopeo reports on stdout, podman's push on stderr.
+    pub progress: Stream,
     /// The source is the user's own store, pushed as `vouch push` pushes:
     /// no policy applies to it (the destination's readers judge it).
     pub insecure_source: bool,
@@ -208,7 +222,7 @@ impl Copier<'_> {
     ) -> anyhow::Result<Option<vouch_image::Digest>> {
         let gate = Arc::new(trust::gate(self.g, None)?);
         let src_opts = self.ends.source(src)?;
-        let report = CopyReport::new(self.quiet);
+        let report = super::progress::for_output(self.quiet, self.progress);
         self.copy_with(src, dst, plan_signer, gate, &src_opts, &report)
             .await
     }
@@ -223,7 +237,7 @@ impl Copier<'_> {
         plan_signer: &mut Option<SignPlan>,
         gate: Arc<vouch_verify::gate::Gate>,
         src_opts: &RegistryOptions,
-        report: &dyn engine::Report,
+        report: &Arc<dyn engine::Report>,
     ) -> anyhow::Result<Option<vouch_image::Digest>> {
         let g = self.g;
         let store_cell = std::sync::OnceLock::new();
@@ -324,6 +338,7 @@ pub fn run(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
         sign: &a.sign,
         opts: user_options(g, multi == MultiArch::All, a.remove_signatures),
         quiet: a.quiet,
+        progress: Stream::Stdout,
         insecure_source: false,
     };
     let digest = runtime()?.block_on(copier.copy(&src, &dst, &mut signer))?;

@@ -14,6 +14,7 @@ use vouch_image::manifest::Platform;
 
 use super::common::{runtime, Global};
 use super::copy::{Copier, EndFlags};
+use super::progress::Stream;
 use super::signing::{SignFlags, SignPlan};
 
 #[derive(Subcommand, Debug)]
@@ -169,8 +170,10 @@ pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
             remove_signatures: a.remove_signatures,
             platform: Platform::default(),
             concurrency: 6,
+            blob_locks: Default::default(),
         },
         quiet: a.quiet,
+        progress: Stream::Stderr,
         // The store's own content: what may be pushed is the user's call,
         // as for `vouch push`.
         insecure_source: true,

@@ -21,9 +21,9 @@ use vouch_image::auth::Credentials;
 use vouch_image::registry::RegistryOptions;
 use vouch_image::ImageRef;
 
-use super::common::{runtime, Global};
+use super::common::{extra_roots, runtime, Global};
 use super::copy::{user_options, Copier, EndFlags};
-use super::progress::plain_line;
+use super::progress::{self, plain_line, Stream};
 use super::signing::{SignFlags, SignPlan};
 use super::trust;
 
@@ -118,6 +118,7 @@ fn source_options(
         tls_verify: s.tls_verify,
         credentials,
         concurrency: 6,
+        extra_roots: extra_roots(s.tls_verify, r, s.cert_dir.as_deref())?,
     })
 }
 
@@ -185,16 +186,26 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
         sign: &a.sign,
         opts: user_options(g, a.all, a.remove_signatures),
         quiet: a.quiet,
+        progress: Stream::Stdout,
         insecure_source: false,
     };
     let signer = tokio::sync::Mutex::new(signer);
     let at_once = if signs { 1 } else { usize::from(a.jobs) };
     let quiet = a.quiet;
+    // On a terminal every copy draws into one set of live bars; elsewhere
+    // each copy's lines are held and printed in the source's order.
+    let live: Option<Arc<dyn Report>> = (!quiet && progress::live(Stream::Stdout))
+        .then(|| progress::for_output(false, Stream::Stdout));
     let copy_one = |job: &Job| {
         let (copier, gate, signer, ends) = (&copier, Arc::clone(&gate), &signer, &a.ends);
         let job = job.clone();
+        let live = live.clone();
         async move {
-            let held = Held::default();
+            let held = Arc::new(Held::default());
+            let report: Arc<dyn Report> = match live {
+                Some(r) => r,
+                None => held.clone(),
+            };
             let result = async {
                 let src_opts = match &job.image {
                     vouch_copy::sync::SourceImage::Docker(r) => {
@@ -204,7 +215,7 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
                 };
                 if !signs {
                     return copier
-                        .copy_with(&job.source, &job.dest, &mut None, gate, &src_opts, &held)
+                        .copy_with(&job.source, &job.dest, &mut None, gate, &src_opts, &report)
                         .await;
                 }
                 // One signer, one copy at a time (at_once is 1 when signing).
@@ -213,7 +224,7 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
                     s.retarget_for_copy(copier.g, copier.sign, &job.dest)?;
                 }
                 copier
-                    .copy_with(&job.source, &job.dest, &mut guard, gate, &src_opts, &held)
+                    .copy_with(&job.source, &job.dest, &mut guard, gate, &src_opts, &report)
                     .await
             }
             .await;

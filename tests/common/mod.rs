@@ -103,6 +103,22 @@ impl Registry {
         Self::start_full("127.0.0.1", free_port(), auth)
     }
 
+    /// A registry serving HTTPS with `cert` and `key` (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> Self {
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        );
+        Self::start_config(
+            "127.0.0.1",
+            free_port(),
+            tempfile::tempdir().unwrap(),
+            &tls,
+            "",
+        )
+    }
+
     fn start_full(ip: &'static str, port: u16, auth: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut auth_cfg = String::new();
@@ -121,11 +137,22 @@ impl Registry {
                 htpasswd.display()
             );
         }
+        Self::start_config(ip, port, dir, "", &auth_cfg)
+    }
+
+    /// `http_extra` goes under `http:`, `top_extra` after it.
+    fn start_config(
+        ip: &'static str,
+        port: u16,
+        dir: tempfile::TempDir,
+        http_extra: &str,
+        top_extra: &str,
+    ) -> Self {
         let cfg = dir.path().join("config.yml");
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n{auth_cfg}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n{http_extra}{top_extra}",
                 dir.path().join("data").display()
             ),
         )
@@ -442,6 +469,42 @@ pub fn random_rootfs(dir: &Path, size: usize) -> PathBuf {
     b.append_data(&mut h, "data/random.bin", &data[..]).unwrap();
     b.finish().unwrap();
     out
+}
+
+/// `cmd` (program, arguments, environment) run on a real pseudo-terminal by
+/// fixtures/pty-session.py with `session` (its own arguments before `--`);
+/// the caller adds the rest of `cmd`'s arguments.
+pub fn pty_session<S: AsRef<std::ffi::OsStr>>(
+    session: impl IntoIterator<Item = S>,
+    cmd: &Command,
+) -> Command {
+    let mut c = Command::new("python3");
+    c.arg(repo_root().join("fixtures/pty-session.py"))
+        .args(session)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, val) in cmd.get_envs() {
+        match val {
+            Some(val) => c.env(k, val),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Runs a [`pty_session`]; returns the terminal transcript (Python's repr of
+/// the bytes) and the command's exit code.
+pub fn pty_transcript(c: &mut Command) -> (String, String) {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (transcript, code) = text.trim_end().rsplit_once('\n').unwrap();
+    (transcript.to_string(), code.to_string())
 }
 
 /// Runs a peer tool (skopeo, podman), asserting success; returns stdout.
@@ -1351,12 +1414,17 @@ pub fn assert_ok(out: &Output, what: &str) {
 
 /// `skopeo inspect --raw` of `image`: the manifest bytes the registry serves.
 pub fn raw_manifest(image: &str) -> Vec<u8> {
-    peer_ok(Command::new("skopeo").args([
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]))
+    raw_manifest_with(&["--tls-verify=false"], image)
+}
+
+/// [`raw_manifest`] with other skopeo flags (`--cert-dir D`).
+pub fn raw_manifest_with(flags: &[&str], image: &str) -> Vec<u8> {
+    peer_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .args(flags)
+            .arg(format!("docker://{image}")),
+    )
     .into_bytes()
 }
 

@@ -82,6 +82,8 @@ pub struct RegistrySpec {
     /// skopeo 1.9.3 puts the key's value in place of `--src-tls-verify`,
     /// so an absent key means the default (verify), whatever the flag says.
     pub tls_verify: bool,
+    /// CA certificates for the registry, in place of its certs.d directory.
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 /// The whole file, registries in name order (Go's map order is random, so
@@ -108,12 +110,6 @@ impl SyncConfig {
         let mut registries = Vec::new();
         for (name, section) in raw.unwrap_or_default() {
             let section = section.unwrap_or_default();
-            if section.cert_dir.is_some() {
-                return Err(err(format!(
-                    "{name}.cert-dir: per-registry certificate directories are not supported; \
-                     add the CA to the system trust store"
-                )));
-            }
             let credentials = match section.credentials {
                 Some(c) if !c.identitytoken.is_empty() => {
                     return Err(err(format!(
@@ -170,6 +166,7 @@ impl SyncConfig {
                 repos,
                 credentials,
                 tls_verify: section.tls_verify.unwrap_or(true),
+                cert_dir: section.cert_dir.filter(|d| !d.is_empty()).map(Into::into),
             });
         }
         Ok(Self { registries })
@@ -275,6 +272,12 @@ mod tests {
     fn absent_tls_verify_means_verify() {
         let c = parse("r.example:\n  images:\n    a: [x]\n").unwrap();
         assert!(c.registries[0].tls_verify);
+        assert_eq!(c.registries[0].cert_dir, None);
+        let c = parse("r.example:\n  cert-dir: /etc/r\n  images:\n    a: [x]\n").unwrap();
+        assert_eq!(
+            c.registries[0].cert_dir.as_deref(),
+            Some(Path::new("/etc/r"))
+        );
     }
 
     #[test]
@@ -307,10 +310,6 @@ mod tests {
             (
                 "r.example:\n  images-by-tag-regex:\n    a: \"(\"\n",
                 "r.example.images-by-tag-regex.a: invalid regular expression",
-            ),
-            (
-                "r.example:\n  cert-dir: /etc/x\n  images:\n    a: [x]\n",
-                "r.example.cert-dir",
             ),
             ("r.example:\n  images: [a, b]\n", "sync.yaml"),
             ("- just\n- a list\n", "sync.yaml"),

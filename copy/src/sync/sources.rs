@@ -22,6 +22,7 @@ use super::{gopath, SourceImage, SyncError};
 pub struct RegistrySettings {
     pub credentials: Option<(String, String)>,
     pub tls_verify: bool,
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 /// The images of one source repository (or directory).
@@ -90,6 +91,7 @@ pub async fn yaml(
         let settings = RegistrySettings {
             credentials: reg.credentials.clone(),
             tls_verify: reg.tls_verify,
+            cert_dir: reg.cert_dir.clone(),
         };
         for repo in &reg.repos {
             let images = repo_images(&repo.repository, &repo.selection, options, &settings).await?;

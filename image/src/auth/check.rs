@@ -39,18 +39,13 @@ fn client(t: &LoginTarget<'_>) -> Result<reqwest::Client, CheckError> {
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
-    if let Some(dir) = t.cert_dir {
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| CheckError::Other(format!("reading --cert-dir {}: {e}", dir.display())))?;
-        for ent in rd.flatten() {
-            let p = ent.path();
-            if p.extension().is_some_and(|e| e == "crt") {
-                let pem = std::fs::read(&p)
-                    .map_err(|e| CheckError::Other(format!("reading {}: {e}", p.display())))?;
-                let cert = reqwest::Certificate::from_pem(&pem)
-                    .map_err(|e| CheckError::Other(format!("{}: {e}", p.display())))?;
-                b = b.add_root_certificate(cert);
-            }
+    if t.tls_verify {
+        let roots = crate::certs::roots_for(t.registry, t.cert_dir)
+            .map_err(|e| CheckError::Other(e.to_string()))?;
+        for pem in roots {
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| CheckError::Other(format!("{}: {e}", t.registry)))?;
+            b = b.add_root_certificate(cert);
         }
     }
     b.build()

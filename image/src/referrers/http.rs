@@ -86,8 +86,14 @@ impl RawClient {
         image: &ImageRef,
         actions: &'static str,
     ) -> Result<Self, HttpError> {
-        let (tls, creds) = registry.raw_parts();
-        let http = reqwest::Client::builder()
+        let (tls, creds, roots) = registry.raw_parts();
+        let mut builder = reqwest::Client::builder();
+        for pem in roots {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(pem).map_err(HttpError::Client)?,
+            );
+        }
+        let http = builder
             .danger_accept_invalid_certs(!tls)
             .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(Duration::from_secs(30))
