@@ -5,6 +5,7 @@
 //! image and why in one line.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -138,30 +139,18 @@ pub struct Registry {
 impl Registry {
     /// Builds a client for the registry that `reference` lives on.
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Self {
-        let config = ClientConfig {
-            protocol: if opts.tls_verify {
-                ClientProtocol::Https
-            } else {
-                ClientProtocol::Http
-            },
-            accept_invalid_certificates: !opts.tls_verify,
-            use_monolithic_push: true,
-            platform_resolver: None,
-            max_concurrent_download: opts.concurrency,
-            max_concurrent_upload: opts.concurrency,
-            connect_timeout: Some(Duration::from_secs(30)),
-            read_timeout: Some(Duration::from_secs(300)),
-            user_agent: concat!("vouch/", env!("CARGO_PKG_VERSION")),
-            extra_root_certificates: opts
-                .extra_roots
-                .iter()
-                .map(|pem| oci_client::client::Certificate {
-                    encoding: oci_client::client::CertificateEncoding::Pem,
-                    data: pem.clone(),
-                })
-                .collect(),
-            ..Default::default()
+        let key = ClientKey {
+            registry: reference.registry().to_string(),
+            tls_verify: opts.tls_verify,
+            credentials: opts.credentials.clone(),
+            concurrency: opts.concurrency,
+            extra_roots: opts.extra_roots.clone(),
         };
+        let client = CLIENTS
+            .get_or_make(key, || {
+                Ok::<_, std::convert::Infallible>(oci_client::Client::new(client_config(opts)))
+            })
+            .unwrap_or_else(|never| match never {});
         let auth = match &opts.credentials {
             Credentials::Anonymous => RegistryAuth::Anonymous,
             Credentials::Basic { user, password } => {
@@ -169,7 +158,7 @@ impl Registry {
             }
         };
         Self {
-            client: oci_client::Client::new(config),
+            client,
             auth,
             registry: reference.registry().to_string(),
             tls_verify: opts.tls_verify,
@@ -575,6 +564,94 @@ impl Registry {
     }
 }
 
+/// oci-client's settings for `opts`.
+fn client_config(opts: &RegistryOptions) -> ClientConfig {
+    ClientConfig {
+        protocol: if opts.tls_verify {
+            ClientProtocol::Https
+        } else {
+            ClientProtocol::Http
+        },
+        accept_invalid_certificates: !opts.tls_verify,
+        use_monolithic_push: true,
+        platform_resolver: None,
+        max_concurrent_download: opts.concurrency,
+        max_concurrent_upload: opts.concurrency,
+        connect_timeout: Some(Duration::from_secs(30)),
+        read_timeout: Some(Duration::from_secs(300)),
+        user_agent: concat!("vouch/", env!("CARGO_PKG_VERSION")),
+        extra_root_certificates: opts
+            .extra_roots
+            .iter()
+            .map(|pem| oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: pem.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// What makes two registry clients interchangeable.
+#[derive(PartialEq)]
+struct ClientKey {
+    registry: String,
+    tls_verify: bool,
+    credentials: Credentials,
+    concurrency: usize,
+    extra_roots: Vec<Vec<u8>>,
+}
+
+/// One client per registry and settings for the whole command, so a sync of
+/// many images does not build one per image: building one loads and parses
+/// the system's CA certificates (~7 ms of CPU), which was most of a
+/// 100-image sync's CPU (bench/sync.sh). Sharing also shares oci-client's
+/// token cache, as one containers/image process does.
+static CLIENTS: PerRuntime<ClientKey, oci_client::Client> = PerRuntime::new();
+
+/// Values that belong to one tokio runtime, reused while it runs. HTTP
+/// clients are such values: their pooled connections live on the runtime
+/// that made them and fail on another, so when a new runtime asks, the
+/// cache forgets everything and starts again. Outside a runtime nothing is
+/// kept.
+pub struct PerRuntime<K, V> {
+    inner: Mutex<Option<(tokio::runtime::Id, Vec<(K, V)>)>>,
+}
+
+impl<K: PartialEq, V: Clone> PerRuntime<K, V> {
+    pub const fn new() -> Self {
+        Self {
+            inner: Mutex::new(None),
+        }
+    }
+
+    /// The value kept for `key` under the current runtime, made by `make`
+    /// the first time.
+    pub fn get_or_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return make();
+        };
+        let id = handle.id();
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = match &mut *guard {
+            Some((kept, entries)) if *kept == id => entries,
+            slot => &mut slot.insert((id, Vec::new())).1,
+        };
+        if let Some((_, v)) = entries.iter().find(|(k, _)| *k == key) {
+            return Ok(v.clone());
+        }
+        let v = make()?;
+        entries.push((key, v.clone()));
+        Ok(v)
+    }
+}
+
+impl<K: PartialEq, V: Clone> Default for PerRuntime<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Joins an error and its sources on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -614,4 +691,40 @@ fn tokio_util_stream(
         Ok(Some((Bytes::from(buf), f)))
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerRuntime;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_value_is_made_once_per_key_and_runtime_and_never_crosses_runtimes() {
+        let cache: PerRuntime<&str, usize> = PerRuntime::new();
+        let made = AtomicUsize::new(0);
+        let get = |key| {
+            cache
+                .get_or_make(key, || Ok::<_, ()>(made.fetch_add(1, Ordering::SeqCst)))
+                .unwrap()
+        };
+        let (a, b) = runtime().block_on(async { (get("x"), get("x")) });
+        assert_eq!((a, b), (0, 0), "same key, same runtime: one value");
+        assert_eq!(runtime().block_on(async { get("y") }), 1);
+        // A new runtime never gets the old runtime's value.
+        assert_eq!(runtime().block_on(async { get("x") }), 2);
+        // Outside a runtime nothing is kept.
+        assert_eq!(get("x"), 3);
+        assert_eq!(get("x"), 4);
+        // A failed make keeps nothing.
+        runtime().block_on(async {
+            assert_eq!(cache.get_or_make("z", || Err("no")), Err("no"));
+            assert_eq!(cache.get_or_make("z", || Ok::<_, &str>(9)), Ok(9));
+        });
+    }
 }
