@@ -219,13 +219,13 @@ run() {
 
 # one ROW TOOL: the command line for TOOL in ROW, run and recorded.
 one() {
-    local row=$1 tool=$2 policy regdir dhost drepo staging="" b_pid="" regs=$a_pid log=$d/$1-$2.log
+    local row=$1 tool=$2 policy regdir dhost drepo staging="" b_pid="" reg_pids=$a_pid log=$d/$1-$2.log
     local -a cmd
     case $row in
     cross | cross-signed)
         start_registry "$d/reg-$row-$tool"
         b_pid=$REG_PID
-        regs+=" $b_pid"
+        reg_pids+=" $b_pid"
         dhost=127.0.0.1:$REG_PORT
         drepo=bench/copy
         if [[ $row == cross ]]; then
@@ -242,7 +242,7 @@ one() {
     present)
         policy=$work/policy-signed.json regdir=$regd
         dhost=$c drepo=bench/copy staging=$work/sig-c
-        regs+=" $c_pid"
+        reg_pids+=" $c_pid"
         ;;
     esac
     if [[ $tool == vouch ]]; then
@@ -252,7 +252,7 @@ one() {
     fi
     cmd+=(--policy "$policy" --registries.d "$regdir" copy --src-tls-verify=false --dest-tls-verify=false
         "docker://$a/bench/src:latest" "docker://$dhost/$drepo:latest")
-    run "$row" "$tool" "$log" "$dhost" "$drepo" "$staging" "$regs" "${cmd[@]}"
+    run "$row" "$tool" "$log" "$dhost" "$drepo" "$staging" "$reg_pids" "${cmd[@]}"
     if [[ -n $b_pid ]]; then
         rm -f "$regd/${dhost//[:.]/_}.yaml"
         stop_registry "$b_pid" "$d/reg-$row-$tool"

@@ -5,9 +5,13 @@
 # off), remove_tree, timed (wall, user+sys CPU and peak RSS of one command),
 # median, summarize, ratio, big_image (the cached 210 MB archive), find_vouch
 # (builds target/release/vouch when missing), gpg_key, machine_line and
-# bench_cleanup (the EXIT trap; BENCH_KEEP=1 keeps the temp dir and its logs).  The caller sets `work` (a temp dir) and
-# `repo` (the checkout) before sourcing.
+# bench_cleanup (the EXIT trap; BENCH_KEEP=1 keeps the temp dir and its
+# logs).  The caller sets `work` (a temp dir) and `repo` (the checkout)
+# before sourcing.
 # shellcheck shell=bash
+# Inputs (work, repo, size_mb, ...) and outputs (ELAPSED, S_MED, big, ...) are
+# the sourcing script's variables:
+# shellcheck disable=SC2034,SC2154
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
