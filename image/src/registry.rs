@@ -615,8 +615,11 @@ static CLIENTS: PerRuntime<ClientKey, oci_client::Client> = PerRuntime::new();
 /// cache forgets everything and starts again. Outside a runtime nothing is
 /// kept.
 pub struct PerRuntime<K, V> {
-    inner: Mutex<Option<(tokio::runtime::Id, Vec<(K, V)>)>>,
+    inner: Mutex<Option<Kept<K, V>>>,
 }
+
+/// The runtime the values were made under, and the values by key.
+type Kept<K, V> = (tokio::runtime::Id, Vec<(K, V)>);
 
 impl<K: PartialEq, V: Clone> PerRuntime<K, V> {
     pub const fn new() -> Self {
