@@ -46,152 +46,15 @@ if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 have_tool() { [[ " $tools " == *" $1 "* ]]; }
 
-for cmd in python3 docker-registry skopeo; do
-    if ! command -v "$cmd" >/dev/null; then
-        echo "$0: '$cmd' is required (Debian: python3, docker-registry, skopeo)" >&2
-        exit 1
-    fi
-done
-
-# ------------------------------------------------------------ cleanup
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench.XXXXXX")
-registry_pids=()
-
-# remove_tree DIR...: rm -rf that survives mounts.  podman's overlay driver
-# bind-mounts ROOT/overlay onto itself and leaves that mount behind when a
-# command fails; rm -rf then stops with EBUSY (and would kill this script
-# under set -e).  Unmount everything below DIR first, deepest first.
-remove_tree() {
-    local dir mnt
-    for dir in "$@"; do
-        [[ -e $dir ]] || continue
-        while read -r mnt; do
-            [[ $mnt == "$dir" || $mnt == "$dir"/* ]] && { umount -l "$mnt" 2>/dev/null || true; }
-        done < <(awk '{print $2}' /proc/self/mounts | sort -r)
-        rm -rf "$dir" || log "warning: could not remove $dir"
-    done
-    return 0
-}
-
-cleanup() {
-    local pid
-    set +e
-    for pid in "${registry_pids[@]}"; do
-        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    done
-    remove_tree "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# ------------------------------------------------------------ helpers
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_registry DIR: start a docker-registry with storage in DIR on a free
-# port; sets REG_PORT and REG_PID.  Access logging off: it costs CPU that
-# would be charged to whichever tool is being timed.
-start_registry() {
-    local dir=$1 i
-    mkdir -p "$dir/data"
-    REG_PORT=$(free_port)
-    cat >"$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:$REG_PORT
-EOF
-    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-    REG_PID=$!
-    registry_pids+=("$REG_PID")
-    for ((i = 0; i < 100; i++)); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$REG_PORT") 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$REG_PID" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-    done
-    echo "$0: docker-registry did not come up on 127.0.0.1:$REG_PORT:" >&2
-    cat "$dir/log" >&2
-    exit 1
-}
-
-stop_registry() {
-    local pid=$1 dir=$2 i
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for i in "${!registry_pids[@]}"; do
-        [[ ${registry_pids[$i]} == "$pid" ]] && unset 'registry_pids[i]'
-    done
-    remove_tree "$dir"
-}
-
-# Peak RSS: GNU time's %M (max RSS in KiB) when /usr/bin/time is GNU time
-# (Debian package "time"); otherwise poll VmHWM of the process from /proc,
-# which sees only that process (fine for single-process tools).
-if /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
-    gnu_time=1
-else
-    gnu_time=0
-    log "GNU time not found (apt-get install time); peak RSS comes from polling /proc/PID/status VmHWM"
-fi
-
-# timed LOG CMD...: run CMD with output to LOG; sets ELAPSED (s) and RSS_KB.
-# Returns CMD's exit status.
-timed() {
-    local out=$1 t0 t1 rc=0 pid hwm=0 v
-    shift
-    t0=$(date +%s.%N)
-    if ((gnu_time)); then
-        /usr/bin/time -f %M -o "$out.rss" "$@" >"$out" 2>&1 || rc=$?
-        t1=$(date +%s.%N)
-        RSS_KB=$(tail -n 1 "$out.rss" 2>/dev/null || echo 0)
-    else
-        "$@" >"$out" 2>&1 &
-        pid=$!
-        while kill -0 "$pid" 2>/dev/null; do
-            v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-            [[ -n $v ]] && hwm=$v
-            sleep 0.05
-        done
-        wait "$pid" || rc=$?
-        t1=$(date +%s.%N)
-        RSS_KB=$hwm
-    fi
-    [[ $RSS_KB =~ ^[0-9]+$ ]] || RSS_KB=0
-    ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    return "$rc"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "nan"; exit }
-            if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
-            else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
-        }'
-}
+require_cmds "python3, docker-registry, skopeo" python3 docker-registry skopeo
 
 # fail TOOL-OP LOG MESSAGE: report a failed step once, show the log's tail.
 declare -A broken=()
@@ -203,17 +66,7 @@ fail() {
 
 # ------------------------------------------------------------ image
 
-cache=$repo/fixtures/.cache
-mkdir -p "$cache"
-big=$cache/big-${size_mb}mb-${layers}l-seed${seed}.tar
-log "building/validating the big image (cached in fixtures/.cache/)"
-python3 "$repo/fixtures/make-big-image.py" "$big" --size-mb "$size_mb" \
-    --layers "$layers" --seed "$seed" >&2
-read -r usize csize mdigest <<<"$(python3 -c '
-import json, sys
-img = json.load(open(sys.argv[1]))["image"]
-print(img["uncompressed_size"], img["compressed_size"], img["manifest_digest"])
-' "$big.params")"
+big_image
 
 # ------------------------------------------------------------ tools
 

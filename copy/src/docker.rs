@@ -16,7 +16,7 @@ use vouch_image::attach::write::append_signatures;
 use vouch_image::manifest::Descriptor;
 use vouch_image::referrers::read::read_bundles;
 use vouch_image::referrers::write::push_bundle;
-use vouch_image::registry::{Registry, RegistryOptions};
+use vouch_image::registry::{PerRuntime, Registry, RegistryOptions};
 use vouch_image::sigstore_blob::{classify, BlobKind, SigstoreComponents, BUNDLE_BLOB_PREFIX};
 use vouch_image::{Digest, ImageRef};
 use vouch_verify::gate::Gate;
@@ -26,6 +26,11 @@ use crate::endpoint::{BlobStream, Dest, RawManifest, RegistryLocation, Source};
 use crate::error::CopyError;
 use crate::name::ImageName;
 use crate::staging::Staging;
+
+/// One lookaside fetcher for the command rather than one per image: making
+/// its HTTP client loads the system's CA certificates (see
+/// [`PerRuntime`]'s use in the registry client).
+static FETCHERS: PerRuntime<(), Fetcher> = PerRuntime::new();
 
 pub struct DockerSource {
     name: ImageName,
@@ -97,7 +102,9 @@ impl Source for DockerSource {
                 image: self.name.to_string(),
                 detail,
             };
-            let fetcher = Fetcher::new().map_err(|e| sig_err(one_line(&e)))?;
+            let fetcher = FETCHERS
+                .get_or_make((), Fetcher::new)
+                .map_err(|e| sig_err(one_line(&e)))?;
             self.gate
                 .signatures_of(&fetcher, &self.registry, &self.reference, digest, true)
                 .await

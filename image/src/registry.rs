@@ -5,11 +5,12 @@
 //! image and why in one line.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{BlobResponse, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -138,30 +139,18 @@ pub struct Registry {
 impl Registry {
     /// Builds a client for the registry that `reference` lives on.
     pub fn new(reference: &ImageRef, opts: &RegistryOptions) -> Self {
-        let config = ClientConfig {
-            protocol: if opts.tls_verify {
-                ClientProtocol::Https
-            } else {
-                ClientProtocol::Http
-            },
-            accept_invalid_certificates: !opts.tls_verify,
-            use_monolithic_push: true,
-            platform_resolver: None,
-            max_concurrent_download: opts.concurrency,
-            max_concurrent_upload: opts.concurrency,
-            connect_timeout: Some(Duration::from_secs(30)),
-            read_timeout: Some(Duration::from_secs(300)),
-            user_agent: concat!("vouch/", env!("CARGO_PKG_VERSION")),
-            extra_root_certificates: opts
-                .extra_roots
-                .iter()
-                .map(|pem| oci_client::client::Certificate {
-                    encoding: oci_client::client::CertificateEncoding::Pem,
-                    data: pem.clone(),
-                })
-                .collect(),
-            ..Default::default()
+        let key = ClientKey {
+            registry: reference.registry().to_string(),
+            tls_verify: opts.tls_verify,
+            credentials: opts.credentials.clone(),
+            concurrency: opts.concurrency,
+            extra_roots: opts.extra_roots.clone(),
         };
+        let client = CLIENTS
+            .get_or_make(key, || {
+                Ok::<_, std::convert::Infallible>(oci_client::Client::new(client_config(opts)))
+            })
+            .unwrap_or_else(|never| match never {});
         let auth = match &opts.credentials {
             Credentials::Anonymous => RegistryAuth::Anonymous,
             Credentials::Basic { user, password } => {
@@ -169,7 +158,7 @@ impl Registry {
             }
         };
         Self {
-            client: oci_client::Client::new(config),
+            client,
             auth,
             registry: reference.registry().to_string(),
             tls_verify: opts.tls_verify,
@@ -295,6 +284,13 @@ impl Registry {
 
     /// A blob's bytes as a stream, for a copy that sends them on without
     /// touching disk; the caller checks size and digest as they pass.
+    ///
+    /// Asked for as the range `bytes=0-`, because oci-client hashes a whole
+    /// GET's bytes itself: next to the caller's check that was a second
+    /// SHA-256 pass over every byte, half of a registry-to-registry copy's
+    /// CPU (bench/copy.sh). A registry that ignores ranges answers 200 and
+    /// the bytes are hashed twice as before; an empty blob, whose range
+    /// would be unsatisfiable, is fetched whole.
     pub async fn blob_stream(
         &self,
         reference: &ImageRef,
@@ -302,11 +298,22 @@ impl Registry {
     ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>, RegistryError>
     {
         let od = to_oci(desc);
-        let stream = self
-            .client
-            .pull_blob_stream(reference.as_oci(), &od)
-            .await
-            .map_err(|e| self.map_err(reference, &format!("fetching blob {}", desc.digest), e))?;
+        let err = |e| self.map_err(reference, &format!("fetching blob {}", desc.digest), e);
+        let stream = if desc.size == 0 {
+            self.client
+                .pull_blob_stream(reference.as_oci(), &od)
+                .await
+                .map_err(err)?
+        } else {
+            match self
+                .client
+                .pull_blob_stream_partial(reference.as_oci(), &od, 0, None)
+                .await
+                .map_err(err)?
+            {
+                BlobResponse::Full(s) | BlobResponse::Partial(s) => s,
+            }
+        };
         Ok(stream.stream.boxed())
     }
 
@@ -557,6 +564,97 @@ impl Registry {
     }
 }
 
+/// oci-client's settings for `opts`.
+fn client_config(opts: &RegistryOptions) -> ClientConfig {
+    ClientConfig {
+        protocol: if opts.tls_verify {
+            ClientProtocol::Https
+        } else {
+            ClientProtocol::Http
+        },
+        accept_invalid_certificates: !opts.tls_verify,
+        use_monolithic_push: true,
+        platform_resolver: None,
+        max_concurrent_download: opts.concurrency,
+        max_concurrent_upload: opts.concurrency,
+        connect_timeout: Some(Duration::from_secs(30)),
+        read_timeout: Some(Duration::from_secs(300)),
+        user_agent: concat!("vouch/", env!("CARGO_PKG_VERSION")),
+        extra_root_certificates: opts
+            .extra_roots
+            .iter()
+            .map(|pem| oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: pem.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// What makes two registry clients interchangeable.
+#[derive(PartialEq)]
+struct ClientKey {
+    registry: String,
+    tls_verify: bool,
+    credentials: Credentials,
+    concurrency: usize,
+    extra_roots: Vec<Vec<u8>>,
+}
+
+/// One client per registry and settings for the whole command, so a sync of
+/// many images does not build one per image: building one loads and parses
+/// the system's CA certificates (~7 ms of CPU), which was most of a
+/// 100-image sync's CPU (bench/sync.sh). Sharing also shares oci-client's
+/// token cache, as one containers/image process does.
+static CLIENTS: PerRuntime<ClientKey, oci_client::Client> = PerRuntime::new();
+
+/// Values that belong to one tokio runtime, reused while it runs. HTTP
+/// clients are such values: their pooled connections live on the runtime
+/// that made them and fail on another, so when a new runtime asks, the
+/// cache forgets everything and starts again. Outside a runtime nothing is
+/// kept.
+pub struct PerRuntime<K, V> {
+    inner: Mutex<Option<Kept<K, V>>>,
+}
+
+/// The runtime the values were made under, and the values by key.
+type Kept<K, V> = (tokio::runtime::Id, Vec<(K, V)>);
+
+impl<K: PartialEq, V: Clone> PerRuntime<K, V> {
+    pub const fn new() -> Self {
+        Self {
+            inner: Mutex::new(None),
+        }
+    }
+
+    /// The value kept for `key` under the current runtime, made by `make`
+    /// the first time.
+    pub fn get_or_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return make();
+        };
+        let id = handle.id();
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = match &mut *guard {
+            Some((kept, entries)) if *kept == id => entries,
+            slot => &mut slot.insert((id, Vec::new())).1,
+        };
+        if let Some((_, v)) = entries.iter().find(|(k, _)| *k == key) {
+            return Ok(v.clone());
+        }
+        let v = make()?;
+        entries.push((key, v.clone()));
+        Ok(v)
+    }
+}
+
+impl<K: PartialEq, V: Clone> Default for PerRuntime<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Joins an error and its sources on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -596,4 +694,40 @@ fn tokio_util_stream(
         Ok(Some((Bytes::from(buf), f)))
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerRuntime;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_value_is_made_once_per_key_and_runtime_and_never_crosses_runtimes() {
+        let cache: PerRuntime<&str, usize> = PerRuntime::new();
+        let made = AtomicUsize::new(0);
+        let get = |key| {
+            cache
+                .get_or_make(key, || Ok::<_, ()>(made.fetch_add(1, Ordering::SeqCst)))
+                .unwrap()
+        };
+        let (a, b) = runtime().block_on(async { (get("x"), get("x")) });
+        assert_eq!((a, b), (0, 0), "same key, same runtime: one value");
+        assert_eq!(runtime().block_on(async { get("y") }), 1);
+        // A new runtime never gets the old runtime's value.
+        assert_eq!(runtime().block_on(async { get("x") }), 2);
+        // Outside a runtime nothing is kept.
+        assert_eq!(get("x"), 3);
+        assert_eq!(get("x"), 4);
+        // A failed make keeps nothing.
+        runtime().block_on(async {
+            assert_eq!(cache.get_or_make("z", || Err("no")), Err("no"));
+            assert_eq!(cache.get_or_make("z", || Ok::<_, &str>(9)), Ok(9));
+        });
+    }
 }
