@@ -237,6 +237,179 @@ def checkpoint_seeds():
     ]))
 
 
+# --- copy transports, auth files, remote inspect -----------------------------
+
+IMAGE_NAMES = [
+    "docker://busybox", "docker://localhost:5000/a/b:1", "docker://quay.io/x/y@" + DIGEST,
+    "docker://docker://alpine", "docker:busybox", "dir:/tmp/d", "dir:relative", "dir:/x:y",
+    "oci:/tmp/l:v1", "oci:/tmp/l", "oci:/tmp/l:", "oci:l:a:b", "oci::x", "oci:/l:ref/with:colon@x",
+    "oci-archive:a.tar:ref", "oci-archive:/a.tar", "docker-archive:/a.tar:busybox:latest",
+    "docker-archive:a.tar:@0", "docker-archive:a.tar:quay.io/a@" + DIGEST, "vouch-store:busybox",
+    "vouch-store:localhost:5000/x:1", "containers-storage:x", "ftp:x", "busybox", ":", "dir:",
+]
+
+
+def b64(s):
+    import base64
+    return base64.b64encode(s if isinstance(s, bytes) else s.encode()).decode()
+
+
+def auth_seeds():
+    up = b64("u:p")
+    docs = {
+        "docker-io": {"auths": {"docker.io": {"auth": up}}},
+        "hub-url": {"auths": {"https://index.docker.io/v1/": {"auth": up, "email": "x@y"}}},
+        "hub-names": {"auths": {"registry-1.docker.io": {"auth": b64("a:1")}, "index.docker.io": {"auth": b64("b:2")}}},
+        "namespaced": {"auths": {"r:5000": {"auth": b64("a:1")}, "r:5000/ns": {"auth": b64("b:2")},
+                                 "r:5000/ns/repo": {"auth": b64("c:3")}}},
+        "token": {"auths": {"quay.io": {"auth": b64("<token>:"), "identitytoken": "tok"}}},
+        "helpers": {"auths": {"localhost:5000": {"auth": up}}, "credHelpers": {"quay.io": "gcloud", "r:5000": "../x"}},
+        "bad-base64": {"auths": {"r:5000": {"auth": "!!"}}},
+        "no-colon": {"auths": {"r:5000": {"auth": b64("nocolon")}, "quay.io": {}}},
+        "nul-trimmed": {"auths": {"localhost:5000": {"auth": b64(b"u:\0p\0\0")}}},
+        "line-breaks": {"auths": {"localhost:5000": {"auth": "dTpw\r\nZA=="}}},
+        "url-keys": {"auths": {"http://localhost:5000/v2/": {"auth": up}, "https://quay.io": {"auth": up},
+                               "fuzz.example:5000": {"auth": up}}},
+        "unicode": {"auths": {"r\u2028x.io/<&>": {"auth": b64("\u00e9:\u2603")}}},
+        "wrong-types": {"auths": {"r:5000": {"auth": 5}}},
+        "null-auths": {"auths": None, "credHelpers": None},
+    }
+    for name, doc in docs.items():
+        put("auth_file", name + ".json", b"\0" + json.dumps(doc, ensure_ascii=False).encode())
+    legacy = {"https://r:5000/v1/": {"auth": b64("old:pw"), "email": "x@y"}, "r:5000/ns": {"auth": b64("ns:pw")},
+              "docker.io": {"auth": up}}
+    put("auth_file", "legacy.dockercfg", b"\1" + json.dumps(legacy).encode())
+    put("auth_file", "legacy-modern-shape.dockercfg", b"\1" + json.dumps(docs["docker-io"]).encode())
+    for i, t in enumerate(["{}", "{", "null", "[]", '{"auths":{"a":{"auth":"dTpw"}},"auths":{}}', "\ufeff{}"]):
+        put("auth_file", f"crafted-{i}.json", b"\0" + t.encode())
+
+
+def remote_seeds(shared):
+    fixtures = os.path.join(shared, "internal", "manifest", "testdata")
+    diff = "sha256:" + "1" * 64
+    docker_cfg = json.dumps({
+        "architecture": "amd64", "os": "linux", "docker_version": "20.10", "created": "2024-01-02T03:04:05.500Z",
+        "config": {"Env": ["A=1"], "ExposedPorts": {"80/tcp": {}}, "labels": {"b": "<&>"}, "Cmd": ["sh"],
+                   "Volumes": {"/v": {}}, "WorkingDir": "/w", "User": "u", "StopSignal": "TERM"},
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+        "history": [{"created": "2024-01-02T03:04:05+05:30", "created_by": "RUN x", "empty_layer": True}, None],
+    })
+    oci_cfg = json.dumps({"architecture": "arm64", "variant": "v8", "os": "linux", "os.version": "1",
+                          "os.features": ["f"], "author": "a", "rootfs": {"type": "layers", "diff_ids": None}})
+    tags = '{"name":"fuzz/image","tags":["1","latest",null]}'
+    links = "\n".join([
+        '</v2/fuzz/image/tags/list?n=2&last=b>; rel="next"',
+        '<https://evil.example/v2/x/tags/list?last=b>; rel="next"',
+        '<//evil.example/x>', '<http://evil:80>', '<v2/rel#frag>', "<>",
+        "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789+05:30", "2024-01-02T23:59:60Z",
+        "2024-01-02t03:04:05z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999-23:59",
+    ])
+
+    def seed(name, manifest, config, page=tags):
+        if isinstance(manifest, str):
+            manifest = manifest.encode()
+        put("remote_inspect", name, manifest + b"\0" + config.encode() + b"\0" + page.encode() + b"\0" + links.encode())
+
+    for fx in sorted(os.listdir(fixtures)):
+        if fx.endswith(".json"):
+            with open(os.path.join(fixtures, fx), "rb") as fh:
+                seed("fixture-" + fx, fh.read(), docker_cfg if "v2" in fx else oci_cfg)
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": DIGEST, "size": 1}
+    oci = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": DIGEST, "size": 2},
+           "layers": [layer]}
+    seed("oci-image", json.dumps(oci), oci_cfg)
+    seed("oci-artifact", json.dumps({**oci, "config": {**oci["config"], "mediaType": "application/x-thing"}}), "{}")
+    seed("docker-image", json.dumps({**oci, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}),
+         docker_cfg, '{"TAGS":["x"]} trailing')
+    seed("empty-config", json.dumps(oci), "{}", "null")
+    seed("bad-config", json.dumps(oci), '{"config":{"Env":"A=1"},"created":"yesterday"}', '{"tags":"1"}')
+
+
+def local_seeds():
+    import hashlib
+
+    def dg(b):
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+
+    def hexof(b):
+        return hashlib.sha256(b).hexdigest()
+
+    def desc(mt, b, **kw):
+        return {"mediaType": mt, "digest": dg(b), "size": len(b), **kw}
+
+    sep = b"\0--\0"
+    layer = tar_bytes([f("hello.txt", b"hello")])
+    layer_gz = gzip.compress(layer, mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [dg(layer)]}}).encode()
+    oci_mt = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": oci_mt,
+                           "config": desc("application/vnd.oci.image.config.v1+json", config),
+                           "layers": [desc("application/vnd.oci.image.layer.v1.tar", layer)]}).encode()
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [desc(oci_mt, manifest, platform={"architecture": "amd64", "os": "linux"})]}).encode()
+    version = b"@version\nDirectory Transport Version: 1.1\n"
+
+    def parts(*ps):
+        return sep.join(ps)
+
+    put("local_transports", "dir-image", b"\0" + parts(manifest, config, layer, version, b"@signature-1\nsig",
+                                                        b"@signature-2\n\0sigstore-json\n{}"))
+    put("local_transports", "dir-list", b"\0" + parts(index, b"@" + hexof(manifest).encode() + b".manifest.json\n" + manifest,
+                                                       config, layer, b"@" + hexof(manifest).encode() + b".signature-1\ns"))
+    put("local_transports", "dir-bad-digest", b"\0" + parts(manifest, config + b" ", layer, b"@signature-1\n"))
+
+    def oci_index(*entries):
+        return json.dumps({"schemaVersion": 2, "manifests": list(entries)}).encode()
+
+    named = desc(oci_mt, manifest, annotations={"org.opencontainers.image.ref.name": "latest"})
+    put("local_transports", "oci-latest", bytes([1 | 1 << 2]) + parts(oci_index(named), manifest, config, layer))
+    put("local_transports", "oci-only", b"\1" + parts(oci_index(desc(oci_mt, manifest)), manifest, config, layer))
+    put("local_transports", "oci-two", b"\1" + parts(oci_index(named, desc(oci_mt, index)), manifest, index, config))
+    put("local_transports", "oci-list", b"\1" + parts(oci_index(desc("application/vnd.oci.image.index.v1+json", index)),
+                                                      index, manifest, config, layer))
+    put("local_transports", "oci-unsupported", bytes([1 | 1 << 2]) + parts(oci_index(
+        {**named, "mediaType": "application/x-other"}), manifest))
+
+    def layout(extra=()):
+        h = hexof
+        return [d("blobs"), d("blobs/sha256"), f("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                f("index.json", oci_index(named)), f("blobs/sha256/" + h(manifest), manifest),
+                f("blobs/sha256/" + h(config), config), f("blobs/sha256/" + h(layer), layer), *extra]
+
+    oa = tar_bytes(layout())
+    put("local_transports", "oci-archive.tar", bytes([2 | 1 << 2]) + oa)
+    put("local_transports", "oci-archive.tar.gz", b"\2" + gzip.compress(oa, mtime=0))
+    z = zstd(oa)
+    if z:
+        put("local_transports", "oci-archive.tar.zst", b"\2" + z)
+    put("local_transports", "oci-archive-evil.tar", b"\2" + tar_bytes([
+        f("index.json", oci_index(desc(oci_mt, manifest))), sym("blobs/sha256/" + hexof(manifest), "../../../outside/canary"),
+        f("../outside/canary", b"owned"), f("/abs"), hard("h", ESCAPE + "/canary"), info("fifo", tarfile.FIFOTYPE),
+        f("index.json", b"{}")]))
+
+    dcfg_hex = hexof(config)
+    items = json.dumps([{"Config": dcfg_hex + ".json", "RepoTags": ["busybox:latest"],
+                         "Layers": ["l1/layer.tar"]}]).encode()
+    da = tar_bytes([f("manifest.json", items), f(dcfg_hex + ".json", config), d("l1"), f("l1/layer.tar", layer),
+                    f("repositories", b"{}")])
+    put("local_transports", "docker-archive.tar", b"\3" + da)
+    put("local_transports", "docker-archive-at0.tar", bytes([3 | 2 << 2]) + da)
+    put("local_transports", "docker-archive-tag.tar", bytes([3 | 3 << 2]) + da)
+    put("local_transports", "docker-archive.tar.gz", b"\3" + gzip.compress(da, mtime=0))
+    gz_cfg = json.dumps({"rootfs": {"diff_ids": [dg(layer), dg(layer)]}}).encode()
+    put("local_transports", "docker-archive-links.tar", b"\3" + tar_bytes([
+        f("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["a/layer.tar", "b/layer.tar"]}]).encode()),
+        f("c.json", gz_cfg), d("a"), f("a/layer.tar", layer_gz), d("b"), sym("b/layer.tar", "../a/layer.tar")]))
+    put("local_transports", "docker-archive-evil.tar", b"\3" + tar_bytes([
+        f("manifest.json", json.dumps([{"Config": "../outside/canary", "Layers": ["x"]}]).encode()),
+        sym("x", "../../outside/canary"), sym("y", ESCAPE + "/canary"), hard("z", "../outside/canary")]))
+    put("local_transports", "docker-archive-sym-config.tar", b"\3" + tar_bytes([
+        f("manifest.json", json.dumps([{"Config": "c.json", "Layers": []}]).encode()),
+        sym("c.json", "../../outside/canary")]))
+
+
 # --- text seeds -------------------------------------------------------------
 
 REFS = [
@@ -369,6 +542,12 @@ def main(argv):
 
     unpack_seeds()
     checkpoint_seeds()
+
+    for i, n in enumerate(IMAGE_NAMES):
+        put("image_name", f"name-{i}", n)
+    auth_seeds()
+    remote_seeds(shared)
+    local_seeds()
 
 
 if __name__ == "__main__":

@@ -47,11 +47,16 @@ declare -A dict=(
   [policy_json]=json.dict [payload]=json.dict [registries_d]=yaml.dict
   [docker_ref]=docker_ref.dict [sigstore_path]=sigstore_path.dict
   [unpack]=tar.dict [checkpoint_archive]=tar.dict [sigstore_signature]=json.dict
-  [sigstore_bundle]=json.dict
+  [sigstore_bundle]=json.dict [image_name]=image_name.dict [auth_file]=auth.dict
+  [remote_inspect]=remote.dict [local_transports]=local.dict [sync_yaml]=yaml.dict
 )
 
 scratch=$(mktemp -d /tmp/vouch-fuzz.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# Targets that work on files make their roots here (fuzz/src/lib.rs), on a
+# tmpfs when there is one, so a crashed run leaves nothing behind either.
+fs_scratch=$(mktemp -d /dev/shm/vouch-fuzz.XXXXXX 2>/dev/null || mktemp -d "$scratch/fs.XXXXXX")
+trap 'rm -rf "$scratch" "$fs_scratch"' EXIT
+export VOUCH_FUZZ_SCRATCH=$fs_scratch
 failed=0
 printf '%-20s %12s %8s %8s  %s\n' target executions crashes cov result
 for t in "${targets[@]}"; do
@@ -63,7 +68,7 @@ for t in "${targets[@]}"; do
         -artifact_prefix="fuzz/artifacts/$t/")
   [[ -n ${dict[$t]:-} ]] && args+=(-dict="fuzz/dict/${dict[$t]}")
   # Archives need room for several 512-byte headers and a payload.
-  [[ $t == unpack || $t == checkpoint_archive ]] && args+=(-max_len=65536)
+  [[ $t == unpack || $t == checkpoint_archive || $t == local_transports ]] && args+=(-max_len=65536)
   if ((${FUZZ_JOBS:-1} > 1)); then args+=(-fork="$FUZZ_JOBS"); fi
   log=$scratch/$t.log
   rc=0

@@ -55,7 +55,7 @@ impl ImageName {
             )));
         };
         let invalid = |why: &str| CopyError::Name(format!("Invalid image name \"{name}\": {why}"));
-        let path_and_ref = |rest: &str| -> Result<(PathBuf, Option<String>), CopyError> {
+        let split_path = |rest: &str| -> Result<(PathBuf, Option<String>), CopyError> {
             let (path, reference) = match rest.split_once(':') {
                 Some((p, r)) => (p, Some(r.to_string())),
                 None => (rest, None),
@@ -65,12 +65,32 @@ impl ImageName {
             }
             Ok((PathBuf::from(path), reference.filter(|r| !r.is_empty())))
         };
+        // The OCI transports take `org.opencontainers.image.ref.name`
+        // values only (containers/image `ValidateImageName`).
+        let path_and_ref = |rest: &str| -> Result<(PathBuf, Option<String>), CopyError> {
+            let (path, reference) = split_path(rest)?;
+            if let Some(r) = &reference {
+                if !is_oci_ref_name(r) {
+                    return Err(invalid(&format!("Invalid image {r}")));
+                }
+            }
+            Ok((path, reference))
+        };
         match transport {
             "docker" => {
                 let r = rest
                     .strip_prefix("//")
                     .ok_or_else(|| invalid("docker: image reference must begin with //"))?;
-                let parsed = ImageRef::parse(r).map_err(|e| invalid(&e.to_string()))?;
+                // ImageRef::parse also takes podman's `docker://` shorthand;
+                // containers/image reads what follows `//` as a bare
+                // reference, so `docker://docker://x` names nothing. Keeping
+                // the prefix on makes ImageRef see (and refuse) the second one.
+                let bare = if r.starts_with("docker://") {
+                    format!("docker://{r}")
+                } else {
+                    r.to_string()
+                };
+                let parsed = ImageRef::parse(&bare).map_err(|e| invalid(&e.to_string()))?;
                 Ok(Self::Docker(parsed))
             }
             "dir" => {
@@ -88,7 +108,8 @@ impl ImageName {
                 Ok(Self::OciArchive { path, reference })
             }
             "docker-archive" => {
-                let (path, reference) = path_and_ref(rest)?;
+                // Its reference is a docker one (or `@N`), checked at open.
+                let (path, reference) = split_path(rest)?;
                 Ok(Self::DockerArchive { path, reference })
             }
             "vouch-store" => {
@@ -156,6 +177,20 @@ impl ImageName {
             )),
         }
     }
+}
+
+/// The image-spec grammar of a ref name (containers/image `refRegexp`):
+/// `/`-separated components of alphanumerics joined by one of `-._:@+` or
+/// by `--`.
+fn is_oci_ref_name(r: &str) -> bool {
+    r.split('/').all(|c| {
+        let alnum = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+        alnum(c.as_bytes().first())
+            && alnum(c.as_bytes().last())
+            && c.split(|ch: char| ch.is_ascii_alphanumeric()).all(|sep| {
+                sep.is_empty() || sep == "--" || (sep.len() == 1 && "-._:@+".contains(sep))
+            })
+    })
 }
 
 /// An absolute path with symlinks resolved, or, for a file not yet there,
@@ -256,7 +291,47 @@ mod tests {
         let e = ImageName::parse("ftp:x").unwrap_err().to_string();
         assert_eq!(e, "Invalid image name \"ftp:x\", unknown transport \"ftp\"");
         assert!(ImageName::parse("docker:busybox").is_err());
+        // Found by the image_name fuzz target: a second transport prefix.
+        let e = ImageName::parse("docker://docker://alpine")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid reference format"), "{e}");
         assert!(ImageName::parse("dir:").is_err());
+    }
+
+    #[test]
+    fn oci_references_are_image_spec_ref_names() {
+        for good in [
+            "v1",
+            "a.b-c_d:e@f+g",
+            "ns/app:1",
+            "a--b",
+            "localhost/fromskopeo:2",
+        ] {
+            assert!(
+                ImageName::parse(&format!("oci:/l:{good}")).is_ok(),
+                "{good}"
+            );
+            assert!(
+                ImageName::parse(&format!("oci-archive:/l:{good}")).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in ["!!", "-a", "a-", "a---b", "a//b", "/a", "a..b", "é", "a b"] {
+            let e = ImageName::parse(&format!("oci:/l:{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!("Invalid image name \"oci:/l:{bad}\": Invalid image {bad}")
+            );
+            assert!(
+                ImageName::parse(&format!("oci-archive:/l:{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+        // A docker-archive reference is a docker one, read at open.
+        assert!(ImageName::parse("docker-archive:/a.tar:@0").is_ok());
     }
 
     #[test]

@@ -14,8 +14,10 @@ pub const ZERO: &str = "0001-01-01T00:00:00Z";
 impl GoTime {
     /// Parses an RFC 3339 timestamp; `None` when Go would refuse it.
     pub fn parse(s: &str) -> Option<Self> {
-        // Go's layout wants an upper-case `T` between date and time.
-        if s.as_bytes().get(10) != Some(&b'T') {
+        // Go's layout wants an upper-case `T` and `Z`, and Go refuses a
+        // leap second (`:60`), which chrono reads.
+        let b = s.as_bytes();
+        if b.get(10) != Some(&b'T') || s.contains('z') || b.get(17..19) == Some(b"60".as_slice()) {
             return None;
         }
         DateTime::parse_from_rfc3339(s).ok().map(Self)
@@ -64,5 +66,9 @@ mod tests {
         }
         assert!(GoTime::parse("2024-01-02 03:04:05Z").is_none());
         assert!(GoTime::parse("yesterday").is_none());
+        // Found by the remote_inspect fuzz target: what Go's time.Parse
+        // refuses and chrono reads.
+        assert!(GoTime::parse("2024-01-02T23:59:60Z").is_none());
+        assert!(GoTime::parse("2024-01-02T03:04:05z").is_none());
     }
 }

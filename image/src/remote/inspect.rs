@@ -22,8 +22,9 @@ pub struct Instance {
 }
 
 /// Parses the bytes a registry served, as far as inspect needs: unlike a
-/// pull, foreign and artifact layers are listed, not refused.
-fn parse_image(reference: &ImageRef, f: &FetchedManifest) -> Result<Instance, RemoteError> {
+/// pull, foreign and artifact layers are listed, not refused. Public for
+/// the `remote_inspect` fuzz target.
+pub fn parse_image(reference: &ImageRef, f: &FetchedManifest) -> Result<Instance, RemoteError> {
     let bad = |source| RemoteError::Manifest {
         reference: reference.to_string(),
         source,

@@ -55,8 +55,8 @@ pub async fn list_tags(client: &RawClient) -> Result<Vec<String>, RemoteError> {
 
 /// The `tags` of one page, matched as Go matches the field `Tags`
 /// (case-insensitively); only the first JSON value is read, as Go's
-/// `json.Decoder.Decode` does.
-fn page_tags(body: &[u8]) -> Result<Vec<String>, String> {
+/// `json.Decoder.Decode` does. Public for the `remote_inspect` fuzz target.
+pub fn page_tags(body: &[u8]) -> Result<Vec<String>, String> {
     let v = serde_json::Deserializer::from_slice(body)
         .into_iter::<Value>()
         .next()
@@ -88,7 +88,8 @@ fn page_tags(body: &[u8]) -> Result<Vec<String>, String> {
 
 /// `/path?query` of a `Link: <target>; rel="next"` value (upstream takes
 /// everything before the first `;`, trims `<>`, and keeps path and query).
-fn link_path(link: &str) -> Option<String> {
+/// Public for the `remote_inspect` fuzz target.
+pub fn link_path(link: &str) -> Option<String> {
     if link.is_empty() {
         return None;
     }
