@@ -71,6 +71,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         // A directory destination that does not exist: names only.
-        let _ = plan::jobs(&repos, scoped, "/nonexistent/vouch-fuzz-sync", DestKind::Dir);
+        let _ = plan::jobs(
+            &repos,
+            scoped,
+            "/nonexistent/vouch-fuzz-sync",
+            DestKind::Dir,
+        );
     }
 });
