@@ -830,3 +830,58 @@ fn sigstore_signatures_travel_and_a_signing_sync_adds_one_signature_per_image_an
     sync(&["--remove-signatures"], "bare");
     assert!(!accepts(&format!("{}/bare/app:1", w.mirror.host())));
 }
+
+#[test]
+fn a_yaml_repository_that_cannot_be_listed_stops_the_sync_unless_keep_going() {
+    let w = World::new(&[]);
+    let rootfs = w.rootfs(16 << 10);
+    let one = w.push(&rootfs, "app:1", true);
+    // A registry nobody listens on: its tags cannot be listed.
+    let dead = format!("127.0.0.1:{}", common::free_port());
+    let yaml = w.tmp.path().join("two.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "{dead}:\n  tls-verify: false\n  images:\n    team/gone: []\n{}:\n  tls-verify: false\n  images:\n    team/app: []\n",
+            w.src.host()
+        ),
+    )
+    .unwrap();
+    let dst = format!("{}/mirror", w.mirror.host());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--dest-tls-verify=false",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+        ];
+        args.extend_from_slice(extra);
+        args.extend([yaml.to_str().unwrap(), dst.as_str()]);
+        w.sync(&args)
+    };
+    let out = run(&[]);
+    let err = common::assert_fails(2, "sync with an unreachable registry", &out);
+    assert!(
+        err.contains(&format!(
+            "Error determining repository tags for image {dead}/team/gone"
+        )),
+        "{err}"
+    );
+    assert_eq!(catalog(&w.mirror).trim(), r#"{"repositories":[]}"#);
+
+    let out = run(&["--keep-going"]);
+    let err = common::assert_fails(2, "sync --keep-going with an unreachable registry", &out);
+    assert!(
+        err.contains(&format!("Error processing repo, skipping: Error determining repository tags for image {dead}/team/gone")),
+        "{err}"
+    );
+    assert!(
+        err.contains("Error: Sync failed due to previous reported error(s)"),
+        "{err}"
+    );
+    assert_eq!(
+        World::tags(&w.mirror, "mirror/app"),
+        BTreeMap::from([("1".to_string(), one)])
+    );
+}

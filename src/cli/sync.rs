@@ -144,16 +144,22 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
     let options_for = |r: &ImageRef, s: Option<&RegistrySettings>| {
         source_options(&a.ends, r, s).map_err(|e| super::one_line(&e))
     };
-    let repos = rt.block_on(async {
+    let (repos, unlisted) = rt.block_on(async {
         match src_kind {
-            SourceKind::Docker => sources::docker(&a.source, &options_for).await,
-            SourceKind::Dir => sources::dir(&a.source),
+            SourceKind::Docker => Ok((sources::docker(&a.source, &options_for).await?, Vec::new())),
+            SourceKind::Dir => Ok((sources::dir(&a.source)?, Vec::new())),
             SourceKind::Yaml => {
                 let cfg = SyncConfig::load(&PathBuf::from(&a.source))?;
-                sources::yaml(&cfg, &options_for).await
+                sources::yaml(&cfg, &options_for, a.keep_going).await
             }
         }
     })?;
+    for e in &unlisted {
+        eprintln!(
+            "Error processing repo, skipping: {}",
+            super::escape::escape(&e.to_string())
+        );
+    }
     let mut repos = repos;
     let regd = trust::load_registries_d(g)?;
     let dropped = sources::drop_attachment_tags(&mut repos, |r| {
@@ -294,11 +300,11 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
             repos.len()
         ),
     );
-    if failures.is_empty() {
+    if failures.is_empty() && unlisted.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let msg = "Sync failed due to previous reported error(s) for one or more images";
-    if failures.iter().all(|(_, (_, e))| is_rejection(e)) {
+    if unlisted.is_empty() && failures.iter().all(|(_, (_, e))| is_rejection(e)) {
         return Err(trust::PolicyRejected(msg.into()).into());
     }
     Err(anyhow::Error::new(SyncError::Usage(msg.into())))

@@ -81,12 +81,17 @@ pub fn dir(source: &str) -> Result<Vec<SourceRepo>, SyncError> {
 }
 
 /// `--src yaml FILE`: every repository of every registry; one that yields
-/// no image is left out with a warning, as in skopeo.
+/// no image is left out with a warning, as in skopeo. A repository whose
+/// tags cannot be listed ends the listing, unless `keep_going`: then it is
+/// left out and returned with the repositories, for the caller to report
+/// and to fail the sync at its end (skopeo logs it and exits 0).
 pub async fn yaml(
     cfg: &SyncConfig,
     options: &OptionsFor<'_>,
-) -> Result<Vec<SourceRepo>, SyncError> {
+    keep_going: bool,
+) -> Result<(Vec<SourceRepo>, Vec<SyncError>), SyncError> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for reg in &cfg.registries {
         let settings = RegistrySettings {
             credentials: reg.credentials.clone(),
@@ -94,7 +99,15 @@ pub async fn yaml(
             cert_dir: reg.cert_dir.clone(),
         };
         for repo in &reg.repos {
-            let images = repo_images(&repo.repository, &repo.selection, options, &settings).await?;
+            let images =
+                match repo_images(&repo.repository, &repo.selection, options, &settings).await {
+                    Ok(images) => images,
+                    Err(e) if keep_going => {
+                        skipped.push(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
             if images.is_empty() {
                 tracing::warn!(repo = %repo.repository, registry = %reg.name, "No refs to sync found");
                 continue;
@@ -106,7 +119,7 @@ pub async fn yaml(
             });
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 async fn repo_images(
