@@ -819,6 +819,10 @@ fn sigstore_signatures_travel_and_a_signing_sync_adds_one_signature_per_image_an
             .len()
     };
     for run in 1..=2 {
+        // The payload's timestamp has one-second resolution: within one
+        // second the (deterministic, RFC 6979) signature would be the same
+        // and the attachment would rightly not take it twice.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         sync(&sign, "signed");
         for t in ["1", "2"] {
             let image = format!("{}/signed/app:{t}", w.mirror.host());
