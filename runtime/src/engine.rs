@@ -7,6 +7,7 @@
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use vouch_image::manifest::ImageConfig;
 use vouch_image::{ImageRecord, Store};
@@ -25,6 +26,33 @@ use crate::{defaults, rootfs, user};
 /// See [`Engine::net_dir`].
 pub const NET_DIR: &str = "/run/vouch";
 
+/// The host's own files the engine reads or writes outside the store, in
+/// one place so tests can point them into a temporary directory.
+#[derive(Clone, Debug)]
+pub struct HostPaths {
+    /// procfs: liveness of monitors and inits.
+    pub proc: PathBuf,
+    /// The cgroup root: which controllers `--memory`/`--pids-limit` can use.
+    pub cgroup: PathBuf,
+    /// Host-wide network state (address leases per bridge, the nft lock):
+    /// the bridge is shared by every store, so its leases cannot live in a
+    /// per-store runroot.
+    pub net_dir: PathBuf,
+    /// Copied into containers that have a network.
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            proc: "/proc".into(),
+            cgroup: "/sys/fs/cgroup".into(),
+            net_dir: NET_DIR.into(),
+            resolv_conf: "/etc/resolv.conf".into(),
+        }
+    }
+}
+
 /// Where things live.
 pub struct Engine {
     /// The store root (`--root`); containers live in `ROOT/containers`.
@@ -33,6 +61,10 @@ pub struct Engine {
     /// console sockets.
     pub run_dir: PathBuf,
     pub sys: Box<dyn Sys>,
+    pub host: HostPaths,
+    /// The OCI runtime for every container instead of each one's
+    /// configured binary (tests: [`crate::oci::fake::FakeRuntime`]).
+    pub oci: Option<Arc<dyn OciRuntime>>,
 }
 
 /// The flags of `run`/`create` after parsing.
@@ -95,6 +127,16 @@ fn generated_name(id: &str) -> String {
 }
 
 impl Engine {
+    /// The engine of the real host for the store at `root` and `--runroot`.
+    pub fn new(root: PathBuf, run_dir: PathBuf) -> Self {
+        Self {
+            root,
+            run_dir,
+            sys: Box::new(crate::sys::RealSys),
+            host: HostPaths::default(),
+            oci: None,
+        }
+    }
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }
@@ -103,17 +145,22 @@ impl Engine {
             dir: self.containers_dir().join(id),
         }
     }
-    pub fn runtime_for(&self, cfg: &ContainerConfig) -> Result<Runc> {
-        Runc::locate(&cfg.runtime, &self.run_dir.join("runc"))
+    /// The OCI runtime that drives `cfg`'s container.
+    pub fn runtime_for(&self, cfg: &ContainerConfig) -> Result<Arc<dyn OciRuntime>> {
+        self.runtime_at(&cfg.runtime)
+    }
+    fn runtime_at(&self, path: &Path) -> Result<Arc<dyn OciRuntime>> {
+        if let Some(rt) = &self.oci {
+            return Ok(rt.clone());
+        }
+        Ok(Arc::new(Runc::locate(path, &self.run_dir.join("runc"))?))
     }
     pub fn console_dir(&self) -> PathBuf {
         self.run_dir.join("console")
     }
-    /// Host-wide network state (address leases per bridge, the nft lock):
-    /// the bridge is shared by every store, so its leases cannot live in a
-    /// per-store runroot.
+    /// See [`HostPaths::net_dir`].
     pub fn net_dir(&self) -> PathBuf {
-        PathBuf::from(NET_DIR)
+        self.host.net_dir.clone()
     }
 
     /// All container IDs.
@@ -203,7 +250,7 @@ impl Engine {
         let caps = defaults::capabilities(&o.cap_add, &o.cap_drop).map_err(RuntimeError::Usage)?;
         let _ = caps;
         let runtime = o.runtime.clone().unwrap_or_else(|| PathBuf::from("runc"));
-        Runc::locate(&runtime, &self.run_dir.join("runc"))?;
+        self.runtime_at(&runtime)?;
         let network = o.network.unwrap_or(NetworkMode::Bridge);
         if network != NetworkMode::Bridge && !o.ports.is_empty() {
             return Err(RuntimeError::Usage(format!(
@@ -211,13 +258,13 @@ impl Engine {
                 network.as_str()
             )));
         }
-        if o.memory.is_some() && !cgroup_has("memory") {
+        if o.memory.is_some() && !self.cgroup_has("memory") {
             return Err(RuntimeError::Cgroup {
                 id: "(new)".into(),
                 what: "--memory (no memory controller)".into(),
             });
         }
-        if o.pids_limit.is_some() && !cgroup_has("pids") {
+        if o.pids_limit.is_some() && !self.cgroup_has("pids") {
             return Err(RuntimeError::Cgroup {
                 id: "(new)".into(),
                 what: "--pids-limit (no pids controller)".into(),
@@ -303,15 +350,27 @@ impl Engine {
         let had_address = cfg.ip.is_some();
         let r = self.prepare_inner(d, &mut cfg);
         if let Err(e) = r {
-            let _ = self.teardown(&cfg);
-            if !had_address {
-                // An address leased by this attempt goes with it; a
-                // recorded one stays with the container.
-                self.release_address(&cfg);
-            }
+            self.undo_prepare(d, &cfg, had_address);
             return Err(e);
         }
         Ok(cfg)
+    }
+
+    /// Undoes [`Engine::prepare`] (and a failed start after it): teardown,
+    /// the state says nothing is mounted or up, and an address leased by
+    /// this attempt is freed (a recorded one stays with the container).
+    pub fn undo_prepare(&self, d: &ContainerDir, cfg: &ContainerConfig, had_address: bool) {
+        let _ = self.teardown(cfg);
+        if let Ok(mut st) = d.read_state() {
+            if st.mounted || st.network_up {
+                st.mounted = false;
+                st.network_up = false;
+                let _ = d.write_state(&st);
+            }
+        }
+        if !had_address {
+            self.release_address(cfg);
+        }
     }
 
     fn prepare_inner(&self, d: &ContainerDir, cfg: &mut ContainerConfig) -> Result<()> {
@@ -367,7 +426,7 @@ impl Engine {
             etc_files.push((format!("/etc/{name}"), etc.join(name)));
         }
         if cfg.network != NetworkMode::None {
-            if let Ok(r) = fs::read("/etc/resolv.conf") {
+            if let Ok(r) = fs::read(&self.host.resolv_conf) {
                 fs::write(etc.join("resolv.conf"), r).map_err(io(etc.join("resolv.conf")))?;
                 etc_files.push(("/etc/resolv.conf".into(), etc.join("resolv.conf")));
             }
@@ -391,7 +450,7 @@ impl Engine {
             memory: cfg.memory,
             pids_limit: cfg
                 .pids_limit
-                .or(cgroup_has("pids").then_some(defaults::PIDS_LIMIT)),
+                .or(self.cgroup_has("pids").then_some(defaults::PIDS_LIMIT)),
             etc_files,
             nofile_limit: rlimit(libc::RLIMIT_NOFILE),
             nproc_limit: rlimit(libc::RLIMIT_NPROC),
@@ -476,14 +535,16 @@ impl Engine {
     }
 }
 
-/// Whether a cgroup controller is usable here (v1 hierarchy or v2 list).
-pub fn cgroup_has(controller: &str) -> bool {
-    let v1 = Path::new("/sys/fs/cgroup").join(controller);
-    if v1.join("cgroup.procs").exists() {
-        return true;
+impl Engine {
+    /// Whether a cgroup controller is usable here (v1 hierarchy or v2 list).
+    pub fn cgroup_has(&self, controller: &str) -> bool {
+        let root = &self.host.cgroup;
+        if root.join(controller).join("cgroup.procs").exists() {
+            return true;
+        }
+        fs::read_to_string(root.join("cgroup.controllers"))
+            .is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
     }
-    fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
 }
 
 fn rlimit(res: libc::__rlimit_resource_t) -> (u64, u64) {
@@ -515,12 +576,51 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::oci::fake::FakeRuntime;
     use crate::state::ExitFile;
     use crate::sys::{Call, FakeSys};
+    use std::sync::Arc;
 
-    fn config(id: &str) -> ContainerConfig {
+    /// An engine whose store, run dir and host paths are all under `t`,
+    /// with the given kernel and runtime fakes.
+    pub(crate) fn engine_in(t: &Path, sys: Arc<FakeSys>, rt: Arc<FakeRuntime>) -> Engine {
+        Engine {
+            root: t.into(),
+            run_dir: t.join("run"),
+            sys: Box::new(sys),
+            host: HostPaths {
+                proc: t.join("proc"),
+                cgroup: t.join("cgroup"),
+                net_dir: t.join("net"),
+                resolv_conf: t.join("resolv.conf"),
+            },
+            oci: Some(rt),
+        }
+    }
+
+    /// `/proc/PID/stat` of a process started at `start` (field 22).
+    pub(crate) fn fake_proc(proc: &Path, pid: i32, start: u64) {
+        fs::create_dir_all(proc.join(pid.to_string())).unwrap();
+        fs::write(
+            proc.join(format!("{pid}/stat")),
+            format!("{pid} (vouch) S 1 {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n"),
+        )
+        .unwrap();
+    }
+
+    /// A container record as `create` leaves it, in `e`'s store.
+    pub(crate) fn stored(e: &Engine, id: &str, st: State) -> (ContainerDir, ContainerConfig) {
+        let d = e.dir(id);
+        fs::create_dir_all(&d.dir).unwrap();
+        let c = config(id);
+        write_json(&d.config(), &c).unwrap();
+        d.write_state(&st).unwrap();
+        (d, c)
+    }
+
+    pub(crate) fn config(id: &str) -> ContainerConfig {
         ContainerConfig {
             id: id.into(),
             name: "t".into(),
@@ -554,11 +654,7 @@ mod tests {
     #[test]
     fn a_failed_mount_is_undone() {
         let t = tempfile::tempdir().unwrap();
-        let e = Engine {
-            root: t.path().into(),
-            run_dir: t.path().join("run"),
-            sys: Box::new(FakeSys::failing_at(1)),
-        };
+        let e = engine_in(t.path(), Arc::new(FakeSys::failing_at(1)), Arc::default());
         let id = "ab".repeat(32);
         let d = e.dir(&id);
         fs::create_dir_all(&d.dir).unwrap();
@@ -574,24 +670,9 @@ mod tests {
     #[test]
     fn teardown_unmounts_through_the_seam() {
         let t = tempfile::tempdir().unwrap();
-        let sys = std::sync::Arc::new(FakeSys::default());
-        struct Shared(std::sync::Arc<FakeSys>);
-        impl Sys for Shared {
-            fn mount_overlay(&self, t: &Path, o: &str) -> nix::Result<()> {
-                self.0.mount_overlay(t, o)
-            }
-            fn umount(&self, t: &Path) -> nix::Result<()> {
-                self.0.umount(t)
-            }
-            fn kill(&self, p: i32, s: i32) -> nix::Result<()> {
-                self.0.kill(p, s)
-            }
-        }
-        let e = Engine {
-            root: t.path().into(),
-            run_dir: t.path().join("run"),
-            sys: Box::new(Shared(sys.clone())),
-        };
+        let sys = Arc::new(FakeSys::default());
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), sys.clone(), rt.clone());
         let id = "cd".repeat(32);
         e.teardown(&config(&id)).unwrap();
         assert_eq!(
@@ -600,16 +681,19 @@ mod tests {
                 target: e.dir(&id).rootfs()
             }]
         );
+        assert_eq!(
+            rt.calls(),
+            vec![crate::oci::fake::Call::Delete {
+                id: id.clone(),
+                force: true
+            }]
+        );
     }
 
     #[test]
     fn readers_merge_exit_file_and_notice_a_dead_monitor() {
         let t = tempfile::tempdir().unwrap();
-        let e = Engine {
-            root: t.path().into(),
-            run_dir: t.path().join("run"),
-            sys: Box::new(FakeSys::default()),
-        };
+        let e = engine_in(t.path(), Arc::default(), Arc::default());
         let d = e.dir("x");
         fs::create_dir_all(&d.dir).unwrap();
         let proc = t.path().join("proc");

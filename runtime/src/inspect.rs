@@ -3,7 +3,6 @@
 //! read podman's output read vouch's.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -25,7 +24,7 @@ impl Engine {
         for id in self.ids()? {
             let dir = self.dir(&id);
             let Ok(cfg) = dir.read_config() else { continue };
-            let Ok(state) = self.effective_state(&dir, Path::new("/proc")) else {
+            let Ok(state) = self.effective_state(&dir, &self.host.proc) else {
                 continue;
             };
             out.push(Entry { dir, cfg, state });

@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod net;
 pub mod oci;
 pub mod rootfs;
+pub mod run;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

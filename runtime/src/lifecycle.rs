@@ -18,11 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{io, Result, RuntimeError};
 use crate::net::ports;
-use crate::oci::OciRuntime;
 use crate::state::{now_rfc3339, write_json, ContainerConfig, ContainerDir, ExitFile, Status};
 use crate::Engine;
-
-const PROC: &str = "/proc";
 
 /// argv\[1\] of the monitor process: `vouch __monitor ROOT RUNROOT ID`. It
 /// is dispatched before the CLI's parser so the long-lived monitor touches
@@ -111,7 +108,7 @@ impl Engine {
     pub fn start(&self, exe: &Path, what: &str) -> Result<ContainerConfig> {
         let (d, cfg) = self.lookup(what)?;
         let _lock = d.lock()?;
-        let st = self.effective_state(&d, Path::new(PROC))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status == Some(Status::Running) {
             return Ok(cfg);
         }
@@ -119,8 +116,14 @@ impl Engine {
         let mut maps = cfg.ports.clone();
         let held = ports::reserve(&mut maps)?;
         let _ = fs::remove_file(d.exit());
+        let had_address = cfg.ip.is_some();
         let cfg = self.prepare(&d, cfg)?;
-        self.spawn_monitor(exe, &cfg, held)?;
+        if let Err(e) = self.spawn_monitor(exe, &cfg, held) {
+            // A monitor that ran has torn down already; one that never
+            // started has not (teardown is idempotent).
+            self.undo_prepare(&d, &cfg, had_address);
+            return Err(e);
+        }
         Ok(cfg)
     }
 
@@ -133,7 +136,7 @@ impl Engine {
             if d.exit().exists() || !d.dir.exists() {
                 return true;
             }
-            if let Ok(st) = self.effective_state(d, Path::new(PROC)) {
+            if let Ok(st) = self.effective_state(d, &self.host.proc) {
                 if st.status == Some(Status::Exited) {
                     return true;
                 }
@@ -149,7 +152,7 @@ impl Engine {
     /// Sends `signal` to the container's init through the OCI runtime.
     pub fn kill(&self, what: &str, signal: i32) -> Result<ContainerConfig> {
         let (d, cfg) = self.lookup(what)?;
-        let st = self.effective_state(&d, Path::new(PROC))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status != Some(Status::Running) {
             return Err(RuntimeError::BadState {
                 id: cfg.name.clone(),
@@ -164,7 +167,7 @@ impl Engine {
     /// podman stop: stop signal, wait `timeout`, then SIGKILL and wait.
     pub fn stop(&self, what: &str, timeout: Duration) -> Result<ContainerConfig> {
         let (d, cfg) = self.lookup(what)?;
-        let st = self.effective_state(&d, Path::new(PROC))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status == Some(Status::Running) {
             let rt = self.runtime_for(&cfg)?;
             if !timeout.is_zero() {
@@ -197,7 +200,7 @@ impl Engine {
         let st = d.read_state()?;
         let monitor_alive = st
             .monitor_pid
-            .is_some_and(|p| crate::state::pid_alive(Path::new(PROC), p, st.monitor_start));
+            .is_some_and(|p| crate::state::pid_alive(&self.host.proc, p, st.monitor_start));
         if monitor_alive {
             return Ok(());
         }
@@ -226,7 +229,7 @@ impl Engine {
     /// podman rm: refuses a running container unless `force` (then SIGKILL).
     pub fn remove(&self, what: &str, force: bool) -> Result<ContainerConfig> {
         let (d, cfg) = self.lookup(what)?;
-        let st = self.effective_state(&d, Path::new(PROC))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status == Some(Status::Running) {
             if !force {
                 return Err(RuntimeError::BadState {
@@ -251,7 +254,7 @@ impl Engine {
     pub fn wait(&self, what: &str) -> Result<i32> {
         let (d, cfg) = self.lookup(what)?;
         self.wait_exit(&d, None);
-        let st = self.effective_state(&d, Path::new(PROC))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         let _ = cfg;
         Ok(st.exit_code.unwrap_or(-1))
     }
@@ -260,4 +263,144 @@ impl Engine {
 pub fn status_str(s: Option<Status>) -> String {
     s.map(|s| s.as_str().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::engine::tests::{engine_in, fake_proc, stored};
+    use crate::oci::fake::{Call, FakeRuntime};
+    use crate::state::State;
+    use crate::sys::{self, FakeSys};
+
+    fn running() -> State {
+        State {
+            status: Some(Status::Running),
+            pid: Some(78),
+            monitor_pid: Some(77),
+            monitor_start: Some(500),
+            ..Default::default()
+        }
+    }
+
+    fn kill(signal: i32) -> Call {
+        Call::Kill {
+            id: "ab".repeat(32),
+            signal,
+            all: false,
+        }
+    }
+
+    /// The exit file a real monitor writes once init is gone, written by
+    /// the fake runtime on `signal` into `exit` (set once the path is known).
+    fn exits_on(signal: i32, exit: Arc<Mutex<Option<std::path::PathBuf>>>) -> FakeRuntime {
+        FakeRuntime::default().with_hook(move |c| {
+            if let Call::Kill { signal: s, .. } = c {
+                if *s == signal {
+                    if let Some(p) = exit.lock().unwrap().as_ref() {
+                        let x = ExitFile {
+                            code: 128 + signal,
+                            finished_at: now_rfc3339(),
+                        };
+                        write_json(p, &x).unwrap();
+                    }
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn stop_sends_the_stop_signal_and_is_done_when_init_exits() {
+        let t = tempfile::tempdir().unwrap();
+        let exit = Arc::new(Mutex::new(None));
+        let rt = Arc::new(exits_on(15, exit.clone()));
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        let (d, _) = stored(&e, &"ab".repeat(32), running());
+        *exit.lock().unwrap() = Some(d.exit());
+        fake_proc(&e.host.proc, 77, 500);
+        e.stop(&"ab".repeat(32), Duration::from_secs(5)).unwrap();
+        assert_eq!(rt.calls(), vec![kill(15)]);
+    }
+
+    #[test]
+    fn stop_escalates_to_sigkill_after_the_timeout() {
+        let t = tempfile::tempdir().unwrap();
+        let exit = Arc::new(Mutex::new(None));
+        let rt = Arc::new(exits_on(libc::SIGKILL, exit.clone()));
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        let (d, _) = stored(&e, &"ab".repeat(32), running());
+        *exit.lock().unwrap() = Some(d.exit());
+        fake_proc(&e.host.proc, 77, 500);
+        e.stop("abab", Duration::from_millis(30)).unwrap();
+        assert_eq!(rt.calls(), vec![kill(15), kill(libc::SIGKILL)]);
+        assert_eq!(d.read_exit().unwrap().unwrap().code, 128 + libc::SIGKILL);
+    }
+
+    #[test]
+    fn kill_and_stop_leave_a_stopped_container_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        stored(
+            &e,
+            &"ab".repeat(32),
+            State {
+                status: Some(Status::Created),
+                ..Default::default()
+            },
+        );
+        let err = e.kill("abab", 15).unwrap_err().to_string();
+        assert!(err.contains("can only kill running containers"), "{err}");
+        e.stop("abab", Duration::from_secs(1)).unwrap();
+        assert_eq!(rt.calls(), vec![]);
+    }
+
+    #[test]
+    fn a_monitor_that_cannot_start_undoes_the_prepared_container() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = Arc::new(FakeSys::default());
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), sys.clone(), rt.clone());
+        let id = "ab".repeat(32);
+        let (d, _) = stored(
+            &e,
+            &id,
+            State {
+                status: Some(Status::Created),
+                ..Default::default()
+            },
+        );
+        let err = e
+            .start(&t.path().join("no-such-vouch"), &id)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no-such-vouch"), "{err}");
+        assert_eq!(
+            sys.calls(),
+            vec![
+                sys::Call::MountOverlay {
+                    target: d.rootfs(),
+                    options: crate::rootfs::overlay_options(
+                        &["/l/1".into()],
+                        &d.upper(),
+                        &d.work()
+                    )
+                    .unwrap(),
+                },
+                sys::Call::Umount { target: d.rootfs() },
+            ]
+        );
+        assert_eq!(
+            rt.calls(),
+            vec![Call::Delete {
+                id: id.clone(),
+                force: true
+            }]
+        );
+        let st = d.read_state().unwrap();
+        assert!(!st.mounted && !st.network_up, "{st:?}");
+        assert_eq!(st.status, Some(Status::Created));
+    }
 }

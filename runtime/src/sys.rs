@@ -24,6 +24,19 @@ pub trait Sys: Send + Sync {
     fn kill(&self, pid: i32, signal: i32) -> nix::Result<()>;
 }
 
+/// A shared fake (tests keep one handle to read the calls back).
+impl<T: Sys + ?Sized> Sys for std::sync::Arc<T> {
+    fn mount_overlay(&self, target: &Path, options: &str) -> nix::Result<()> {
+        (**self).mount_overlay(target, options)
+    }
+    fn umount(&self, target: &Path) -> nix::Result<()> {
+        (**self).umount(target)
+    }
+    fn kill(&self, pid: i32, signal: i32) -> nix::Result<()> {
+        (**self).kill(pid, signal)
+    }
+}
+
 /// The real kernel.
 pub struct RealSys;
 

@@ -13,10 +13,9 @@ use vouch_image::store::StoreError;
 use vouch_runtime::engine::parse_signal;
 use vouch_runtime::lifecycle::MONITOR_ARG;
 use vouch_runtime::monitor::Monitor;
-use vouch_runtime::net::ports::{self, PortMapping};
-use vouch_runtime::oci::OciRuntime;
+use vouch_runtime::net::ports::PortMapping;
+use vouch_runtime::run::{RunOutcome, RunRequest};
 use vouch_runtime::state::NetworkMode;
-use vouch_runtime::sys::RealSys;
 use vouch_runtime::{CreateOptions, Engine, RuntimeError};
 
 use super::common::{Global, RegistryFlags};
@@ -26,11 +25,7 @@ pub fn engine(g: &Global) -> Engine {
 }
 
 fn engine_at(root: PathBuf, run_dir: PathBuf) -> Engine {
-    Engine {
-        root,
-        run_dir,
-        sys: Box::new(RealSys),
-    }
+    Engine::new(root, run_dir)
 }
 
 #[derive(Args, Debug)]
@@ -170,7 +165,7 @@ fn quick_resolve(store: &vouch_image::Store, name: &str) -> Option<vouch_image::
 }
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut maps = a
+    let ports = a
         .publish
         .iter()
         .map(|p| PortMapping::parse(p))
@@ -194,80 +189,42 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    let o = CreateOptions {
-        name: a.name.clone(),
-        image_name: image
-            .names
-            .first()
-            .cloned()
-            .unwrap_or_else(|| a.image.clone()),
-        args: a.command.clone(),
+    let create = CreateOptions {
+        name: a.name,
+        image_name: image.names.first().cloned().unwrap_or(a.image),
+        args: a.command,
         entrypoint,
         env,
-        workdir: a.workdir.clone(),
-        user: a.user.clone(),
-        hostname: a.hostname.clone(),
+        workdir: a.workdir,
+        user: a.user,
+        hostname: a.hostname,
         network,
-        ports: vec![],
+        ports,
         tty: a.tty,
         interactive: a.interactive,
         auto_remove: a.rm,
         read_only: a.read_only,
-        cap_add: a.cap_add.clone(),
-        cap_drop: a.cap_drop.clone(),
+        cap_add: a.cap_add,
+        cap_drop: a.cap_drop,
         memory,
         pids_limit: a.pids_limit,
-        runtime: a.runtime.clone(),
+        runtime: a.runtime,
     };
-    if !maps.is_empty() && network.is_some_and(|n| n != NetworkMode::Bridge) {
-        return Err(RuntimeError::Usage("-p needs --network bridge".into()).into());
+    let exe = std::env::current_exe().context("locating the vouch binary")?;
+    let req = RunRequest {
+        create,
+        image,
+        store,
+        detach: a.detach,
+        exe,
+    };
+    match engine(g).run(req)? {
+        RunOutcome::Started(cfg) => {
+            println!("{}", cfg.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        RunOutcome::Exited(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
     }
-    // Ports first: a conflict must fail before anything exists.
-    let held = ports::reserve(&mut maps)?;
-    let e = engine(g);
-    let o = CreateOptions { ports: maps, ..o };
-    let (d, cfg) = e.create(&o, &image, &store)?;
-    drop(store);
-    let undo = |e: &Engine, cfg: &vouch_runtime::state::ContainerConfig| {
-        let _ = e.teardown(cfg);
-        let _ = std::fs::remove_dir_all(&e.dir(&cfg.id).dir);
-        e.release_address(cfg);
-    };
-    let cfg = match e.prepare(&d, cfg.clone()) {
-        Ok(c) => c,
-        Err(err) => {
-            undo(&e, &cfg);
-            return Err(err.into());
-        }
-    };
-    if a.detach {
-        let exe = std::env::current_exe().context("locating the vouch binary")?;
-        if let Err(err) = e.spawn_monitor(&exe, &cfg, held) {
-            undo(&e, &cfg);
-            return Err(err.into());
-        }
-        println!("{}", cfg.id);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rt = e.runtime_for(&cfg)?;
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(&e, c);
-    let m = Monitor {
-        dir: d,
-        cfg: cfg.clone(),
-        runtime: &rt,
-        held_ports: held,
-        attach: true,
-        console_dir: e.console_dir(),
-        cleanup: &cleanup,
-    };
-    let code = match m.run(&mut |_| {}) {
-        Ok(c) => c,
-        Err(err) => {
-            undo(&e, &cfg);
-            return Err(err.into());
-        }
-    };
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
 /// The hidden `__monitor ROOT RUNROOT ID` entry point of a detached
@@ -312,11 +269,11 @@ fn monitor(e: &Engine, id: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| teardown_for_exit(e, c);
+    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown_for_exit(c);
     let m = Monitor {
         dir: d,
         cfg,
-        runtime: &rt,
+        runtime: &*rt,
         held_ports: held,
         attach: false,
         console_dir: e.console_dir(),
@@ -530,19 +487,6 @@ pub fn exec(g: &Global, a: ExecArgs) -> anyhow::Result<ExitCode> {
         &a.command,
     )?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
-}
-
-/// What a monitor does when init is gone: tear down, and free the address
-/// too when `--rm` deletes the container with it.
-fn teardown_for_exit(
-    e: &Engine,
-    c: &vouch_runtime::state::ContainerConfig,
-) -> vouch_runtime::Result<()> {
-    let r = e.teardown(c);
-    if c.auto_remove {
-        e.release_address(c);
-    }
-    r
 }
 
 #[cfg(test)]

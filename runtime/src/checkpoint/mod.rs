@@ -31,7 +31,6 @@ pub mod dump;
 mod host;
 pub mod privileges;
 pub mod read;
-mod runc;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,10 +49,12 @@ use crate::state::{
 };
 use crate::Engine;
 
+use crate::oci::runc::with_criu_log;
+/// The monitor's `restore.json`.
+pub use crate::oci::Restore as RestoreRequest;
+use crate::oci::{Checkpoint, CriuOptions};
 pub use archive::Compression;
 use host::{eth0_mac, prefreeze, set_eth0_mac, thaw, wait_exit_file};
-use runc::with_criu_log;
-pub use runc::{runc_checkpoint, runc_spawn_restore};
 
 /// The CRIU images of a checkpoint, in the container directory (podman:
 /// `<bundle>/checkpoint`).
@@ -154,16 +155,6 @@ pub struct CheckpointMeta {
     pub criu_version: u32,
 }
 
-/// Tells the monitor to start the container with `runtime restore`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RestoreRequest {
-    pub image_path: PathBuf,
-    pub work_path: PathBuf,
-    pub tcp_established: bool,
-    pub criu: PathBuf,
-    pub network_lock: String,
-}
-
 impl RestoreRequest {
     pub fn path(d: &ContainerDir) -> PathBuf {
         d.dir.join(REQUEST_FILE)
@@ -175,17 +166,6 @@ impl RestoreRequest {
         }
         read_json(&p).map(Some)
     }
-}
-
-/// What the runtime is asked to dump.
-#[derive(Clone, Debug)]
-pub struct RuntimeCheckpoint {
-    pub image_path: PathBuf,
-    pub work_path: PathBuf,
-    pub leave_running: bool,
-    pub tcp_established: bool,
-    pub criu: PathBuf,
-    pub network_lock: String,
 }
 
 /// Timings for `--print-stats` (podman prints the same two durations).
@@ -262,7 +242,7 @@ impl Engine {
         let criu = criu::locate(o.criu.as_deref())?;
         let (d, cfg) = self.lookup(what)?;
         let lock = d.lock()?;
-        let st = self.effective_state(&d, Path::new("/proc"))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status != Some(Status::Running) {
             return Err(RuntimeError::BadState {
                 id: cfg.name.clone(),
@@ -301,17 +281,19 @@ impl Engine {
             }
         }
         let rt = self.runtime_for(&cfg)?;
-        let req = RuntimeCheckpoint {
-            image_path: images.clone(),
-            work_path: work.clone(),
+        let req = Checkpoint {
+            criu: CriuOptions {
+                image_path: images.clone(),
+                work_path: work.clone(),
+                tcp_established: o.tcp_established,
+                criu: criu.path.clone(),
+                network_lock: criu::network_lock(),
+            },
             leave_running: o.leave_running,
-            tcp_established: o.tcp_established,
-            criu: criu.path.clone(),
-            network_lock: criu::network_lock(),
         };
         let t1 = Instant::now();
         let frozen = prefreeze(&cfg.id);
-        let r = crate::oci::OciRuntime::checkpoint(&rt, &cfg.id, &req);
+        let r = rt.checkpoint(&cfg.id, &req);
         let runtime_us = us(t1.elapsed());
         if frozen && (r.is_err() || o.leave_running) {
             thaw(&cfg.id);
@@ -365,7 +347,7 @@ impl Engine {
         let criu = criu::locate(o.criu.as_deref())?;
         let (d, cfg) = self.lookup(what)?;
         let _lock = d.lock()?;
-        let st = self.effective_state(&d, Path::new("/proc"))?;
+        let st = self.effective_state(&d, &self.host.proc)?;
         if st.status == Some(Status::Running) {
             return Err(RuntimeError::BadState {
                 id: cfg.name.clone(),
@@ -421,11 +403,13 @@ impl Engine {
         let work = work_dir(d);
         fs::create_dir_all(&work).map_err(io_err(&work))?;
         let req = RestoreRequest {
-            image_path: images_dir(d),
-            work_path: work.clone(),
-            tcp_established: o.tcp_established,
-            criu: criu.path.clone(),
-            network_lock: criu::network_lock(),
+            criu: CriuOptions {
+                image_path: images_dir(d),
+                work_path: work.clone(),
+                tcp_established: o.tcp_established,
+                criu: criu.path.clone(),
+                network_lock: criu::network_lock(),
+            },
         };
         write_json(&RestoreRequest::path(d), &req)?;
         let _ = fs::remove_file(d.exit());
@@ -657,4 +641,134 @@ fn image_user(store: &Store, image: &ImageRecord) -> Result<String> {
 /// and restores itself; `host` shares the host's.
 pub fn network_is_external(cfg: &ContainerConfig) -> bool {
     cfg.network == NetworkMode::Bridge
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::tests::{engine_in, fake_proc, stored};
+    use crate::oci::fake::{Call, FakeRuntime};
+
+    /// A CRIU that only answers `--version`.
+    fn fake_criu(dir: &Path) -> PathBuf {
+        let p = dir.join("criu");
+        fs::write(&p, "#!/bin/sh\necho 'Version: 4.2.1'\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn running() -> State {
+        State {
+            status: Some(Status::Running),
+            pid: Some(78),
+            monitor_pid: Some(77),
+            monitor_start: Some(500),
+            ..Default::default()
+        }
+    }
+
+    fn options(t: &Path) -> CheckpointOptions {
+        CheckpointOptions {
+            leave_running: true,
+            criu: Some(fake_criu(t)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_checkpoint_leaves_the_container_running_and_no_images() {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Arc::new(FakeRuntime::failing_at(1));
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        let id = "ab".repeat(32);
+        let (d, cfg) = stored(&e, &id, running());
+        fake_proc(&e.host.proc, 77, 500);
+        let o = CheckpointOptions {
+            leave_running: false,
+            ..options(t.path())
+        };
+        let err = e.checkpoint(&id, &o).unwrap_err().to_string();
+        assert!(err.contains("injected failure"), "{err}");
+        assert!(
+            matches!(&rt.calls()[..], [Call::Checkpoint { checkpoint, .. }] if !checkpoint.leave_running)
+        );
+        assert!(!images_dir(&d).exists() && !work_dir(&d).exists());
+        assert!(read_meta(&d).is_none() && !has_checkpoint(&d));
+        let st = e.effective_state(&d, &e.host.proc).unwrap();
+        assert_eq!(st.status, Some(Status::Running));
+        assert_eq!(d.read_config().unwrap().id, cfg.id);
+    }
+
+    #[test]
+    fn checkpoint_asks_the_runtime_for_images_in_the_container_dir() {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        let id = "ab".repeat(32);
+        let (d, _) = stored(&e, &id, running());
+        fake_proc(&e.host.proc, 77, 500);
+        let o = CheckpointOptions {
+            tcp_established: true,
+            ..options(t.path())
+        };
+        e.checkpoint("abab", &o).unwrap();
+        let calls = rt.calls();
+        let [Call::Checkpoint {
+            id: got,
+            checkpoint,
+        }] = &calls[..]
+        else {
+            panic!("{calls:?}")
+        };
+        assert_eq!(got, &id);
+        assert!(checkpoint.leave_running && checkpoint.criu.tcp_established);
+        assert_eq!(checkpoint.criu.image_path, images_dir(&d));
+        assert_eq!(checkpoint.criu.work_path, work_dir(&d));
+        assert_eq!(checkpoint.criu.criu, t.path().join("criu"));
+        assert!(read_meta(&d).unwrap().tcp_established);
+        assert_eq!(
+            e.effective_state(&d, &e.host.proc).unwrap().status,
+            Some(Status::Running)
+        );
+    }
+
+    #[test]
+    fn only_running_containers_are_checkpointed() {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), Arc::default(), rt.clone());
+        let id = "ab".repeat(32);
+        stored(&e, &id, running());
+        // No monitor in /proc: the container reads as exited.
+        let err = e.checkpoint(&id, &options(t.path())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("can only checkpoint running containers"),
+            "{err}"
+        );
+        assert_eq!(rt.calls(), vec![]);
+    }
+
+    #[test]
+    fn the_restore_request_file_keeps_its_flat_layout() {
+        let r = RestoreRequest {
+            criu: CriuOptions {
+                image_path: "/c/checkpoint".into(),
+                work_path: "/c/checkpoint-work".into(),
+                tcp_established: false,
+                criu: "/usr/sbin/criu".into(),
+                network_lock: "nftables".into(),
+            },
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"image_path": "/c/checkpoint", "work_path": "/c/checkpoint-work",
+                "tcp_established": false, "criu": "/usr/sbin/criu", "network_lock": "nftables"})
+        );
+        assert_eq!(serde_json::from_value::<RestoreRequest>(v).unwrap(), r);
+    }
 }

@@ -1,0 +1,105 @@
+//! The OCI runtime binary behind a trait: runc by default (Debian's 1.1.5
+//! works on this host's hybrid cgroups; crun refuses them), or any
+//! runc-compatible CLI via `--runtime PATH` (crun, youki).
+//!
+//! This module is the only place that knows how a runtime is called: the
+//! trait, every request type, and (in [`runc`]) every command line. The
+//! engine, the monitor and `checkpoint/` depend on it; it depends on none
+//! of them. [`fake::FakeRuntime`] records calls so lifecycle and rollback
+//! paths are unit-tested without root or runc.
+
+pub mod fake;
+pub mod runc;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RuntimeError};
+
+pub use runc::{clean_stderr, Runc};
+
+/// What CRIU needs for either direction: where the images and its logs go,
+/// which binary, and how the network is locked meanwhile.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CriuOptions {
+    pub image_path: PathBuf,
+    pub work_path: PathBuf,
+    pub tcp_established: bool,
+    pub criu: PathBuf,
+    /// CRIU's `network-lock` backend (`iptables`, `nftables`, `skip`).
+    pub network_lock: String,
+}
+
+/// A checkpoint request: dump `CriuOptions::image_path`, and keep the
+/// container running afterwards or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub criu: CriuOptions,
+    pub leave_running: bool,
+}
+
+/// A restore request: start the container from the images instead of
+/// running its command. Serialized flat (the fields of [`CriuOptions`]),
+/// which is the monitor's `restore.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Restore {
+    #[serde(flatten)]
+    pub criu: CriuOptions,
+}
+
+pub trait OciRuntime: Send + Sync {
+    fn name(&self) -> String;
+    /// Starts `id` detached; the caller waits for the child and then reads
+    /// the pid file. stdio are the container's.
+    fn spawn_run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+    ) -> Result<Child>;
+    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()>;
+    /// Deletes the runtime's state (and cgroup); `force` kills first. A
+    /// container the runtime does not know is not an error.
+    fn delete(&self, id: &str, force: bool) -> Result<()>;
+    /// `exec` a process in a running container; returns its exit code.
+    fn exec(
+        &self,
+        id: &str,
+        tty: bool,
+        env: &[String],
+        cwd: Option<&str>,
+        user: Option<&str>,
+        args: &[String],
+    ) -> Result<i32>;
+    /// Dumps `id` with CRIU (see `crate::checkpoint`).
+    fn checkpoint(&self, id: &str, c: &Checkpoint) -> Result<()> {
+        let _ = c;
+        Err(self.unsupported(id, "checkpoint"))
+    }
+    /// Like `spawn_run`, but restores `id` from CRIU images.
+    fn spawn_restore(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pidfile: &Path,
+        console_socket: Option<&Path>,
+        stdio: [Stdio; 3],
+        r: &Restore,
+    ) -> Result<Child> {
+        let _ = (bundle, pidfile, console_socket, stdio, r);
+        Err(self.unsupported(id, "restore"))
+    }
+    #[doc(hidden)]
+    fn unsupported(&self, id: &str, action: &'static str) -> RuntimeError {
+        RuntimeError::Runtime {
+            runtime: self.name(),
+            action,
+            id: id.into(),
+            stderr: "not supported by this runtime".into(),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `run`: create, prepare and start a container in one step, attached (the
+//! monitor runs in the caller's process) or detached (a monitor process of
+//! its own), undoing everything made so far when a step fails.
+
+use std::path::PathBuf;
+
+use vouch_image::{ImageRecord, Store};
+
+use crate::engine::{CreateOptions, Engine};
+use crate::error::{Result, RuntimeError};
+use crate::monitor::Monitor;
+use crate::net::ports;
+use crate::state::{ContainerConfig, NetworkMode};
+
+/// What `run` is asked to do, after its flags are parsed and the image is
+/// resolved (or pulled).
+pub struct RunRequest {
+    /// `create`'s options; `ports` are reserved before anything is made.
+    pub create: CreateOptions,
+    pub image: ImageRecord,
+    /// Released once the container is created, so a long-running attached
+    /// container does not hold the store.
+    pub store: Store,
+    /// `-d`: leave the container to its own monitor process.
+    pub detach: bool,
+    /// The vouch executable, which is also the detached monitor.
+    pub exe: PathBuf,
+}
+
+/// How `run` ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// Detached: the container is running under its monitor.
+    Started(ContainerConfig),
+    /// Attached: the container ran and exited with this code.
+    Exited(i32),
+}
+
+impl Engine {
+    /// podman run. On failure nothing is left: no held port, container
+    /// record, mount, network or address lease.
+    pub fn run(&self, r: RunRequest) -> Result<RunOutcome> {
+        let RunRequest {
+            create,
+            image,
+            store,
+            detach,
+            exe,
+        } = r;
+        let mut maps = create.ports.clone();
+        if !maps.is_empty() && create.network.is_some_and(|n| n != NetworkMode::Bridge) {
+            return Err(RuntimeError::Usage("-p needs --network bridge".into()));
+        }
+        // Ports first: a conflict must fail before anything exists.
+        let held = ports::reserve(&mut maps)?;
+        let o = CreateOptions {
+            ports: maps,
+            ..create
+        };
+        let (d, cfg) = self.create(&o, &image, &store)?;
+        drop(store);
+        let cfg = match self.prepare(&d, cfg.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.discard(&cfg);
+                return Err(e);
+            }
+        };
+        if detach {
+            return match self.spawn_monitor(&exe, &cfg, held) {
+                Ok(_) => Ok(RunOutcome::Started(cfg)),
+                Err(e) => {
+                    self.discard(&cfg);
+                    Err(e)
+                }
+            };
+        }
+        let rt = match self.runtime_for(&cfg) {
+            Ok(rt) => rt,
+            Err(e) => {
+                self.discard(&cfg);
+                return Err(e);
+            }
+        };
+        let cleanup = |c: &ContainerConfig| self.teardown_for_exit(c);
+        let m = Monitor {
+            dir: d,
+            cfg: cfg.clone(),
+            runtime: &*rt,
+            held_ports: held,
+            attach: true,
+            console_dir: self.console_dir(),
+            cleanup: &cleanup,
+        };
+        match m.run(&mut |_| {}) {
+            Ok(code) => Ok(RunOutcome::Exited(code)),
+            Err(e) => {
+                self.discard(&cfg);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes a container that never got going: teardown, its directory
+    /// and its address lease.
+    fn discard(&self, cfg: &ContainerConfig) {
+        let _ = self.teardown(cfg);
+        let _ = std::fs::remove_dir_all(&self.dir(&cfg.id).dir);
+        self.release_address(cfg);
+    }
+
+    /// What a monitor does when init is gone: tear down, and free the
+    /// address too when `--rm` deletes the container with it.
+    pub fn teardown_for_exit(&self, c: &ContainerConfig) -> Result<()> {
+        let r = self.teardown(c);
+        if c.auto_remove {
+            self.release_address(c);
+        }
+        r
+    }
+}
