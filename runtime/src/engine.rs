@@ -117,12 +117,12 @@ fn generated_name(id: &str) -> String {
     const N: &[&str] = &[
         "otter", "heron", "lynx", "finch", "mole", "newt", "orca", "panda", "raven", "yak",
     ];
-    let b = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    let b = u64::from_str_radix(crate::id::short(id), 16).unwrap_or(0);
     format!(
         "{}_{}{}",
         A[(b % 10) as usize],
         N[((b / 10) % 10) as usize],
-        &id[..4]
+        id.get(..4).unwrap_or(id)
     )
 }
 
@@ -296,7 +296,10 @@ impl Engine {
                 .filter(|w| !w.is_empty())
                 .unwrap_or_else(|| "/".into()),
             user: o.user.clone().or(rc.user.clone()).unwrap_or_default(),
-            hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+            hostname: o
+                .hostname
+                .clone()
+                .unwrap_or_else(|| crate::id::short(&id).to_string()),
             tty: o.tty,
             interactive: o.interactive,
             auto_remove: o.auto_remove,

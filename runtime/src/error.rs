@@ -57,6 +57,13 @@ pub enum RuntimeError {
         what: String,
         detail: String,
     },
+    #[error("container {id}: network {what}: {source}")]
+    Nft {
+        id: String,
+        what: &'static str,
+        #[source]
+        source: crate::net::nft::NftError,
+    },
     #[error("container {id} is {state}: {what}")]
     BadState {
         id: String,

@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod engine;
 pub mod error;
 mod fdio;
+pub mod id;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

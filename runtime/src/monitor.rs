@@ -264,7 +264,9 @@ impl Monitor<'_> {
         let mut stdin_w = None;
         let (child, console) = if self.cfg.tty {
             fs::create_dir_all(&self.console_dir).map_err(crate::error::io(&self.console_dir))?;
-            let sock = self.console_dir.join(format!("{}.sock", &id[..12]));
+            let sock = self
+                .console_dir
+                .join(format!("{}.sock", crate::id::short(id)));
             let _ = fs::remove_file(&sock);
             let listener = UnixListener::bind(&sock).map_err(crate::error::io(&sock))?;
             let child = self.spawn_init(

@@ -149,7 +149,7 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for i in &list {
-            writeln!(out, "{}", &i.id[..12])?;
+            writeln!(out, "{}", vouch_runtime::id::short(&i.id))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -202,7 +202,7 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
             rows.push([
                 repo,
                 tag,
-                i.id[..12].to_string(),
+                vouch_runtime::id::short(&i.id).to_string(),
                 created.clone(),
                 human_size(i.size()),
             ]);

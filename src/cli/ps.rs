@@ -73,7 +73,7 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                 if a.no_trunc {
                     &e.cfg.id[..]
                 } else {
-                    &e.cfg.id[..12]
+                    vouch_runtime::id::short(&e.cfg.id)
                 }
             )?;
         }
@@ -101,7 +101,7 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                         if a.no_trunc {
                             e.cfg.id.clone()
                         } else {
-                            e.cfg.id[..12].to_string()
+                            vouch_runtime::id::short(&e.cfg.id).to_string()
                         },
                         e.cfg.image_name.clone(),
                         if a.no_trunc {

@@ -123,7 +123,11 @@ fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result
     write_sysctl("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| net_err(id, "sysctl", e))?;
     write_sysctl(&format!("/proc/sys/net/ipv4/conf/{b}/route_localnet"), "1")
         .map_err(|e| net_err(id, "sysctl", e))?;
-    nft::ensure_base(b, &cfg.subnet).map_err(|e| net_err(id, "nftables base rules", e))?;
+    nft::ensure_base(b, &cfg.subnet).map_err(|source| RuntimeError::Nft {
+        id: id.into(),
+        what: "nftables base rules",
+        source,
+    })?;
     Ok(index)
 }
 
@@ -217,7 +221,11 @@ pub fn setup(
                     format!("adding the default route via {}", cfg.subnet.gateway()),
                 ))
         })?;
-        nft::add_container(id, ip, ports).map_err(|e| net_err(id, "publishing ports", e))
+        nft::add_container(id, ip, ports).map_err(|source| RuntimeError::Nft {
+            id: id.into(),
+            what: "publishing ports",
+            source,
+        })
     })();
     if let Err(e) = r {
         teardown(run, &cfg.bridge, id, Some(&ip.to_string()));

@@ -16,37 +16,50 @@ use serde_json::{json, Value};
 use super::ports::PortMapping;
 use super::Subnet;
 
+/// Why an nft call failed. The messages carry their cause, as every
+/// runtime error does today (docs/runtime.md, "Errors").
+#[derive(Debug, thiserror::Error)]
+pub enum NftError {
+    #[error("running nft: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("talking to nft: {0}")]
+    Pipe(#[source] std::io::Error),
+    /// nft ran and refused; `stderr` is its own message.
+    #[error("nft {args}: {stderr}")]
+    Refused { args: String, stderr: String },
+    #[error("nft -j output: {0}")]
+    Output(#[source] serde_json::Error),
+}
+
 pub const TABLE: &str = "vouch";
 pub const FAMILY: &str = "inet";
 
 pub fn chain_name(id: &str) -> String {
-    format!("c-{}", &id[..12.min(id.len())])
+    format!("c-{}", crate::id::short(id))
 }
 
-fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, String> {
+fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, NftError> {
     let mut c = Command::new(crate::tools::nft().unwrap_or_else(|| "nft".into()));
     c.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| format!("running nft: {e}"))?;
+    let mut child = c.spawn().map_err(NftError::Spawn)?;
     if let Some(v) = input {
-        let mut stdin = child.stdin.take().ok_or("nft stdin")?;
-        stdin
-            .write_all(v.to_string().as_bytes())
-            .map_err(|e| format!("writing to nft: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(v.to_string().as_bytes())
+                .map_err(NftError::Pipe)?;
+        }
     } else {
         drop(child.stdin.take());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for nft: {e}"))?;
+    let out = child.wait_with_output().map_err(NftError::Pipe)?;
     if !out.status.success() {
-        return Err(format!(
-            "nft {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(NftError::Refused {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -149,7 +162,7 @@ fn chain_exists(name: &str) -> bool {
 
 /// Makes sure the table, the base chains and `bridge`'s masquerade chain
 /// exist. One `nft` process when they do (the common case).
-pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), String> {
+pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), NftError> {
     if chain_exists(&network_chain(bridge)) {
         return Ok(());
     }
@@ -185,7 +198,7 @@ pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value
     json!({"nftables": cmds})
 }
 
-pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<(), String> {
+pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<(), NftError> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -194,11 +207,11 @@ pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<()
 
 /// Deletes the container's jump rules (found by comment) and chain; absent
 /// pieces are fine, so this can run any number of times.
-pub fn remove_container(id: &str) -> Result<(), String> {
+pub fn remove_container(id: &str) -> Result<(), NftError> {
     let Ok(listing) = run_nft(&["-j", "list", "table", FAMILY, TABLE], None) else {
         return Ok(()); // no table, nothing of ours
     };
-    let v: Value = serde_json::from_str(&listing).map_err(|e| format!("nft -j output: {e}"))?;
+    let v: Value = serde_json::from_str(&listing).map_err(NftError::Output)?;
     let chain = chain_name(id);
     let mut cmds = Vec::new();
     let mut has_chain = false;
