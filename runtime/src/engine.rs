@@ -463,8 +463,10 @@ impl Engine {
         };
         let spec = spec::generate(&input)?;
         let p = d.bundle().join("config.json");
-        spec.save(&p)
-            .map_err(|e| RuntimeError::Spec(format!("{}: {e}", p.display())))?;
+        spec.save(&p).map_err(|source| spec::SpecError::Save {
+            path: p.clone(),
+            source,
+        })?;
         write_json(&d.config(), &*cfg)?;
         let mut st = d.read_state()?;
         st.mounted = true;

@@ -89,9 +89,9 @@ pub enum RuntimeError {
     #[error("container {id}: user {user:?} not found in the image's /etc/passwd")]
     NoUser { id: String, user: String },
     #[error("seccomp profile: {0}")]
-    Seccomp(String),
+    Seccomp(#[source] serde_json::Error),
     #[error("invalid spec: {0}")]
-    Spec(String),
+    Spec(#[from] crate::spec::SpecError),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;

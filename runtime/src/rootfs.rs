@@ -6,21 +6,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{io, Result, RuntimeError};
+use crate::spec::SpecError;
 use crate::state::ContainerDir;
 use crate::sys::Sys;
 
 /// The overlay option string; refuses paths that would break its syntax.
 pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<String> {
     if lower.is_empty() {
-        return Err(RuntimeError::Spec("image has no layers".into()));
+        return Err(SpecError::NoLayers.into());
     }
     let all = lower.iter().map(|p| p.as_path()).chain([upper, work]);
     for p in all {
         let s = p.to_string_lossy();
         if s.contains([':', ',', '\n']) {
-            return Err(RuntimeError::Spec(format!(
-                "path {s:?} cannot be used in overlay options"
-            )));
+            return Err(SpecError::OverlayPath(p.to_path_buf()).into());
         }
     }
     let lowers: Vec<String> = lower
@@ -34,10 +33,7 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<S
         work.display()
     );
     if opts.len() >= 4096 {
-        return Err(RuntimeError::Spec(format!(
-            "{} layers do not fit in one overlay mount",
-            lower.len()
-        )));
+        return Err(SpecError::TooManyLayers(lower.len()).into());
     }
     Ok(opts)
 }

@@ -102,8 +102,7 @@ pub fn running_kernel() -> (u32, u32) {
 
 /// The OCI `linux.seccomp` value for a container with capabilities `caps`.
 pub fn oci_profile(caps: &[String], kernel: (u32, u32)) -> Result<Value> {
-    let p: Profile =
-        serde_json::from_str(PROFILE).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    let p: Profile = serde_json::from_str(PROFILE).map_err(RuntimeError::Seccomp)?;
     let arch = go_arch();
     let native = seccomp_arch(arch);
     let mut arches = vec![native.to_string()];

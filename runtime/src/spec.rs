@@ -7,13 +7,33 @@
 //! The document is assembled as JSON and parsed into `oci_spec::runtime::Spec`,
 //! so every field is checked against the OCI types before runc sees it.
 
+/// Why a bundle's spec cannot be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("image has no layers")]
+    NoLayers,
+    #[error("path {0:?} cannot be used in overlay options")]
+    OverlayPath(PathBuf),
+    #[error("{0} layers do not fit in one overlay mount")]
+    TooManyLayers(usize),
+    /// A bug in [`generate`], not bad input: the document it built is not a spec.
+    #[error("generated spec: {0}")]
+    Generated(#[source] serde_json::Error),
+    #[error("{path}: {source}")]
+    Save {
+        path: PathBuf,
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+}
+
 use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 use crate::defaults::{MASKED_PATHS, READONLY_PATHS, RLIMIT_DEFAULT};
-use crate::error::{Result, RuntimeError};
+use crate::error::Result;
 use crate::seccomp;
 
 /// Everything a container's spec depends on.
@@ -153,7 +173,7 @@ pub fn generate(i: &SpecInput) -> Result<Spec> {
     if let Some((rows, cols)) = i.console_size.filter(|_| i.terminal) {
         doc["process"]["consoleSize"] = json!({"height": rows, "width": cols});
     }
-    serde_json::from_value::<Spec>(doc).map_err(|e| RuntimeError::Spec(e.to_string()))
+    Ok(serde_json::from_value::<Spec>(doc).map_err(SpecError::Generated)?)
 }
 
 /// The masked list plus the host's `cpu*/thermal_throttle` glob, expanded

@@ -100,7 +100,7 @@ fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result
                         .await
                         .map_err(nl_err(id, format!("fixing the MAC of bridge {b}")))?;
                 }
-                Ok(l.index)
+                Ok::<_, RuntimeError>(l.index)
             }
             None => {
                 let what = format!("creating bridge {b}");
