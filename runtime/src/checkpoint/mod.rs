@@ -753,6 +753,58 @@ mod tests {
     }
 
     #[test]
+    fn a_restore_whose_monitor_cannot_start_puts_everything_back() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = Arc::new(crate::sys::FakeSys::default());
+        let rt = Arc::new(FakeRuntime::default());
+        let e = engine_in(t.path(), sys.clone(), rt.clone());
+        let id = "ab".repeat(32);
+        let exited = State {
+            status: Some(Status::Exited),
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        let (d, _) = stored(&e, &id, exited);
+        let x = crate::state::ExitFile {
+            code: 0,
+            finished_at: now_rfc3339(),
+        };
+        write_json(&d.exit(), &x).unwrap();
+        let before = fs::read(d.exit()).unwrap();
+        fs::create_dir_all(images_dir(&d)).unwrap();
+        fs::write(images_dir(&d).join("inventory.img"), b"x").unwrap();
+        let o = RestoreOptions {
+            criu: Some(fake_criu(t.path())),
+            ..Default::default()
+        };
+        let err = e
+            .restore(&t.path().join("no-such-vouch"), &id, &o)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no-such-vouch"), "{err}");
+        // Mounted, then unmounted; the runtime's state deleted.
+        let calls = sys.calls();
+        assert!(
+            matches!(
+                &calls[..],
+                [
+                    crate::sys::Call::MountOverlay { .. },
+                    crate::sys::Call::Umount { .. }
+                ]
+            ),
+            "{calls:?}"
+        );
+        assert_eq!(rt.calls(), vec![Call::Delete { id, force: true }]);
+        // The container is as it was: exited, with its checkpoint to retry.
+        assert_eq!(fs::read(d.exit()).unwrap(), before);
+        let st = d.read_state().unwrap();
+        assert_eq!(st.status, Some(Status::Exited));
+        assert!(!st.mounted && !st.network_up, "{st:?}");
+        assert!(has_checkpoint(&d));
+        assert!(!RestoreRequest::path(&d).exists() && !work_dir(&d).exists());
+    }
+
+    #[test]
     fn the_restore_request_file_keeps_its_flat_layout() {
         let r = RestoreRequest {
             criu: CriuOptions {
