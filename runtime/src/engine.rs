@@ -615,6 +615,18 @@ pub(crate) mod tests {
         .unwrap();
     }
 
+    /// A running container whose monitor is pid 77 started at 500 (see
+    /// [`fake_proc`]).
+    pub(crate) fn running() -> State {
+        State {
+            status: Some(Status::Running),
+            pid: Some(78),
+            monitor_pid: Some(77),
+            monitor_start: Some(500),
+            ..Default::default()
+        }
+    }
+
     /// A container record as `create` leaves it, in `e`'s store.
     pub(crate) fn stored(e: &Engine, id: &str, st: State) -> (ContainerDir, ContainerConfig) {
         let d = e.dir(id);

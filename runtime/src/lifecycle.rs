@@ -270,20 +270,10 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::engine::tests::{engine_in, fake_proc, stored};
+    use crate::engine::tests::{engine_in, fake_proc, running, stored};
     use crate::oci::fake::{Call, FakeRuntime};
     use crate::state::State;
     use crate::sys::{self, FakeSys};
-
-    fn running() -> State {
-        State {
-            status: Some(Status::Running),
-            pid: Some(78),
-            monitor_pid: Some(77),
-            monitor_start: Some(500),
-            ..Default::default()
-        }
-    }
 
     fn kill(signal: i32) -> Call {
         Call::Kill {

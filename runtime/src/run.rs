@@ -31,7 +31,7 @@ pub struct RunRequest {
 #[derive(Debug)]
 pub enum RunOutcome {
     /// Detached: the container is running under its monitor.
-    Started(ContainerConfig),
+    Started(Box<ContainerConfig>),
     /// Attached: the container ran and exited with this code.
     Exited(i32),
 }
@@ -68,7 +68,7 @@ impl Engine {
         };
         if detach {
             return match self.spawn_monitor(&exe, &cfg, held) {
-                Ok(_) => Ok(RunOutcome::Started(cfg)),
+                Ok(_) => Ok(RunOutcome::Started(Box::new(cfg))),
                 Err(e) => {
                     self.discard(&cfg);
                     Err(e)

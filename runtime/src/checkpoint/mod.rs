@@ -649,7 +649,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::tests::{engine_in, fake_proc, stored};
+    use crate::engine::tests::{engine_in, fake_proc, running, stored};
     use crate::oci::fake::{Call, FakeRuntime};
 
     /// A CRIU that only answers `--version`.
@@ -658,16 +658,6 @@ mod tests {
         fs::write(&p, "#!/bin/sh\necho 'Version: 4.2.1'\n").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         p
-    }
-
-    fn running() -> State {
-        State {
-            status: Some(Status::Running),
-            pid: Some(78),
-            monitor_pid: Some(77),
-            monitor_start: Some(500),
-            ..Default::default()
-        }
     }
 
     fn options(t: &Path) -> CheckpointOptions {
