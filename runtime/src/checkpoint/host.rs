@@ -39,8 +39,8 @@ pub(crate) fn set_eth0_mac(id: &str, mac: &str) -> crate::Result<()> {
 }
 
 /// The cgroup-v1 freezer of a container (runc's cgroupsPath `/vouch-<id>`).
-fn freezer_state(id: &str) -> PathBuf {
-    PathBuf::from(format!("/sys/fs/cgroup/freezer/vouch-{id}/freezer.state"))
+fn freezer_state(cgroup: &Path, id: &str) -> PathBuf {
+    cgroup.join(format!("freezer/vouch-{id}/freezer.state"))
 }
 
 /// Freezes the container's v1 freezer cgroup before the dump. CRIU (4.2,
@@ -49,8 +49,8 @@ fn freezer_state(id: &str) -> PathBuf {
 /// frozen). Polling here every 200 µs makes the checkpoint ~100 ms faster.
 /// False when there is no v1 freezer (cgroup v2: CRIU freezes itself) or it
 /// did not freeze within a second (then it is thawed again).
-pub(crate) fn prefreeze(id: &str) -> bool {
-    let p = freezer_state(id);
+pub(crate) fn prefreeze(cgroup: &Path, id: &str) -> bool {
+    let p = freezer_state(cgroup, id);
     if fs::write(&p, "FROZEN").is_err() {
         return false;
     }
@@ -61,18 +61,18 @@ pub(crate) fn prefreeze(id: &str) -> bool {
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    thaw(id);
+    thaw(cgroup, id);
     false
 }
 
-pub(crate) fn thaw(id: &str) {
-    let _ = fs::write(freezer_state(id), "THAWED");
+pub(crate) fn thaw(cgroup: &Path, id: &str) {
+    let _ = fs::write(freezer_state(cgroup, id), "THAWED");
 }
 
 /// Waits for the monitor's exit file (written after its teardown), polling
 /// every 2 ms: the teardown takes tens of ms, and Engine::wait_exit's
 /// back-off (up to 50 ms per step) would add most of that again.
-pub(crate) fn wait_exit_file(d: &ContainerDir, timeout: Duration) -> bool {
+pub(crate) fn wait_exit_file(proc: &Path, d: &ContainerDir, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let mut n = 0u32;
     while Instant::now() < deadline {
@@ -85,7 +85,7 @@ pub(crate) fn wait_exit_file(d: &ContainerDir, timeout: Duration) -> bool {
             let st = d.read_state().unwrap_or_default();
             if !st
                 .monitor_pid
-                .is_some_and(|p| crate::state::pid_alive(Path::new("/proc"), p, st.monitor_start))
+                .is_some_and(|p| crate::state::pid_alive(proc, p, st.monitor_start))
             {
                 return true;
             }

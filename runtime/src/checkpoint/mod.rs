@@ -292,11 +292,11 @@ impl Engine {
             leave_running: o.leave_running,
         };
         let t1 = Instant::now();
-        let frozen = prefreeze(&cfg.id);
+        let frozen = prefreeze(&self.host.cgroup, &cfg.id);
         let r = rt.checkpoint(&cfg.id, &req);
         let runtime_us = us(t1.elapsed());
         if frozen && (r.is_err() || o.leave_running) {
-            thaw(&cfg.id);
+            thaw(&self.host.cgroup, &cfg.id);
         }
         if let Err(e) = r {
             let _ = fs::remove_dir_all(&images);
@@ -315,7 +315,7 @@ impl Engine {
             // The monitor reaps the dumped init, tears down and writes the
             // exit file; wait so the address and ports are free again.
             drop(lock);
-            if !wait_exit_file(&d, Duration::from_secs(30)) {
+            if !wait_exit_file(&self.host.proc, &d, Duration::from_secs(30)) {
                 return Err(RuntimeError::Monitor {
                     id: cfg.id.clone(),
                     message: "did not finish after the checkpoint".into(),
@@ -680,8 +680,16 @@ mod tests {
             leave_running: false,
             ..options(t.path())
         };
+        // A v1 freezer that freezes at once: frozen for the dump, thawed
+        // again because the dump failed.
+        let freezer = e.host.cgroup.join(format!("freezer/vouch-{id}"));
+        fs::create_dir_all(&freezer).unwrap();
         let err = e.checkpoint(&id, &o).unwrap_err().to_string();
         assert!(err.contains("injected failure"), "{err}");
+        assert_eq!(
+            fs::read_to_string(freezer.join("freezer.state")).unwrap(),
+            "THAWED"
+        );
         assert!(
             matches!(&rt.calls()[..], [Call::Checkpoint { checkpoint, .. }] if !checkpoint.leave_running)
         );
