@@ -1648,7 +1648,10 @@ fn podman_archives_restore_in_vouch() {
     // podman's container runs without no_new_privs, which vouch's never do,
     // and publishes a host port: both must be granted.
     let err = h.fails(2, &["container", "restore", "-i", ar_s]);
-    assert!(err.contains(&format!("grants host ports {port}:80/tcp")), "{err}");
+    assert!(
+        err.contains(&format!("grants host ports {port}:80/tcp")),
+        "{err}"
+    );
     h.assert_gone(pid);
     let out = h
         .cmd()
@@ -1679,7 +1682,13 @@ fn podman_archives_restore_in_vouch() {
     p.ok(&["container", "checkpoint", "-e", ar_s, "p_counter"]);
     let before = last_number(&p.logs("p_counter")).unwrap();
     p.ok(&["rm", "p_counter"]);
-    h.ok(&["container", "restore", "--grant-archive-privileges", "-i", ar_s]);
+    h.ok(&[
+        "container",
+        "restore",
+        "--grant-archive-privileges",
+        "-i",
+        ar_s,
+    ]);
     wait_for("the counter to go on in vouch", 10, || {
         last_number(&h.logs("p_counter")).is_some_and(|n| n >= before + 3)
     });
@@ -1705,7 +1714,13 @@ fn podman_archive_with_a_host_bind_is_refused() {
     p.ok(&["container", "checkpoint", "-e", ar_s, "p_vol"]);
     let err = h.fails(
         2,
-        &["container", "restore", "--grant-archive-privileges", "-i", ar_s],
+        &[
+            "container",
+            "restore",
+            "--grant-archive-privileges",
+            "-i",
+            ar_s,
+        ],
     );
     assert!(
         err.contains(&format!(

@@ -146,8 +146,8 @@ pub struct RegFileEntry {
     pub mode: Option<u32>,
 }
 
-/// Every entry of an image whose own magic is `magic`.
-pub fn entries(bytes: &[u8], magic: u32) -> Result<Vec<&[u8]>, ImageError> {
+/// Checks an image's size cap and both magics.
+fn header(bytes: &[u8], magic: u32) -> Result<(), ImageError> {
     if bytes.len() as u64 > MAX_IMAGE {
         return Err(ImageError::TooBig(bytes.len() as u64));
     }
@@ -162,6 +162,12 @@ pub fn entries(bytes: &[u8], magic: u32) -> Result<Vec<&[u8]>, ImageError> {
             want: magic,
         });
     }
+    Ok(())
+}
+
+/// Every entry of an image whose own magic is `magic`.
+pub fn entries(bytes: &[u8], magic: u32) -> Result<Vec<&[u8]>, ImageError> {
+    header(bytes, magic)?;
     let mut out = vec![];
     let mut at = 8usize;
     while at < bytes.len() {
@@ -199,20 +205,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 /// the first entry of core and creds images; anything after it is refused
 /// so that what is checked is all there is.
 pub fn single_entry(bytes: &[u8], magic: u32) -> Result<&[u8], ImageError> {
-    if bytes.len() as u64 > MAX_IMAGE {
-        return Err(ImageError::TooBig(bytes.len() as u64));
-    }
-    let set = u32_at(bytes, 0).ok_or(ImageError::ShortHeader)?;
-    if set != IMG_COMMON_MAGIC {
-        return Err(ImageError::SetMagic(set));
-    }
-    let own = u32_at(bytes, 4).ok_or(ImageError::ShortHeader)?;
-    if own != magic {
-        return Err(ImageError::Magic {
-            found: own,
-            want: magic,
-        });
-    }
+    header(bytes, magic)?;
     let len = u32_at(bytes, 8).ok_or(ImageError::Empty)?;
     if len > MAX_ENTRY {
         return Err(ImageError::EntryTooBig(len));
@@ -252,6 +245,37 @@ pub fn encode(magic: u32, msg: &impl Message) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_mode_is_the_fs_roots_file() {
+        let fs = encode(
+            FS_MAGIC,
+            &FsEntry {
+                cwd_id: 6,
+                root_id: 7,
+            },
+        );
+        let file = |id, mode| FileEntry {
+            kind: 1,
+            id,
+            reg: Some(RegFileEntry {
+                name: "/".into(),
+                mode: Some(mode),
+            }),
+        };
+        let mut files = encode(FILES_MAGIC, &file(6, 0o40755));
+        let second = file(7, 0o40555).encode_to_vec();
+        files.extend_from_slice(&(second.len() as u32).to_le_bytes());
+        files.extend_from_slice(&second);
+        assert_eq!(root_mode(&fs, &files).unwrap(), Some(0o40555));
+        // A truncated entry is an error, not a guess.
+        files.truncate(files.len() - 1);
+        assert!(matches!(
+            root_mode(&fs, &files),
+            Err(ImageError::ShortEntry)
+        ));
+        assert!(root_mode(&files, &fs).is_err(), "magics are checked");
+    }
 
     fn creds() -> CredsEntry {
         CredsEntry {
