@@ -6,14 +6,19 @@
 //! checkpoint/        CRIU images + runc's descriptors.json
 //! config.dump        {"vouchCheckpointVersion":1, "id", "name", "rootfsImageID",
 //!                     "rootfsImageName", "createdTime", "vouch": <container config>,
-//!                     "checkpoint": <checkpoint.json>}
-//! spec.dump          the OCI config.json at checkpoint time
+//!                     "checkpoint": <checkpoint.json>, "binds": [...]} plus the
+//!                     fields podman's restore -i reads (see [`config_dump`])
+//! spec.dump          the OCI config.json at checkpoint time, without the binds
+//!                     of this host's files ([`super::podman::for_export`])
 //! network.status     {"bridge","ip","mac","ports"} or null
 //! rootfs-diff.tar    files added or changed in the rootfs (overlay upper), if any
 //! deleted.files      JSON list of deleted paths (overlay whiteouts), if any
 //! ctr.log            the k8s-file log
 //! stats-dump         CRIU's dump statistics, if kept
 //! ```
+//!
+//! podman's archives add `devshm-checkpoint.tar`, which is restored into
+//! the container's `/dev/shm` bind ([`super::podman`]).
 //!
 //! zstd by default, gzip or none on request; on import the compression is
 //! sniffed from the first bytes (podman 4.3.1 writes zstd into files named
