@@ -1579,3 +1579,194 @@ fn dumped_credentials_are_judged() {
     });
     h.ok(&["rm", "-f", "src"]);
 }
+
+/// A podman 4.3.1 store of its own (vfs, in a temp dir) holding the
+/// fixtures' httpd image under the same ID as `h`'s (`vouch save` →
+/// `podman load`); removes its containers and images when dropped.
+struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    fn with_image_of(h: &Host) -> Self {
+        let p = Podman {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let img = h.httpd();
+        let tar = p.dir.path().join("httpd.tar");
+        h.ok(&["save", "-o", tar.to_str().unwrap(), img]);
+        p.ok(&["load", "-q", "-i", tar.to_str().unwrap()]);
+        p
+    }
+    fn cmd(&self) -> Command {
+        common::podman(self.dir.path())
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        common::peer_ok(self.cmd().args(args))
+    }
+    fn logs(&self, name: &str) -> String {
+        self.ok(&["logs", name])
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["rm", "-f", "-a"]).output();
+        let _ = self.cmd().args(["rmi", "-f", "-a"]).output();
+    }
+}
+
+/// The counter's numbers in `logs` count on by one: a restore that
+/// restarted the process would start again at 0.
+fn assert_counted_on(logs: &str, before: u64) {
+    let nums: Vec<u64> = logs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert!(nums.contains(&before), "{before} not in {nums:?}");
+    for w in nums.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "counted on without restarting: {nums:?}");
+    }
+}
+
+/// Issue 15 item 5: `vouch container restore -i` of archives written by
+/// `podman container checkpoint -e` (podman 4.3.1, runc, CRIU 4.2.1): the
+/// httpd answers, the counter counts on, and podman's binds are mapped.
+#[test]
+fn podman_archives_restore_in_vouch() {
+    require_criu!();
+    require_tools!("podman");
+    let h = Host::new();
+    let p = Podman::with_image_of(&h);
+    let img = h.httpd();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let pid = p.ok(&["run", "-d", "--name", "p_httpd", "-p", &publish, img]);
+    let pid = pid.trim();
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let ar = p.dir.path().join("httpd.tar.zst");
+    let ar_s = ar.to_str().unwrap();
+    p.ok(&["container", "checkpoint", "-e", ar_s, "p_httpd"]);
+    p.ok(&["rm", "p_httpd"]);
+    // podman's container runs without no_new_privs, which vouch's never do,
+    // and publishes a host port: both must be granted.
+    let err = h.fails(2, &["container", "restore", "-i", ar_s]);
+    assert!(
+        err.contains(&format!("grants host ports {port}:80/tcp")),
+        "{err}"
+    );
+    h.assert_gone(pid);
+    let out = h
+        .cmd()
+        .args(["container", "restore", "-p", &publish])
+        .args(["--grant-archive-privileges", "-i", ar_s])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pid);
+    assert!(stderr.contains("no_new_privs off"), "{stderr}");
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let ps = h.ok(&["ps"]);
+    assert!(ps.contains("p_httpd") && ps.contains("Up "), "{ps}");
+    // podman's /run/.containerenv and /dev/shm are there, as vouch's.
+    let env = h.ok(&["exec", "p_httpd", "cat", "/run/.containerenv"]);
+    assert!(env.contains(&format!("id=\"{pid}\"")), "{env}");
+    h.ok(&["exec", "p_httpd", "touch", "/dev/shm/x"]);
+    h.ok(&["stop", "-t", "1", "p_httpd"]);
+    h.ok(&["rm", "p_httpd"]);
+    h.assert_gone(pid);
+
+    let cid = p.ok(&["run", "-d", "--name", "p_counter", img, "sh", "-c", COUNTER]);
+    let cid = cid.trim();
+    wait_for("podman's counter to reach 5", 10, || {
+        last_number(&p.logs("p_counter")).is_some_and(|n| n >= 5)
+    });
+    p.ok(&["container", "checkpoint", "-e", ar_s, "p_counter"]);
+    let before = last_number(&p.logs("p_counter")).unwrap();
+    p.ok(&["rm", "p_counter"]);
+    h.ok(&[
+        "container",
+        "restore",
+        "--grant-archive-privileges",
+        "-i",
+        ar_s,
+    ]);
+    wait_for("the counter to go on in vouch", 10, || {
+        last_number(&h.logs("p_counter")).is_some_and(|n| n >= before + 3)
+    });
+    assert_counted_on(&h.logs("p_counter"), before);
+    h.ok(&["rm", "-f", "p_counter"]);
+    h.assert_gone(cid);
+}
+
+/// A podman bind vouch has nothing for (a host directory) is refused by
+/// name before anything is made.
+#[test]
+fn podman_archive_with_a_host_bind_is_refused() {
+    require_criu!();
+    require_tools!("podman");
+    let h = Host::new();
+    let p = Podman::with_image_of(&h);
+    let data = p.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let vol = format!("{}:/data", data.display());
+    let id = p.ok(&["run", "-d", "--name", "p_vol", "-v", &vol, h.httpd()]);
+    let ar = p.dir.path().join("vol.tar.zst");
+    let ar_s = ar.to_str().unwrap();
+    p.ok(&["container", "checkpoint", "-e", ar_s, "p_vol"]);
+    let err = h.fails(
+        2,
+        &[
+            "container",
+            "restore",
+            "--grant-archive-privileges",
+            "-i",
+            ar_s,
+        ],
+    );
+    assert!(
+        err.contains(&format!(
+            "spec.dump: field `mounts`: the bind mount of {:?} at /data: vouch maps only",
+            data.display().to_string()
+        )),
+        "{err}"
+    );
+    h.assert_gone(id.trim());
+}
+
+/// Issue 15 item 5: `podman container restore -i` of archives written by
+/// `vouch container checkpoint -e`.
+#[test]
+fn vouch_archives_restore_in_podman() {
+    require_criu!();
+    require_tools!("podman");
+    let h = Host::new();
+    let p = Podman::with_image_of(&h);
+    let img = h.httpd();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let id = h.ok(&["run", "-d", "--name", "v_httpd", "-p", &publish, img]);
+    let id = id.trim();
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let ar = p.dir.path().join("v_httpd.tar.zst");
+    let ar_s = ar.to_str().unwrap();
+    h.ok(&["container", "checkpoint", "-e", ar_s, "v_httpd"]);
+    h.ok(&["rm", "v_httpd"]);
+    h.assert_gone(id);
+    assert_eq!(p.ok(&["container", "restore", "-i", ar_s]).trim(), id);
+    assert!(http_get(port, "/").contains("vouch httpd fixture"));
+    let ps = p.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("v_httpd Up"), "{ps}");
+    p.ok(&["rm", "-f", "v_httpd"]);
+
+    h.ok(&["run", "-d", "--name", "v_counter", img, "sh", "-c", COUNTER]);
+    wait_for("vouch's counter to reach 5", 10, || {
+        last_number(&h.logs("v_counter")).is_some_and(|n| n >= 5)
+    });
+    h.ok(&["container", "checkpoint", "-e", ar_s, "v_counter"]);
+    let before = last_number(&h.logs("v_counter")).unwrap();
+    h.ok(&["rm", "v_counter"]);
+    p.ok(&["container", "restore", "-i", ar_s]);
+    wait_for("the counter to go on in podman", 10, || {
+        last_number(&p.logs("v_counter")).is_some_and(|n| n >= before + 3)
+    });
+    assert_counted_on(&p.logs("v_counter"), before);
+}

@@ -3,6 +3,7 @@
 //! `lowerdir`) under a per-container upper and work directory.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{io, Result, RuntimeError};
@@ -38,11 +39,24 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<S
     Ok(opts)
 }
 
+/// The mode of a new container's root directory (podman's).
+pub const ROOT_MODE: u32 = 0o555;
+
 /// Creates upper/work/rootfs and mounts the overlay; on failure removes
 /// what it created, so nothing is half-made.
 pub fn mount(sys: &dyn Sys, id: &str, d: &ContainerDir, lower: &[PathBuf]) -> Result<()> {
     let opts = overlay_options(lower, &d.upper(), &d.work())?;
-    for p in [d.upper(), d.work(), d.rootfs()] {
+    let upper = d.upper();
+    if !upper.exists() {
+        // The overlay's root takes the upper directory's mode. podman's
+        // storage makes every layer's and container's root 0555
+        // (containers/storage `defaultPerms`; unpacking skips "."), and CRIU
+        // checks the root's mode on restore, so a checkpoint moves between
+        // vouch and podman only if both agree.
+        fs::create_dir_all(&upper).map_err(io(&upper))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(ROOT_MODE)).map_err(io(&upper))?;
+    }
+    for p in [d.work(), d.rootfs()] {
         fs::create_dir_all(&p).map_err(io(&p))?;
     }
     sys.mount_overlay(&d.rootfs(), &opts)

@@ -6,14 +6,19 @@
 //! checkpoint/        CRIU images + runc's descriptors.json
 //! config.dump        {"vouchCheckpointVersion":1, "id", "name", "rootfsImageID",
 //!                     "rootfsImageName", "createdTime", "vouch": <container config>,
-//!                     "checkpoint": <checkpoint.json>}
-//! spec.dump          the OCI config.json at checkpoint time
+//!                     "checkpoint": <checkpoint.json>, "binds": [...]} plus the
+//!                     fields podman's restore -i reads (see [`config_dump`])
+//! spec.dump          the OCI config.json at checkpoint time, without the binds
+//!                     of this host's files ([`super::podman::for_export`])
 //! network.status     {"bridge","ip","mac","ports"} or null
 //! rootfs-diff.tar    files added or changed in the rootfs (overlay upper), if any
 //! deleted.files      JSON list of deleted paths (overlay whiteouts), if any
 //! ctr.log            the k8s-file log
 //! stats-dump         CRIU's dump statistics, if kept
 //! ```
+//!
+//! podman's archives add `devshm-checkpoint.tar`, which is restored into
+//! the container's `/dev/shm` bind ([`super::podman`]).
 //!
 //! zstd by default, gzip or none on request; on import the compression is
 //! sniffed from the first bytes (podman 4.3.1 writes zstd into files named
@@ -32,7 +37,8 @@ use std::str::FromStr;
 use serde_json::{json, Value};
 
 use super::diff::rootfs_diff;
-use super::read::{read_archive, DirSink, Limits};
+use super::podman::{self, Bind};
+use super::read::{read_archive, DirSink, Limits, DEVSHM_TAR};
 use super::{io_err, CheckpointError, CheckpointMeta, Result, IMAGES_DIR};
 use crate::state::{ContainerConfig, ContainerDir, NetworkMode};
 use vouch_image::unpack::{self, UnpackOptions};
@@ -144,19 +150,55 @@ fn zstd_level(images: &Path) -> i32 {
     }
 }
 
-/// The config.dump document.
-pub fn config_dump(cfg: &ContainerConfig, meta: &CheckpointMeta) -> Value {
-    json!({
+/// The config.dump document: vouch's config under `vouch`, and the fields
+/// podman 4.x's `restore -i` reads into its ContainerConfig (libpod
+/// container_config.go; unknown keys are ignored by both sides).
+pub fn config_dump(cfg: &ContainerConfig, meta: &CheckpointMeta, binds: &[Bind]) -> Value {
+    let bridge = cfg.network == NetworkMode::Bridge;
+    let ports: Vec<Value> = cfg
+        .ports
+        .iter()
+        .map(|p| {
+            json!({
+                "host_ip": p.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+                "container_port": p.container_port,
+                "host_port": p.host_port,
+                "range": 1,
+                "protocol": p.protocol,
+            })
+        })
+        .collect();
+    let mut v = json!({
         "vouchCheckpointVersion": FORMAT_VERSION,
         "id": cfg.id,
         "name": cfg.name,
         "rootfsImageID": cfg.image_id,
         "rootfsImageName": cfg.image_name,
+        "RawImageName": cfg.image_name,
         "createdTime": cfg.created,
         "runtime": cfg.runtime,
+        "command": cfg.command,
+        "stopSignal": cfg.stop_signal,
+        "stopTimeout": 10,
+        // podman's defaults for a container of its own (containers.conf).
+        "shmSize": 65536000,
+        "logDriver": "k8s-file",
+        "createNetNS": cfg.network != NetworkMode::Host,
+        "networkMode": match cfg.network {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        },
+        "newPortMappings": ports,
         "vouch": cfg,
         "checkpoint": meta,
-    })
+        "binds": binds,
+    });
+    if bridge {
+        // podman's default network; podman leases its own address there.
+        v["newNetworks"] = json!({"podman": {"interface_name": "eth0"}});
+    }
+    v
 }
 
 /// Writes the archive of `d`'s checkpoint to `out` through the image
@@ -192,14 +234,15 @@ pub fn export(
         let images = d.dir.join(IMAGES_DIR);
         b.append_dir_all("checkpoint", &images)
             .map_err(io_err(&images))?;
+        let spec = d.bundle().join("config.json");
+        let spec_bytes = fs::read(&spec).map_err(io_err(&spec))?;
+        let (spec_bytes, binds) = podman::for_export(&spec_bytes);
         add_bytes(
             &mut b,
             "config.dump",
-            &serde_json::to_vec_pretty(&config_dump(cfg, meta)).unwrap_or_default(),
+            &serde_json::to_vec_pretty(&config_dump(cfg, meta, &binds)).unwrap_or_default(),
         )
         .map_err(io_err(&tmp))?;
-        let spec = d.bundle().join("config.json");
-        let spec_bytes = fs::read(&spec).map_err(io_err(&spec))?;
         add_bytes(&mut b, "spec.dump", &spec_bytes).map_err(io_err(&tmp))?;
         let net = if cfg.network == NetworkMode::Bridge {
             json!({"bridge": cfg.bridge, "ip": cfg.ip, "mac": cfg.mac, "ports": cfg.ports})
@@ -256,6 +299,10 @@ pub struct Imported {
     /// False for podman archives, whose image IDs differ from vouch's.
     pub checked_image_id: bool,
     pub from_podman: bool,
+    /// The bind mounts the restored container needs ([`super::podman`]).
+    pub binds: Vec<super::podman::Bind>,
+    /// The root directory's mode in the dump.
+    pub root_mode: Option<u32>,
     /// deleted.files.
     pub deleted: Vec<String>,
     /// The dumped tasks' credentials ([`super::creds`]).
@@ -295,6 +342,8 @@ pub fn import(file: &Path, into: &Path) -> Result<Imported> {
         meta: c.meta,
         checked_image_id: c.checked_image_id,
         from_podman: c.from_podman,
+        binds: c.binds,
+        root_mode: c.root_mode,
         deleted: c.deleted,
         creds: c.creds,
     })
@@ -323,6 +372,14 @@ pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
     }
     let upper = d.upper();
     fs::create_dir_all(&upper).map_err(io_err(&upper))?;
+    if let Some(mode) = imp.root_mode.filter(|m| m & libc::S_IFMT == libc::S_IFDIR) {
+        // The overlay's root takes the upper directory's mode, and CRIU
+        // checks the root's mode against the dump: podman's storage makes
+        // an image's root 0555 where vouch's is 0755. No setuid bit.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(mode & 0o3777))
+            .map_err(io_err(&upper))?;
+    }
     let opts = diff_options();
     let diff = imp.dir.join("rootfs-diff.tar");
     if diff.is_file() {
@@ -333,6 +390,16 @@ pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
     if !imp.deleted.is_empty() {
         unpack::whiteout_onto(&imp.deleted, &upper, &opts)
             .map_err(|e| bad(&imp.source, format!("deleted.files: {e}")))?;
+    }
+    podman::record(d, &imp.binds)?;
+    let shm_tar = imp.dir.join(DEVSHM_TAR);
+    if let (Some(shm), true) = (podman::shm_dir(d, &imp.binds), shm_tar.is_file()) {
+        // podman's restore untars it into its ShmDir; here through the same
+        // hardened unpacker as the rootfs diff.
+        fs::create_dir_all(&shm).map_err(io_err(&shm))?;
+        let f = fs::File::open(&shm_tar).map_err(io_err(&shm_tar))?;
+        unpack::apply_onto(f, &shm, &opts)
+            .map_err(|e| bad(&imp.source, format!("{DEVSHM_TAR}: {e}")))?;
     }
     Ok(())
 }

@@ -19,6 +19,12 @@ pub const CORE_MAGIC: u32 = 0x5505_3847;
 /// `creds-<pid>.img`, the old per-task form of the creds.
 pub const CREDS_MAGIC: u32 = 0x5402_3547;
 
+/// `fs-<pid>.img`: a task's root and cwd (criu `images/fs.proto`).
+pub const FS_MAGIC: u32 = 0x5140_3912;
+/// `files.img`: every open file, the root and cwd included (criu
+/// `images/fdinfo.proto`).
+pub const FILES_MAGIC: u32 = 0x5630_3138;
+
 /// A core image holds registers, FPU state and a few small messages:
 /// real ones are a few KB. Checked before the file is read.
 pub const MAX_IMAGE: u64 = 1 << 20;
@@ -111,15 +117,37 @@ pub enum ImageError {
     NoThreadCore,
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let w = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(w.try_into().ok()?))
+/// criu `fs_entry`, the field vouch needs.
+#[derive(Clone, PartialEq, Message)]
+pub struct FsEntry {
+    #[prost(uint32, required, tag = "1")]
+    pub cwd_id: u32,
+    #[prost(uint32, required, tag = "2")]
+    pub root_id: u32,
 }
 
-/// The one entry of an image whose own magic is `magic`. CRIU reads only
-/// the first entry of core and creds images; anything after it is refused
-/// so that what is checked is all there is.
-pub fn single_entry(bytes: &[u8], magic: u32) -> Result<&[u8], ImageError> {
+/// criu `file_entry`: `type` (`fd_types`, REG = 1), `id`, `reg`.
+#[derive(Clone, PartialEq, Message)]
+pub struct FileEntry {
+    #[prost(int32, required, tag = "1")]
+    pub kind: i32,
+    #[prost(uint32, required, tag = "2")]
+    pub id: u32,
+    #[prost(message, optional, tag = "3")]
+    pub reg: Option<RegFileEntry>,
+}
+
+/// criu `reg_file_entry`, the fields vouch needs.
+#[derive(Clone, PartialEq, Message)]
+pub struct RegFileEntry {
+    #[prost(string, required, tag = "6")]
+    pub name: String,
+    #[prost(uint32, optional, tag = "10")]
+    pub mode: Option<u32>,
+}
+
+/// Checks an image's size cap and both magics.
+fn header(bytes: &[u8], magic: u32) -> Result<(), ImageError> {
     if bytes.len() as u64 > MAX_IMAGE {
         return Err(ImageError::TooBig(bytes.len() as u64));
     }
@@ -134,6 +162,50 @@ pub fn single_entry(bytes: &[u8], magic: u32) -> Result<&[u8], ImageError> {
             want: magic,
         });
     }
+    Ok(())
+}
+
+/// Every entry of an image whose own magic is `magic`.
+pub fn entries(bytes: &[u8], magic: u32) -> Result<Vec<&[u8]>, ImageError> {
+    header(bytes, magic)?;
+    let mut out = vec![];
+    let mut at = 8usize;
+    while at < bytes.len() {
+        let len = u32_at(bytes, at).ok_or(ImageError::ShortEntry)?;
+        if len > MAX_ENTRY {
+            return Err(ImageError::EntryTooBig(len));
+        }
+        let end = at + 4 + len as usize;
+        out.push(bytes.get(at + 4..end).ok_or(ImageError::ShortEntry)?);
+        at = end;
+    }
+    Ok(out)
+}
+
+/// The mode CRIU recorded for a task's root directory (`fs-<pid>.img`'s
+/// `root_id` in `files.img`), which it checks again at restore ("File .
+/// has bad mode"). None if files.img does not list it.
+pub fn root_mode(fs: &[u8], files: &[u8]) -> Result<Option<u32>, ImageError> {
+    let root = FsEntry::decode(single_entry(fs, FS_MAGIC)?)?.root_id;
+    for e in entries(files, FILES_MAGIC)? {
+        let f = FileEntry::decode(e)?;
+        if f.kind == 1 && f.id == root {
+            return Ok(f.reg.and_then(|r| r.mode));
+        }
+    }
+    Ok(None)
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let w = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(w.try_into().ok()?))
+}
+
+/// The one entry of an image whose own magic is `magic`. CRIU reads only
+/// the first entry of core and creds images; anything after it is refused
+/// so that what is checked is all there is.
+pub fn single_entry(bytes: &[u8], magic: u32) -> Result<&[u8], ImageError> {
+    header(bytes, magic)?;
     let len = u32_at(bytes, 8).ok_or(ImageError::Empty)?;
     if len > MAX_ENTRY {
         return Err(ImageError::EntryTooBig(len));
@@ -173,6 +245,37 @@ pub fn encode(magic: u32, msg: &impl Message) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_mode_is_the_fs_roots_file() {
+        let fs = encode(
+            FS_MAGIC,
+            &FsEntry {
+                cwd_id: 6,
+                root_id: 7,
+            },
+        );
+        let file = |id, mode| FileEntry {
+            kind: 1,
+            id,
+            reg: Some(RegFileEntry {
+                name: "/".into(),
+                mode: Some(mode),
+            }),
+        };
+        let mut files = encode(FILES_MAGIC, &file(6, 0o40755));
+        let second = file(7, 0o40555).encode_to_vec();
+        files.extend_from_slice(&(second.len() as u32).to_le_bytes());
+        files.extend_from_slice(&second);
+        assert_eq!(root_mode(&fs, &files).unwrap(), Some(0o40555));
+        // A truncated entry is an error, not a guess.
+        files.truncate(files.len() - 1);
+        assert!(matches!(
+            root_mode(&fs, &files),
+            Err(ImageError::ShortEntry)
+        ));
+        assert!(root_mode(&files, &fs).is_err(), "magics are checked");
+    }
 
     fn creds() -> CredsEntry {
         CredsEntry {

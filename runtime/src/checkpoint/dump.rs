@@ -22,6 +22,10 @@ pub struct VouchDump {
     pub version: u64,
     pub vouch: ContainerConfig,
     pub checkpoint: CheckpointMeta,
+    /// The binds dropped from spec.dump ([`super::podman::for_export`]);
+    /// absent in archives of vouch 1 before podman exchange.
+    #[serde(default)]
+    pub binds: Vec<super::podman::Bind>,
 }
 
 /// podman 4.x's config.dump (libpod/container_config.go), the fields vouch
@@ -63,6 +67,21 @@ pub struct SpecDump {
     #[serde(default)]
     pub hostname: String,
     pub root: SpecRoot,
+    /// OCI `mounts` (`omitempty`).
+    #[serde(default)]
+    pub mounts: Vec<SpecMount>,
+}
+
+/// One OCI mount; `type`, `source` and `options` are `omitempty`.
+#[derive(Debug, Deserialize)]
+pub struct SpecMount {
+    pub destination: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

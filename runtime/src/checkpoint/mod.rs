@@ -29,6 +29,7 @@ pub mod criu_image;
 mod diff;
 pub mod dump;
 mod host;
+pub mod podman;
 pub mod privileges;
 pub mod read;
 
@@ -420,6 +421,8 @@ impl Engine {
             if let (true, Some(mac)) = (network_is_external(&c), &mac) {
                 set_eth0_mac(&c.id, mac)?;
             }
+            // The dumped mount tree's binds (podman's, for its archives).
+            podman::apply(d, &c)?;
             self.spawn_monitor(exe, &c, held)
         });
         let runtime_us = us(t1.elapsed());

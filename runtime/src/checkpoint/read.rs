@@ -15,6 +15,7 @@ use super::archive::{clean_rel, sniff, Compression};
 use super::creds::{self, TaskCreds};
 use super::criu_image;
 use super::dump::{self, DumpKind, PodmanDump, SpecDump, VouchDump};
+use super::podman::{self, Bind};
 use super::{CheckpointError, CheckpointMeta, Result, IMAGES_DIR};
 use crate::state::ContainerConfig;
 
@@ -107,8 +108,13 @@ pub struct Contents {
     /// False for podman archives, whose image IDs differ from vouch's.
     pub checked_image_id: bool,
     pub from_podman: bool,
+    /// The bind mounts the restored container needs ([`podman::plan`]).
+    pub binds: Vec<Bind>,
     /// deleted.files: paths the container deleted from its rootfs.
     pub deleted: Vec<String>,
+    /// The mode CRIU recorded for the root directory, which the restored
+    /// rootfs must have ([`criu_image::root_mode`]).
+    pub root_mode: Option<u32>,
     /// Bulk entries given to the sink.
     pub stored: Vec<PathBuf>,
     /// What every dumped task's credentials are (core and creds images),
@@ -124,7 +130,10 @@ const DUMPS: &[&str] = &[
     "deleted.files",
 ];
 /// Bulk top-level files, handed to the sink.
-const BULK: &[&str] = &["rootfs-diff.tar", "ctr.log", "stats-dump"];
+const BULK: &[&str] = &["rootfs-diff.tar", "ctr.log", "stats-dump", DEVSHM_TAR];
+/// podman's tar of the container's `/dev/shm` (its shm is a bind, so CRIU
+/// does not dump it).
+pub const DEVSHM_TAR: &str = "devshm-checkpoint.tar";
 
 fn bad(label: &Path, why: impl Into<String>) -> CheckpointError {
     super::archive::bad(label, why)
@@ -217,6 +226,8 @@ pub fn read_archive(
     let mut stored = Vec::new();
     let mut docs: [Option<Vec<u8>>; 4] = Default::default();
     let mut tasks = creds::Collector::default();
+    let mut files_img: Option<Vec<u8>> = None;
+    let mut fs_img: Option<(u64, Vec<u8>)> = None;
     for entry in ar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         count += 1;
@@ -286,6 +297,34 @@ pub fn read_archive(
             Some(n) if top == IMAGES_DIR => creds::image_kind(n),
             _ => None,
         };
+        let fs_or_files = match parts.get(1).map(String::as_str) {
+            Some("files.img") if top == IMAGES_DIR => Some(None),
+            Some(n) if top == IMAGES_DIR => n
+                .strip_prefix("fs-")
+                .and_then(|r| r.strip_suffix(".img"))
+                .and_then(|id| id.parse::<u64>().ok())
+                .map(Some),
+            _ => None,
+        };
+        if let Some(which) = fs_or_files {
+            let name = rel.to_string_lossy();
+            let b = read_capped(label, &name, size, criu_image::MAX_IMAGE, &mut entry)?;
+            let n = sink.put(&rel, &mut &b[..]).map_err(corrupt)?;
+            if n != size {
+                return Err(bad(
+                    label,
+                    format!("corrupted or truncated: entry {raw:?} is short"),
+                ));
+            }
+            match which {
+                None => files_img = Some(b),
+                // The first task's (lowest pid) root is the container's.
+                Some(id) if fs_img.as_ref().is_none_or(|(k, _)| id < *k) => fs_img = Some((id, b)),
+                Some(_) => {}
+            }
+            stored.push(rel);
+            continue;
+        }
         if let Some((kind, id)) = image {
             // Read into memory (capped) so the bytes judged are those stored.
             let name = rel.to_string_lossy();
@@ -331,7 +370,7 @@ pub fn read_archive(
         Some(b) => dump::parse("deleted.files", b).map_err(fail)?,
         None => vec![],
     };
-    let (config, meta, checked_image_id, from_podman) = match dump::kind(&dump_v) {
+    let (config, meta, checked_image_id, from_podman, binds) = match dump::kind(&dump_v) {
         DumpKind::Vouch => {
             let d: VouchDump = dump::parse("config.dump", &config_dump).map_err(fail)?;
             let c = &d.vouch;
@@ -345,7 +384,7 @@ pub fn read_archive(
                     "config.dump: field `vouch.name`: not a valid container name".into(),
                 ));
             }
-            (d.vouch, d.checkpoint, true, false)
+            (d.vouch, d.checkpoint, true, false, d.binds)
         }
         DumpKind::Incompatible(found) => {
             return Err(CheckpointError::Incompatible {
@@ -357,19 +396,27 @@ pub fn read_archive(
             let d: PodmanDump = dump::parse("config.dump", &config_dump).map_err(fail)?;
             let s: SpecDump = dump::parse("spec.dump", &spec_dump).map_err(fail)?;
             let cfg = dump::from_podman(&d, &s, net.is_none()).map_err(fail)?;
-            (cfg, CheckpointMeta::default(), false, true)
+            let binds = podman::plan(&s.mounts).map_err(fail)?;
+            (cfg, CheckpointMeta::default(), false, true, binds)
         }
         DumpKind::Unknown => {
             return Err(fail("config.dump is neither vouch's nor podman's".into()))
         }
     };
     let creds = tasks.finish().map_err(fail)?;
+    let root_mode = match (&fs_img, &files_img) {
+        (Some((id, fs)), Some(files)) => criu_image::root_mode(fs, files)
+            .map_err(|e| fail(format!("checkpoint/fs-{id}.img, files.img: {e}")))?,
+        _ => None,
+    };
     Ok(Contents {
         config,
         meta,
         checked_image_id,
         from_podman,
+        binds,
         deleted,
+        root_mode,
         stored,
         creds,
     })
