@@ -92,6 +92,11 @@ fn cases() -> Vec<Case> {
             check: Same,
         },
         Case {
+            source: "test/e2e/ps_test.go:599",
+            args: &["ps", "-q", "-a", "--format", "{{ .Names }}"],
+            check: Same,
+        },
+        Case {
             source: "test/e2e/ps_test.go:517",
             args: &["ps", "--format", "{{.Ports}}"],
             check: Same,

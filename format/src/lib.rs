@@ -46,6 +46,9 @@ pub fn is_json(format: &str) -> bool {
 pub struct Template {
     source: String,
     table: bool,
+    /// The text has its own `{{range .}}…{{end}}`: it gets all rows at once
+    /// (containers/common `EnforceRange` wraps only texts without one).
+    ranges: bool,
     tmpl: gtmpl::Template,
 }
 
@@ -62,17 +65,20 @@ impl Template {
         let compile = |text: &str| {
             let mut tmpl = gtmpl::Template::default();
             tmpl.add_funcs(funcs::ALL);
-            tmpl.parse(rewrite::print_actions(text)).map(|()| tmpl)
+            tmpl.parse(rewrite::print_actions(text))
+                .map(|()| tmpl)
+                .map_err(|e| e.to_string())
         };
         let tmpl = compile(&text)
             .or_else(|_| compile(format))
-            .map_err(|e| FormatError::Parse {
+            .map_err(|message| FormatError::Parse {
                 template: format.to_string(),
-                message: e.to_string(),
+                message,
             })?;
         Ok(Template {
             source: format.to_string(),
             table,
+            ranges: !table && rewrite::ranges_over_dot(&text),
             tmpl,
         })
     }
@@ -92,8 +98,13 @@ impl Template {
         if let (true, Some(h)) = (self.table, header) {
             out.push_str(&self.render_one(&value::header_value(h))?);
         }
-        for r in rows {
-            out.push_str(&self.render_one(&to_template_value(r))?);
+        if self.ranges {
+            let all = gtmpl::Value::Array(rows.iter().map(to_template_value).collect());
+            out.push_str(&self.render_one(&all)?);
+        } else {
+            for r in rows {
+                out.push_str(&self.render_one(&to_template_value(r))?);
+            }
         }
         Ok(if self.table {
             tabwriter::align(&out)
@@ -242,6 +253,15 @@ mod tests {
         assert_eq!(
             render("{{index .Command 1}}{{\"\\n\"}}x", h, &r).unwrap(),
             "b\nx"
+        );
+    }
+
+    #[test]
+    fn a_template_with_its_own_range_gets_all_rows() {
+        let rows = [ps_row(), json!({"ID": "b"})];
+        assert_eq!(
+            render("{{range .}}{{.ID}},{{end}}", None, &rows).unwrap(),
+            "4ff84987d8b2,b,\n"
         );
     }
 

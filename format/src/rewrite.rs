@@ -68,6 +68,22 @@ fn action_len(s: &str) -> Option<usize> {
     None
 }
 
+/// Whether `text` has a `{{range .}}` action (podman's EnforceRange test).
+pub fn ranges_over_dot(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let body = &rest[start + 2..];
+        let Some(len) = action_len(body) else {
+            return false;
+        };
+        if body[..len].split_whitespace().collect::<Vec<_>>() == ["range", "."] {
+            return true;
+        }
+        rest = &body[len + 2..];
+    }
+    false
+}
+
 fn rewrite_body(body: &str) -> String {
     let (lead, inner) = match body.strip_prefix("- ") {
         Some(r) => ("- ", r),

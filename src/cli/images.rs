@@ -218,7 +218,8 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let list = store.images()?;
     let mut out = std::io::stdout().lock();
-    if a.quiet {
+    // podman: JSON first, then -q (over any template).
+    if a.quiet && !a.format.as_deref().is_some_and(vouch_format::is_json) {
         for i in &list {
             writeln!(out, "{}", &i.id[..12])?;
         }

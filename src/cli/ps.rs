@@ -173,7 +173,8 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
         .filter(|e| a.all || e.state.status == Some(Status::Running))
         .collect();
     let mut out = std::io::stdout().lock();
-    if a.quiet {
+    // podman: any --format (JSON or a template) overrides -q.
+    if a.quiet && a.format.is_none() {
         for e in &list {
             writeln!(
                 out,
