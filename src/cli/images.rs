@@ -14,7 +14,8 @@ use super::common::Global;
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
-    /// Output format: `json`, or the default table.
+    /// `json`, the default table, or a Go template over podman's fields
+    /// (`{{.Repository}}:{{.Tag}}`; docs/format.md).
     #[arg(long)]
     pub format: Option<String>,
     /// Print image IDs only.
@@ -49,6 +50,10 @@ pub struct RmiArgs {
 pub struct InspectArgs {
     #[arg(required = true)]
     pub images: Vec<String>,
+    /// `json` (default) or a Go template over podman's inspect keys
+    /// (`{{.Id}}`, `{{.RepoTags}}`, `{{.Config.Cmd}}`).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,6 +91,72 @@ fn repo_tag(name: &str) -> (String, String) {
         Ok(r) => (r.name(), r.tag().unwrap_or("<none>").to_string()),
         Err(_) => (name.to_string(), "<none>".into()),
     }
+}
+
+/// podman's images fields with their own header; the times it adds by
+/// method (`CreatedAt`, `CreatedSince`, `CreatedTime`) have none, so a
+/// table heads them `<no value>` as podman 4.3 does.
+const IMAGE_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID"), ("ReadOnly", "R/O")];
+
+const IMAGE_FIELDS: &[&str] = &[
+    "Containers",
+    "Created",
+    "Dangling",
+    "Digest",
+    "History",
+    "ID",
+    "Labels",
+    "Names",
+    "ReadOnly",
+    "Repository",
+    "SharedSize",
+    "Size",
+    "Tag",
+    "VirtualSize",
+];
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// One row per name (one `<none>` row when untagged), as podman's
+/// imageReporter shows it to a template.
+fn image_rows(i: &ImageRecord, now: i64) -> Vec<serde_json::Value> {
+    let created = created_unix(i);
+    let since = created.map(|c| human_ago(now - c)).unwrap_or_default();
+    let at = created
+        .map(super::template::go_time_unix)
+        .unwrap_or_default();
+    let names: Vec<(String, String)> = if i.names.is_empty() {
+        vec![("<none>".into(), "<none>".into())]
+    } else {
+        i.names.iter().map(|n| repo_tag(n)).collect()
+    };
+    names
+        .into_iter()
+        .map(|(repo, tag)| {
+            json!({
+                "Containers": 0,
+                "Created": since,
+                "CreatedAt": at,
+                "CreatedSince": since,
+                "CreatedTime": at,
+                "Dangling": i.names.is_empty(),
+                "Digest": i.digest.to_string(),
+                "History": i.names.join(", "),
+                "ID": i.id.chars().take(12).collect::<String>(),
+                "IsReadOnly": false,
+                "Labels": {},
+                "Names": i.names,
+                "ReadOnly": false,
+                "Repository": repo,
+                "SharedSize": 0,
+                "Size": human_size(i.size()),
+                "Tag": tag,
+                "VirtualSize": i.size(),
+            })
+        })
+        .collect()
 }
 
 fn created_unix(rec: &ImageRecord) -> Option<i64> {
@@ -147,13 +218,14 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let list = store.images()?;
     let mut out = std::io::stdout().lock();
-    if a.quiet {
+    // podman: JSON first, then -q (over any template).
+    if a.quiet && !a.format.as_deref().is_some_and(vouch_format::is_json) {
         for i in &list {
             writeln!(out, "{}", vouch_runtime::id::short(&i.id))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if a.format.as_deref() == Some("json") {
+    if a.format.as_deref().is_some_and(vouch_format::is_json) {
         let v: Vec<_> = list
             .iter()
             .map(|i| {
@@ -178,8 +250,14 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(f) = &a.format {
-        anyhow::bail!("--format {f:?}: only \"json\" is supported");
+    if let Some(t) = a.format.as_deref().filter(|f| *f != "table") {
+        let rows: Vec<_> = list
+            .iter()
+            .flat_map(|i| image_rows(i, now_unix()))
+            .collect();
+        let header = vouch_format::headers(IMAGE_FIELDS, IMAGE_HEADERS);
+        super::template::print(t, Some(&header), &rows)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let now = chrono::Utc::now().timestamp();
     let mut rows = vec![[
@@ -307,6 +385,12 @@ pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut out = Vec::new();
     for n in &a.images {
         out.push(inspect_one(&store, n)?);
+    }
+    if let Some(t) = a.format.as_deref().filter(|f| !vouch_format::is_json(f)) {
+        let rows: Vec<_> = out.iter().map(super::ps::go_view).collect();
+        let t = super::template::inspect_normalize(t, true);
+        super::template::print(&t, None, &rows)?;
+        return Ok(ExitCode::SUCCESS);
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,7 @@ mod sigstore_server;
 mod standalone;
 mod standalone_sigstore;
 mod sync;
+mod template;
 mod transfer;
 mod trust;
 mod untrusted_dump;

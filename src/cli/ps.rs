@@ -25,9 +25,117 @@ pub struct PsArgs {
     /// Do not truncate IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// `json` or `table` (default).
+    /// `json`, `table` (default) or a Go template over podman's fields
+    /// (`{{.ID}} {{.Names}}`, `table {{.ID}}\t{{.Status}}`; docs/format.md).
     #[arg(long)]
     pub format: Option<String>,
+}
+
+/// podman's ps fields with a header other than the camel-case split.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("CreatedHuman", "CREATED"),
+    ("Pod", "POD ID"),
+    ("PodName", "PODNAME"),
+];
+
+const PS_FIELDS: &[&str] = &[
+    "AutoRemove",
+    "Command",
+    "Created",
+    "CreatedAt",
+    "CreatedHuman",
+    "Exited",
+    "ExitedAt",
+    "ExitCode",
+    "ID",
+    "Image",
+    "ImageID",
+    "IsInfra",
+    "Labels",
+    "Mounts",
+    "Names",
+    "Namespaces",
+    "Networks",
+    "Pid",
+    "Pod",
+    "PodName",
+    "Ports",
+    "RunningFor",
+    "Size",
+    "StartedAt",
+    "State",
+    "Status",
+];
+
+/// One container as podman's `ps` template sees it (psReporter): IDs and
+/// the command shortened unless `--no-trunc`, times as Go prints them.
+fn ps_row(
+    e: &Entry,
+    no_trunc: bool,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> serde_json::Value {
+    let c = &e.cfg;
+    let s = &e.state;
+    let short = |id: &str| {
+        if no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    let command = c.command.join(" ");
+    let ago = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| {
+                format!(
+                    "{} ago",
+                    vouch_runtime::inspect::human((now - t).num_seconds())
+                )
+            })
+    };
+    let unix = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0, |t| t.timestamp())
+    };
+    let running_for = ago(&Some(c.created.clone())).unwrap_or_default();
+    // podman 4.3 words a running container's age as "Up 3 seconds ago".
+    let status = match s.status {
+        Some(Status::Running) => format!("Up {}", ago(&s.started_at).unwrap_or_default()),
+        _ => status_text(s, now),
+    };
+    serde_json::json!({
+        "AutoRemove": c.auto_remove,
+        "Command": if no_trunc { command } else { trunc(&command, 17) },
+        "Created": super::template::go_time(&c.created),
+        "CreatedAt": super::template::go_time(&c.created),
+        "CreatedHuman": running_for,
+        "Exited": s.status == Some(Status::Exited),
+        "ExitedAt": unix(&s.finished_at),
+        "ExitCode": s.exit_code.unwrap_or(0),
+        "ID": short(&c.id),
+        "Image": c.image_name,
+        "ImageID": short(&c.image_id),
+        "IsInfra": false,
+        "Labels": {},
+        "Mounts": [],
+        "Names": c.name,
+        "Namespaces": {},
+        "Networks": ps_json(e)["Networks"].as_array().map(|n| {
+            n.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")
+        }),
+        "Pid": s.pid.unwrap_or(0),
+        "Pod": "",
+        "PodName": "",
+        "Ports": ports_text(e),
+        "RunningFor": running_for,
+        "Size": "",
+        "StartedAt": unix(&s.started_at),
+        "State": status,
+        "Status": status,
+    })
 }
 
 fn trunc(s: &str, n: usize) -> String {
@@ -65,7 +173,8 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
         .filter(|e| a.all || e.state.status == Some(Status::Running))
         .collect();
     let mut out = std::io::stdout().lock();
-    if a.quiet {
+    // podman: any --format (JSON or a template) overrides -q.
+    if a.quiet && a.format.is_none() {
         for e in &list {
             writeln!(
                 out,
@@ -80,7 +189,7 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match a.format.as_deref() {
-        Some("json") => {
+        Some(f) if vouch_format::is_json(f) => {
             let v: Vec<_> = list.iter().map(ps_json).collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
@@ -147,7 +256,12 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", line(r.iter().map(|s| s.as_str()).collect()))?;
             }
         }
-        Some(other) => anyhow::bail!("unsupported --format {other:?}: use json or table"),
+        Some(t) => {
+            let now = chrono::Local::now().fixed_offset();
+            let rows: Vec<_> = list.iter().map(|e| ps_row(e, a.no_trunc, now)).collect();
+            let header = vouch_format::headers(PS_FIELDS, PS_HEADERS);
+            super::template::print(t, Some(&header), &rows)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -158,12 +272,52 @@ pub struct InspectArgs {
     /// `docker://REF`: a registry image, described as skopeo inspect does.
     #[arg(required = true)]
     pub containers: Vec<String>,
+    /// `json` (default) or a Go template over podman's inspect keys
+    /// (`{{.State.Status}}`, `{{.NetworkSettings.IPAddress}}`).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[command(flatten)]
     pub remote: super::remote_inspect::RemoteInspectFlags,
 }
 
+/// Inspect keys holding times, which a template sees as Go's `time.Time`.
+const TIME_KEYS: &[&str] = &["Created", "StartedAt", "FinishedAt"];
+
+/// JSON keys whose Go field, the name a template uses, is spelled otherwise
+/// (libpod/define's inspect structs).
+const GO_NAMES: &[(&str, &str)] = &[("Id", "ID")];
+
+/// An inspect document as podman's template sees the Go struct behind it:
+/// Go field names, times printed as Go prints `time.Time`.
+pub fn go_view(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(o) => serde_json::Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) if TIME_KEYS.contains(&k.as_str()) => {
+                            serde_json::Value::String(super::template::go_time(s))
+                        }
+                        other => go_view(other),
+                    };
+                    let k = GO_NAMES
+                        .iter()
+                        .find(|(j, _)| j == k)
+                        .map_or(k.as_str(), |(_, g)| g);
+                    (k.to_string(), v)
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(go_view).collect()),
+        other => other.clone(),
+    }
+}
+
 pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
     if a.containers.iter().any(|c| c.starts_with("docker://")) {
+        if a.format.is_some() {
+            anyhow::bail!("--format is not supported with a docker:// reference (docs/format.md)");
+        }
         return super::remote_inspect::run(g, &a.containers, &a.remote);
     }
     if a.remote.any() {
@@ -182,6 +336,7 @@ pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
             g,
             super::images::InspectArgs {
                 images: a.containers,
+                format: a.format,
             },
         );
     }
@@ -191,6 +346,12 @@ pub fn inspect(g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
         let state = e.effective_state(&dir, Path::new("/proc"))?;
         let spec = e.read_spec(&dir);
         docs.push(inspect_json(&Entry { dir, cfg, state }, spec));
+    }
+    if let Some(t) = a.format.as_deref().filter(|f| !vouch_format::is_json(f)) {
+        let rows: Vec<_> = docs.iter().map(go_view).collect();
+        let t = super::template::inspect_normalize(t, false);
+        super::template::print(&t, None, &rows)?;
+        return Ok(ExitCode::SUCCESS);
     }
     writeln!(
         std::io::stdout().lock(),
