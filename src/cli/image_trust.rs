@@ -71,20 +71,25 @@ pub fn run(g: &Global, c: TrustCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// The flag, else the file containers/image would read (`Policy::default_path`:
-/// `$CONTAINERS_POLICY_JSON`, per-user, /etc, /usr/share). `set` may create
-/// a missing file: then `$CONTAINERS_POLICY_JSON` or the system file, never
-/// the vendor's /usr/share copy.
-fn policy_path(explicit: Option<&Path>, g: &Global, creating: bool) -> anyhow::Result<PathBuf> {
-    if let Some(p) = explicit.or(g.policy.as_deref()) {
-        return Ok(p.to_path_buf());
+/// `$CONTAINERS_POLICY_JSON`, per-user, /etc, /usr/share).
+fn policy_path(explicit: Option<&Path>, g: &Global) -> anyhow::Result<PathBuf> {
+    match explicit.or(g.policy.as_deref()) {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(Policy::default_path()?),
     }
-    match Policy::default_path() {
-        Ok(p) if creating && p.starts_with(vouch_verify::config_lookup::VENDOR_DIR) => {
-            Ok(PathBuf::from(SYSTEM_POLICY))
+}
+
+/// Where `set` reads the current policy from and writes the new one: the
+/// file `show` reads, except that the vendor's /usr/share copy is never
+/// edited: its content goes to /etc/containers/policy.json, the
+/// administrator's override. No file at all: a new system file.
+fn set_paths(explicit: Option<&Path>, g: &Global) -> (Option<PathBuf>, PathBuf) {
+    match policy_path(explicit, g) {
+        Ok(p) if p.starts_with(vouch_verify::config_lookup::VENDOR_DIR) => {
+            (Some(p), PathBuf::from(SYSTEM_POLICY))
         }
-        Ok(p) => Ok(p),
-        Err(_) if creating => Ok(PathBuf::from(SYSTEM_POLICY)),
-        Err(e) => Err(e.into()),
+        Ok(p) => (p.exists().then(|| p.clone()), p),
+        Err(_) => (None, PathBuf::from(SYSTEM_POLICY)),
     }
 }
 
@@ -94,12 +99,13 @@ fn set(g: &Global, a: SetArgs) -> anyhow::Result<ExitCode> {
     let scope = a.scope.strip_prefix("docker://").unwrap_or(&a.scope);
     trust_policy::validate_scope(scope)?;
     let kind = TrustType::parse(&a.kind)?;
-    let path = policy_path(a.policypath.as_deref(), g, true)?;
-    let existing = if path.exists() {
-        Policy::load(&path)?;
-        Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
-    } else {
-        None
+    let (source, path) = set_paths(a.policypath.as_deref(), g);
+    let existing = match &source {
+        Some(src) => {
+            Policy::load(src)?;
+            Some(std::fs::read(src).with_context(|| format!("reading {}", src.display()))?)
+        }
+        None => None,
     };
     let req = SetRequest {
         scope,
@@ -136,7 +142,7 @@ fn key_ids(k: KeyRef<'_>) -> Vec<String> {
 }
 
 fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
-    let path = policy_path(a.policypath.as_deref(), g, false)?;
+    let path = policy_path(a.policypath.as_deref(), g)?;
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     if a.raw {
         println!("{}", String::from_utf8_lossy(&bytes));
