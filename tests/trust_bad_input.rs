@@ -71,18 +71,7 @@ fn gpg_sign(home: &Path, key: &str, data: &[u8], at: Option<u64>) -> Vec<u8> {
 }
 
 fn gpg(home: &Path, args: &[&str]) {
-    let out = Command::new("gpg")
-        .arg("--homedir")
-        .arg(home)
-        .arg("--batch")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gpg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::gpg_batch(home, args);
 }
 
 /// A GnuPG key that expired 29 days ago, and a signature it made while it

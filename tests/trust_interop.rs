@@ -13,6 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::podman_trust::EtcRegistriesD;
 use common::{Gpg, Registry, Vouch};
 
 /// A signed-image world: a registry, a GnuPG key, a file:// lookaside that
@@ -183,51 +184,6 @@ fn podman_cleanup(dir: &Path) {
         .arg("-R")
         .arg(dir.join("root"))
         .output();
-}
-
-/// A registries.d file in /etc/containers/registries.d for one test
-/// registry, removed on drop (also when the test panics), written under the
-/// harness's /etc/containers lock, which it holds until then. The directory
-/// is created if needed and removed again if this guard created it and it
-/// is empty.
-struct EtcRegistriesD {
-    file: PathBuf,
-    created_dir: bool,
-    _lock: common::EtcContainersLock,
-}
-
-const ETC_REGD: &str = "/etc/containers/registries.d";
-
-impl EtcRegistriesD {
-    fn install(host: &str, yaml: &str) -> Self {
-        let lock = common::etc_containers_lock();
-        let dir = Path::new(ETC_REGD);
-        let created_dir = !dir.exists();
-        if created_dir {
-            std::fs::create_dir_all(dir).unwrap();
-        }
-        let file = dir.join(format!(
-            "vouch-test-{}-{}.yaml",
-            std::process::id(),
-            host.replace([':', '.'], "-")
-        ));
-        std::fs::write(&file, yaml).unwrap();
-        EtcRegistriesD {
-            file,
-            created_dir,
-            _lock: lock,
-        }
-    }
-}
-
-impl Drop for EtcRegistriesD {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.file);
-        if self.created_dir {
-            // Only if empty: someone else's files are left alone.
-            let _ = std::fs::remove_dir(ETC_REGD);
-        }
-    }
 }
 
 /// (a) `vouch push --sign-by` → skopeo accepts under a signedBy policy for

@@ -10,7 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{podman, Vouch};
+use common::podman_trust::Podman;
+use common::Vouch;
 
 fn fixture(name: &str) -> PathBuf {
     common::repo_root()
@@ -20,44 +21,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// podman with a `gpg2` on PATH (podman reads key IDs with `gpg2
-/// --with-colons`; Debian ships the binary as `gpg` only) and its own
-/// GnuPG home.
-struct Podman {
-    dir: tempfile::TempDir,
-}
-
-impl Podman {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::os::unix::fs::symlink("/usr/bin/gpg", bin.join("gpg2")).unwrap();
-        let gnupg = dir.path().join("gnupg");
-        std::fs::create_dir_all(&gnupg).unwrap();
-        std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
-        Podman { dir }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = podman(self.dir.path());
-        let path = format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        c.env("PATH", path)
-            .env("GNUPGHOME", self.dir.path().join("gnupg"))
-            .args(args);
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        common::peer_ok(&mut self.cmd(args))
-    }
 }
 
 /// The `trust set` sequence both tools run, on policy file `p`.

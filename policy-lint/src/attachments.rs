@@ -63,14 +63,19 @@ fn inside(k: &str, scope: &str) -> bool {
     })
 }
 
-fn turned_on(rd: &RegistriesD, scope: &str) -> bool {
-    if probe_image(scope).is_some_and(|img| rd.use_sigstore_attachments(&img)) {
-        return true;
+/// The registries.d file that turns attachments on for `scope`, if one does.
+fn turned_on<'a>(rd: &'a RegistriesD, scope: &str) -> Option<&'a Path> {
+    if let Some((true, file)) = probe_image(scope)
+        .as_ref()
+        .and_then(|img| rd.sigstore_attachments_setting(img))
+    {
+        return Some(file);
     }
     // Benefit of the doubt: a more specific section turns it on for some images.
     rd.docker
         .iter()
-        .any(|(k, d)| d.section.use_sigstore_attachments == Some(true) && inside(k, scope))
+        .find(|(k, d)| d.section.use_sigstore_attachments == Some(true) && inside(k, scope))
+        .map(|(_, d)| d.file.as_path())
 }
 
 fn wants_sigstore(list: &List<'_>) -> bool {
@@ -88,10 +93,10 @@ fn refuses_unnamed(list: &List<'_>) -> bool {
     })
 }
 
-fn bundles_note(file: &Path, dir: &Path, name: &str, list: &List<'_>) -> Finding {
+fn bundles_note(file: &Path, on_in: &Path, name: &str, list: &List<'_>) -> Finding {
     let mut message = format!(
         "{name} is checked against cosign 3's Sigstore bundle referrers as well as `.sig` attachments ({} turns on use-sigstore-attachments for it); either kind satisfies sigstoreSigned",
-        dir.display()
+        on_in.display()
     );
     let hint = if refuses_unnamed(list) {
         message.push_str(", but its signedIdentity is not matchRepoDigestOrExact, so bundles whose subject names no image (every bundle cosign 3 makes) are refused; only named bundles (vouch push --sigstore-layout bundle) can satisfy it");
@@ -107,7 +112,7 @@ fn bundles_note(file: &Path, dir: &Path, name: &str, list: &List<'_>) -> Finding
 /// PL113 and PL114 for the docker scopes (and the default) with sigstoreSigned.
 pub fn check(
     file: &Path,
-    dir: &Path,
+    place: &str,
     rd: &RegistriesD,
     layout: &Layout<'_>,
     out: &mut Vec<Finding>,
@@ -124,8 +129,8 @@ pub fn check(
         if !wants_sigstore(list) {
             continue;
         }
-        if turned_on(rd, scope) {
-            out.push(bundles_note(file, dir, &name, list));
+        if let Some(on_in) = turned_on(rd, scope) {
+            out.push(bundles_note(file, on_in, &name, list));
             continue;
         }
         let target = crate::registries::yaml_section(scope);
@@ -135,8 +140,7 @@ pub fn check(
                 list.at.value.pos,
                 Rule::NoSigstoreAttachments,
                 format!(
-                    "{name} requires sigstore signatures but {} never turns on use-sigstore-attachments for it: sigstore signatures (`.sig` attachments and cosign 3 bundle referrers) are read from the registry only under that option, so every pull is rejected with \"A signature was required, but no signature exists\"",
-                    dir.display()
+                    "{name} requires sigstore signatures but {place} never turns on use-sigstore-attachments for it: sigstore signatures (`.sig` attachments and cosign 3 bundle referrers) are read from the registry only under that option, so every pull is rejected with \"A signature was required, but no signature exists\"",
                 ),
             )
             .hint(format!("add `use-sigstore-attachments: true` under {target} in a *.yaml file there"))

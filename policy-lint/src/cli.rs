@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, ValueEnum};
 
 use crate::{Finding, Linter, Severity};
+use vouch_verify::registries_d::Search;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -24,8 +25,9 @@ pub enum Format {
 #[derive(Args, Debug, Clone)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct LintArgs {
-    /// Also lint this registries.d directory and check that every signedBy
-    /// scope has a lookaside configured.
+    /// Lint this registries.d directory (instead of the drop-in directories
+    /// containers/image reads: per-user, /etc/containers, /usr/share/containers)
+    /// and check that every signedBy scope has a lookaside configured.
     #[arg(long = "registries.d", value_name = "DIR")]
     pub registries_d: Option<PathBuf>,
     /// Output format.
@@ -34,8 +36,9 @@ pub struct LintArgs {
     /// Fail (exit 1) on warnings too (notes never fail).
     #[arg(long)]
     pub strict: bool,
-    /// policy.json files to lint.
-    #[arg(value_name = "FILE", required = true)]
+    /// policy.json files to lint (default: the one containers/image reads:
+    /// $CONTAINERS_POLICY_JSON, else the per-user, /etc or /usr/share file).
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
 
@@ -85,14 +88,24 @@ pub fn main() -> ExitCode {
 /// Lints, prints, and returns the exit code. `Err` only for output failures
 /// and an unusable registries.d directory.
 pub fn run(a: &LintArgs) -> anyhow::Result<ExitCode> {
-    let mut linter = match &a.registries_d {
-        Some(dir) => Linter::with_registries_d(dir).map_err(anyhow::Error::from)?,
-        None => Linter::new(),
+    let search = match &a.registries_d {
+        Some(dir) => Search::explicit(dir),
+        None => Search::from_env(),
+    };
+    let mut linter = if search.any_exists() {
+        Linter::with_registries_search(&search).map_err(anyhow::Error::from)?
+    } else {
+        Linter::new()
     }
     .exiting_soon();
+    let files = if a.files.is_empty() {
+        vec![vouch_verify::policy::Policy::default_path().context("finding the policy to lint")?]
+    } else {
+        a.files.clone()
+    };
     let mut findings: Vec<Finding> = linter.take_registries_findings();
     let mut io_failed = false;
-    for file in &a.files {
+    for file in &files {
         match linter.lint(file) {
             Ok(f) if findings.is_empty() => findings = f,
             Ok(f) => findings.extend(f),

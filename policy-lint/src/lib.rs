@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use vouch_verify::json::parse_document;
 use vouch_verify::policy::{Policy, PolicyErrorKind};
-use vouch_verify::registries_d::RegistriesD;
+use vouch_verify::registries_d::{RegistriesD, Search};
 
 pub use finding::Finding;
 pub use rules::{Rule, Severity};
@@ -60,7 +60,8 @@ pub enum LintError {
 /// A linter for one run: registries.d is loaded once, keys are imported once.
 #[derive(Default)]
 pub struct Linter {
-    registries: Option<(PathBuf, Option<RegistriesD>)>,
+    /// Where registries.d came from (for messages), and what it holds.
+    registries: Option<(String, Option<RegistriesD>)>,
     keys: keys::KeyCache,
     sigstore: sigstore::MaterialCache,
     /// Findings about registries.d itself, reported once.
@@ -76,14 +77,24 @@ impl Linter {
 
     /// Also checks against (and lints) the registries.d directory `dir`.
     pub fn with_registries_d(dir: &Path) -> Result<Self, LintError> {
+        Self::with_registries_search(&Search::explicit(dir))
+    }
+
+    /// Also checks against (and lints) the registries.d files `search`
+    /// selects: `--registries.d`, or the drop-in directories vouch and
+    /// containers/image read when it is not given.
+    pub fn with_registries_search(search: &Search) -> Result<Self, LintError> {
         let mut pending = Vec::new();
         let rd =
-            registries::load(dir, &mut pending).map_err(|source| LintError::RegistriesDir {
-                path: dir.to_path_buf(),
+            registries::load(search, &mut pending).map_err(|source| LintError::RegistriesDir {
+                path: search
+                    .explicit_dir()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
                 source,
             })?;
         Ok(Self {
-            registries: Some((dir.to_path_buf(), rd)),
+            registries: Some((search.describe(), rd)),
             pending,
             ..Self::default()
         })

@@ -8,17 +8,24 @@ use std::path::Path;
 
 use vouch_verify::json::{JsonPath, Pos};
 use vouch_verify::lookaside::LookasideUrl;
-use vouch_verify::registries_d::{Defined, RegistriesD, RegistriesDError};
+use vouch_verify::registries_d::{Defined, RegistriesD, RegistriesDError, Search};
 
 use crate::finding::Finding;
 use crate::layout::{Layout, List};
 use crate::rules::Rule;
 
-/// Loads `dir`; a refused directory becomes a finding. `Err` only when the
-/// directory itself is missing or unreadable (an I/O error, exit 2).
-pub fn load(dir: &Path, out: &mut Vec<Finding>) -> Result<Option<RegistriesD>, std::io::Error> {
-    std::fs::read_dir(dir)?;
-    match RegistriesD::load(dir) {
+/// Loads the files `search` selects; a refused configuration becomes a
+/// finding naming the file. `Err` only when an explicit directory is missing
+/// or unreadable (an I/O error, exit 2); missing default directories are
+/// simply empty, as containers/image treats them.
+pub fn load(
+    search: &Search,
+    out: &mut Vec<Finding>,
+) -> Result<Option<RegistriesD>, std::io::Error> {
+    if let Some(dir) = search.explicit_dir() {
+        std::fs::read_dir(dir)?;
+    }
+    match RegistriesD::load_search(search) {
         Ok(rd) => {
             check_urls(&rd, out);
             Ok(Some(rd))
@@ -155,7 +162,7 @@ fn covered(rd: &RegistriesD, scope: &str, parents: &[String]) -> bool {
 /// PL109 for the docker scopes (and the default) that demand signatures.
 pub fn check_lookaside(
     file: &Path,
-    dir: &Path,
+    place: &str,
     rd: &RegistriesD,
     layout: &Layout<'_>,
     out: &mut Vec<Finding>,
@@ -191,8 +198,7 @@ pub fn check_lookaside(
                 list.at.value.pos,
                 Rule::NoLookaside,
                 format!(
-                    "{name} demands signatures but {} configures no lookaside for it: pulls read the built-in local directory and fail with \"A signature was required, but no signature exists\"",
-                    dir.display()
+                    "{name} demands signatures but {place} configures no lookaside for it: pulls read the built-in local directory and fail with \"A signature was required, but no signature exists\"",
                 ),
             )
             .hint(format!("add a `lookaside: https://…` under {target} in a *.yaml file there (not needed if the registry serves signatures through the X-Registry-Supports-Signatures API)"))

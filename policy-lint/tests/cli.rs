@@ -65,7 +65,26 @@ fn exit_codes() {
         stdout(&o)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.json"));
-    assert_eq!(f.run(&[]).status.code(), Some(2));
+    // No FILE: the policy containers/image reads, here $CONTAINERS_POLICY_JSON
+    // (which must exist, as upstream requires).
+    let with_env = |v: &str| {
+        Command::new(env!("CARGO_BIN_EXE_policy-lint"))
+            .env("CONTAINERS_POLICY_JSON", v)
+            .env("XDG_CONFIG_HOME", f.dir.path().join("no-xdg"))
+            .current_dir(f.dir.path())
+            .output()
+            .unwrap()
+    };
+    let o = with_env("missing.json");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.json"));
+    let o = with_env("bad.json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("bad.json:3:42: error[PL002]"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(
         f.run(&["--format", "xml", "good.json"]).status.code(),
         Some(2)

@@ -291,7 +291,7 @@ impl Copier<'_> {
                 DockerDestConfig {
                     staging,
                     sigstore_attachments: cfg.use_sigstore_attachments(&docker_ref),
-                    registries_d: trust::registries_d_dir(g).display().to_string(),
+                    registries_d: trust::registries_d_dir(g),
                 }
             }
             _ => DockerDestConfig {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use vouch_verify::keyring::Keyring;
 use vouch_verify::policy::Policy;
 use vouch_verify::trust_policy::{self, KeyRef, SetRequest, TrustType};
 
@@ -25,10 +24,12 @@ pub enum TrustCommand {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// policy.json to read (podman 5: hidden `--policypath`; podman 6: `--signature-policy`).
-    #[arg(long = "policypath", visible_alias = "signature-policy")]
+    /// policy.json to read (podman 6 spelling; podman 4/5's hidden
+    /// `--policypath` is accepted too).
+    #[arg(long = "signature-policy", alias = "policypath", value_name = "PATH")]
     pub policypath: Option<PathBuf>,
-    /// registries.d directory to read lookasides from (podman's hidden flag).
+    /// registries.d directory to read lookasides from (podman's hidden flag;
+    /// the global `--registries.d` does the same).
     #[arg(long = "registrypath", hide = true)]
     pub registrypath: Option<PathBuf>,
     /// Output as JSON.
@@ -46,8 +47,9 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct SetArgs {
-    /// policy.json to edit (podman 5: hidden `--policypath`; podman 6: `--signature-policy`).
-    #[arg(long = "policypath", visible_alias = "signature-policy")]
+    /// policy.json to edit (podman 6 spelling; podman 4/5's hidden
+    /// `--policypath` is accepted too).
+    #[arg(long = "signature-policy", alias = "policypath", value_name = "PATH")]
     pub policypath: Option<PathBuf>,
     /// accept, reject, signedBy or sigstoreSigned.
     #[arg(short = 't', long = "type", default_value = "signedBy")]
@@ -68,19 +70,27 @@ pub fn run(g: &Global, c: TrustCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// podman 5's `DefaultPolicyPath`: the flag, else the per-user file if it
-/// exists, else the system file (which `set` may create).
-fn policy_path(explicit: Option<&Path>, g: &Global) -> PathBuf {
-    if let Some(p) = explicit.or(g.policy.as_deref()) {
-        return p.to_path_buf();
+/// The flag, else the file containers/image would read (`Policy::default_path`:
+/// `$CONTAINERS_POLICY_JSON`, per-user, /etc, /usr/share).
+fn policy_path(explicit: Option<&Path>, g: &Global) -> anyhow::Result<PathBuf> {
+    match explicit.or(g.policy.as_deref()) {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(Policy::default_path()?),
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        let user = PathBuf::from(home).join(".config/containers/policy.json");
-        if user.exists() {
-            return user;
+}
+
+/// Where `set` reads the current policy from and writes the new one: the
+/// file `show` reads, except that the vendor's /usr/share copy is never
+/// edited: its content goes to /etc/containers/policy.json, the
+/// administrator's override. No file at all: a new system file.
+fn set_paths(explicit: Option<&Path>, g: &Global) -> (Option<PathBuf>, PathBuf) {
+    match policy_path(explicit, g) {
+        Ok(p) if p.starts_with(vouch_verify::config_lookup::VENDOR_DIR) => {
+            (Some(p), PathBuf::from(SYSTEM_POLICY))
         }
+        Ok(p) => (p.exists().then(|| p.clone()), p),
+        Err(_) => (None, PathBuf::from(SYSTEM_POLICY)),
     }
-    PathBuf::from(SYSTEM_POLICY)
 }
 
 /// Edits the policy for one scope; the old file must load and the new one
@@ -89,12 +99,13 @@ fn set(g: &Global, a: SetArgs) -> anyhow::Result<ExitCode> {
     let scope = a.scope.strip_prefix("docker://").unwrap_or(&a.scope);
     trust_policy::validate_scope(scope)?;
     let kind = TrustType::parse(&a.kind)?;
-    let path = policy_path(a.policypath.as_deref(), g);
-    let existing = if path.exists() {
-        Policy::load(&path)?;
-        Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
-    } else {
-        None
+    let (source, path) = set_paths(a.policypath.as_deref(), g);
+    let existing = match &source {
+        Some(src) => {
+            Policy::load(src)?;
+            Some(std::fs::read(src).with_context(|| format!("reading {}", src.display()))?)
+        }
+        None => None,
     };
     let req = SetRequest {
         scope,
@@ -124,19 +135,14 @@ fn key_ids(k: KeyRef<'_>) -> Vec<String> {
         },
         KeyRef::Data(d) => d.to_vec(),
     };
-    Keyring::import(&bytes)
-        .certs()
+    vouch_verify::keyring::listed_user_ids(&bytes)
         .iter()
-        .flat_map(|c| {
-            c.userids()
-                .map(|u| trust_policy::shown_uid(&String::from_utf8_lossy(u.userid().value())))
-                .collect::<Vec<_>>()
-        })
+        .map(|u| trust_policy::shown_uid(u))
         .collect()
 }
 
 fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
-    let path = policy_path(a.policypath.as_deref(), g);
+    let path = policy_path(a.policypath.as_deref(), g)?;
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     if a.raw {
         println!("{}", String::from_utf8_lossy(&bytes));

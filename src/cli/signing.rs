@@ -176,7 +176,7 @@ pub fn require_attachments(g: &Global, dest: &ImageRef) -> anyhow::Result<()> {
     anyhow::ensure!(
         cfg.use_sigstore_attachments(&trust::docker_ref(dest)?),
         "{dest}: writing sigstore attachments is disabled by configuration: set use-sigstore-attachments: true for its scope in {}",
-        trust::registries_d_dir(g).display()
+        trust::registries_d_dir(g)
     );
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! Where policy.json and registries.d come from for a command, and how the
 //! gate's verdict (vouch_verify::gate) maps to an exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vouch_image::ImageRef;
 use vouch_verify::docker_ref::DockerRef;
 use vouch_verify::gate::{Gate, GateError};
 use vouch_verify::policy::Policy;
-use vouch_verify::registries_d::{BuiltinDefault, RegistriesD};
+use vouch_verify::registries_d::{BuiltinDefault, RegistriesD, Search};
 
 use super::common::Global;
 
@@ -19,7 +19,7 @@ pub struct PolicyRejected(pub String);
 
 /// Loads the policy: `--insecure-policy` first (as skopeo checks it), else
 /// `--signature-policy` (pull), else global `--policy`, else the default
-/// locations (§5.1).
+/// locations (§5.1: `$CONTAINERS_POLICY_JSON`, per-user, /etc, /usr/share).
 pub fn load_policy(g: &Global, explicit: Option<&Path>) -> anyhow::Result<Policy> {
     if g.insecure_policy {
         return Ok(Policy::insecure_accept_anything());
@@ -31,20 +31,22 @@ pub fn load_policy(g: &Global, explicit: Option<&Path>) -> anyhow::Result<Policy
     Ok(Policy::load(&p)?)
 }
 
-/// The registries.d directory: `--registries.d`, else the default.
-pub fn registries_d_dir(g: &Global) -> PathBuf {
-    g.registries_d
-        .clone()
-        .unwrap_or_else(RegistriesD::default_dir)
+/// Where registries.d is read from: `--registries.d` alone, else the
+/// drop-in directories containers/image searches (vouch_verify::config_lookup).
+pub fn registries_d_search(g: &Global) -> Search {
+    match &g.registries_d {
+        Some(dir) => Search::explicit(dir),
+        None => Search::from_env(),
+    }
+}
+
+/// The registries.d location for messages ("set … in DIR").
+pub fn registries_d_dir(g: &Global) -> String {
+    registries_d_search(g).describe()
 }
 
 pub fn load_registries_d(g: &Global) -> anyhow::Result<RegistriesD> {
-    let dir = registries_d_dir(g);
-    if !dir.exists() && g.registries_d.is_none() {
-        // No system configuration at all: nothing configured, like an empty directory.
-        return Ok(RegistriesD::default());
-    }
-    Ok(RegistriesD::load(&dir)?)
+    Ok(RegistriesD::load_search(&registries_d_search(g))?)
 }
 
 /// The containers/image view of a reference, for policy and lookaside.
@@ -57,7 +59,7 @@ pub fn docker_ref(r: &ImageRef) -> anyhow::Result<DockerRef> {
 pub fn gate(g: &Global, explicit_policy: Option<&Path>) -> anyhow::Result<Gate> {
     Ok(Gate::new(
         load_policy(g, explicit_policy)?,
-        registries_d_dir(g),
+        registries_d_search(g),
         BuiltinDefault::from_env(),
     ))
 }

@@ -3,6 +3,7 @@
 //! images built from busybox-static, and the fault-injecting proxy.
 #![allow(dead_code)]
 
+pub mod podman_trust;
 pub mod skip;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1013,6 +1014,24 @@ pub fn http_get(port: u16, path: &str) -> String {
 
 /// A throwaway GnuPG home with one RSA key whose primary key signs (what
 /// `gpg --quick-gen-key` makes, as in the podman signing tutorial).
+/// `gpg --homedir HOME --batch` (empty passphrase, no pinentry) with
+/// `args`; panics with gpg's stderr on failure; returns stdout.
+pub fn gpg_batch(home: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 pub struct Gpg {
     pub home: tempfile::TempDir,
     pub email: String,

@@ -10,8 +10,6 @@
 //! causes no lookaside read, no attachment request and no registries.d
 //! parse.
 
-use std::path::PathBuf;
-
 use vouch_image::attach::read::{read_attachments, AttachReadError};
 use vouch_image::docker_ref::DockerRef;
 use vouch_image::manifest_digest::{manifest_digest, DigestError};
@@ -25,7 +23,7 @@ use crate::lookaside::{
     read_signatures, FetchError, Fetcher, LookasideError, LookasideUrl, SignatureFetcher,
 };
 use crate::policy::{Accepted, Policy, PolicyImage, PolicyImageError, Rejected};
-use crate::registries_d::{BuiltinDefault, LookupError, RegistriesD, RegistriesDError};
+use crate::registries_d::{BuiltinDefault, LookupError, RegistriesD, RegistriesDError, Search};
 
 /// Why an image did not pass the gate. Only [`GateError::Rejected`] is the
 /// policy's "no" (exit 1); everything else is an error (exit 2), and fails
@@ -86,13 +84,13 @@ pub fn use_sigstore_attachments(config: &RegistriesD, reference: &DockerRef) -> 
 /// The policy, and where to look up signature storage, for a run of vouch.
 pub struct Gate {
     policy: Policy,
-    registries_d: PathBuf,
+    registries_d: Search,
     builtin: BuiltinDefault,
 }
 
 impl Gate {
     /// `registries_d` is read only when an image's policy needs signatures.
-    pub fn new(policy: Policy, registries_d: PathBuf, builtin: BuiltinDefault) -> Self {
+    pub fn new(policy: Policy, registries_d: Search, builtin: BuiltinDefault) -> Self {
         Self {
             policy,
             registries_d,
@@ -104,9 +102,9 @@ impl Gate {
         &self.policy
     }
 
-    /// The registries.d configuration (an absent directory is an empty one).
+    /// The registries.d configuration (absent directories are empty ones).
     pub fn registries_d(&self) -> Result<RegistriesD, RegistriesDError> {
-        RegistriesD::load(&self.registries_d)
+        RegistriesD::load_search(&self.registries_d)
     }
 
     /// Reads the signatures of `resolved` the policy will look at and

@@ -85,6 +85,59 @@ impl Keyring {
     }
 }
 
+/// The user IDs `gpg --with-colons FILE` lists for the keys in `blob` (what
+/// podman's `trust show` prints): key by key in file order, each key's valid
+/// user IDs (revoked ones included) in the order of their packets. Sequoia's
+/// certificates sort their user IDs, so the order comes from the packets and
+/// the validity from the certificate. Junk yields nothing, as gpg's failure does.
+pub fn listed_user_ids(blob: &[u8]) -> Vec<String> {
+    use sequoia_openpgp::{Packet, PacketPile};
+    let blocks = armor_blocks(blob);
+    let blocks = if blocks.is_empty() {
+        vec![blob]
+    } else {
+        blocks
+    };
+    let mut out = Vec::new();
+    for block in blocks {
+        let Ok(pile) = PacketPile::from_bytes(block) else {
+            continue;
+        };
+        let mut groups: Vec<Vec<Packet>> = Vec::new();
+        for p in pile.into_children() {
+            if matches!(p, Packet::PublicKey(_) | Packet::SecretKey(_)) || groups.is_empty() {
+                groups.push(Vec::new());
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push(p);
+            }
+        }
+        for group in groups {
+            let order: Vec<Vec<u8>> = group
+                .iter()
+                .filter_map(|p| match p {
+                    Packet::UserID(u) => Some(u.value().to_vec()),
+                    _ => None,
+                })
+                .collect();
+            let Ok(cert) = Cert::from_packets(group.into_iter()) else {
+                continue;
+            };
+            let mut seen: Vec<&[u8]> = Vec::new();
+            for uid in &order {
+                if seen.contains(&uid.as_slice())
+                    || !cert.userids().any(|u| u.userid().value() == uid.as_slice())
+                {
+                    continue;
+                }
+                seen.push(uid);
+                out.push(String::from_utf8_lossy(uid).into_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Why the user's GnuPG keyring could not be exported.
 #[derive(Debug, thiserror::Error)]
 pub enum GnupgExportError {
@@ -209,6 +262,25 @@ mod tests {
             ids(&fixture("generated/gpg-skopeo-standalone/public-key.asc")),
             ["A06D9F7AAD47327032766DEBEB5B0FCF10966A88"]
         );
+    }
+
+    #[test]
+    fn user_ids_as_gpg_lists_them() {
+        assert_eq!(
+            listed_user_ids(&fixture("signature/fixtures/public-key.gpg")),
+            ["skopeo testing key"]
+        );
+        // What `gpg --with-colons pubring.gpg` lists, key by key.
+        assert_eq!(
+            listed_user_ids(&fixture("signature/fixtures/pubring.gpg")),
+            [
+                "With Passphrase (Skopeo Test) <with@passphrase.email>",
+                "skopeo testing key",
+                "c/image test key with subkey",
+                "c/image test key with a REVOKED subkey"
+            ]
+        );
+        assert!(listed_user_ids(b"This is invalid").is_empty());
     }
 
     #[test]

@@ -22,13 +22,13 @@
 //! # async fn pull(manifest: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
 //! use vouch_verify::lookaside::{read_signatures, Fetcher};
 //! use vouch_verify::policy::{Policy, PolicyImage};
-//! use vouch_verify::registries_d::{BuiltinDefault, RegistriesD};
+//! use vouch_verify::registries_d::{BuiltinDefault, RegistriesD, Search};
 //!
 //! let policy = Policy::load("/etc/containers/policy.json".as_ref())?;
 //! let image = PolicyImage::docker("quay.io/ns/app:v1")?;
 //! let mut signatures = Vec::new();
 //! if policy.needs_signatures(&image) {
-//!     let config = RegistriesD::load(&RegistriesD::default_dir())?;
+//!     let config = RegistriesD::load_search(&Search::from_env())?;
 //!     let reference = image.docker_reference().expect("docker image");
 //!     let base = config.read_base(reference, &BuiltinDefault::from_env())?;
 //!     let digest = vouch_image::manifest_digest::manifest_digest(&manifest)?;
@@ -41,6 +41,7 @@
 /// Docker references live in the image crate (the shared vocabulary).
 pub use vouch_image::docker_ref;
 pub mod bounds;
+pub mod config_lookup;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;

@@ -167,8 +167,8 @@ pub enum PolicyLoadError {
         source: std::io::Error,
     },
     /// §5.1: neither the per-user nor the system file exists.
-    #[error("no policy.json file found at any of the following: {user:?}, {system:?}")]
-    NotFound { user: PathBuf, system: PathBuf },
+    #[error("no policy.json file found; searched paths: {searched:?}")]
+    NotFound { searched: Vec<PathBuf> },
     #[error("invalid policy in {path:?}")]
     Invalid {
         path: PathBuf,
@@ -203,21 +203,27 @@ impl Policy {
         })
     }
 
-    /// The file containers/image would use without an explicit path (§5.1):
-    /// `$HOME/.config/containers/policy.json` if it exists, else
-    /// `/etc/containers/policy.json` if it exists.
+    /// The file containers/image would use without an explicit path (§5.1;
+    /// [`crate::config_lookup`]): `$CONTAINERS_POLICY_JSON` (which must then
+    /// exist, so it is returned as is), else the first existing per-user,
+    /// `/etc` or `/usr/share` file.
     pub fn default_path() -> Result<PathBuf, PolicyLoadError> {
-        let system = PathBuf::from("/etc/containers/policy.json");
-        let user = std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(".config/containers/policy.json"))
-            .unwrap_or_default();
-        if !user.as_os_str().is_empty() && user.exists() {
-            return Ok(user);
+        Self::default_path_in(&crate::config_lookup::ConfigEnv::from_process())
+    }
+
+    pub fn default_path_in(
+        env: &crate::config_lookup::ConfigEnv,
+    ) -> Result<PathBuf, PolicyLoadError> {
+        if let Some(p) = &env.policy_json {
+            return Ok(PathBuf::from(p));
         }
-        if system.exists() {
-            return Ok(system);
+        let candidates = env.policy_candidates();
+        match candidates.iter().find(|p| p.exists()) {
+            Some(p) => Ok(p.clone()),
+            None => Err(PolicyLoadError::NotFound {
+                searched: candidates,
+            }),
         }
-        Err(PolicyLoadError::NotFound { user, system })
     }
 
     /// `--insecure-policy`: `{"default":[{"type":"insecureAcceptAnything"}]}`.

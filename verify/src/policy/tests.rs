@@ -342,3 +342,27 @@ fn scope_selection_table() {
     );
     assert_eq!(p.requirements_for(&dir).0, None);
 }
+
+#[test]
+fn default_path_follows_containers_image_today() {
+    use crate::config_lookup::ConfigEnv;
+    let t = tempfile::tempdir().unwrap();
+    let mut env = ConfigEnv {
+        xdg_config_home: Some(t.path().into()),
+        home: Some("/nonexistent-home".into()),
+        policy_json: None,
+        uid: 1000,
+    };
+    // The per-user file wins once it exists.
+    let user = t.path().join("containers/policy.json");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, r#"{"default":[{"type":"reject"}]}"#).unwrap();
+    assert_eq!(Policy::default_path_in(&env).unwrap(), user);
+    // $CONTAINERS_POLICY_JSON is the only file, even when it is missing
+    // (loading it then fails, naming it).
+    env.policy_json = Some(t.path().join("missing.json").into());
+    let p = Policy::default_path_in(&env).unwrap();
+    assert_eq!(p, t.path().join("missing.json"));
+    let err = Policy::load(&p).unwrap_err().to_string();
+    assert!(err.contains("missing.json"), "{err}");
+}

@@ -107,9 +107,18 @@ impl RegistriesD {
 
     /// `use-sigstore-attachments`: first section in the walk that sets it, else false.
     pub fn use_sigstore_attachments(&self, image: &DockerRef) -> bool {
+        self.sigstore_attachments_setting(image)
+            .is_some_and(|(on, _)| on)
+    }
+
+    /// The `use-sigstore-attachments` value that applies to `image` and the
+    /// file that set it (for messages that say where to change it).
+    pub fn sigstore_attachments_setting(
+        &self,
+        image: &DockerRef,
+    ) -> Option<(bool, &std::path::Path)> {
         self.walk(image)
-            .find_map(|(s, _)| s.use_sigstore_attachments)
-            .unwrap_or(false)
+            .find_map(|(s, f)| s.use_sigstore_attachments.map(|v| (v, f)))
     }
 
     /// `sigstore-layout` (vouch extension): the first section in the walk

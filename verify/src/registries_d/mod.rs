@@ -1,13 +1,16 @@
 //! registries.d: where an image's lookaside signatures live.
 //!
-//! Every `*.yaml` file of the directory (not `.yml`; non-`.yaml` names are
-//! ignored) is read and merged: `default-docker` may be defined in at most one
+//! The files come from one directory (`--registries.d`) or from the drop-in
+//! directories containers/image searches ([`Search`]). Every `*.yaml` file
+//! (not `.yml`; other names and subdirectories are ignored) is read, in name
+//! order, and merged: `default-docker` may be defined in at most one
 //! file and each `docker:` scope in at most one file, even if the contents
 //! agree (containers/image `docker/registries_d.go`; docs/trust-formats.md §4.1,
 //! keep in sync). Keys are case-sensitive and unknown keys are ignored.
 //! YAML is read with `serde_norway`, a maintained fork of serde_yaml.
 
 mod lookup;
+mod search;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use lookup::{BuiltinDefault, LookupError};
+pub use search::Search;
 
 /// One section (`default-docker` or a `docker:` scope).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -91,41 +95,17 @@ pub enum RegistriesDError {
 }
 
 impl RegistriesD {
-    /// The directory containers/image uses: `$HOME/.config/containers/registries.d`
-    /// if it exists, else `/etc/containers/registries.d`.
-    pub fn default_dir() -> PathBuf {
-        if let Some(home) = std::env::var_os("HOME") {
-            let user = PathBuf::from(home).join(".config/containers/registries.d");
-            if user.is_dir() {
-                return user;
-            }
-        }
-        PathBuf::from("/etc/containers/registries.d")
+    /// Reads and merges every `*.yaml` file in `dir` (`--registries.d`). A
+    /// missing directory is an empty configuration.
+    pub fn load(dir: &Path) -> Result<Self, RegistriesDError> {
+        Self::load_search(&Search::explicit(dir))
     }
 
-    /// Reads and merges every `*.yaml` file in `dir`. A missing directory is
-    /// an empty configuration; a file that vanishes while reading is skipped.
-    pub fn load(dir: &Path) -> Result<Self, RegistriesDError> {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(RegistriesDError::ReadDir {
-                    dir: dir.to_path_buf(),
-                    source,
-                })
-            }
-        };
+    /// Reads and merges the files `search` selects ([`Search::files`]); a
+    /// file that vanishes while reading is skipped.
+    pub fn load_search(search: &Search) -> Result<Self, RegistriesDError> {
         let mut merged = Self::default();
-        for entry in entries {
-            let entry = entry.map_err(|source| RegistriesDError::ReadDir {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-            let path = entry.path();
-            if !entry.file_name().to_string_lossy().ends_with(".yaml") {
-                continue;
-            }
+        for path in search.files()? {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

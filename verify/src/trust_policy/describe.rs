@@ -16,14 +16,23 @@ use super::go_json;
 use crate::json::{parse_document, JsonError, Spanned, Value};
 use crate::registries_d::RegistriesD;
 
-/// One row, with podman's JSON field names and order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One row: podman's `trust.Policy`. Serialized with its JSON names, order
+/// and `omitempty` (what `--json` prints, see [`render_json`] for the exact
+/// bytes); a `--format` template addresses podman's Go field names
+/// `Transport`, `Name`, `RepoName`, `SignatureStore` (= `sigstore`), `Type`,
+/// `GPGId` (= `gpg_id`), and `Keys` (always empty in `trust show`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Row {
     pub transport: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub repo_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sigstore: String,
+    #[serde(rename = "type")]
     pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub gpg_id: String,
 }
 
@@ -317,6 +326,24 @@ mod tests {
             table,
             "TRANSPORT   NAME        TYPE        ID          STORE\nall         default     reject                  file:///default\n"
         );
+    }
+
+    #[test]
+    fn rows_serialize_as_podmans_json() {
+        let row = Row {
+            transport: "repository".into(),
+            name: "quay.io".into(),
+            repo_name: "quay.io".into(),
+            sigstore: String::new(),
+            kind: "signed".into(),
+            gpg_id: "a@example.com".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            r#"{"transport":"repository","name":"quay.io","repo_name":"quay.io","type":"signed","gpg_id":"a@example.com"}"#
+        );
+        let pretty = serde_json::to_string_pretty(std::slice::from_ref(&row)).unwrap() + "\n";
+        assert_eq!(pretty, render_json(&[row]));
     }
 
     #[test]
