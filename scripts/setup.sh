@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # build: sequoia's crypto backends (bindgen), sequoia-gpg-agent (capnp)
   build-essential pkg-config libssl-dev libclang-dev clang nettle-dev capnproto
+  # the Debian package: dpkg-shlibdeps computes its dependencies
+  dpkg-dev
   # peers and real components used by tests
   docker-registry skopeo podman runc busybox-static gnupg apache2-utils
   # runtime networking
@@ -56,6 +58,12 @@ if ! command -v pre-commit >/dev/null; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
+
+# cargo-deb builds the Debian package (scripts/package.sh; tests/package.rs
+# installs it). Compiling it takes a few minutes, once.
+if ! command -v cargo-deb >/dev/null; then
+  cargo install cargo-deb --locked
+fi
 
 # cargo-fuzz for scripts/fuzz.sh (the fuzz smoke of scripts/test.sh); the
 # targets themselves need the nightly toolchain, which rustup provides.

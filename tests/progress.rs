@@ -80,8 +80,16 @@ impl World {
     /// The copy on a 24x120 terminal with `TERM`; returns the transcript
     /// (Python's repr of the bytes, so `\r` and ESC show as `\\r`, `\\x1b`).
     fn copy_at_terminal(&self, term: &str, tag: &str) -> String {
+        self.copy_at_terminal_with(term, tag, None)
+    }
+
+    /// [`Self::copy_at_terminal`] with `NO_COLOR` set to `no_color`.
+    fn copy_at_terminal_with(&self, term: &str, tag: &str, no_color: Option<&str>) -> String {
         let mut c = common::pty_session(["24", "120"], &self.copy_cmd(&[], tag));
         c.env("TERM", term).env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
         let (transcript, code) = common::pty_transcript(&mut c);
         assert_eq!(code, "0", "vouch copy at a terminal failed: {transcript}");
         transcript
@@ -178,6 +186,34 @@ fn a_terminal_gets_live_bars_that_end_done() {
     assert!(
         !t.contains(&format!("{blob} [")),
         "a skipped blob has no bar: {t}"
+    );
+}
+
+/// The SGR (colour) escape sequences of a transcript: `ESC [ digits;… m`.
+fn colour_codes(transcript: &str) -> Vec<&str> {
+    transcript
+        .match_indices("\\x1b[")
+        .filter_map(|(i, esc)| {
+            let rest = &transcript[i + esc.len()..];
+            let end = rest.find(|c: char| !c.is_ascii_digit() && c != ';')?;
+            (rest[end..].starts_with('m')).then(|| &transcript[i..i + esc.len() + end + 1])
+        })
+        .collect()
+}
+
+#[test]
+fn no_color_keeps_live_bars_without_colour() {
+    let w = World::new();
+    let t = w.copy_at_terminal_with("xterm-256color", "1", Some("1"));
+    let blob = format!("Copying blob {}", short(&w.layer));
+    assert!(t.contains(&format!("{blob} [")), "bars are still live: {t}");
+    assert!(t.contains("\\x1b["), "still redrawn in place: {t}");
+    assert!(t.contains(&format!("{blob} done")), "{t}");
+    assert_eq!(colour_codes(&t), Vec::<&str>::new(), "{t}");
+    // The detector finds what it looks for.
+    assert_eq!(
+        colour_codes("a\\x1b[34mDEBUG\\x1b[0m"),
+        ["\\x1b[34m", "\\x1b[0m"]
     );
 }
 

@@ -239,7 +239,7 @@ fn image_config_and_flags_reach_the_process() {
     v.assert_container_gone(&id);
     // Unknown user: a clear error, nothing left.
     let err = v.fails(
-        2,
+        125,
         &[
             "run",
             "--rm",
@@ -479,7 +479,7 @@ fn bad_input_is_refused_with_nothing_created() {
     let img = v.httpd();
     let count = || v.ok(&["ps", "-a", "-q"]).lines().count();
     let e = v.fails(
-        2,
+        125,
         &[
             "run",
             "--network",
@@ -492,11 +492,11 @@ fn bad_input_is_refused_with_nothing_created() {
     let e = v.fails(2, &["stop", "nosuchcontainer"]);
     assert!(e.contains("no such container: nosuchcontainer"), "{e}");
     for bad in ["abc:80", "8080:0", "8080:80/sctp", "1.2.3:8080:80"] {
-        let e = v.fails(2, &["run", "-d", "-p", bad, img]);
+        let e = v.fails(125, &["run", "-d", "-p", bad, img]);
         assert!(e.contains("invalid port mapping"), "{bad}: {e}");
     }
     let e = v.fails(
-        2,
+        125,
         &[
             "run",
             "--network",
@@ -509,7 +509,7 @@ fn bad_input_is_refused_with_nothing_created() {
     );
     assert!(e.contains("/nonexistent/runc"), "{e}");
     let e = v.fails(
-        2,
+        125,
         &[
             "run",
             "--network",
@@ -525,7 +525,7 @@ fn bad_input_is_refused_with_nothing_created() {
 
     v.ok(&["run", "-d", "--network", "none", "--name", "taken", img]);
     let e = v.fails(
-        2,
+        125,
         &["run", "-d", "--network", "none", "--name", "taken", img],
     );
     assert!(e.contains("already in use"), "{e}");
@@ -533,7 +533,7 @@ fn bad_input_is_refused_with_nothing_created() {
 
     let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let busy = l.local_addr().unwrap().port();
-    let e = v.fails(2, &["run", "-d", "-p", &format!("{busy}:80"), img]);
+    let e = v.fails(125, &["run", "-d", "-p", &format!("{busy}:80"), img]);
     assert!(
         e.contains(&format!("{busy}")) && e.contains("in use"),
         "{e}"
@@ -543,7 +543,7 @@ fn bad_input_is_refused_with_nothing_created() {
     // port set up: everything is undone (the error names the container).
     let port = free_port().to_string();
     let e = v.fails(
-        2,
+        127,
         &["run", "-p", &format!("{port}:80"), img, "/no/such/binary"],
     );
     assert!(e.contains("/no/such/binary"), "{e}");

@@ -96,8 +96,69 @@ pub enum RuntimeError {
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
+/// podman's exit status when `run` or `exec` fails before the container's
+/// command runs (its `define.ExitCode`): 125 for a failure of the tool
+/// itself.
+pub const EXIT_GENERIC: u8 = 125;
+/// The command was found but could not be executed.
+pub const EXIT_CANNOT_INVOKE: u8 = 126;
+/// The command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+impl RuntimeError {
+    /// The exit status podman gives this failure of `run` or `exec`: only
+    /// the OCI runtime's own complaint says whether the command was missing
+    /// or not executable; everything else is vouch's failure.
+    pub fn podman_exit_code(&self) -> u8 {
+        match self {
+            RuntimeError::Runtime { stderr, .. } => oci_exit_code(stderr),
+            _ => EXIT_GENERIC,
+        }
+    }
+}
+
+/// podman's reading of an OCI runtime's error message (libpod's
+/// getOCIRuntimeError), permission first, as podman checks.
+pub fn oci_exit_code(message: &str) -> u8 {
+    let m = message.to_ascii_lowercase();
+    if m.contains("permission denied") || m.contains("operation not permitted") {
+        EXIT_CANNOT_INVOKE
+    } else if m.contains("executable file not found") || m.contains("no such file or directory") {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_GENERIC
+    }
+}
+
 /// Maps an io::Error to [`RuntimeError::Io`] naming `path`.
 pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let path = path.into();
     move |source| RuntimeError::Io { path, source }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    #[test]
+    fn runtime_messages_map_to_podmans_codes() {
+        let runc = |stderr: &str| RuntimeError::Runtime {
+            runtime: "runc".into(),
+            action: "run",
+            id: "x".into(),
+            stderr: stderr.into(),
+        };
+        let missing = r#"unable to start container process: exec: "/nope": stat /nope: no such file or directory"#;
+        assert_eq!(runc(missing).podman_exit_code(), 127);
+        let path = r#"exec: "nope": executable file not found in $PATH"#;
+        assert_eq!(runc(path).podman_exit_code(), 127);
+        let denied = r#"unable to start container process: exec: "/etc/x": permission denied"#;
+        assert_eq!(runc(denied).podman_exit_code(), 126);
+        assert_eq!(runc("cgroup setup failed").podman_exit_code(), 125);
+        assert_eq!(
+            RuntimeError::NoSuchContainer("no such file or directory".into()).podman_exit_code(),
+            125,
+            "only the runtime's own message is read"
+        );
+    }
 }

@@ -23,8 +23,8 @@ pub struct Global {
         env = "VOUCH_RUNROOT"
     )]
     pub runroot: PathBuf,
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log-level", global = true, default_value = "warn")]
+    /// Log messages above specified level (trace, debug, info, warn, warning, error, fatal, panic).
+    #[arg(long = "log-level", global = true, default_value = "warn", value_parser = LOG_LEVELS, hide_possible_values = true)]
     pub log_level: String,
     /// policy.json to enforce (default: ~/.config/containers/policy.json, then /etc/containers/policy.json).
     #[arg(long, global = true)]
@@ -116,9 +116,30 @@ pub fn extra_roots(
     Ok(vouch_image::certs::roots_for(r.registry(), cert_dir)?)
 }
 
+/// podman's `--log-level` values (logrus's levels).
+pub const LOG_LEVELS: [&str; 8] = [
+    "trace", "debug", "info", "warn", "warning", "error", "fatal", "panic",
+];
+
+/// The tracing filter for a podman log level. vouch logs nothing at
+/// logrus's fatal or panic levels (a failure is the `Error:` line, printed
+/// whatever the level, as podman prints its), so those show no log at all.
+pub fn tracing_directive(level: &str) -> &'static str {
+    match level {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "error" => "error",
+        "fatal" | "panic" => "off",
+        _ => "warn",
+    }
+}
+
+/// Logs on stderr at `--log-level`; `VOUCH_LOG` (an `EnvFilter` directive
+/// such as `vouch_copy=debug`) overrides it for debugging.
 pub fn init_tracing(g: &Global) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&g.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(tracing_directive(&g.log_level)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -131,8 +152,12 @@ pub fn init_tracing(g: &Global) {
 /// that hides what was said.
 fn colour_on_stderr() -> bool {
     use std::io::IsTerminal as _;
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::stderr().is_terminal()
+    !no_color() && std::io::stderr().is_terminal()
+}
+
+/// Whether `NO_COLOR` asks for no colour (no-color.org: any non-empty value).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// A tokio runtime for one command.
@@ -154,6 +179,23 @@ impl Progress {
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("{}", super::escape::escape(msg.as_ref()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podmans_log_levels_map_to_tracing_filters() {
+        let got: Vec<&str> = LOG_LEVELS.iter().map(|l| tracing_directive(l)).collect();
+        assert_eq!(
+            got,
+            ["trace", "debug", "info", "warn", "warn", "error", "off", "off"]
+        );
+        for d in got {
+            tracing_subscriber::EnvFilter::try_new(d).unwrap();
         }
     }
 }

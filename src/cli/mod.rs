@@ -2,10 +2,12 @@
 
 mod checkpoint;
 mod common;
+mod completion;
 mod containers;
 mod copy;
 mod delete;
 mod escape;
+mod examples;
 mod image_sign;
 mod image_trust;
 mod images;
@@ -13,6 +15,7 @@ mod list_tags;
 mod login;
 mod manifest_digest;
 mod manifest_list;
+mod output;
 mod passphrase_prompt;
 mod policy_lint;
 mod progress;
@@ -125,6 +128,8 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out of a container registry (podman's).
     Logout(login::LogoutArgs),
+    /// Generate shell autocompletions (podman's: bash, zsh, fish, powershell).
+    Completion(completion::CompletionArgs),
 }
 
 pub use containers::monitor_main;
@@ -132,8 +137,23 @@ pub use vouch_runtime::lifecycle::MONITOR_ARG;
 
 /// Parses, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The packagers' generator stays out of the clap definitions, so the
+    // completions it writes do not offer it.
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|a| a == completion::GENERATE_DOCS_ARG)
+    {
+        return completion::generate_docs_main(args);
+    }
+    use clap::FromArgMatches as _;
+    let cli =
+        Cli::from_arg_matches(&examples::command().get_matches()).unwrap_or_else(|e| e.exit());
+    if !relays_stdio(&cli.command) {
+        output::die_quietly_on_broken_pipe();
+    }
     common::init_tracing(&cli.global);
+    let runs_a_command = matches!(cli.command, Command::Run(_) | Command::Exec(_));
     let result = match cli.command {
         Command::Pull(a) => pull::run(&cli.global, a),
         Command::Push(a) => push::run(&cli.global, a),
@@ -173,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Delete(a) => delete::run(&cli.global, a),
         Command::Login(a) => login::login(&cli.global, a),
         Command::Logout(a) => login::logout(&cli.global, a),
+        Command::Completion(a) => completion::completion(&cli.global, a),
     };
     match result {
         Ok(code) => code,
@@ -181,6 +202,9 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}", one_line(&e));
+            if runs_a_command {
+                return ExitCode::from(container_exit_code(&e));
+            }
             if e.chain().any(|c| c.is::<trust::PolicyRejected>()) {
                 return ExitCode::from(1);
             }
@@ -205,6 +229,34 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
         out.push_str(&msg);
     }
     escape::escape(&out)
+}
+
+/// podman's status for a `run` or `exec` that failed before the command
+/// ran: 126 or 127 when the runtime could not execute or find it, else 125
+/// (the container's own status is the success path).
+fn container_exit_code(e: &anyhow::Error) -> u8 {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<vouch_runtime::RuntimeError>())
+        .map_or(
+            vouch_runtime::error::EXIT_GENERIC,
+            vouch_runtime::RuntimeError::podman_exit_code,
+        )
+}
+
+/// Commands that copy a container's or a client's streams themselves: a
+/// reader going away there is an error to handle (a container that closed
+/// its stdin must not kill `vouch run` and lose its exit code), as Go's
+/// runtime treats any descriptor but stdout and stderr.
+fn relays_stdio(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Run(_)
+            | Command::Exec(_)
+            | Command::Start(_)
+            | Command::Restart(_)
+            | Command::Container(_)
+            | Command::SigstoreServer(_)
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -122,7 +122,9 @@ struct Bars {
     live: Mutex<HashMap<Digest, (ProgressBar, String)>>,
 }
 
-/// skopeo's bar is 40 columns with its brackets.
+/// skopeo's bar is 40 columns with its brackets. No colour, as skopeo's
+/// (so `NO_COLOR` holds here as it does for the logs): the template styles
+/// nothing.
 const BAR_TEMPLATE: &str = "{prefix} [{bar:38}] {counters}";
 
 impl Bars {
