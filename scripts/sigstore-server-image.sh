@@ -72,28 +72,9 @@ trap 'rm -rf "$work"' EXIT
 # Debug info is most of a debug build's size and none of its behaviour.
 strip --strip-debug -o "$work/sigstore-server" "$binary"
 
-# Libraries at the paths the loader looks for them (as ldd prints them),
-# and the loader itself (the PT_INTERP path). linux-vdso has no file.
-ldd_out=$(LC_ALL=C ldd "$work/sigstore-server" 2>&1 || true)
-libs=()
-if [[ $ldd_out != *"not a dynamic executable"* && $ldd_out != *"statically linked"* ]]; then
-    while read -r first second third _; do
-        if [[ $second == "=>" ]]; then
-            if [[ $third == "not" ]]; then
-                echo "$0: $binary: library $first not found" >&2
-                exit 1
-            fi
-            [[ $third == /* ]] && libs+=("$third")
-        elif [[ $first == /* ]]; then
-            libs+=("$first")
-        fi
-    done <<<"$ldd_out"
-    if ((${#libs[@]} == 0)); then
-        echo "$0: could not parse 'ldd $binary':" >&2
-        echo "$ldd_out" >&2
-        exit 1
-    fi
-fi
+# The shared libraries and the loader it needs (fixtures/ldd-libs.sh).
+source "$here/fixtures/ldd-libs.sh"
+ldd_libs "$work/sigstore-server"
 
 tar=${rootfs:-$work/rootfs.tar}
 PYTHONPATH="$here/fixtures${PYTHONPATH:+:$PYTHONPATH}" python3 - "$tar" "$work/sigstore-server" "${libs[@]}" <<'PY'
