@@ -31,7 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
-    sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -73,6 +73,7 @@ trap 'rm -rf "$work"' EXIT
 strip --strip-debug -o "$work/sigstore-server" "$binary"
 
 # The shared libraries and the loader it needs (fixtures/ldd-libs.sh).
+# shellcheck source=fixtures/ldd-libs.sh
 source "$here/fixtures/ldd-libs.sh"
 ldd_libs "$work/sigstore-server"
 
