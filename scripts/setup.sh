@@ -21,6 +21,8 @@ PACKAGES=(
   libcap2-bin
   # bench/sigstore-server.sh compares against nginx serving the same files
   nginx
+  # sigstore-server's socket-activation and unit tests: systemd-socket-activate, systemd-analyze
+  systemd
 )
 
 missing=()

@@ -14,9 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
+use crate::activation;
 use crate::api::{app, AppConfig, AppState};
 use crate::check::{SignedBy, Structural, UploadCheck};
 use crate::logbuf;
+use crate::notify::notify;
 use crate::path::valid_prefix;
 use crate::server::{serve, ServeOptions, WorkerLoad};
 use crate::store::Store;
@@ -34,7 +36,7 @@ pub enum LogFormat {
 #[derive(Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Address to listen on (port 0 picks a free one; the chosen address is
-    /// printed on stderr).
+    /// printed on stderr). Ignored when socket-activated (LISTEN_FDS).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
     /// Token file enabling uploads: lines `sha256:<hex> <prefix>[,<prefix>…] [label]`
@@ -216,6 +218,8 @@ fn hash_token_cmd(prefixes: &[String], label: Option<&str>) -> anyhow::Result<()
 pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     let dispatch = log_dispatch(a.log_format);
     let _main_guard = tracing::dispatcher::set_default(&dispatch);
+    // First, while this is the only thread: it removes LISTEN_* variables.
+    let inherited = activation::take().context("socket activation")?;
     raise_fd_limit();
     let store = Store::open(root, a.cache_entries, a.cache_mb.saturating_mul(1 << 20))?;
     let tokens = a.tokens.as_deref().map(Tokens::load).transpose()?;
@@ -253,15 +257,28 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let listener = bind(a.listen).with_context(|| format!("listening on {}", a.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
+    let listeners = match inherited {
+        Some(v) => v
+            .into_iter()
+            .map(|(l, name)| (l, format!(" (socket-activated: {name})")))
+            .collect(),
+        None => vec![(
+            bind(a.listen).with_context(|| format!("listening on {}", a.listen))?,
+            String::new(),
+        )],
+    };
+    let mut addrs = Vec::with_capacity(listeners.len());
+    for (l, how) in &listeners {
+        l.set_nonblocking(true)?;
+        addrs.push((l.local_addr()?, how.clone()));
+    }
 
     // One single-threaded runtime per worker, all accepting from the same
     // socket (nginx's model): a request never hops threads, idle workers
     // pick up new connections first, and there is no work-stealing traffic —
     // each request is only a few microseconds of CPU. (Not SO_REUSEPORT:
-    // that would let a second instance silently share the port.)
+    // that would let a second instance silently share the port.) With
+    // several sockets (socket activation), every worker serves all of them.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = app(state);
     let mut handles = Vec::with_capacity(workers);
@@ -270,10 +287,12 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
     let (exited_tx, mut exited_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
     for i in 0..workers {
         let exited = exited_tx.clone();
-        let listener = listener
-            .try_clone()
+        let mine = listeners
+            .iter()
+            .map(|(l, _)| l.try_clone())
+            .collect::<std::io::Result<Vec<_>>>()
             .context("sharing the listening socket")?;
-        let (app, opts, mut stop) = (app.clone(), opts.clone().worker(&load, i), stop_rx.clone());
+        let (app, opts, stop) = (app.clone(), opts.clone().worker(&load, i), stop_rx.clone());
         let dispatch = dispatch.clone();
         let h = std::thread::Builder::new()
             .name(format!("sigstore-worker-{i}"))
@@ -296,11 +315,15 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
                             logbuf::flush_this_thread();
                         }
                     });
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    serve(listener, app, opts, async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
+                    let mut loops = Vec::with_capacity(mine.len());
+                    for listener in mine {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let mut stop = stop.clone();
+                        loops.push(serve(listener, app.clone(), opts.clone(), async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        }));
+                    }
+                    futures_util::future::try_join_all(loops).await.map(drop)
                 });
                 logbuf::flush_this_thread();
                 let _ = exited.send(i);
@@ -309,12 +332,22 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
             .context("starting worker threads")?;
         handles.push(h);
     }
-    drop(listener);
+    drop(listeners);
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "sigstore-server: serving {} on {scheme}://{addr}",
-        root.display()
-    );
+    for (addr, how) in &addrs {
+        eprintln!(
+            "sigstore-server: serving {} on {scheme}://{addr}{how}",
+            root.display()
+        );
+    }
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|(a, _)| format!("{scheme}://{a}"))
+        .collect();
+    let status = format!("READY=1\nSTATUS=serving on {}\n", urls.join(" "));
+    if let Err(e) = notify(&status) {
+        tracing::warn!(error = %e, "could not notify the service manager (NOTIFY_SOCKET)");
+    }
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -326,6 +359,7 @@ pub fn run(root: &Path, a: &ServerArgs) -> anyhow::Result<()> {
             Some(i) = exited_rx.recv() => tracing::error!(worker = i, "a worker stopped; shutting down"),
         }
     });
+    let _ = notify("STOPPING=1\n");
     let _ = stop_tx.send(true);
     let mut first_err = None;
     for h in handles {

@@ -170,13 +170,20 @@ impl Pending {
     /// is replaced). May be retried with another name.
     pub fn link(&self, dir: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
         match &self.named {
-            Some((tmp_dir, tmp)) => linkat(
+            Some((tmp_dir, tmp)) => match linkat(
                 Some(tmp_dir.as_raw_fd()),
                 tmp.as_str(),
                 Some(dir.as_raw_fd()),
                 name,
                 AtFlags::empty(),
-            ),
+            ) {
+                // NFS: a LINK whose reply was lost is sent again and answered
+                // EEXIST, though the first one made the name. Our temporary
+                // then has two links (the open(2) man page's recipe), asked
+                // of the server, not the attribute cache.
+                Err(Errno::EEXIST) if links_on_server(&self.file) == Some(2) => Ok(()),
+                other => other,
+            },
             None => {
                 let proc_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
                 match linkat(
@@ -193,6 +200,24 @@ impl Pending {
             }
         }
     }
+}
+
+/// The file's link count as the file server has it now (`statx` with
+/// `AT_STATX_FORCE_SYNC`, which makes an NFS client ask instead of
+/// answering from its cache); `None` if it cannot be had.
+fn links_on_server(file: &File) -> Option<u32> {
+    // SAFETY: statx writes into a zeroed struct; "" with AT_EMPTY_PATH names the descriptor.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::statx(
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_STATX_FORCE_SYNC,
+            libc::STATX_NLINK,
+            &mut stx,
+        )
+    };
+    (r == 0 && stx.stx_mask & libc::STATX_NLINK != 0).then_some(stx.stx_nlink)
 }
 
 fn empty_path_link(file: &File, dir: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
@@ -290,6 +315,50 @@ mod tests {
         f.write_all(b"ours").unwrap();
         let p = root.path().join("a@sha256=x").join(&name_a);
         assert_eq!(std::fs::read(p).unwrap(), b"ours");
+    }
+
+    /// A pending file on the named-temporary path (what NFS takes).
+    fn named_pending(dir: BorrowedFd<'_>) -> (Pending, String) {
+        let (tmp, name) = named_temp(dir, Mode::from_bits_truncate(0o644)).unwrap();
+        let dup = nix::unistd::dup(dir.as_raw_fd()).unwrap();
+        let p = Pending {
+            file: File::from(tmp),
+            named: Some((owned(dup), name.clone())),
+        };
+        (p, name)
+    }
+
+    #[test]
+    fn a_link_made_by_a_lost_reply_counts_as_made() {
+        let root = tempfile::tempdir().unwrap();
+        let fd = open_root(root.path()).unwrap();
+        let dir = create_dirs_beneath(fd.as_fd(), "a@sha256=z").unwrap();
+        let (p, name) = named_pending(dir.as_fd());
+        // What the first, unanswered LINK did on the server.
+        linkat(
+            Some(dir.as_raw_fd()),
+            name.as_str(),
+            Some(dir.as_raw_fd()),
+            "signature-1",
+            AtFlags::empty(),
+        )
+        .unwrap();
+        p.link(dir.as_fd(), "signature-1").unwrap();
+        // Someone else's file is still refused.
+        let d = root.path().join("a@sha256=z");
+        std::fs::write(d.join("signature-2"), b"theirs").unwrap();
+        let (q, _) = named_pending(dir.as_fd());
+        assert_eq!(
+            q.link(dir.as_fd(), "signature-2").unwrap_err(),
+            Errno::EEXIST
+        );
+        drop((p, q));
+        assert!(d.join("signature-1").is_file());
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "temporaries left behind: {left:?}");
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! path ([`check`]). Files are published atomically ([`fsops`]).
 //!
 //! Layering: [`target`], [`path`] (pure grammar) → [`store`]/[`fsops`] (files) →
-//! [`api`] (HTTP) → [`server`] (sockets) → [`cli`] (process). Tests drive
+//! [`api`] (HTTP) → [`server`] (sockets; bound, or inherited through
+//! [`activation`]) → [`cli`] (process, with [`notify`] for systemd). Tests drive
 //! [`api::app`] with `tower::ServiceExt::oneshot`, and the binary over real
 //! sockets (`tests/sigstore_server*.rs`). User documentation:
 //! docs/sigstore-server.md.
 
+pub mod activation;
 pub mod api;
 pub mod cache;
 pub mod check;
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod fsops;
 pub mod logbuf;
 pub mod metrics;
+pub mod notify;
 pub mod observe;
 pub mod path;
 pub mod server;
