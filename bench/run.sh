@@ -103,6 +103,52 @@ for tool in vouch podman; do
     $T rm -f chatty >/dev/null 2>&1
 done
 
+# The floor: what the OCI runtime alone costs on a bundle vouch already made
+# (no image, store, overlay, network or monitor work), next to podman's
+# run --rm --network none of the same run. Variants: runc with vouch's spec;
+# runc with the seccomp filter removed (runc compiles the containers-common
+# profile with libseccomp on every start); crun and youki where installed
+# (crun refuses hybrid cgroup hosts; the refusal is printed).
+declare -A F
+if have vouch && have podman; then
+    log "floor: OCI runtimes on a ready bundle"
+    V run -d --network none --name floor localhost/httpd sleep 1000 >/dev/null
+    fid=$(V inspect floor | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Id"])')
+    fb=$(find "$work/vouch" -path "*/$fid/bundle" -maxdepth 3 -type d | head -n1)
+    mkdir -p "$work/floor/seccomp" "$work/floor/plain"
+    cp -a "$fb/rootfs" "$work/floor/seccomp/rootfs"
+    cp -a "$fb/rootfs" "$work/floor/plain/rootfs"
+    python3 - "$fb/config.json" "$work/floor" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+c["root"]["path"] = "rootfs"
+# binds of per-container files vouch manages; the runtime's cost is the same
+c["mounts"] = [m for m in c["mounts"] if m["destination"] not in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")]
+c["linux"].pop("cgroupsPath", None)
+json.dump(c, open(sys.argv[2] + "/seccomp/config.json", "w"))
+c["linux"].pop("seccomp", None)
+json.dump(c, open(sys.argv[2] + "/plain/config.json", "w"))
+PY
+    V rm -f floor >/dev/null 2>&1
+    n=0
+    # oci_run RUNTIME BUNDLE: one `RUNTIME run` under a fresh id (run
+    # deletes the container when its process exits).
+    oci_run() { n=$((n + 1)); "$1" --root "$work/floor/state" run --bundle "$2" "floor-$$-$n"; }
+    F[runc]=$(median_ms oci_run runc "$work/floor/seccomp")
+    F[runc-noseccomp]=$(median_ms oci_run runc "$work/floor/plain")
+    F[podman]=$(median_ms P run --rm --network none localhost/httpd /bin/true)
+    for rt in crun ${YOUKI:-youki}; do
+        command -v "$rt" >/dev/null || { F[$(basename "$rt")]="not installed"; continue; }
+        if out=$(oci_run "$rt" "$work/floor/seccomp" 2>&1); then
+            F[$(basename "$rt")]=$(median_ms oci_run "$rt" "$work/floor/seccomp")
+        else
+            F[$(basename "$rt")]="refused: $(printf '%s' "$out" | tail -n1 | cut -c1-70)"
+        fi
+    done
+fi
+
 printf '\n%-12s %12s %12s %8s\n' metric vouch podman ratio
 for m in run-bridge run-none ps-20 logs-100k; do
     v=${R[vouch,$m]:-} p=${R[podman,$m]:-}
@@ -112,4 +158,15 @@ for m in run-bridge run-none ps-20 logs-100k; do
 done
 printf '%-12s %10s kB %10s kB\n' monitor-rss "${R[vouch,rss]:--}" "${R[podman,rss]:--}"
 printf '%-12s %10s kB %10s kB\n' rss-logging "${R[vouch,rss-logging]:--}" "${R[podman,rss-logging]:--}"
+if [[ -n ${F[podman]:-} ]]; then
+    printf '\nfloor: the OCI runtime alone on a ready bundle vs podman run --rm --network none (%s ms)\n' "${F[podman]}"
+    for k in runc runc-noseccomp crun "$(basename "${YOUKI:-youki}")"; do
+        v=${F[$k]:-}
+        if [[ $v =~ ^[0-9.]+$ ]]; then
+            printf '%-16s %10s ms %8s\n' "$k" "$v" "$(awk -v v="$v" -v p="${F[podman]}" 'BEGIN {printf "%.2f", v / p}')"
+        else
+            printf '%-16s %s\n' "$k" "$v"
+        fi
+    done
+fi
 echo "(ratio = vouch/podman; medians of $rounds rounds; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
