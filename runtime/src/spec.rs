@@ -19,6 +19,15 @@ pub enum SpecError {
     /// A bug in [`generate`], not bad input: the document it built is not a spec.
     #[error("generated spec: {0}")]
     Generated(#[source] serde_json::Error),
+    /// The bundle's spec read back to add binds (podman archives).
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{0}: no mounts")]
+    NoMounts(PathBuf),
     #[error("{path}: {source}")]
     Save {
         path: PathBuf,

@@ -181,8 +181,12 @@ pub fn apply(d: &ContainerDir, cfg: &ContainerConfig) -> crate::Result<()> {
     }
     let spec_path = d.bundle().join("config.json");
     let bytes = fs::read(&spec_path).map_err(io(&spec_path))?;
-    let mut spec: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| RuntimeError::Spec(format!("{}: {e}", spec_path.display())))?;
+    let mut spec: Value = serde_json::from_slice(&bytes).map_err(|source| {
+        RuntimeError::Spec(crate::spec::SpecError::Read {
+            path: spec_path.clone(),
+            source,
+        })
+    })?;
     let etc = d.dir.join("etc");
     fs::create_dir_all(&etc).map_err(io(&etc))?;
     for b in &binds {
@@ -213,9 +217,8 @@ pub fn apply(d: &ContainerDir, cfg: &ContainerConfig) -> crate::Result<()> {
             "options": options,
         });
         let Some(mounts) = spec.get_mut("mounts").and_then(Value::as_array_mut) else {
-            return Err(RuntimeError::Spec(format!(
-                "{}: no mounts",
-                spec_path.display()
+            return Err(RuntimeError::Spec(crate::spec::SpecError::NoMounts(
+                spec_path.clone(),
             )));
         };
         mounts.retain(|x| x.get("destination").and_then(Value::as_str) != Some(b.destination()));
