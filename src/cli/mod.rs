@@ -202,11 +202,13 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}", one_line(&e));
-            if runs_a_command {
-                return ExitCode::from(container_exit_code(&e));
-            }
+            // A policy refusal is 1 for every command, `run` too (podman
+            // says 125 there): scripts tell "not trusted" from "broken".
             if e.chain().any(|c| c.is::<trust::PolicyRejected>()) {
                 return ExitCode::from(1);
+            }
+            if runs_a_command {
+                return ExitCode::from(container_exit_code(&e));
             }
             ExitCode::from(2)
         }
