@@ -262,6 +262,58 @@ fn image_trust_set_and_show_edit_policy_json_as_podman() {
         serde_json::from_str(&v.ok(&["image", "trust", "show", "--policypath", p, "--json"]))
             .unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 3);
+    // --format: podman's Go field names, the table prefix, json as --json.
+    let lines = v.ok(&[
+        "image",
+        "trust",
+        "show",
+        "--policypath",
+        p,
+        "--format",
+        "{{.RepoName}}|{{.Type}}|{{.GPGId}}",
+    ]);
+    assert!(
+        lines.contains("registry.example.com:5000|signed|") && lines.contains(&gpg.email),
+        "{lines}"
+    );
+    assert!(lines.contains("docker.io|accept|\n"), "{lines}");
+    let tab = v.ok(&[
+        "image",
+        "trust",
+        "show",
+        "--policypath",
+        p,
+        "--format",
+        "table {{.Transport}} {{.Type}}",
+    ]);
+    assert_eq!(tab.lines().count(), 4, "{tab}");
+    assert!(tab.starts_with("TRANSPORT"), "{tab}");
+    let as_json = v.ok(&[
+        "image",
+        "trust",
+        "show",
+        "--policypath",
+        p,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&as_json).unwrap(),
+        rows
+    );
+    let err = v.fails(
+        2,
+        &[
+            "image",
+            "trust",
+            "show",
+            "--policypath",
+            p,
+            "--format",
+            "{{.Type",
+        ],
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     // skopeo loads what we wrote.
     let out = std::process::Command::new("skopeo")
         .args([

@@ -41,6 +41,11 @@ pub struct ShowArgs {
     /// Omit the header line.
     #[arg(short = 'n', long = "noheading")]
     pub noheading: bool,
+    /// Print each row through a Go template with podman's field names
+    /// (`{{.RepoName}} {{.Type}} {{.GPGId}}`, `table {{.Transport}}\t{{.Type}}`;
+    /// docs/format.md); `json` is the same as --json.
+    #[arg(long, conflicts_with_all = ["raw", "json"])]
+    pub format: Option<String>,
     /// Accepted and ignored, as podman does: the whole policy is shown.
     pub scope: Option<String>,
 }
@@ -141,6 +146,32 @@ fn key_ids(k: KeyRef<'_>) -> Vec<String> {
         .collect()
 }
 
+/// podman's `trust.Policy` field names, which a `--format` template uses.
+const TRUST_FIELDS: &[&str] = &[
+    "Transport",
+    "Name",
+    "RepoName",
+    "Keys",
+    "SignatureStore",
+    "Type",
+    "GPGId",
+];
+const TRUST_HEADERS: &[(&str, &str)] = &[("GPGId", "GPG ID"), ("SignatureStore", "SIGSTORE")];
+
+/// One row under podman's Go field names (an empty field is an empty string,
+/// as Go's zero value prints, not `<no value>`).
+fn template_row(r: &trust_policy::Row) -> serde_json::Value {
+    serde_json::json!({
+        "Transport": r.transport,
+        "Name": r.name,
+        "RepoName": r.repo_name,
+        "Keys": [],
+        "SignatureStore": r.sigstore,
+        "Type": r.kind,
+        "GPGId": r.gpg_id,
+    })
+}
+
 fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let path = policy_path(a.policypath.as_deref(), g)?;
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -155,7 +186,11 @@ fn show(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     };
     let rows = trust_policy::describe(&bytes, &rd, &mut key_ids)
         .with_context(|| format!("invalid policy in {}", path.display()))?;
-    if a.json {
+    if let Some(f) = a.format.as_deref().filter(|f| !vouch_format::is_json(f)) {
+        let rows: Vec<_> = rows.iter().map(template_row).collect();
+        let header = vouch_format::headers(TRUST_FIELDS, TRUST_HEADERS);
+        super::template::print(f, (!a.noheading).then_some(&header), &rows)?;
+    } else if a.json || a.format.is_some() {
         print!("{}", trust_policy::render_json(&rows));
     } else {
         print!("{}", trust_policy::render_table(&rows, !a.noheading));
