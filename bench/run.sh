@@ -18,7 +18,7 @@
 #   run-none    TOOL run --rm --network none IMAGE /bin/true
 #   ps-20       TOOL ps            with 20 detached httpd containers running
 #   logs-100k   TOOL logs CTR      of a container that printed 100 000 lines
-# And the monitor's memory: mean RSS of the 20 monitors (vouch __monitor,
+# And the monitor's memory: mean RSS of the 20 monitors (vouch-monitor,
 # podman's conmon), from /proc/PID/status VmRSS, and the RSS of one monitor
 # whose container has written 2000 log lines.
 # Stores are fresh directories (podman: --root/--runroot, overlay driver);
@@ -55,11 +55,14 @@ have vouch && V import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar
 have podman && P import --change "$cmd" --change 'EXPOSE 80/tcp' "$work/httpd.tar" localhost/httpd >/dev/null
 
 # monitor_rss TOOL: mean VmRSS (kB) of the tool's running monitors
-# (vouch's `__monitor ROOT …` processes, podman's conmon).
+# (vouch-monitor processes holding a file of this run's vouch store open,
+# as a monitor holds its container's log; podman's conmon by its --root).
 monitor_rss() {
     local pids p kb total=0 n=0
     if [[ $1 == vouch ]]; then
-        pids=$(pgrep -f -- "__monitor $work/vouch " || true)
+        pids=$(for p in $(pgrep -x vouch-monitor); do
+            ls -l "/proc/$p/fd" 2>/dev/null | grep -q -- "$work/vouch/" && echo "$p"
+        done)
     else
         pids=$(for p in $(pgrep -x conmon); do
             tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$work/podman" && echo "$p"

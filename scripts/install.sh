@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs vouch, sigstore-server and policy-lint with their man pages, shell
-# completions and systemd units (docs/install.md):
+# Installs vouch (with its per-container monitor, vouch-monitor, which vouch
+# runs from its own directory), sigstore-server and policy-lint with their
+# man pages, shell completions and systemd units (docs/install.md):
 #
 #   scripts/install.sh                      # build (release), install into /usr/local
 #   PREFIX=/usr DESTDIR=/tmp/root scripts/install.sh
@@ -56,13 +57,21 @@ else
 fi
 
 # The binaries a package ships; add a new workspace binary here and to
-# [package.metadata.deb] assets in Cargo.toml.
-BINARIES=(vouch sigstore-server policy-lint)
+# [package.metadata.deb] assets in Cargo.toml. COMMANDS are those a user
+# runs, with a man page and completions; vouch-monitor is started by vouch
+# from the same directory (BINDIR), so it is installed there too.
+BINARIES=(vouch vouch-monitor sigstore-server policy-lint)
+COMMANDS=(vouch sigstore-server policy-lint)
 
 if ((build)); then
     # Not PREFIX nor DESTDIR: sequoia-ipc compiles $PREFIX in (option_env!)
     # to find GnuPG, so a build under PREFIX=/opt/x would look for gpg there.
     env -u PREFIX -u DESTDIR cargo build --profile "$PROFILE" -p vouch -p sigstore-server -p policy-lint --bins
+    # The monitor lives as long as its container: linked statically (glibc's
+    # static-pie), it maps no shared libc and stays under 2 MB resident
+    # (docs/runtime.md, "Monitor memory"). Cargo has no per-binary flag for
+    # that, so it is relinked on its own, last.
+    env -u PREFIX -u DESTDIR cargo rustc --profile "$PROFILE" -p vouch --bin vouch-monitor -- -C target-feature=+crt-static
 fi
 for b in "${BINARIES[@]}"; do
     [[ -x $outdir/$b ]] || {
@@ -84,7 +93,7 @@ fi
 install -d -m 755 "$DESTDIR$MANDIR/man1"
 install -m 644 "$gen"/man/man1/*.1 "$DESTDIR$MANDIR/man1/"
 
-for b in "${BINARIES[@]}"; do
+for b in "${COMMANDS[@]}"; do
     install -D -m 644 "$gen/completions/bash/$b" "$DESTDIR$PREFIX/share/bash-completion/completions/$b"
     install -D -m 644 "$gen/completions/zsh/_$b" "$DESTDIR$zshdir/_$b"
     install -D -m 644 "$gen/completions/fish/$b.fish" "$DESTDIR$PREFIX/share/fish/vendor_completions.d/$b.fish"

@@ -17,6 +17,11 @@ command -v cargo-deb >/dev/null || {
 
 # Not PREFIX nor DESTDIR: sequoia-ipc compiles $PREFIX in (install.sh).
 env -u PREFIX -u DESTDIR cargo build --profile "$PROFILE" -p vouch -p sigstore-server -p policy-lint --bins
+# The monitor lives as long as its container: linked statically (glibc's
+# static-pie), it maps no shared libc and stays under 2 MB resident
+# (docs/runtime.md, "Monitor memory"). Cargo has no per-binary flag for
+# that, so it is relinked on its own, last.
+env -u PREFIX -u DESTDIR cargo rustc --profile "$PROFILE" -p vouch --bin vouch-monitor -- -C target-feature=+crt-static
 # cargo-deb reads the staged data relative to the crate, whatever
 # CARGO_TARGET_DIR says.
 rm -rf target/deb-data

@@ -9,12 +9,12 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // The per-container monitor lives as long as its container, so its
-    // memory is a per-container cost (conmon's is ~1.5 MB): it is entered
-    // here, before clap, tracing or anything else has touched a page.
+    // The monitor's exit command (`vouch-monitor` runs it when a container
+    // has exited): no user command, so it stays out of the parser, the
+    // completions and the man pages.
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == cli::MONITOR_ARG) {
-        return cli::monitor_main(args);
+    if args.next().is_some_and(|a| a == cli::CLEANUP_ARG) {
+        return cli::cleanup_main(args);
     }
     cli::main()
 }

@@ -57,6 +57,8 @@ fn units() -> Vec<String> {
 /// compresses man pages (`man` reads either).
 fn expected_files(zsh_dir: &str, unit_dir: &str, man: &str) -> Vec<String> {
     let mut want = Vec::new();
+    // The monitor is no command: no man page, no completions.
+    want.push("bin/vouch-monitor".into());
     for b in ["vouch", "sigstore-server", "policy-lint"] {
         want.push(format!("bin/{b}"));
         want.push(format!("share/man/man1/{b}{man}"));
@@ -89,6 +91,9 @@ fn install_sh_fills_a_prefix() {
         String::from_utf8_lossy(&out.stdout),
         format!("vouch {}\n", env!("CARGO_PKG_VERSION"))
     );
+    // The monitor is linked statically (no program interpreter), vouch not.
+    assert!(!has_interpreter(&root.join("bin/vouch-monitor")));
+    assert!(has_interpreter(&root.join("bin/vouch")));
     let bash =
         std::fs::read_to_string(root.join("share/bash-completion/completions/vouch")).unwrap();
     assert!(bash.contains("complete -F _vouch"), "{bash}");
@@ -111,6 +116,20 @@ fn install_sh_fills_a_prefix() {
         .path()
         .join("usr/share/zsh/vendor-completions/_vouch")
         .is_file());
+}
+
+/// Whether the ELF executable at `p` names a program interpreter
+/// (PT_INTERP): a dynamically linked one does, a static-pie does not.
+fn has_interpreter(p: &Path) -> bool {
+    let b = std::fs::read(p).unwrap();
+    assert_eq!(b.get(..4), Some(&b"\x7fELF"[..]), "{}", p.display());
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, n) = (u16_at(0x36), u16_at(0x38));
+    (0..n).any(|i| {
+        let o = phoff + i * size;
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 3
+    })
 }
 
 #[test]
@@ -188,6 +207,7 @@ fn the_deb_installs_and_runs_from_usr_bin() {
         "{help}"
     );
     ok(Command::new("/usr/bin/policy-lint").arg("--version"));
+    assert!(!has_interpreter(Path::new("/usr/bin/vouch-monitor")));
     for f in expected_files(
         "share/zsh/vendor-completions",
         "lib/systemd/system",

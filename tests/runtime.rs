@@ -631,7 +631,12 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let id = format!("{:032x}{:032x}", nanos, std::process::id());
+    let id = vouch_runtime::id::ContainerId::parse(&format!(
+        "{:032x}{:032x}",
+        nanos,
+        std::process::id()
+    ))
+    .unwrap();
     let ns = bridge::netns_name(&id);
     let hv = bridge::host_veth(&id);
     let own_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
@@ -639,7 +644,7 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
     let ip = bridge::setup(run, &cfg, &id, None, &[]).unwrap();
     let ip_s = ip.to_string();
     let eth0 = &ip_json(&["-n", &ns, "addr", "show", "dev", "eth0"]).expect("eth0 in the netns")[0];
-    assert_eq!(eth0["address"], bridge::mac_for(ip).as_str(), "{eth0}");
+    assert_eq!(eth0["address"], bridge::mac_for(ip).to_string(), "{eth0}");
     assert!(flags(eth0).contains(&"UP"), "{eth0}");
     let inet: Vec<_> = eth0["addr_info"]
         .as_array()
@@ -667,7 +672,11 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
     assert_eq!(host["master"], cfg.bridge.as_str(), "{host}");
     assert!(flags(host).contains(&"UP"), "{host}");
     let neigh = ip_json(&["neigh", "show", "dev", &cfg.bridge, "to", &ip_s]).unwrap();
-    assert_eq!(neigh[0]["lladdr"], bridge::mac_for(ip).as_str(), "{neigh}");
+    assert_eq!(
+        neigh[0]["lladdr"],
+        bridge::mac_for(ip).to_string(),
+        "{neigh}"
+    );
     let listed = ip_json(&["netns", "list"]).unwrap();
     assert!(
         listed
@@ -690,19 +699,17 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
             "{what}: lease left"
         );
     };
-    bridge::teardown(run, &cfg.bridge, &id, Some(&ip_s));
+    bridge::teardown(run, &cfg.bridge, &id, Some(ip));
     gone("teardown", &ip_s);
-    bridge::teardown(run, &cfg.bridge, &id, Some(&ip_s));
+    bridge::teardown(run, &cfg.bridge, &id, Some(ip));
     gone("second teardown", &ip_s);
 
     // A netns that something else still holds (here an open fd) keeps
     // its eth0, so teardown deletes the host veth itself.
-    let ip = bridge::setup(run, &cfg, &id, None, &[])
-        .unwrap()
-        .to_string();
+    let ip = bridge::setup(run, &cfg, &id, None, &[]).unwrap();
     let hold = std::fs::File::open(bridge::netns_path(&id)).unwrap();
-    bridge::teardown(run, &cfg.bridge, &id, Some(&ip));
-    gone("teardown of a held netns", &ip);
+    bridge::teardown(run, &cfg.bridge, &id, Some(ip));
+    gone("teardown of a held netns", &ip.to_string());
     drop(hold);
 
     // Half made: only the netns (as if setup died right after it).
@@ -714,11 +721,10 @@ fn bridge_over_netlink_is_what_ip_sees_and_teardown_leaves_nothing() {
     // A setup that fails names the container, the step and the kernel's
     // error on one line, and undoes itself.
     std::fs::write(bridge::netns_path(&id), "").unwrap();
-    let e = bridge::setup(run, &cfg, &id, None, &[])
-        .unwrap_err()
-        .to_string();
+    // The message is the error with its causes, as the CLI prints it.
+    let e = vouch_image::chain::one_line(&bridge::setup(run, &cfg, &id, None, &[]).unwrap_err());
     assert!(
-        e.contains(&id)
+        e.contains(id.as_str())
             && e.contains(&format!(
                 "creating netns: creating {}",
                 bridge::netns_path(&id).display()

@@ -358,6 +358,7 @@ impl Dest for DirDest {
 mod tests {
     use super::*;
     use crate::localfs::test_support::*;
+    use vouch_image::chain::OneLine;
 
     fn name(p: &Path) -> ImageName {
         ImageName::Dir(p.to_path_buf())
@@ -455,7 +456,7 @@ mod tests {
         let e = dest
             .check_signature_kinds(&[bundle])
             .unwrap_err()
-            .to_string();
+            .one_line();
         assert!(
             e.contains("Sigstore bundles") && e.contains("--remove-signatures"),
             "{e}"
@@ -474,7 +475,7 @@ mod tests {
             .put_blob(&desc, failing_stream(&img.layer))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("boom"), "{e}");
+        assert!(e.one_line().contains("boom"), "{e}");
         assert_eq!(files(&d), vec!["version".to_string()]);
     }
 
@@ -487,7 +488,7 @@ mod tests {
         let e = DirDest::open(name(&other), &other)
             .err()
             .unwrap()
-            .to_string();
+            .one_line();
         assert!(e.contains(NOT_IMAGE_DIR) && e.contains("other"), "{e}");
         assert!(other.join("precious").exists());
 
@@ -518,11 +519,11 @@ mod tests {
         let d = t.path();
         std::fs::write(d.join("manifest.json"), vec![b' '; MAX_MANIFEST_BYTES + 1]).unwrap();
         let src = DirSource::open(name(d), d).unwrap();
-        let e = src.manifest(None).await.unwrap_err().to_string();
+        let e = src.manifest(None).await.unwrap_err().one_line();
         assert!(e.contains("manifest.json") && e.contains("limit"), "{e}");
         let other = Digest::of(b"x");
         std::fs::write(d.join(format!("{}.manifest.json", other.hex())), b"{}").unwrap();
-        let e = src.manifest(Some(&other)).await.unwrap_err().to_string();
+        let e = src.manifest(Some(&other)).await.unwrap_err().one_line();
         assert!(
             e.contains(".manifest.json") && e.contains("expected"),
             "{e}"

@@ -1051,6 +1051,7 @@ impl Dest for DockerArchiveDest {
 mod tests {
     use super::*;
     use crate::localfs::test_support::*;
+    use vouch_image::chain::OneLine;
 
     fn name(p: &Path, r: Option<&str>) -> ImageName {
         ImageName::DockerArchive {
@@ -1083,7 +1084,7 @@ mod tests {
             .put_blob(&m.layers[0], failing_stream(&gz))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("boom"), "{e}");
+        assert!(e.one_line().contains("boom"), "{e}");
         assert!(!dest.has_blob(&m.layers[0]).await.unwrap());
         dest.put_blob(&m.layers[0], stream_of(&gz)).await.unwrap();
         dest.put_signatures(&raw, &[]).await.unwrap();
@@ -1147,7 +1148,7 @@ mod tests {
         let e = DockerArchiveSource::open(name(&a, Some("other:1")), &a, Some("other:1"))
             .err()
             .unwrap()
-            .to_string();
+            .one_line();
         assert!(
             e.contains(r#"Tag "docker.io/library/other:1" not found"#),
             "{e}"
@@ -1157,7 +1158,7 @@ mod tests {
         let e = DockerArchiveDest::open(name(&a, None), &a, None)
             .err()
             .unwrap()
-            .to_string();
+            .one_line();
         assert!(
             e.contains("doesn't support modifying existing images"),
             "{e}"
@@ -1171,7 +1172,7 @@ mod tests {
         let dest = DockerArchiveDest::open(name(&a, None), &a, None).unwrap();
         let img = tiny_oci();
         assert_eq!(
-            dest.check_signatures().unwrap_err().to_string(),
+            dest.check_signatures().unwrap_err().one_line(),
             NO_SIGNATURES
         );
         let e = dest
@@ -1199,7 +1200,7 @@ mod tests {
         let e = DockerArchiveSource::open(name(&a, None), &a, None)
             .err()
             .unwrap()
-            .to_string();
+            .one_line();
         assert!(e.contains("evil.tar") && e.contains(".."), "{e}");
 
         let mut b = tar::Builder::new(std::fs::File::create(&a).unwrap());
@@ -1214,7 +1215,7 @@ mod tests {
         let e = DockerArchiveSource::open(name(&a, None), &a, None)
             .err()
             .unwrap()
-            .to_string();
+            .one_line();
         assert!(e.contains("outside the archive"), "{e}");
     }
 

@@ -13,13 +13,13 @@ pub enum CopyError {
     Name(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error("{image}: {source}")]
+    #[error("{image}")]
     Manifest {
         image: String,
         #[source]
         source: ManifestError,
     },
-    #[error("{image}: blob {digest} failed its integrity check: {source}")]
+    #[error("{image}: blob {digest} failed its integrity check")]
     Integrity {
         image: String,
         digest: Digest,
@@ -33,7 +33,7 @@ pub enum CopyError {
         got: u64,
         want: u64,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]

@@ -262,7 +262,7 @@ impl StoreDest {
             sig_digests.push(self.store.put_blob(s).map_err(store_err(&name))?);
         }
         let rec = ImageRecord {
-            id: m.config.digest.hex().to_string(),
+            id: vouch_image::ImageId::of_config(&m.config.digest),
             names: vec![self.target.to_string()],
             digest,
             manifest_media_type: manifest.media_type.clone(),

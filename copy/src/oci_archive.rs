@@ -259,6 +259,7 @@ impl Dest for OciArchiveDest {
 mod tests {
     use super::*;
     use crate::localfs::test_support::*;
+    use vouch_image::chain::OneLine;
 
     fn name(p: &Path) -> ImageName {
         ImageName::OciArchive {
@@ -282,7 +283,7 @@ mod tests {
             .put_blob(&m.layers[0], failing_stream(&img.layer))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("boom"));
+        assert!(e.one_line().contains("boom"));
         dest.put_blob(&m.layers[0], stream_of(&img.layer))
             .await
             .unwrap();
@@ -370,7 +371,7 @@ mod tests {
             let e = OciArchiveSource::open(name(&a), &a, None)
                 .err()
                 .unwrap()
-                .to_string();
+                .one_line();
             assert!(e.contains("evil.tar") && e.contains(want), "{e}");
         }
         assert!(!t.path().join("escape").exists());

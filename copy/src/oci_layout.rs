@@ -446,6 +446,7 @@ impl Dest for OciDest {
 pub(crate) mod tests {
     use super::*;
     use crate::localfs::test_support::*;
+    use vouch_image::chain::OneLine;
 
     fn name(p: &Path, r: Option<&str>) -> ImageName {
         ImageName::Oci {
@@ -571,7 +572,7 @@ pub(crate) mod tests {
         let img = tiny_oci();
         let dest = OciDest::open(name(t.path(), None), t.path(), None).unwrap();
         assert_eq!(
-            dest.check_signatures().unwrap_err().to_string(),
+            dest.check_signatures().unwrap_err().one_line(),
             NO_SIGNATURES
         );
         let e = dest
@@ -582,7 +583,7 @@ pub(crate) mod tests {
         let e = dest
             .check_manifest_type(manifest::DOCKER_MANIFEST)
             .unwrap_err()
-            .to_string();
+            .one_line();
         assert!(e.contains("stores OCI manifests"), "{e}");
         dest.check_manifest_type(manifest::OCI_INDEX).unwrap();
     }
@@ -596,7 +597,7 @@ pub(crate) mod tests {
             .put_blob(&desc("x", &img.layer), failing_stream(&img.layer))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("boom"), "{e}");
+        assert!(e.one_line().contains("boom"), "{e}");
         dest.put_manifest(&img.manifest, false).await.unwrap();
         assert_eq!(
             files(t.path()),
@@ -612,7 +613,7 @@ pub(crate) mod tests {
         write_tiny(&mut dest, &img).await;
         std::fs::write(blob_path(t.path(), &img.manifest.digest()), b"{}").unwrap();
         let src = OciSource::open(name(t.path(), None), t.path(), None).unwrap();
-        let e = src.manifest(None).await.unwrap_err().to_string();
+        let e = src.manifest(None).await.unwrap_err().one_line();
         assert!(e.contains("blobs/sha256/") && e.contains("expected"), "{e}");
     }
 }

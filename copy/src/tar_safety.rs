@@ -150,6 +150,7 @@ pub fn open_maybe_compressed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vouch_image::chain::OneLine;
 
     #[test]
     fn names_outside_the_archive_are_refused() {
@@ -163,15 +164,15 @@ mod tests {
         assert_eq!(entry_name(a, Path::new("./")).unwrap(), None);
         let e = entry_name(a, Path::new("../etc/passwd"))
             .unwrap_err()
-            .to_string();
+            .one_line();
         assert!(e.contains("a.tar") && e.contains(".."), "{e}");
         let e = entry_name(a, Path::new("/etc/passwd"))
             .unwrap_err()
-            .to_string();
+            .one_line();
         assert!(e.contains("absolute"), "{e}");
         let e = entry_name(a, Path::new("blobs/../../x"))
             .unwrap_err()
-            .to_string();
+            .one_line();
         assert!(e.contains(".."), "{e}");
     }
 

@@ -10,13 +10,13 @@ use crate::unpack::{self, UnpackError, UnpackOptions};
 /// Why a layer could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("layer {blob}: {source}")]
+    #[error("layer {blob}")]
     Unpack {
         blob: Digest,
         #[source]

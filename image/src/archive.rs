@@ -27,7 +27,7 @@ const MAX_JSON: u64 = 4 << 20;
 /// Why a save or load failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -41,13 +41,13 @@ pub enum ArchiveError {
         name: String,
         actual: Digest,
     },
-    #[error("{archive}: {source}")]
+    #[error("{archive}")]
     Manifest {
         archive: PathBuf,
         #[source]
         source: manifest::ManifestError,
     },
-    #[error("{archive}: {source}")]
+    #[error("{archive}")]
     Apply {
         archive: PathBuf,
         #[source]
@@ -296,7 +296,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>, ArchiveErro
             }
         }
         let rec = ImageRecord {
-            id: m.config.digest.hex().to_string(),
+            id: crate::ImageId::of_config(&m.config.digest),
             names: name.into_iter().collect(),
             digest: mdesc.digest.clone(),
             manifest_media_type: mt,

@@ -17,7 +17,7 @@ use crate::unpack::{detect_compression, Compression};
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -193,7 +193,7 @@ pub fn import_tarball(
     store.put_blob(&config_bytes)?;
     let digest = store.put_blob(&manifest_bytes)?;
     let rec = ImageRecord {
-        id: config_desc.digest.hex().to_string(),
+        id: crate::ImageId::of_config(&config_desc.digest),
         names: name.map(|n| vec![n.to_string()]).unwrap_or_default(),
         digest,
         manifest_media_type: OCI_MANIFEST.into(),

@@ -9,9 +9,11 @@ pub mod archive;
 pub mod attach;
 pub mod auth;
 pub mod certs;
+pub mod chain;
 pub mod digest;
 pub mod docker_ref;
 pub mod go_json;
+pub mod id;
 pub mod import;
 pub mod lists;
 pub mod manifest;
@@ -29,5 +31,6 @@ pub mod store;
 pub mod unpack;
 
 pub use digest::Digest;
+pub use id::ImageId;
 pub use reference::{ImageRef, RefError};
 pub use store::{ImageRecord, Store};

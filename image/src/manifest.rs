@@ -35,7 +35,7 @@ pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 pub enum ManifestError {
     #[error("manifest is {0} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")]
     TooLarge(usize),
-    #[error("manifest is not valid JSON: {0}")]
+    #[error("manifest is not valid JSON")]
     Json(#[source] serde_json::Error),
     #[error("unsupported manifest media type {0:?}")]
     MediaType(String),
@@ -43,7 +43,7 @@ pub enum ManifestError {
     SchemaVersion(u32),
     #[error("unsupported layer media type {0:?} (foreign or unknown layers are refused)")]
     LayerType(String),
-    #[error("image config is not valid JSON: {0}")]
+    #[error("image config is not valid JSON")]
     Config(#[source] serde_json::Error),
     #[error("image config lists {diff_ids} diff_ids for {layers} layers")]
     LayerCount { diff_ids: usize, layers: usize },

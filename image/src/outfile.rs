@@ -21,7 +21,7 @@ const MAX_HOPS: usize = 40;
 
 /// An output file could not be written; names the path as the user gave it.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("{}", path.display())]
 pub struct OutputError {
     pub path: PathBuf,
     #[source]

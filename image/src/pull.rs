@@ -21,13 +21,13 @@ pub enum PullError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{reference}: {source}")]
+    #[error("{reference}")]
     Manifest {
         reference: String,
         #[source]
         source: manifest::ManifestError,
     },
-    #[error("{reference}: {source}")]
+    #[error("{reference}")]
     Apply {
         reference: String,
         #[source]
@@ -35,7 +35,7 @@ pub enum PullError {
     },
     #[error("{reference}: a manifest list may not point to another list")]
     NestedIndex { reference: String },
-    #[error("internal error: {0}")]
+    #[error("internal error")]
     Join(#[from] tokio::task::JoinError),
 }
 
@@ -186,7 +186,7 @@ impl Puller {
             (None, Some(_)) => vec![],
         };
         let rec = ImageRecord {
-            id: m.config.digest.hex().to_string(),
+            id: crate::ImageId::of_config(&m.config.digest),
             names,
             digest: resolved.instance.digest.clone(),
             manifest_media_type: resolved.instance.media_type.clone(),

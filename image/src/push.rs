@@ -29,7 +29,7 @@ pub enum PushError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing sigstore signatures: {0}")]
+    #[error("writing sigstore signatures")]
     Attach(#[from] AttachWriteError),
     #[error("writing Sigstore bundle referrers")]
     Referrers(#[from] ReferrersWriteError),

@@ -63,7 +63,7 @@ pub enum RegistryError {
     Unauthorized { reference: String, registry: String },
     #[error("{reference}: manifest unknown to registry {registry}")]
     NotFound { reference: String, registry: String },
-    #[error("{reference}: {what} failed its integrity check: {source}")]
+    #[error("{reference}: {what} failed its integrity check")]
     Integrity {
         reference: String,
         what: String,
@@ -82,14 +82,14 @@ pub enum RegistryError {
         what: String,
         detail: String,
     },
-    #[error("{reference}: {what}: {source}")]
+    #[error("{reference}: {what}")]
     Manifest {
         reference: String,
         what: &'static str,
         #[source]
         source: manifest::ManifestError,
     },
-    #[error("{reference}: writing {path}: {source}")]
+    #[error("{reference}: writing {path}")]
     Io {
         reference: String,
         path: String,

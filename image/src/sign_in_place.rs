@@ -34,20 +34,20 @@ pub enum SignInPlaceError {
         reference: String,
         media_type: String,
     },
-    #[error("parsing manifest list {reference}: {source}")]
+    #[error("parsing manifest list {reference}")]
     List {
         reference: String,
         #[source]
         source: manifest::ManifestError,
     },
-    #[error("{reference}: writing sigstore signatures for {digest}: {source}")]
+    #[error("{reference}: writing sigstore signatures for {digest}")]
     Attach {
         reference: String,
         digest: Digest,
         #[source]
         source: Box<AttachWriteError>,
     },
-    #[error("{reference}: writing Sigstore bundle referrer for {digest}: {source}")]
+    #[error("{reference}: writing Sigstore bundle referrer for {digest}")]
     Referrers {
         reference: String,
         digest: Digest,

@@ -97,7 +97,7 @@ impl Default for Limits {
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -105,7 +105,7 @@ pub enum StoreError {
     },
     #[error("invalid image name: {0}")]
     Name(String),
-    #[error("image record {path} is corrupt: {source}")]
+    #[error("image record {path} is corrupt")]
     Record {
         path: PathBuf,
         #[source]
@@ -117,7 +117,7 @@ pub enum StoreError {
     Ambiguous { name: String, ids: String },
     #[error("image {id} is missing {what} {digest}; pull it again")]
     Incomplete {
-        id: String,
+        id: crate::ImageId,
         what: &'static str,
         digest: Digest,
     },
@@ -145,7 +145,7 @@ pub struct LayerRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageRecord {
     /// Config digest hex: podman's image ID.
-    pub id: String,
+    pub id: crate::ImageId,
     /// Normalised names (`registry/repo:tag`); empty for a dangling image.
     pub names: Vec<String>,
     /// Digest of the stored manifest (the platform instance when pulled
@@ -236,6 +236,12 @@ pub struct Lock {
 pub struct Store {
     root: PathBuf,
     limits: Limits,
+}
+
+/// Where the store at `root` keeps the unpacked layer `diff_id`: for
+/// readers that hold a root, not an open store (a container's rootfs).
+pub fn layer_dir(root: &Path, diff_id: &Digest) -> PathBuf {
+    root.join("layers").join(diff_id.hex())
 }
 
 impl Store {
@@ -353,7 +359,7 @@ impl Store {
     }
 
     pub fn layer_path(&self, diff_id: &Digest) -> PathBuf {
-        self.root.join("layers").join(diff_id.hex())
+        layer_dir(&self.root, diff_id)
     }
 
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
@@ -527,7 +533,7 @@ impl Store {
                 name: name.to_string(),
                 ids: hits
                     .iter()
-                    .map(|i| &i.id[..12])
+                    .map(|i| i.id.short())
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
@@ -568,7 +574,7 @@ impl Store {
             return Ok(Removed::Untagged(untagged));
         }
         if by_id && !force && rec.names.len() > 1 {
-            return Err(StoreError::MultipleNames(rec.id[..12].to_string()));
+            return Err(StoreError::MultipleNames(rec.id.short().to_string()));
         }
         let p = self.record_path(&rec.id);
         fs::remove_file(&p).map_err(io(&p))?;
@@ -630,8 +636,8 @@ impl Store {
 /// What `remove` did.
 #[derive(Debug)]
 pub enum Removed {
-    Untagged(String),
-    Deleted(String),
+    Untagged(crate::ImageId),
+    Deleted(crate::ImageId),
 }
 
 /// One way of reading a user-typed name against stored names.
@@ -739,7 +745,7 @@ mod tests {
         let config = store.put_blob(cfg).unwrap();
         let manifest = store.put_blob(format!("m{}", config).as_bytes()).unwrap();
         ImageRecord {
-            id: config.hex().to_string(),
+            id: crate::ImageId::of_config(&config),
             names: names.iter().map(|s| s.to_string()).collect(),
             digest: manifest,
             manifest_media_type: crate::manifest::OCI_MANIFEST.into(),
@@ -817,8 +823,8 @@ mod tests {
         drop(lock);
         assert_eq!(store.resolve("httpd").unwrap().id, b.id);
         assert_eq!(store.resolve("localhost/httpd").unwrap().id, b.id);
-        assert_eq!(store.resolve(&a.id[..12]).unwrap().id, a.id);
-        assert!(store.resolve(&a.id[..12]).unwrap().names.is_empty());
+        assert_eq!(store.resolve(a.id.short()).unwrap().id, a.id);
+        assert!(store.resolve(a.id.short()).unwrap().names.is_empty());
         assert!(matches!(
             store.resolve("nope"),
             Err(StoreError::UnknownImage(_))

@@ -132,18 +132,18 @@ pub struct UnpackSummary {
 /// an unspecified state and must be thrown away.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    #[error("opening layer directory {}: {source}", path.display())]
+    #[error("opening layer directory {}", path.display())]
     Destination {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("reading layer: {source}")]
+    #[error("reading layer")]
     Stream {
         #[source]
         source: io::Error,
     },
-    #[error("layer entry {path:?}: malformed header: {source}")]
+    #[error("layer entry {path:?}: malformed header")]
     Header {
         path: String,
         #[source]
@@ -157,14 +157,14 @@ pub enum UnpackError {
     },
     #[error("layer entry {path:?}: unsupported tar entry type {kind:?}")]
     UnsupportedType { path: String, kind: char },
-    #[error("layer entry {path:?}: {what} requires root (CAP_MKNOD / CAP_SYS_ADMIN): {source}")]
+    #[error("layer entry {path:?}: {what} requires root (CAP_MKNOD / CAP_SYS_ADMIN)")]
     NeedsPrivilege {
         path: String,
         what: &'static str,
         #[source]
         source: io::Error,
     },
-    #[error("layer entry {path:?}: {op}: {source}")]
+    #[error("layer entry {path:?}: {op}")]
     Io {
         path: String,
         op: &'static str,

@@ -13,8 +13,10 @@ use vouch_image::manifest::ImageConfig;
 use vouch_image::{ImageRecord, Store};
 
 use crate::error::{io, Result, RuntimeError};
-use crate::net::{bridge, NetConfig, PortMapping};
+use crate::id::ContainerId;
+use crate::net::{bridge, NetConfig, NetError, PortMapping};
 use crate::oci::{OciRuntime, Runc};
+use crate::signal::Signal;
 use crate::spec::{self, SpecInput};
 use crate::state::{
     now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State,
@@ -91,14 +93,8 @@ pub struct CreateOptions {
     pub runtime: Option<PathBuf>,
 }
 
-fn random_id() -> Result<String> {
-    let mut b = [0u8; 32];
-    let p = Path::new("/dev/urandom");
-    use std::io::Read;
-    fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(io(p))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+pub(crate) fn random_id() -> Result<ContainerId> {
+    ContainerId::random().map_err(io("/dev/urandom"))
 }
 
 /// podman's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
@@ -110,14 +106,14 @@ pub fn valid_name(n: &str) -> bool {
 
 /// podman's generated names are adjective_noun; vouch's are shorter but of
 /// the same shape.
-fn generated_name(id: &str) -> String {
+fn generated_name(id: &ContainerId) -> String {
     const A: &[&str] = &[
         "brave", "calm", "eager", "fond", "keen", "lucid", "proud", "quiet", "swift", "witty",
     ];
     const N: &[&str] = &[
         "otter", "heron", "lynx", "finch", "mole", "newt", "orca", "panda", "raven", "yak",
     ];
-    let b = u64::from_str_radix(crate::id::short(id), 16).unwrap_or(0);
+    let b = u64::from_str_radix(id.short(), 16).unwrap_or(0);
     format!(
         "{}_{}{}",
         A[(b % 10) as usize],
@@ -140,7 +136,14 @@ impl Engine {
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }
-    pub fn dir(&self, id: &str) -> ContainerDir {
+    /// The container's layer directories in this store, uppermost first.
+    pub fn lower_dirs(&self, cfg: &ContainerConfig) -> Vec<PathBuf> {
+        cfg.layers
+            .iter()
+            .map(|d| vouch_image::store::layer_dir(&self.root, d))
+            .collect()
+    }
+    pub fn dir(&self, id: &ContainerId) -> ContainerDir {
         ContainerDir {
             dir: self.containers_dir().join(id),
         }
@@ -163,8 +166,10 @@ impl Engine {
         self.host.net_dir.clone()
     }
 
-    /// All container IDs.
-    pub fn ids(&self) -> Result<Vec<String>> {
+    /// All container IDs: the directories holding a config whose names
+    /// are IDs (anything else in the directory is not a container of
+    /// vouch's).
+    pub fn ids(&self) -> Result<Vec<ContainerId>> {
         let d = self.containers_dir();
         let rd = match fs::read_dir(&d) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -173,15 +178,19 @@ impl Engine {
         Ok(rd
             .flatten()
             .filter(|e| e.path().join("config.json").is_file())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| ContainerId::parse(n).ok())
+            })
             .collect())
     }
 
     /// Finds a container by full ID, unique ID prefix or name.
     pub fn lookup(&self, what: &str) -> Result<(ContainerDir, ContainerConfig)> {
         let ids = self.ids()?;
-        if ids.iter().any(|i| i == what) {
-            let d = self.dir(what);
+        if let Some(id) = ids.iter().find(|i| *i == what) {
+            let d = self.dir(id);
             let c = d.read_config()?;
             return Ok((d, c));
         }
@@ -275,11 +284,11 @@ impl Engine {
         if !valid_name(&name) {
             return Err(RuntimeError::BadName(name));
         }
-        let lower_dirs: Vec<PathBuf> = image
+        let layers = image
             .layers
             .iter()
             .rev()
-            .map(|l| store.layer_path(&l.diff_id))
+            .map(|l| l.diff_id.clone())
             .collect();
         let cfg = ContainerConfig {
             id: id.clone(),
@@ -296,10 +305,7 @@ impl Engine {
                 .filter(|w| !w.is_empty())
                 .unwrap_or_else(|| "/".into()),
             user: o.user.clone().or(rc.user.clone()).unwrap_or_default(),
-            hostname: o
-                .hostname
-                .clone()
-                .unwrap_or_else(|| crate::id::short(&id).to_string()),
+            hostname: o.hostname.clone().unwrap_or_else(|| id.short().to_string()),
             tty: o.tty,
             interactive: o.interactive,
             auto_remove: o.auto_remove,
@@ -313,9 +319,9 @@ impl Engine {
             stop_signal: rc
                 .stop_signal
                 .as_deref()
-                .and_then(parse_signal)
-                .unwrap_or(libc::SIGTERM),
-            lower_dirs,
+                .and_then(|s| Signal::parse(s).ok())
+                .unwrap_or(Signal::TERM),
+            layers,
             cap_add: o.cap_add.clone(),
             cap_drop: o.cap_drop.clone(),
             memory: o.memory,
@@ -327,7 +333,10 @@ impl Engine {
         for other in self.ids()? {
             if let Ok(c) = self.dir(&other).read_config() {
                 if c.name == name {
-                    return Err(RuntimeError::NameInUse { name, id: other });
+                    return Err(RuntimeError::NameInUse {
+                        name,
+                        id: other.to_string(),
+                    });
                 }
             }
         }
@@ -378,38 +387,36 @@ impl Engine {
 
     fn prepare_inner(&self, d: &ContainerDir, cfg: &mut ContainerConfig) -> Result<()> {
         let id = cfg.id.clone();
-        rootfs::mount(self.sys.as_ref(), &id, d, &cfg.lower_dirs)?;
+        rootfs::mount(self.sys.as_ref(), &id, d, &self.lower_dirs(cfg))?;
         let u = user::resolve(&d.rootfs(), &cfg.user).ok_or_else(|| RuntimeError::NoUser {
-            id: id.clone(),
+            id: id.to_string(),
             user: cfg.user.clone(),
         })?;
         let mut netns_path = None;
         if cfg.network == NetworkMode::Bridge {
-            let net = NetConfig::from_env().map_err(|e| RuntimeError::Network {
-                id: id.clone(),
-                what: "config".into(),
-                detail: e,
+            let net = NetConfig::from_env().map_err(|source| RuntimeError::Network {
+                id: id.to_string(),
+                source,
             })?;
-            let want: Option<Ipv4Addr> = cfg.ip.as_deref().and_then(|s| s.parse().ok());
+            let want: Option<Ipv4Addr> = cfg.ip;
             if let Some(ip) = want {
                 // Take the recorded address again (stable across stop/start).
                 let f = self.net_dir().join("ipam").join(&net.bridge);
                 fs::create_dir_all(&f).map_err(io(&f))?;
                 let p = f.join(ip.to_string());
                 match fs::read_to_string(&p) {
-                    Ok(owner) if owner != id => {
+                    Ok(owner) if id != owner => {
                         return Err(RuntimeError::Network {
-                            id,
-                            what: "address".into(),
-                            detail: format!("{ip} is taken by {owner}"),
+                            id: id.to_string(),
+                            source: NetError::AddressTaken { ip, owner },
                         })
                     }
-                    _ => fs::write(&p, &id).map_err(io(&p))?,
+                    _ => fs::write(&p, id.as_str()).map_err(io(&p))?,
                 }
             }
             cfg.bridge = Some(net.bridge.clone());
             let ip = bridge::setup(&self.net_dir(), &net, &id, want, &cfg.ports)?;
-            cfg.ip = Some(ip.to_string());
+            cfg.ip = Some(ip);
             cfg.mac = Some(bridge::mac_for(ip));
             netns_path = Some(bridge::netns_path(&id));
         }
@@ -418,7 +425,7 @@ impl Engine {
         let mut etc_files = vec![];
         let hosts = format!(
             "127.0.0.1 localhost\n::1 localhost\n{} {}\n",
-            cfg.ip.as_deref().unwrap_or("127.0.1.1"),
+            cfg.ip.unwrap_or(Ipv4Addr::new(127, 0, 1, 1)),
             cfg.hostname
         );
         for (name, content) in [
@@ -437,7 +444,7 @@ impl Engine {
         let caps =
             defaults::capabilities(&cfg.cap_add, &cfg.cap_drop).map_err(RuntimeError::Usage)?;
         let input = SpecInput {
-            id: id.clone(),
+            id: id.to_string(),
             hostname: cfg.hostname.clone(),
             args: cfg.command.clone(),
             env: cfg.env.clone(),
@@ -459,7 +466,7 @@ impl Engine {
             nproc_limit: rlimit(libc::RLIMIT_NPROC),
             cgroups_path: format!("/vouch-{id}"),
             kernel: crate::seccomp::running_kernel(),
-            console_size: cfg.tty.then(crate::terminal::local_size).flatten(),
+            console_size: cfg.tty.then(vouch_monitor::terminal::local_size).flatten(),
         };
         let spec = spec::generate(&input)?;
         let p = d.bundle().join("config.json");
@@ -499,7 +506,7 @@ impl Engine {
     /// Frees the container's address lease (if it still holds it): called
     /// when the container record is deleted.
     pub fn release_address(&self, cfg: &ContainerConfig) {
-        if let Some(ip) = cfg.ip.as_deref() {
+        if let Some(ip) = cfg.ip {
             let b = cfg
                 .bridge
                 .clone()
@@ -564,22 +571,6 @@ fn rlimit(res: libc::__rlimit_resource_t) -> (u64, u64) {
     (r.rlim_cur, r.rlim_max)
 }
 
-/// `SIGTERM`, `TERM`, `15` → 15.
-pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .ok()
-        .map(|s| s as i32)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -628,8 +619,13 @@ pub(crate) mod tests {
     }
 
     /// A container record as `create` leaves it, in `e`'s store.
+    /// `id` (64 hex, as every test container's) as a [`ContainerId`].
+    pub(crate) fn cid(id: &str) -> ContainerId {
+        ContainerId::parse(id).unwrap()
+    }
+
     pub(crate) fn stored(e: &Engine, id: &str, st: State) -> (ContainerDir, ContainerConfig) {
-        let d = e.dir(id);
+        let d = e.dir(&cid(id));
         fs::create_dir_all(&d.dir).unwrap();
         let c = config(id);
         write_json(&d.config(), &c).unwrap();
@@ -639,16 +635,16 @@ pub(crate) mod tests {
 
     pub(crate) fn config(id: &str) -> ContainerConfig {
         ContainerConfig {
-            id: id.into(),
+            id: cid(id),
             name: "t".into(),
             image_name: "localhost/x:latest".into(),
-            image_id: "0".repeat(64),
+            image_id: vouch_image::ImageId::parse(&"0".repeat(64)).unwrap(),
             created: now_rfc3339(),
             command: vec!["/bin/true".into()],
             env: vec![],
             working_dir: "/".into(),
             user: String::new(),
-            hostname: id[..12].into(),
+            hostname: cid(id).short().into(),
             tty: false,
             interactive: false,
             auto_remove: false,
@@ -659,8 +655,8 @@ pub(crate) mod tests {
             bridge: None,
             runtime: "/nonexistent/runc".into(),
             read_only: false,
-            stop_signal: 15,
-            lower_dirs: vec!["/l/1".into()],
+            stop_signal: Signal::TERM,
+            layers: vec![vouch_image::Digest::of(b"layer")],
             cap_add: vec![],
             cap_drop: vec![],
             memory: None,
@@ -673,7 +669,7 @@ pub(crate) mod tests {
         let t = tempfile::tempdir().unwrap();
         let e = engine_in(t.path(), Arc::new(FakeSys::failing_at(1)), Arc::default());
         let id = "ab".repeat(32);
-        let d = e.dir(&id);
+        let d = e.dir(&cid(&id));
         fs::create_dir_all(&d.dir).unwrap();
         let err = e.prepare(&d, config(&id)).unwrap_err();
         assert!(err.to_string().contains(&id), "names the container: {err}");
@@ -695,7 +691,7 @@ pub(crate) mod tests {
         assert_eq!(
             sys.calls(),
             vec![Call::Umount {
-                target: e.dir(&id).rootfs()
+                target: e.dir(&cid(&id)).rootfs()
             }]
         );
         assert_eq!(
@@ -711,7 +707,7 @@ pub(crate) mod tests {
     fn readers_merge_exit_file_and_notice_a_dead_monitor() {
         let t = tempfile::tempdir().unwrap();
         let e = engine_in(t.path(), Arc::default(), Arc::default());
-        let d = e.dir("x");
+        let d = e.dir(&cid(&"ef".repeat(32)));
         fs::create_dir_all(&d.dir).unwrap();
         let proc = t.path().join("proc");
         fs::create_dir_all(proc.join("77")).unwrap();
@@ -747,13 +743,9 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn names_and_signals() {
+    fn names() {
         assert!(valid_name("basic_httpd"));
         assert!(!valid_name("-x") && !valid_name("") && !valid_name("a/b"));
-        assert_eq!(parse_signal("TERM"), Some(15));
-        assert_eq!(parse_signal("SIGKILL"), Some(9));
-        assert_eq!(parse_signal("9"), Some(9));
-        assert_eq!(parse_signal("NOPE"), None);
-        assert!(valid_name(&generated_name(&"ab".repeat(32))));
+        assert!(valid_name(&generated_name(&cid(&"ab".repeat(32)))));
     }
 }

@@ -1,19 +1,21 @@
 //! Typed errors of the runtime. Every variant names the container (by name
 //! or ID), the file or the command it concerns, so the CLI can print one line
-//! that says what went wrong where (docs/runtime.md, "Errors").
+//! that says what went wrong where (docs/runtime.md, "Errors"). A variant
+//! with a source does not repeat it in its message: the CLI (and
+//! [`vouch_image::chain::one_line`]) prints each cause once.
 
 use std::path::PathBuf;
 
 /// Why a runtime operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: invalid JSON: {source}")]
+    #[error("{path}: invalid JSON")]
     Json {
         path: PathBuf,
         #[source]
@@ -29,7 +31,7 @@ pub enum RuntimeError {
     Usage(String),
     #[error("invalid port mapping {spec:?}: {why}")]
     BadPort { spec: String, why: String },
-    #[error("host port {addr} is already in use: {source}")]
+    #[error("host port {addr} is already in use")]
     PortInUse {
         addr: String,
         #[source]
@@ -44,25 +46,18 @@ pub enum RuntimeError {
         id: String,
         stderr: String,
     },
-    #[error("container {id}: {what}: {source}")]
+    #[error("container {id}: {what}")]
     Sys {
         id: String,
         what: String,
         #[source]
         source: nix::Error,
     },
-    #[error("container {id}: network {what}: {detail}")]
+    #[error("container {id}: network")]
     Network {
         id: String,
-        what: String,
-        detail: String,
-    },
-    #[error("container {id}: network {what}: {source}")]
-    Nft {
-        id: String,
-        what: &'static str,
         #[source]
-        source: crate::net::nft::NftError,
+        source: crate::net::NetError,
     },
     #[error("container {id} is {state}: {what}")]
     BadState {
@@ -72,25 +67,29 @@ pub enum RuntimeError {
     },
     #[error("container {id}: the host's cgroups do not allow {what}")]
     Cgroup { id: String, what: String },
-    #[error("image {image}: {source}")]
+    #[error("image {image}")]
     Image {
         image: String,
         #[source]
         source: vouch_image::store::StoreError,
     },
-    #[error("image {image}: config: {source}")]
+    #[error("image {image}: config")]
     ImageConfig {
         image: String,
         #[source]
         source: serde_json::Error,
     },
-    #[error("container {id}: monitor failed: {message}")]
-    Monitor { id: String, message: String },
+    #[error("container {id}: monitor failed")]
+    Monitor {
+        id: String,
+        #[source]
+        source: vouch_monitor::MonitorError,
+    },
     #[error("container {id}: user {user:?} not found in the image's /etc/passwd")]
     NoUser { id: String, user: String },
-    #[error("seccomp profile: {0}")]
+    #[error("seccomp profile")]
     Seccomp(#[source] serde_json::Error),
-    #[error("invalid spec: {0}")]
+    #[error("invalid spec")]
     Spec(#[from] crate::spec::SpecError),
 }
 
@@ -127,6 +126,30 @@ pub fn oci_exit_code(message: &str) -> u8 {
         EXIT_NOT_FOUND
     } else {
         EXIT_GENERIC
+    }
+}
+
+impl RuntimeError {
+    /// A monitor's failure for container `id`; the OCI runtime's own
+    /// refusal keeps its kind (and so its exit status, see
+    /// [`RuntimeError::podman_exit_code`]) with runc's message cleaned.
+    pub fn from_monitor(id: &str, e: vouch_monitor::MonitorError) -> Self {
+        match e {
+            vouch_monitor::MonitorError::Runtime {
+                runtime,
+                action,
+                stderr,
+            } => RuntimeError::Runtime {
+                runtime,
+                action: action.as_str(),
+                id: id.into(),
+                stderr: crate::oci::clean_stderr(stderr.as_bytes()),
+            },
+            source => RuntimeError::Monitor {
+                id: id.into(),
+                source,
+            },
+        }
     }
 }
 

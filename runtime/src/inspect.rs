@@ -109,7 +109,7 @@ pub fn inspect_json(e: &Entry, spec: Option<Value>) -> Value {
         (Some(_), Some(n)) => (n.subnet.gateway().to_string(), n.subnet.len as u32),
         _ => (String::new(), 0),
     };
-    let ip = c.ip.clone().unwrap_or_default();
+    let ip = c.ip.map(|ip| ip.to_string()).unwrap_or_default();
     let mut networks = json!({});
     if c.network == crate::state::NetworkMode::Bridge {
         networks[c.bridge.clone().unwrap_or_default()] =
@@ -140,7 +140,7 @@ pub fn inspect_json(e: &Entry, spec: Option<Value>) -> Value {
         "OCIRuntime": c.runtime,
         "Mounts": [],
         "NetworkSettings": {
-            "IPAddress": ip, "Gateway": gateway, "IPPrefixLen": prefix, "MacAddress": c.mac.clone().unwrap_or_default(),
+            "IPAddress": ip, "Gateway": gateway, "IPPrefixLen": prefix, "MacAddress": c.mac.map(|m| m.to_string()).unwrap_or_default(),
             "Ports": ports_map(c),
             "SandboxKey": if c.network == crate::state::NetworkMode::Bridge { crate::net::bridge::netns_path(&c.id).display().to_string() } else { String::new() },
             "Networks": networks,

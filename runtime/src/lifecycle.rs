@@ -1,55 +1,131 @@
 //! Starting, stopping, killing, waiting for and removing containers: the
-//! short-lived CLI side of the monitor protocol.
+//! short-lived CLI side of the monitor protocol (`vouch_monitor::protocol`).
 //!
-//! `start` spawns the monitor (the same binary, `__monitor ID`) in its own
-//! session with a sync pipe on fd 3 and the held host ports from fd 4, and
-//! waits for `{"pid":N}` or `{"error":"…"}` on the pipe (conmon's sync pipe,
-//! podman oci_conmon_common.go readConmonPipeData). `stop` is podman's
+//! `start` spawns `vouch-monitor` (installed beside `vouch`) in its own
+//! session, writes it a typed request on its stdin (the runtime's command
+//! line for `run` or `restore`, built by the driver; the exit command) with
+//! the held host ports from fd 4, and waits on the sync pipe at fd 3 for
+//! init's pid or the failure (conmon's sync pipe, podman
+//! oci_conmon_common.go readConmonPipeData). Once init is gone the monitor
+//! runs the exit command `vouch __cleanup ROOT RUNROOT ID` (conmon's
+//! `--exit-command`, podman's `container cleanup`), which tears down
+//! through the engine, and then writes the exit file. `stop` is podman's
 //! StopContainer: the stop signal, a timeout, then SIGKILL. A container
 //! whose monitor died is finished here: init killed, teardown, exit file.
 
 use std::fs;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use vouch_monitor::protocol::{self, InitMode, Request, StdioMode};
+use vouch_monitor::MonitorError;
+
 use crate::error::{io, Result, RuntimeError};
 use crate::net::ports;
+use crate::oci::Restore;
+use crate::signal::Signal;
 use crate::state::{now_rfc3339, write_json, ContainerConfig, ContainerDir, ExitFile, Status};
 use crate::Engine;
 
-/// argv\[1\] of the monitor process: `vouch __monitor ROOT RUNROOT ID`. It
-/// is dispatched before the CLI's parser so the long-lived monitor touches
-/// as little memory as possible.
-pub const MONITOR_ARG: &str = "__monitor";
+/// argv\[1\] of the monitor's exit command: `vouch __cleanup ROOT RUNROOT
+/// ID`, dispatched before the CLI's parser (it is no user command).
+pub const CLEANUP_ARG: &str = "__cleanup";
+
+/// The monitor executable's name; it is installed beside `vouch`.
+pub const MONITOR_EXE: &str = "vouch-monitor";
+
+/// The monitor beside the `vouch` executable `exe` (never a path from
+/// input: `exe` is `std::env::current_exe()`).
+pub fn monitor_exe(exe: &Path) -> PathBuf {
+    exe.with_file_name(MONITOR_EXE)
+}
+
+/// How the monitor starts init.
+#[derive(Clone, Copy, Debug)]
+pub enum Init<'a> {
+    Run,
+    /// From a checkpoint in the container directory.
+    Restore(&'a Restore),
+}
 
 impl Engine {
+    /// The monitor's request for a prepared container: the runtime's
+    /// command line for `init`, its stdio, and the exit command (`exe`,
+    /// the vouch executable, with [`CLEANUP_ARG`]).
+    pub fn monitor_request(
+        &self,
+        exe: &Path,
+        cfg: &ContainerConfig,
+        init: Init<'_>,
+        held_ports: usize,
+    ) -> Result<Request> {
+        let d = self.dir(&cfg.id);
+        let rt = self.runtime_for(cfg)?;
+        let stdio = if cfg.tty {
+            StdioMode::Terminal {
+                console_socket: self.console_dir().join(format!("{}.sock", cfg.id.short())),
+                interactive: cfg.interactive,
+            }
+        } else {
+            StdioMode::Pipes {
+                interactive: cfg.interactive,
+            }
+        };
+        let (bundle, pidfile, console) = (d.bundle(), d.pidfile(), stdio.console_socket());
+        let init = match init {
+            Init::Run => InitMode::Run {
+                command: rt.run_command(&cfg.id, &bundle, &pidfile, console)?,
+            },
+            Init::Restore(r) => InitMode::Restore {
+                command: rt.restore_command(&cfg.id, &bundle, &pidfile, console, r)?,
+            },
+        };
+        let text = |p: &Path| {
+            p.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| RuntimeError::Usage(format!("{} is not UTF-8", p.display())))
+        };
+        Ok(Request {
+            id: cfg.id.to_string(),
+            dir: d.dir.clone(),
+            init,
+            stdio,
+            auto_remove: cfg.auto_remove,
+            held_ports,
+            exit_command: vec![
+                text(exe)?,
+                CLEANUP_ARG.into(),
+                text(&self.root)?,
+                text(&self.run_dir)?,
+                cfg.id.to_string(),
+            ],
+        })
+    }
+
     /// Spawns the detached monitor for a prepared container and waits until
-    /// it reports the init pid. On failure the monitor has already torn
-    /// down; the caller removes or keeps the container.
+    /// it reports the init pid. On failure nothing is torn down (the monitor
+    /// leaves that to us); the caller undoes or removes the container.
     pub fn spawn_monitor(
         &self,
         exe: &Path,
         cfg: &ContainerConfig,
         held: Vec<OwnedFd>,
+        init: Init<'_>,
     ) -> Result<i32> {
+        let req = self.monitor_request(exe, cfg, init, held.len())?;
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| {
             RuntimeError::Sys {
-                id: cfg.id.clone(),
+                id: cfg.id.to_string(),
                 what: "pipe".into(),
                 source,
             }
         })?;
-        let mut c = Command::new(exe);
-        c.arg(MONITOR_ARG)
-            .arg(&self.root)
-            .arg(&self.run_dir)
-            .arg(&cfg.id);
-        c.env("VOUCH_MONITOR_PORTS", held.len().to_string());
-        c.stdin(Stdio::null())
+        let monitor = monitor_exe(exe);
+        let mut c = Command::new(&monitor);
+        c.stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let wfd = w.as_raw_fd();
@@ -68,10 +144,10 @@ impl Engine {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                libc::dup2(base, 3);
+                libc::dup2(base, protocol::SYNC_FD);
                 libc::close(base);
                 for i in 0..port_fds.len() as i32 {
-                    libc::dup2(base + 1 + i, 4 + i);
+                    libc::dup2(base + 1 + i, protocol::PORTS_FD + i);
                     libc::close(base + 1 + i);
                 }
                 Ok(())
@@ -80,27 +156,32 @@ impl Engine {
         let spawned = c.spawn();
         drop(w);
         drop(held);
-        let mut child = spawned.map_err(io(exe))?;
-        let mut msg = String::new();
-        let mut rf = fs::File::from(r);
-        let _ = rf.read_to_string(&mut msg);
+        let mut child = spawned.map_err(io(&monitor))?;
+        // A monitor that died before reading reports nothing; that is the
+        // error then, not the broken pipe.
+        if let Some(stdin) = child.stdin.take() {
+            let _ = protocol::write_request(stdin, &req);
+        }
+        let report = protocol::read_report(fs::File::from(r));
         // The monitor outlives us; reap nothing (it re-parents on our exit),
         // but do not leave a zombie if it already failed.
         let _ = child.try_wait();
-        let v: serde_json::Value =
-            serde_json::from_str(msg.trim()).unwrap_or(serde_json::Value::Null);
-        if let Some(pid) = v["pid"].as_i64() {
-            return Ok(pid as i32);
+        match report {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                let _ = child.wait();
+                Err(RuntimeError::from_monitor(&cfg.id, e))
+            }
         }
-        let _ = child.wait();
-        let message = v["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("monitor exited without a report ({msg:?})"));
-        Err(RuntimeError::Monitor {
-            id: cfg.id.clone(),
-            message,
-        })
+    }
+
+    /// The monitor's exit command: tears down the container `id` (a full
+    /// ID) whose init is gone, and frees its address too with `--rm`.
+    pub fn cleanup(&self, id: &str) -> Result<()> {
+        let id = crate::id::ContainerId::parse(id)
+            .map_err(|_| RuntimeError::NoSuchContainer(id.into()))?;
+        let cfg = self.dir(&id).read_config()?;
+        self.teardown_for_exit(&cfg)
     }
 
     /// Starts a created or exited container again: the same address, fresh
@@ -118,9 +199,7 @@ impl Engine {
         let _ = fs::remove_file(d.exit());
         let had_address = cfg.ip.is_some();
         let cfg = self.prepare(&d, cfg)?;
-        if let Err(e) = self.spawn_monitor(exe, &cfg, held) {
-            // A monitor that ran has torn down already; one that never
-            // started has not (teardown is idempotent).
+        if let Err(e) = self.spawn_monitor(exe, &cfg, held, Init::Run) {
             self.undo_prepare(&d, &cfg, had_address);
             return Err(e);
         }
@@ -150,7 +229,7 @@ impl Engine {
     }
 
     /// Sends `signal` to the container's init through the OCI runtime.
-    pub fn kill(&self, what: &str, signal: i32) -> Result<ContainerConfig> {
+    pub fn kill(&self, what: &str, signal: Signal) -> Result<ContainerConfig> {
         let (d, cfg) = self.lookup(what)?;
         let st = self.effective_state(&d, &self.host.proc)?;
         if st.status != Some(Status::Running) {
@@ -176,11 +255,11 @@ impl Engine {
                     return Ok(cfg);
                 }
             }
-            let _ = rt.kill(&cfg.id, libc::SIGKILL, false);
+            let _ = rt.kill(&cfg.id, Signal::KILL, false);
             if !self.wait_exit(&d, Some(Duration::from_secs(10))) {
                 return Err(RuntimeError::Monitor {
-                    id: cfg.id.clone(),
-                    message: "container did not exit after SIGKILL".into(),
+                    id: cfg.id.to_string(),
+                    source: MonitorError::NotFinished("after SIGKILL"),
                 });
             }
         }
@@ -341,7 +420,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let err = e.kill("abab", 15).unwrap_err().to_string();
+        let err = e.kill("abab", Signal::TERM).unwrap_err().to_string();
         assert!(err.contains("can only kill running containers"), "{err}");
         e.stop("abab", Duration::from_secs(1)).unwrap();
         assert_eq!(rt.calls(), vec![]);
@@ -354,7 +433,7 @@ mod tests {
         let rt = Arc::new(FakeRuntime::default());
         let e = engine_in(t.path(), sys.clone(), rt.clone());
         let id = "ab".repeat(32);
-        let (d, _) = stored(
+        let (d, c) = stored(
             &e,
             &id,
             State {
@@ -363,17 +442,20 @@ mod tests {
             },
         );
         let err = e
-            .start(&t.path().join("no-such-vouch"), &id)
+            .start(&t.path().join("vouch"), &id)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no-such-vouch"), "{err}");
+        assert!(
+            err.contains(&format!("{}/vouch-monitor", t.path().display())),
+            "{err}"
+        );
         assert_eq!(
             sys.calls(),
             vec![
                 sys::Call::MountOverlay {
                     target: d.rootfs(),
                     options: crate::rootfs::overlay_options(
-                        &["/l/1".into()],
+                        &e.lower_dirs(&c),
                         &d.upper(),
                         &d.work()
                     )
@@ -384,10 +466,16 @@ mod tests {
         );
         assert_eq!(
             rt.calls(),
-            vec![Call::Delete {
-                id: id.clone(),
-                force: true
-            }]
+            vec![
+                Call::Run {
+                    id: id.clone(),
+                    bundle: d.bundle()
+                },
+                Call::Delete {
+                    id: id.clone(),
+                    force: true
+                }
+            ]
         );
         let st = d.read_state().unwrap();
         assert!(!st.mounted && !st.network_up, "{st:?}");

@@ -1,5 +1,5 @@
-//! The k8s-file log: writing as conmon does (src/ctr_logging.c
-//! write_k8s_log) and reading as podman does (libpod/logs/log.go).
+//! The k8s-file log: reading as podman does (libpod/logs/log.go). The
+//! monitor writes it as conmon does (`vouch_monitor::log`).
 //!
 //! Each line is `<RFC3339 local time, 9 fractional digits> <stream> <F|P> <content>`.
 //! A read buffer ending without a newline is written with tag `P` and a
@@ -8,160 +8,12 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::error::{io, Result};
-
-/// conmon's timestamp: local time with numeric offset, always 9 digits.
-///
-/// Formatted by hand rather than with chrono's formatter: the monitor writes
-/// this for every read of container output for the container's whole life,
-/// and zone and format machinery (chrono's, or glibc's tzfile reader on the
-/// first `localtime_r`) would add hundreds of KB to every monitor's
-/// resident memory. When the local zone is UTC (the usual server set-up) no
-/// zone code runs at all; otherwise glibc's `localtime_r` gives the offset.
-pub fn timestamp_now() -> String {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    let offset = if local_zone_is_utc() {
-        0
-    } else {
-        // SAFETY: an all-zero tm is a valid value; localtime_r fills it and
-        // keeps no reference to either pointer.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        if unsafe { libc::localtime_r(&ts.tv_sec, &mut tm) }.is_null() {
-            0
-        } else {
-            tm.tm_gmtoff
-        }
-    };
-    format_timestamp(ts.tv_sec, ts.tv_nsec, offset)
-}
-
-/// glibc's rule for the local zone: `TZ` if set (empty means UTC), else
-/// /etc/localtime (absent means UTC). Only a zone that is UTC by name
-/// counts; anything else goes through `localtime_r`.
-pub(crate) fn local_zone_is_utc() -> bool {
-    static UTC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *UTC.get_or_init(|| {
-        let utc_name = |z: &str| {
-            let z = z.trim_start_matches(':');
-            let z = z.strip_prefix("Etc/").unwrap_or(z);
-            matches!(z, "" | "UTC" | "UTC0" | "UCT" | "Universal" | "Zulu")
-        };
-        match std::env::var_os("TZ") {
-            Some(tz) => tz.to_str().is_some_and(utc_name),
-            None => match std::fs::read_link("/etc/localtime") {
-                Ok(target) => target
-                    .to_str()
-                    .and_then(|t| t.split_once("zoneinfo/"))
-                    .is_some_and(|(_, zone)| utc_name(zone)),
-                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-            },
-        }
-    })
-}
-
-/// `secs` since the epoch at UTC offset `offset` (seconds) as RFC 3339 with
-/// nine fractional digits and a `+hh:mm` offset. Digits are pushed one by
-/// one (no `format!`): this runs in every monitor's steady state.
-fn format_timestamp(secs: i64, nanos: i64, offset: i64) -> String {
-    fn push(out: &mut String, n: i64, width: u32) {
-        for i in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10i64.pow(i) % 10) as u8));
-        }
-    }
-    let local = secs + offset;
-    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
-    let tod = local.rem_euclid(86_400);
-    let mut out = String::with_capacity(35);
-    push(&mut out, year, 4);
-    out.push('-');
-    push(&mut out, month, 2);
-    out.push('-');
-    push(&mut out, day, 2);
-    out.push('T');
-    push(&mut out, tod / 3600, 2);
-    out.push(':');
-    push(&mut out, tod / 60 % 60, 2);
-    out.push(':');
-    push(&mut out, tod % 60, 2);
-    out.push('.');
-    push(&mut out, nanos, 9);
-    out.push(if offset < 0 { '-' } else { '+' });
-    push(&mut out, offset.abs() / 3600, 2);
-    out.push(':');
-    push(&mut out, offset.abs() / 60 % 60, 2);
-    out
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar: Howard Hinnant's `civil_from_days` (chrono's date code is
-/// larger and sits on pages the idle monitor would not otherwise touch).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Appends container output to the log.
-pub struct LogWriter {
-    f: File,
-}
-
-impl LogWriter {
-    pub fn open(path: &Path) -> Result<Self> {
-        let f = File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io(path))?;
-        Ok(Self { f })
-    }
-
-    /// Writes one read buffer: one timestamp for all its lines (as conmon),
-    /// in a single write so lines of two streams never interleave.
-    pub fn write(&mut self, stream: &str, buf: &[u8]) -> std::io::Result<()> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let ts = timestamp_now();
-        let mut out = Vec::with_capacity(buf.len() + 48);
-        for line in buf.split_inclusive(|b| *b == b'\n') {
-            let full = line.ends_with(b"\n");
-            out.extend_from_slice(ts.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(stream.as_bytes());
-            out.extend_from_slice(if full { b" F " } else { b" P " });
-            out.extend_from_slice(line);
-            if !full {
-                out.push(b'\n');
-            }
-        }
-        // The raw write(2) the monitor's poll loop already uses, so the
-        // steady state touches no further code pages.
-        crate::fdio::write_all(self.f.as_raw_fd(), &out)
-    }
-
-    pub fn sync(&self) {
-        let _ = self.f.sync_all();
-    }
-}
 
 /// One parsed log line.
 #[derive(Debug, Clone, PartialEq)]
@@ -356,30 +208,6 @@ pub fn print(
 mod tests {
     use super::*;
 
-    #[test]
-    fn timestamps_are_conmons_and_parse_back() {
-        // 2026-11-29T08:34:05Z
-        let t = 1_795_941_245;
-        assert_eq!(
-            format_timestamp(t, 7, -(5 * 3600 + 30 * 60)),
-            "2026-11-29T03:04:05.000000007-05:30"
-        );
-        assert_eq!(
-            format_timestamp(t, 999_999_999, 0),
-            "2026-11-29T08:34:05.999999999+00:00"
-        );
-        let now = timestamp_now();
-        assert_eq!(now.len(), 35, "{now}");
-        // Every day from 1900 to 2200 agrees with chrono.
-        for d in -25_567..84_000 {
-            let c = chrono::DateTime::from_timestamp(d * 86_400, 0).unwrap();
-            use chrono::Datelike;
-            let want = (c.year() as i64, c.month() as i64, c.day() as i64);
-            assert_eq!(civil_from_days(d), want, "day {d}");
-        }
-        assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
-    }
-
     const LOG: &str = "2026-11-28T23:32:10.000000001+00:00 stdout F one\n\
 2026-11-28T23:32:11.000000000+00:00 stdout P tw\n\
 2026-11-28T23:32:11.000000000+00:00 stdout F o\n\
@@ -392,10 +220,10 @@ mod tests {
     }
 
     #[test]
-    fn writer_tags_partial_lines() {
+    fn what_the_monitor_writes_parses_back() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("ctr.log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = vouch_monitor::log::LogWriter::open(&p).unwrap();
         w.write("stdout", b"a\nb").unwrap();
         w.write("stderr", b"c\n").unwrap();
         let s = std::fs::read_to_string(&p).unwrap();
@@ -404,10 +232,7 @@ mod tests {
         assert!(!lines[0].partial && lines[0].msg == "a");
         assert!(lines[1].partial && lines[1].msg == "b");
         assert_eq!(lines[2].stream, "stderr");
-        // 9 fractional digits and a numeric offset, as conmon writes.
-        let t = lines[0].time;
-        assert!(DateTime::parse_from_rfc3339(t).is_ok(), "{t}");
-        assert_eq!(t.split('.').nth(1).unwrap().len(), 9 + 6, "{t}");
+        assert!(DateTime::parse_from_rfc3339(lines[0].time).is_ok());
     }
 
     #[test]
@@ -423,7 +248,7 @@ mod tests {
             let p = p.clone();
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(100));
-                let mut w = LogWriter::open(&p).unwrap();
+                let mut w = vouch_monitor::log::LogWriter::open(&p).unwrap();
                 w.write("stdout", b"late\n").unwrap();
             })
         };

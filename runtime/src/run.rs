@@ -1,6 +1,7 @@
 //! `run`: create, prepare and start a container in one step, attached (the
-//! monitor runs in the caller's process) or detached (a monitor process of
-//! its own), undoing everything made so far when a step fails.
+//! monitor's loop runs in the caller's process) or detached (a
+//! `vouch-monitor` process of its own), undoing everything made so far when
+//! a step fails.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use vouch_image::{ImageRecord, Store};
 
 use crate::engine::{CreateOptions, Engine};
 use crate::error::{Result, RuntimeError};
-use crate::monitor::Monitor;
+use crate::lifecycle::Init;
 use crate::net::ports;
 use crate::state::{ContainerConfig, NetworkMode};
 
@@ -23,7 +24,8 @@ pub struct RunRequest {
     pub store: Store,
     /// `-d`: leave the container to its own monitor process.
     pub detach: bool,
-    /// The vouch executable, which is also the detached monitor.
+    /// The vouch executable: `vouch-monitor` is found beside it, and it is
+    /// the monitor's exit command.
     pub exe: PathBuf,
 }
 
@@ -67,7 +69,7 @@ impl Engine {
             }
         };
         if detach {
-            return match self.spawn_monitor(&exe, &cfg, held) {
+            return match self.spawn_monitor(&exe, &cfg, held, Init::Run) {
                 Ok(_) => Ok(RunOutcome::Started(Box::new(cfg))),
                 Err(e) => {
                     self.discard(&cfg);
@@ -75,28 +77,25 @@ impl Engine {
                 }
             };
         }
-        let rt = match self.runtime_for(&cfg) {
-            Ok(rt) => rt,
+        let req = match self.monitor_request(&exe, &cfg, Init::Run, held.len()) {
+            Ok(r) => r,
             Err(e) => {
                 self.discard(&cfg);
                 return Err(e);
             }
         };
-        let cleanup = |c: &ContainerConfig| self.teardown_for_exit(c);
-        let m = Monitor {
-            dir: d,
-            cfg: cfg.clone(),
-            runtime: &*rt,
+        let m = vouch_monitor::Monitor {
+            req,
             held_ports: held,
             attach: true,
-            console_dir: self.console_dir(),
-            cleanup: &cleanup,
         };
-        match m.run(&mut |_| {}) {
+        // Attached, the exit command's work is done in this process.
+        let mut cleanup = || self.teardown_for_exit(&cfg).is_ok();
+        match m.run(&mut |_| {}, &mut cleanup) {
             Ok(code) => Ok(RunOutcome::Exited(code)),
             Err(e) => {
                 self.discard(&cfg);
-                Err(e)
+                Err(RuntimeError::from_monitor(&cfg.id, e))
             }
         }
     }

@@ -17,10 +17,10 @@ pub enum SpecError {
     #[error("{0} layers do not fit in one overlay mount")]
     TooManyLayers(usize),
     /// A bug in [`generate`], not bad input: the document it built is not a spec.
-    #[error("generated spec: {0}")]
+    #[error("generated spec")]
     Generated(#[source] serde_json::Error),
     /// The bundle's spec read back to add binds (podman archives).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -28,7 +28,7 @@ pub enum SpecError {
     },
     #[error("{0}: no mounts")]
     NoMounts(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Save {
         path: PathBuf,
         #[source]

@@ -1,6 +1,8 @@
 //! Container state without a daemon: one directory per container holding
 //! vouch's container config, `state.json` (replaced by rename, never
-//! rewritten in place), the monitor's `exit` file and an flock.
+//! rewritten in place), the monitor's `exit` file and an flock. The files
+//! the monitor writes, and their types, are the monitor crate's
+//! (`vouch_monitor::state`, re-exported here).
 //!
 //! The shape follows podman's (runtime-notes §1.2–1.3): the monitor writes
 //! the exit file when init dies, and every reader merges `state.json` with
@@ -22,23 +24,34 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::Write;
+
+use std::net::Ipv4Addr;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use vouch_image::{Digest, ImageId};
 
 use crate::error::{io, Result, RuntimeError};
+use crate::id::ContainerId;
+use crate::net::link::Mac;
 use crate::net::PortMapping;
+use crate::signal::Signal;
+pub use vouch_monitor::state::{
+    now_rfc3339, pid_alive, pid_start_time, ExitFile, State, Status, EXIT_FILE, LOG_FILE, PID_FILE,
+    STATE_FILE,
+};
 
-/// What `vouch run` was asked for, fixed at creation.
+/// What `vouch run` was asked for, fixed at creation. Every typed field
+/// reads the JSON earlier versions wrote (the same strings and numbers);
+/// only `lower_dirs` changed shape and is read by [`layers_or_paths`].
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ContainerConfig {
-    pub id: String,
+    pub id: ContainerId,
     pub name: String,
     /// The name the image was asked for by, and its ID.
     pub image_name: String,
-    pub image_id: String,
+    pub image_id: ImageId,
     pub created: String,
     /// argv of the container's init.
     pub command: Vec<String>,
@@ -53,17 +66,20 @@ pub struct ContainerConfig {
     pub ports: Vec<PortMapping>,
     /// Assigned bridge address (kept so a restore brings back the same one).
     #[serde(default)]
-    pub ip: Option<String>,
+    pub ip: Option<Ipv4Addr>,
     #[serde(default)]
-    pub mac: Option<String>,
+    pub mac: Option<Mac>,
     /// The bridge the address belongs to.
     #[serde(default)]
     pub bridge: Option<String>,
     pub runtime: PathBuf,
     pub read_only: bool,
-    pub stop_signal: i32,
-    /// Layer directories, uppermost first (overlay lowerdir order).
-    pub lower_dirs: Vec<PathBuf>,
+    pub stop_signal: Signal,
+    /// The image's layers by diff ID, uppermost first (overlay lowerdir
+    /// order), resolved through the store when mounted: a store that
+    /// moves keeps its containers.
+    #[serde(alias = "lower_dirs", deserialize_with = "layers_or_paths")]
+    pub layers: Vec<Digest>,
     #[serde(default)]
     pub cap_add: Vec<String>,
     #[serde(default)]
@@ -72,6 +88,27 @@ pub struct ContainerConfig {
     pub memory: Option<i64>,
     #[serde(default)]
     pub pids_limit: Option<i64>,
+}
+
+/// Reads `layers` as written now (`sha256:<hex>` diff IDs) or as
+/// `lower_dirs` before (absolute `<store>/layers/<hex>` paths): the last
+/// path component of a layer directory is its diff ID's hex. Anything else
+/// is refused, not guessed at.
+fn layers_or_paths<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<Digest>, D::Error> {
+    use serde::de::Error;
+    Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|s| {
+            if !s.starts_with('/') {
+                return Digest::parse(&s).map_err(D::Error::custom);
+            }
+            Path::new(&s)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+                .ok_or_else(|| D::Error::custom(format!("{s:?} is not a layer directory")))
+        })
+        .collect()
 }
 
 /// `--network`.
@@ -103,55 +140,6 @@ impl NetworkMode {
     }
 }
 
-/// What the container is doing, as last recorded.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Created,
-    Running,
-    Stopping,
-    Exited,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Running => "running",
-            Self::Stopping => "stopping",
-            Self::Exited => "exited",
-        }
-    }
-}
-
-/// `state.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
-pub struct State {
-    pub status: Option<Status>,
-    /// Host pid of the container's init and its start time (clock ticks).
-    pub pid: Option<i32>,
-    pub pid_start: Option<u64>,
-    pub monitor_pid: Option<i32>,
-    pub monitor_start: Option<u64>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub exit_code: Option<i32>,
-    /// Whether the rootfs is mounted and the network set up.
-    #[serde(default)]
-    pub mounted: bool,
-    #[serde(default)]
-    pub network_up: bool,
-}
-
-/// The monitor's `exit` file: conmon writes the bare code and podman takes
-/// the finish time from the file's ctime; vouch writes both explicitly.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ExitFile {
-    /// WEXITSTATUS, or 128+signal (conmon src/ctr_exit.c:get_exit_status).
-    pub code: i32,
-    pub finished_at: String,
-}
-
 /// The paths of one container.
 #[derive(Clone, Debug)]
 pub struct ContainerDir {
@@ -163,16 +151,16 @@ impl ContainerDir {
         self.dir.join("config.json")
     }
     pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
+        self.dir.join(STATE_FILE)
     }
     pub fn exit(&self) -> PathBuf {
-        self.dir.join("exit")
+        self.dir.join(EXIT_FILE)
     }
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join("lock")
     }
     pub fn log(&self) -> PathBuf {
-        self.dir.join("ctr.log")
+        self.dir.join(LOG_FILE)
     }
     pub fn bundle(&self) -> PathBuf {
         self.dir.join("bundle")
@@ -187,7 +175,7 @@ impl ContainerDir {
         self.dir.join("work")
     }
     pub fn pidfile(&self) -> PathBuf {
-        self.dir.join("pidfile")
+        self.dir.join(PID_FILE)
     }
     pub fn console_socket(&self) -> PathBuf {
         self.dir.join("console.sock")
@@ -267,50 +255,7 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let r = (|| {
-        // No fsync: these files describe processes, which a crash ends
-        // anyway; rename alone keeps readers from seeing a torn file.
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    r.map_err(io(path))
-}
-
-/// Field 22 (starttime) of `<proc>/<pid>/stat`, or None if the pid is gone.
-/// `proc` is `/proc` in production and a fixture directory in tests.
-pub fn pid_start_time(proc: &Path, pid: i32) -> Option<u64> {
-    let s = fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
-    // comm may contain spaces and parentheses: split after the last ')'.
-    let rest = &s[s.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// True when `pid` exists and still has the recorded start time (and is not
-/// a zombie waiting for its parent).
-pub fn pid_alive(proc: &Path, pid: i32, start: Option<u64>) -> bool {
-    let Ok(s) = fs::read_to_string(proc.join(pid.to_string()).join("stat")) else {
-        return false;
-    };
-    let Some(close) = s.rfind(')') else {
-        return false;
-    };
-    let fields: Vec<&str> = s[close + 1..].split_whitespace().collect();
-    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
-        return false;
-    }
-    match start {
-        Some(want) => fields.get(19).and_then(|f| f.parse::<u64>().ok()) == Some(want),
-        None => true,
-    }
-}
-
-pub fn now_rfc3339() -> String {
-    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+    vouch_monitor::state::write_atomic(path, bytes).map_err(io(path))
 }
 
 #[cfg(test)]
@@ -341,6 +286,44 @@ mod tests {
         assert!(!pid_alive(d.path(), 42, Some(1235)), "recycled pid");
         assert!(!pid_alive(d.path(), 43, None), "zombie");
         assert!(!pid_alive(d.path(), 44, None), "gone");
+    }
+
+    /// A config as the version before typed state wrote it: string IDs,
+    /// address and MAC, a numeric signal, absolute layer paths.
+    #[test]
+    fn configs_written_before_typed_state_still_read() {
+        let (id, img, l1, l2) = (
+            "ab".repeat(32),
+            "cd".repeat(32),
+            "01".repeat(32),
+            "23".repeat(32),
+        );
+        let old = serde_json::json!({
+            "id": id, "name": "web", "image_name": "localhost/x:latest", "image_id": img,
+            "created": "2026-01-01T00:00:00.000000000+00:00", "command": ["/bin/sh"],
+            "env": [], "working_dir": "/", "user": "", "hostname": "abababababab",
+            "tty": false, "interactive": false, "auto_remove": false, "network": "bridge",
+            "ports": [], "ip": "10.90.0.2", "mac": "02:42:0a:5a:00:02", "bridge": "vouch0",
+            "runtime": "runc", "read_only": false, "stop_signal": 15,
+            "lower_dirs": [format!("/var/lib/vouch/layers/{l1}"), format!("/var/lib/vouch/layers/{l2}")],
+        });
+        let c: ContainerConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(c.id.short(), "abababababab");
+        assert_eq!(c.image_id.as_str(), img);
+        assert_eq!(c.ip, Some(Ipv4Addr::new(10, 90, 0, 2)));
+        assert_eq!(c.mac.unwrap().to_string(), "02:42:0a:5a:00:02");
+        assert_eq!(c.stop_signal, Signal::TERM);
+        let hexes: Vec<&str> = c.layers.iter().map(|d| d.hex()).collect();
+        assert_eq!(hexes, [l1.as_str(), l2.as_str()]);
+        // Written back in the new shape, it reads the same.
+        let again = serde_json::to_value(&c).unwrap();
+        assert_eq!(again["layers"][0], format!("sha256:{l1}"));
+        assert_eq!(again["ip"], "10.90.0.2");
+        assert_eq!(again["stop_signal"], 15);
+        assert_eq!(serde_json::from_value::<ContainerConfig>(again).unwrap(), c);
+        let mut bad = serde_json::to_value(&c).unwrap();
+        bad["layers"] = serde_json::json!(["/var/lib/vouch/layers/nothex"]);
+        assert!(serde_json::from_value::<ContainerConfig>(bad).is_err());
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl UploadCheck for SignedBy {
     fn check(&self, _repo: &str, digest: &str, body: &[u8]) -> Result<SignerInfo, Rejection> {
         let message = simple_signing(body)?;
         let verified = vouch_verify::mechanism::verify(&self.keys, message, SystemTime::now())
-            .map_err(|e| Rejection::Untrusted(e.to_string()))?;
+            .map_err(|e| Rejection::Untrusted(vouch_image::chain::one_line(&e)))?;
         let claim = vouch_verify::untrusted::UntrustedSimpleSigning::from_verified(&verified)
             .map_err(|e| Rejection::NotASignature(e.to_string()))?;
         same_digest(&claim.untrusted_docker_manifest_digest, digest)?;

@@ -130,7 +130,7 @@ pub fn checkpoint(g: &Global, a: CheckpointArgs) -> anyhow::Result<ExitCode> {
                 reports.push(r);
             }
             Err(err) if first_err.is_none() => first_err = Some(err),
-            Err(err) => eprintln!("Error: {err}"),
+            Err(err) => eprintln!("Error: {}", super::error_line(&err)),
         }
     }
     if a.print_stats {
@@ -224,7 +224,7 @@ pub fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<ExitCode> {
                 reports.push(r);
             }
             Err(err) if first_err.is_none() => first_err = Some(err),
-            Err(err) => eprintln!("Error: {err}"),
+            Err(err) => eprintln!("Error: {}", super::error_line(&err)),
         }
     }
     if a.print_stats {

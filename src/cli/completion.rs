@@ -195,7 +195,7 @@ mod tests {
     fn hidden_entry_points_are_not_offered() {
         let bash = String::from_utf8(render(Shell::Bash, super::super::Cli::command())).unwrap();
         assert!(!bash.contains(GENERATE_DOCS_ARG), "{bash}");
-        assert!(!bash.contains("__monitor"), "{bash}");
+        assert!(!bash.contains("__cleanup"), "{bash}");
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! `restart`, `kill`, `wait`, `rm`, `exec`), with podman's flags. The logic
 //! lives in vouch-runtime; this file parses flags and prints.
 
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,11 +9,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use vouch_image::store::StoreError;
-use vouch_runtime::engine::parse_signal;
-use vouch_runtime::lifecycle::MONITOR_ARG;
-use vouch_runtime::monitor::Monitor;
+
+use vouch_runtime::lifecycle::CLEANUP_ARG;
 use vouch_runtime::net::ports::PortMapping;
 use vouch_runtime::run::{RunOutcome, RunRequest};
+use vouch_runtime::signal::Signal;
 use vouch_runtime::state::NetworkMode;
 use vouch_runtime::{CreateOptions, Engine, RuntimeError};
 
@@ -227,71 +226,23 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The hidden `__monitor ROOT RUNROOT ID` entry point of a detached
-/// container (see `main`); it reports failures on the sync pipe, since its
-/// stderr is /dev/null.
-pub fn monitor_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
-    let (Some(root), Some(runroot), Some(id)) = (args.next(), args.next(), args.next()) else {
-        eprintln!("Error: {MONITOR_ARG} takes ROOT RUNROOT ID (it is started by vouch run)");
+/// The hidden `__cleanup ROOT RUNROOT ID` entry point (see `main`): the
+/// exit command `vouch-monitor` runs once the container's init is gone,
+/// podman's `container cleanup`. It tears down rootfs and network through
+/// the engine; the monitor writes the exit file after it.
+pub fn cleanup_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+    let (Some(root), Some(runroot), Some(id), None) =
+        (args.next(), args.next(), args.next(), args.next())
+    else {
+        eprintln!("Error: {CLEANUP_ARG} takes ROOT RUNROOT ID (vouch-monitor runs it)");
         return ExitCode::from(2);
     };
-    monitor(
-        &engine_at(root.into(), runroot.into()),
-        &id.to_string_lossy(),
-    )
-}
-
-fn monitor(e: &Engine, id: &str) -> ExitCode {
-    // SAFETY: fd 3 and 4.. were placed by Engine::spawn_monitor.
-    let mut sync = unsafe { std::fs::File::from_raw_fd(3) };
-    let n: i32 = std::env::var("VOUCH_MONITOR_PORTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let held: Vec<OwnedFd> = (0..n)
-        .map(|i| unsafe { OwnedFd::from_raw_fd(4 + i) })
-        .collect();
-    let report = |sync: &mut std::fs::File, v: serde_json::Value| {
-        use std::io::Write;
-        let _ = writeln!(sync, "{v}");
-    };
-    let (d, cfg) = match e.lookup(id) {
-        Ok(x) => x,
-        Err(err) => {
-            report(&mut sync, serde_json::json!({"error": err.to_string()}));
-            return ExitCode::from(2);
+    match engine_at(root.into(), runroot.into()).cleanup(&id.to_string_lossy()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: cleanup: {}", vouch_image::chain::one_line(&e));
+            ExitCode::from(2)
         }
-    };
-    let rt = match e.runtime_for(&cfg) {
-        Ok(r) => r,
-        Err(err) => {
-            report(&mut sync, serde_json::json!({"error": err.to_string()}));
-            return ExitCode::from(2);
-        }
-    };
-    let cleanup = |c: &vouch_runtime::state::ContainerConfig| e.teardown_for_exit(c);
-    let m = Monitor {
-        dir: d,
-        cfg,
-        runtime: &*rt,
-        held_ports: held,
-        attach: false,
-        console_dir: e.console_dir(),
-        cleanup: &cleanup,
-    };
-    let mut sync = Some(sync);
-    let r = m.run(&mut |res| {
-        if let Some(mut s) = sync.take() {
-            match res {
-                Ok(pid) => report(&mut s, serde_json::json!({"pid": pid})),
-                Err(msg) => report(&mut s, serde_json::json!({"error": msg})),
-            }
-        }
-    });
-    if r.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
     }
 }
 
@@ -305,7 +256,11 @@ pub struct NamesArgs {
 
 fn targets(g: &Global, a: &NamesArgs) -> anyhow::Result<Vec<String>> {
     if a.all {
-        return Ok(engine(g).list()?.into_iter().map(|e| e.cfg.id).collect());
+        return Ok(engine(g)
+            .list()?
+            .into_iter()
+            .map(|e| e.cfg.id.into())
+            .collect());
     }
     anyhow::ensure!(!a.containers.is_empty(), "no container given");
     Ok(a.containers.clone())
@@ -323,7 +278,7 @@ fn each(
             Ok(out) => println!("{out}"),
             Err(e) => {
                 if first_err.is_some() {
-                    eprintln!("Error: {e}");
+                    eprintln!("Error: {}", super::error_line(&e));
                 } else {
                     first_err = Some(e);
                 }
@@ -403,7 +358,7 @@ pub fn restart(g: &Global, a: StopArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("locating the vouch binary")?;
     each(targets(g, &a.names)?, |n| {
         e.stop(n, Duration::from_secs(a.time))?;
-        e.start(&exe, n).map(|c| c.id)
+        e.start(&exe, n).map(|c| c.id.into())
     })
 }
 
@@ -417,8 +372,7 @@ pub struct KillArgs {
 }
 
 pub fn kill(g: &Global, a: KillArgs) -> anyhow::Result<ExitCode> {
-    let sig =
-        parse_signal(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
+    let sig = Signal::parse(&a.signal)?;
     let e = engine(g);
     each(targets(g, &a.names)?, |n| {
         e.kill(n, sig).map(|_| n.to_string())
@@ -445,7 +399,7 @@ pub fn rm(g: &Global, a: RmArgs) -> anyhow::Result<ExitCode> {
     if ts.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    each_parallel(ts, |n| e.remove(n, a.force).map(|c| c.id))
+    each_parallel(ts, |n| e.remove(n, a.force).map(|c| c.id.into()))
 }
 
 #[derive(Args, Debug)]

@@ -144,7 +144,7 @@ fn image_rows(i: &ImageRecord, now: i64) -> Vec<serde_json::Value> {
                 "Dangling": i.names.is_empty(),
                 "Digest": i.digest.to_string(),
                 "History": i.names.join(", "),
-                "ID": i.id.chars().take(12).collect::<String>(),
+                "ID": i.id.short(),
                 "IsReadOnly": false,
                 "Labels": {},
                 "Names": i.names,
@@ -221,7 +221,7 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     // podman: JSON first, then -q (over any template).
     if a.quiet && !a.format.as_deref().is_some_and(vouch_format::is_json) {
         for i in &list {
-            writeln!(out, "{}", vouch_runtime::id::short(&i.id))?;
+            writeln!(out, "{}", i.id.short())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -280,7 +280,7 @@ pub fn images(g: &Global, a: ImagesArgs) -> anyhow::Result<ExitCode> {
             rows.push([
                 repo,
                 tag,
-                vouch_runtime::id::short(&i.id).to_string(),
+                i.id.short().to_string(),
                 created.clone(),
                 human_size(i.size()),
             ]);
@@ -326,7 +326,7 @@ pub fn tag(g: &Global, a: TagArgs) -> anyhow::Result<ExitCode> {
 pub fn rmi(g: &Global, a: RmiArgs) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let names: Vec<String> = if a.all {
-        store.images()?.into_iter().map(|i| i.id).collect()
+        store.images()?.into_iter().map(|i| i.id.into()).collect()
     } else {
         a.images.clone()
     };
@@ -339,7 +339,7 @@ pub fn rmi(g: &Global, a: RmiArgs) -> anyhow::Result<ExitCode> {
             Ok(Removed::Untagged(_)) => println!("Untagged: {n}"),
             Ok(Removed::Deleted(id)) => println!("Deleted: {id}"),
             Err(e) => {
-                eprintln!("Error: {}", super::escape::escape(&e.to_string()));
+                eprintln!("Error: {}", super::error_line(&e));
                 failed = Some(e);
             }
         }

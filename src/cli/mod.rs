@@ -132,8 +132,8 @@ pub enum Command {
     Completion(completion::CompletionArgs),
 }
 
-pub use containers::monitor_main;
-pub use vouch_runtime::lifecycle::MONITOR_ARG;
+pub use containers::cleanup_main;
+pub use vouch_runtime::lifecycle::CLEANUP_ARG;
 
 /// Parses, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -215,22 +215,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The error chain on one line, skipping causes already spelled out by the
-/// message above them (library errors name their source in their message),
+/// The error chain on one line, each cause once (library errors leave
+/// their cause to `source()` rather than repeating it in their message),
 /// with untrusted bytes escaped ([`escape::escape`]).
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
-        let msg = cause.to_string();
-        if out.contains(&msg) {
-            continue;
-        }
         if !out.is_empty() {
             out.push_str(": ");
         }
-        out.push_str(&msg);
+        out.push_str(&cause.to_string());
     }
     escape::escape(&out)
+}
+
+/// A library error and its causes on one line, escaped as [`one_line`]
+/// escapes: for errors printed without going through anyhow.
+pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    escape::escape(&vouch_image::chain::one_line(e))
 }
 
 /// podman's status for a `run` or `exec` that failed before the command

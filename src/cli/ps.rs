@@ -77,11 +77,11 @@ fn ps_row(
 ) -> serde_json::Value {
     let c = &e.cfg;
     let s = &e.state;
-    let short = |id: &str| {
+    let short = |full: &str, short: &str| {
         if no_trunc {
-            id.to_string()
+            full.to_string()
         } else {
-            id.chars().take(12).collect()
+            short.to_string()
         }
     };
     let command = c.command.join(" ");
@@ -115,9 +115,9 @@ fn ps_row(
         "Exited": s.status == Some(Status::Exited),
         "ExitedAt": unix(&s.finished_at),
         "ExitCode": s.exit_code.unwrap_or(0),
-        "ID": short(&c.id),
+        "ID": short(&c.id, c.id.short()),
         "Image": c.image_name,
-        "ImageID": short(&c.image_id),
+        "ImageID": short(&c.image_id, c.image_id.short()),
         "IsInfra": false,
         "Labels": {},
         "Mounts": [],
@@ -180,9 +180,9 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                 out,
                 "{}",
                 if a.no_trunc {
-                    &e.cfg.id[..]
+                    e.cfg.id.as_str()
                 } else {
-                    vouch_runtime::id::short(&e.cfg.id)
+                    e.cfg.id.short()
                 }
             )?;
         }
@@ -208,9 +208,9 @@ pub fn ps(g: &Global, a: PsArgs) -> anyhow::Result<ExitCode> {
                         .unwrap_or_default();
                     [
                         if a.no_trunc {
-                            e.cfg.id.clone()
+                            e.cfg.id.to_string()
                         } else {
-                            vouch_runtime::id::short(&e.cfg.id).to_string()
+                            e.cfg.id.short().to_string()
                         },
                         e.cfg.image_name.clone(),
                         if a.no_trunc {

@@ -155,10 +155,7 @@ pub fn run(g: &Global, a: SyncArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     for e in &unlisted {
-        eprintln!(
-            "Error processing repo, skipping: {}",
-            super::escape::escape(&e.to_string())
-        );
+        eprintln!("Error processing repo, skipping: {}", super::error_line(e));
     }
     let mut repos = repos;
     let regd = trust::load_registries_d(g)?;

@@ -92,7 +92,7 @@ pub enum MechanismError {
     },
     #[error("Invalid GPG signature: key {fingerprint} is revoked")]
     KeyRevoked { fingerprint: String },
-    #[error("Invalid GPG signature: {0}")]
+    #[error("Invalid GPG signature")]
     Bounds(#[from] BoundsError),
     #[error("Invalid GPG signature: malformed signature")]
     Malformed {

@@ -88,7 +88,7 @@ pub enum SyncError {
     Usage(String),
     #[error("{}: {detail}", file.display())]
     Config { file: PathBuf, detail: String },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -102,13 +102,13 @@ pub enum SyncError {
     },
     #[error("Refusing to overwrite destination directory {0:?}")]
     DestinationExists(String),
-    #[error("Invalid source directory specified: {path}: {source}")]
+    #[error("Invalid source directory specified: {path}")]
     SourceDir {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("Error walking the path {path:?}: {source}")]
+    #[error("Error walking the path {path:?}")]
     Walk {
         path: String,
         #[source]

@@ -47,20 +47,20 @@ pub enum AttachWriteError {
         reference: String,
         media_type: String,
     },
-    #[error("parsing manifest {reference}: {source}")]
+    #[error("parsing manifest {reference}")]
     Manifest {
         reference: String,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{reference}: sigstore attachment config digest {digest:?}: {source}")]
+    #[error("{reference}: sigstore attachment config digest {digest:?}")]
     ConfigDigest {
         reference: String,
         digest: String,
         #[source]
         source: DigestError,
     },
-    #[error("parsing sigstore attachment config {digest} in {reference}: {source}")]
+    #[error("parsing sigstore attachment config {digest} in {reference}")]
     Config {
         reference: String,
         digest: String,

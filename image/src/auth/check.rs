@@ -41,7 +41,7 @@ fn client(t: &LoginTarget<'_>) -> Result<reqwest::Client, CheckError> {
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
     if t.tls_verify {
         let roots = crate::certs::roots_for(t.registry, t.cert_dir)
-            .map_err(|e| CheckError::Other(e.to_string()))?;
+            .map_err(|e| CheckError::Other(crate::chain::one_line(&e)))?;
         for pem in roots {
             let cert = reqwest::Certificate::from_pem(&pem)
                 .map_err(|e| CheckError::Other(format!("{}: {e}", t.registry)))?;

@@ -37,13 +37,13 @@ impl std::fmt::Debug for Credentials {
 pub enum AuthError {
     #[error("--creds must be USER:PASSWORD")]
     CredsFormat,
-    #[error("reading auth file {path}: {source}")]
+    #[error("reading auth file {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("auth file {path} is not valid containers-auth.json: {source}")]
+    #[error("auth file {path} is not valid containers-auth.json")]
     Json {
         path: PathBuf,
         #[source]
@@ -68,7 +68,7 @@ pub enum AuthError {
     Key { key: String, why: &'static str },
     #[error("namespaced key {key} is not supported for credential helper {helper}")]
     NamespacedHelper { key: String, helper: String },
-    #[error("writing auth file {path}: {source}")]
+    #[error("writing auth file {path}")]
     Write {
         path: PathBuf,
         #[source]

@@ -102,7 +102,10 @@ pub fn read_order(authfile: Option<&Path>, env: &AuthEnv) -> Vec<AuthPath> {
         Ok(p) => paths.push(p),
         // As upstream: a public image must still be pullable.
         Err(e) => {
-            tracing::warn!("{e}: Trying to pull image in the event that it is a public image.")
+            tracing::warn!(
+                "{}: Trying to pull image in the event that it is a public image.",
+                crate::chain::one_line(&e)
+            )
         }
     }
     if authfile.is_some() {

@@ -14,7 +14,7 @@ use super::go_time::GoTime;
 /// Why a config could not be read as Go reads it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("image config is not valid JSON: {0}")]
+    #[error("image config is not valid JSON")]
     Json(#[source] serde_json::Error),
     #[error("image config: {path} is not {want}")]
     Type { path: String, want: &'static str },

@@ -25,13 +25,13 @@ pub enum RemoteError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("{reference}: {source}")]
+    #[error("{reference}")]
     Manifest {
         reference: String,
         #[source]
         source: ManifestError,
     },
-    #[error("{reference}: {source}")]
+    #[error("{reference}")]
     Config {
         reference: String,
         #[source]
@@ -63,7 +63,7 @@ pub enum RemoteError {
     TagsTooLarge { url: String, limit: u64 },
     #[error("Unable to delete {reference}. Image may not exist or is not stored with a v2 Schema in a v2 registry")]
     DeleteUnknown { reference: String },
-    #[error("{reference}: computing manifest digest: {source}")]
+    #[error("{reference}: computing manifest digest")]
     Digest {
         reference: String,
         #[source]

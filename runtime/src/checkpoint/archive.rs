@@ -30,9 +30,10 @@
 //! credentials may hold.
 
 use std::fs;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
+use vouch_image::chain::one_line;
 
 use serde_json::{json, Value};
 
@@ -80,12 +81,8 @@ pub fn sniff(head: &[u8]) -> Option<Compression> {
     }
 }
 
-pub fn random_id() -> Result<String> {
-    let mut b = [0u8; 32];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(io_err("/dev/urandom"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+pub fn random_id() -> Result<crate::id::ContainerId> {
+    crate::id::ContainerId::random().map_err(io_err("/dev/urandom"))
 }
 
 enum Sink {
@@ -385,11 +382,11 @@ pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
     if diff.is_file() {
         let f = fs::File::open(&diff).map_err(io_err(&diff))?;
         unpack::apply_onto(f, &upper, &opts)
-            .map_err(|e| bad(&imp.source, format!("rootfs-diff.tar: {e}")))?;
+            .map_err(|e| bad(&imp.source, format!("rootfs-diff.tar: {}", one_line(&e))))?;
     }
     if !imp.deleted.is_empty() {
         unpack::whiteout_onto(&imp.deleted, &upper, &opts)
-            .map_err(|e| bad(&imp.source, format!("deleted.files: {e}")))?;
+            .map_err(|e| bad(&imp.source, format!("deleted.files: {}", one_line(&e))))?;
     }
     podman::record(d, &imp.binds)?;
     let shm_tar = imp.dir.join(DEVSHM_TAR);
@@ -399,7 +396,7 @@ pub fn install(imp: &Imported, d: &ContainerDir) -> Result<()> {
         fs::create_dir_all(&shm).map_err(io_err(&shm))?;
         let f = fs::File::open(&shm_tar).map_err(io_err(&shm_tar))?;
         unpack::apply_onto(f, &shm, &opts)
-            .map_err(|e| bad(&imp.source, format!("{DEVSHM_TAR}: {e}")))?;
+            .map_err(|e| bad(&imp.source, format!("{DEVSHM_TAR}: {}", one_line(&e))))?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@
 //! capabilities, which is what the capability check bounds.
 
 use std::collections::BTreeMap;
+use vouch_image::chain::one_line;
 
 use super::criu_image::{self, CredsEntry};
 use crate::defaults::ALL_CAPS;
@@ -59,7 +60,7 @@ impl Collector {
     /// Parses one image (`name` as [`image_kind`] gave it). Err: one line
     /// naming the image.
     pub fn add(&mut self, kind: ImageKind, id: &str, bytes: &[u8]) -> Result<(), String> {
-        let at = |e: criu_image::ImageError| format!("{}: {e}", image_name(kind, id));
+        let at = |e: criu_image::ImageError| format!("{}: {}", image_name(kind, id), one_line(&e));
         match kind {
             ImageKind::Core => {
                 self.cores

@@ -111,7 +111,7 @@ pub enum ImageError {
     ShortEntry,
     #[error("data after the entry")]
     Trailing,
-    #[error("malformed protobuf: {0}")]
+    #[error("malformed protobuf")]
     Protobuf(#[from] prost::DecodeError),
     #[error("no thread_core (CRIU would restore the task with its own credentials)")]
     NoThreadCore,

@@ -11,8 +11,11 @@ use serde_json::Value;
 
 use super::archive::FORMAT_VERSION;
 use super::CheckpointMeta;
+use crate::id::ContainerId;
 use crate::net::{PortMapping, Proto};
+use crate::signal::Signal;
 use crate::state::{ContainerConfig, NetworkMode};
+use vouch_image::ImageId;
 
 /// vouch's own config.dump (the fields vouch reads back; `id`, `name`,
 /// `rootfsImage*` are there for checkpointctl and repeat `vouch`).
@@ -44,11 +47,11 @@ pub struct PodmanDump {
     pub ports: Vec<PodmanPort>,
     /// `omitempty` in podman; SIGTERM is its default.
     #[serde(rename = "stopSignal", default = "sigterm")]
-    pub stop_signal: i32,
+    pub stop_signal: Signal,
 }
 
-fn sigterm() -> i32 {
-    libc::SIGTERM
+fn sigterm() -> Signal {
+    Signal::TERM
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,9 +143,9 @@ pub fn from_podman(
     spec: &SpecDump,
     net_null: bool,
 ) -> Result<ContainerConfig, String> {
-    if dump.id.len() != 64 || !dump.id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("config.dump: field `id`: not a 64-digit hex container ID".into());
-    }
+    let id = ContainerId::parse(&dump.id).map_err(|e| format!("config.dump: field `id`: {e}"))?;
+    let image_id = ImageId::parse(&dump.image_id)
+        .map_err(|e| format!("config.dump: field `rootfsImageID`: {e}"))?;
     if !crate::engine::valid_name(&dump.name) {
         return Err("config.dump: field `name`: not a valid container name".into());
     }
@@ -176,10 +179,10 @@ pub fn from_podman(
     }
     let p = &spec.process;
     Ok(ContainerConfig {
-        id: dump.id.clone(),
+        id,
         name: dump.name.clone(),
         image_name: dump.image_name.clone(),
-        image_id: dump.image_id.clone(),
+        image_id,
         created: dump.created.clone(),
         command: p.args.clone(),
         env: p.env.clone(),
@@ -201,7 +204,7 @@ pub fn from_podman(
         runtime: "runc".into(),
         read_only: spec.root.readonly,
         stop_signal: dump.stop_signal,
-        lower_dirs: vec![],
+        layers: vec![],
         cap_add: vec![],
         cap_drop: vec![],
         memory: None,

@@ -7,35 +7,41 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::RuntimeError;
+use crate::id::ContainerId;
 use crate::net::bridge::netns_path;
-use crate::net::link::{self, Netlink};
+use crate::net::link::{Mac, Netlink};
+use crate::net::NetError;
 use crate::state::ContainerDir;
 
 const ETH0: &str = "eth0";
 
 /// eth0's MAC address inside the container's named netns, read over a
 /// netlink socket opened in that netns.
-pub(crate) fn eth0_mac(id: &str) -> Option<String> {
+pub(crate) fn eth0_mac(id: &ContainerId) -> Option<Mac> {
     let nl = Netlink::new().ok()?;
     let ns = nl.connect_in(&netns_path(id)).ok()?;
     let eth0 = nl.block_on(ns.link(ETH0)).ok()??;
-    eth0.mac.map(|m| link::format_mac(&m))
+    eth0.mac
 }
 
 /// Gives the re-created eth0 its checkpointed MAC address.
-pub(crate) fn set_eth0_mac(id: &str, mac: &str) -> crate::Result<()> {
-    let fail = |detail: String| RuntimeError::Network {
-        id: id.into(),
-        what: "restoring the MAC address".into(),
-        detail,
+pub(crate) fn set_eth0_mac(id: &ContainerId, mac: Mac) -> crate::Result<()> {
+    const STEP: &str = "restoring the MAC address";
+    let fail = |source: NetError| RuntimeError::Network {
+        id: id.to_string(),
+        source,
     };
-    let m = link::parse_mac(mac).ok_or_else(|| fail(format!("{mac:?} is not a MAC address")))?;
-    let nl = Netlink::new().map_err(|e| fail(format!("starting netlink: {e}")))?;
+    let nl = Netlink::new().map_err(|source| {
+        fail(NetError::Netlink {
+            step: format!("{STEP}: starting netlink"),
+            source,
+        })
+    })?;
     let ns = nl
         .connect_in(&netns_path(id))
-        .map_err(|e| fail(e.to_string()))?;
-    nl.block_on(ns.set_mac(ETH0, m))
-        .map_err(|e| fail(format!("{ETH0}: {}", link::describe(&e))))
+        .map_err(|source| fail(NetError::Netns { step: STEP, source }))?;
+    nl.block_on(ns.set_mac(ETH0, mac))
+        .map_err(|e| fail(NetError::netlink(format!("{STEP}: {ETH0}"), &e)))
 }
 
 /// The cgroup-v1 freezer of a container (runc's cgroupsPath `/vouch-<id>`).

@@ -12,7 +12,8 @@
 //! * **Restore**: the same preparation as `start` (rootfs, a fresh netns with
 //!   the *same* address, host ports), then a new monitor that is
 //!   child-subreaper first runs `runc restore --detach` instead of
-//!   `runc run` (see [`Monitor::spawn_init`]): runc maps the dumped stdio
+//!   `runc run` (its request says [`InitMode::Restore`], with the command
+//!   line from the runtime driver): runc maps the dumped stdio
 //!   pipes (`descriptors.json`) onto the monitor's new pipes, and the
 //!   restored init is re-parented to the monitor when runc exits
 //!   (runtime-notes §0.2). The log continues in the same file.
@@ -35,25 +36,24 @@ pub mod read;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vouch_image::{ImageRecord, Store};
 
 use crate::error::RuntimeError;
-use crate::monitor::Monitor;
+use crate::lifecycle::Init;
 use crate::net::{ports, PortMapping};
 use crate::state::{
     now_rfc3339, read_json, write_json, ContainerConfig, ContainerDir, Flock, NetworkMode, State,
     Status,
 };
 use crate::Engine;
+#[cfg(doc)]
+use vouch_monitor::protocol::InitMode;
 
 use crate::oci::runc::with_criu_log;
-/// The monitor's `restore.json`.
-pub use crate::oci::Restore as RestoreRequest;
-use crate::oci::{Checkpoint, CriuOptions};
+use crate::oci::{Checkpoint, CriuOptions, Restore};
 pub use archive::Compression;
 use host::{eth0_mac, prefreeze, set_eth0_mac, thaw, wait_exit_file};
 
@@ -64,8 +64,6 @@ pub const IMAGES_DIR: &str = "checkpoint";
 pub const WORK_DIR: &str = "checkpoint-work";
 /// What the last checkpoint recorded ([`CheckpointMeta`]).
 pub const META_FILE: &str = "checkpoint.json";
-/// Present while a monitor should restore instead of run ([`RestoreRequest`]).
-pub const REQUEST_FILE: &str = "restore.json";
 
 /// Why a checkpoint or restore failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,10 +97,10 @@ pub enum CheckpointError {
     #[error("image {image}: the checkpoint was taken on image {want}, whose layers differ from this store's {have}")]
     ImageMismatch {
         image: String,
-        want: String,
-        have: String,
+        want: vouch_image::ImageId,
+        have: vouch_image::ImageId,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -156,19 +154,6 @@ pub struct CheckpointMeta {
     pub criu_version: u32,
 }
 
-impl RestoreRequest {
-    pub fn path(d: &ContainerDir) -> PathBuf {
-        d.dir.join(REQUEST_FILE)
-    }
-    pub fn read(d: &ContainerDir) -> crate::Result<Option<Self>> {
-        let p = Self::path(d);
-        if !p.exists() {
-            return Ok(None);
-        }
-        read_json(&p).map(Some)
-    }
-}
-
 /// Timings for `--print-stats` (podman prints the same two durations).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -190,33 +175,6 @@ pub struct Report {
 
 fn us(d: Duration) -> u64 {
     d.as_micros() as u64
-}
-
-impl Monitor<'_> {
-    /// Starts init: `runtime run`, or `runtime restore` when a
-    /// [`RestoreRequest`] is waiting in the container directory.
-    pub fn spawn_init(&self, console: Option<&Path>, stdio: [Stdio; 3]) -> crate::Result<Child> {
-        let d = &self.dir;
-        let req = RestoreRequest::read(d)?;
-        if req.is_some() {
-            // Consumed: should the restoring command be killed before it
-            // removes the request, a later `start` must run, not restore.
-            let _ = fs::remove_file(RestoreRequest::path(d));
-        }
-        match req {
-            None => self
-                .runtime
-                .spawn_run(&self.cfg.id, &d.bundle(), &d.pidfile(), console, stdio),
-            Some(r) => self.runtime.spawn_restore(
-                &self.cfg.id,
-                &d.bundle(),
-                &d.pidfile(),
-                console,
-                stdio,
-                &r,
-            ),
-        }
-    }
 }
 
 fn images_dir(d: &ContainerDir) -> PathBuf {
@@ -318,8 +276,8 @@ impl Engine {
             drop(lock);
             if !wait_exit_file(&self.host.proc, &d, Duration::from_secs(30)) {
                 return Err(RuntimeError::Monitor {
-                    id: cfg.id.clone(),
-                    message: "did not finish after the checkpoint".into(),
+                    id: cfg.id.to_string(),
+                    source: vouch_monitor::MonitorError::NotFinished("after the checkpoint"),
                 }
                 .into());
             }
@@ -333,7 +291,7 @@ impl Engine {
             let _ = fs::remove_dir_all(&work);
         }
         Ok(Report {
-            id: cfg.id.clone(),
+            id: cfg.id.to_string(),
             name: cfg.name.clone(),
             total_us: us(t0.elapsed()),
             runtime_us,
@@ -375,7 +333,7 @@ impl Engine {
         }
         let runtime_us = self.restore_prepared(exe, &d, cfg.clone(), o, &criu)?;
         Ok(Report {
-            id: cfg.id.clone(),
+            id: cfg.id.to_string(),
             name: cfg.name.clone(),
             total_us: us(t0.elapsed()),
             runtime_us,
@@ -403,7 +361,7 @@ impl Engine {
         let old_state = d.read_state()?;
         let work = work_dir(d);
         fs::create_dir_all(&work).map_err(io_err(&work))?;
-        let req = RestoreRequest {
+        let req = Restore {
             criu: CriuOptions {
                 image_path: images_dir(d),
                 work_path: work.clone(),
@@ -412,21 +370,19 @@ impl Engine {
                 network_lock: criu::network_lock(),
             },
         };
-        write_json(&RestoreRequest::path(d), &req)?;
         let _ = fs::remove_file(d.exit());
         let t1 = Instant::now();
-        let mac = cfg.mac.clone();
+        let mac = cfg.mac;
         let r = self.prepare(d, cfg.clone()).and_then(|c| {
             cfg = c.clone();
-            if let (true, Some(mac)) = (network_is_external(&c), &mac) {
+            if let (true, Some(mac)) = (network_is_external(&c), mac) {
                 set_eth0_mac(&c.id, mac)?;
             }
             // The dumped mount tree's binds (podman's, for its archives).
             podman::apply(d, &c)?;
-            self.spawn_monitor(exe, &c, held)
+            self.spawn_monitor(exe, &c, held, Init::Restore(&req))
         });
         let runtime_us = us(t1.elapsed());
-        let _ = fs::remove_file(RestoreRequest::path(d));
         match r {
             Ok(_pid) => {
                 if !o.keep {
@@ -439,9 +395,16 @@ impl Engine {
             Err(e) => {
                 // runc reports "criu failed: type NOTIFY"; the cause is in restore.log.
                 let e = match e {
-                    RuntimeError::Monitor { id, message } => RuntimeError::Monitor {
+                    RuntimeError::Runtime {
+                        runtime,
+                        action,
                         id,
-                        message: with_criu_log(message, &work.join("restore.log")),
+                        stderr,
+                    } => RuntimeError::Runtime {
+                        runtime,
+                        action,
+                        id,
+                        stderr: with_criu_log(stderr, &work.join("restore.log")),
                     },
                     e => e,
                 };
@@ -484,18 +447,13 @@ impl Engine {
         // The restored processes need the same files, i.e. the same layers
         // (diff IDs); the image config (and so its ID) may differ, as for
         // the same rootfs imported into two stores.
-        let lower_dirs: Vec<PathBuf> = image
+        let layers: Vec<_> = image
             .layers
             .iter()
             .rev()
-            .map(|l| store.layer_path(&l.diff_id))
+            .map(|l| l.diff_id.clone())
             .collect();
-        let names = |v: &[PathBuf]| {
-            v.iter()
-                .map(|p| p.file_name().map(|n| n.to_owned()))
-                .collect::<Vec<_>>()
-        };
-        if imp.checked_image_id && names(&cfg.lower_dirs) != names(&lower_dirs) {
+        if imp.checked_image_id && cfg.layers != layers {
             return Err(CheckpointError::ImageMismatch {
                 image: cfg.image_name.clone(),
                 want: cfg.image_id.clone(),
@@ -503,7 +461,7 @@ impl Engine {
             });
         }
         cfg.image_id = image.id.clone();
-        cfg.lower_dirs = lower_dirs;
+        cfg.layers = layers;
         if let Some(n) = &o.name {
             if !crate::engine::valid_name(n) {
                 return Err(RuntimeError::BadName(n.clone()).into());
@@ -565,14 +523,16 @@ impl Engine {
         {
             let _names = Flock::take(&cdir.join(".lock"))?;
             if d.dir.exists() {
-                return Err(CheckpointError::IdInUse { id: cfg.id.clone() });
+                return Err(CheckpointError::IdInUse {
+                    id: cfg.id.to_string(),
+                });
             }
             for other in self.ids()? {
                 if let Ok(c) = self.dir(&other).read_config() {
                     if c.name == cfg.name {
                         return Err(RuntimeError::NameInUse {
                             name: cfg.name.clone(),
-                            id: other,
+                            id: other.to_string(),
                         }
                         .into());
                     }
@@ -598,7 +558,7 @@ impl Engine {
         let _lock = d.lock()?;
         match self.restore_prepared(exe, &d, cfg.clone(), o, &criu) {
             Ok(runtime_us) => Ok(Report {
-                id: cfg.id.clone(),
+                id: cfg.id.to_string(),
                 name: cfg.name.clone(),
                 total_us: us(t0.elapsed()),
                 runtime_us,
@@ -624,7 +584,7 @@ fn image_user(store: &Store, image: &ImageRecord) -> Result<String> {
         .names
         .first()
         .cloned()
-        .unwrap_or_else(|| image.id.clone());
+        .unwrap_or_else(|| image.id.to_string());
     let bytes = store
         .read_blob(&image.config.digest)
         .map_err(|source| RuntimeError::Image {
@@ -779,10 +739,13 @@ mod tests {
             ..Default::default()
         };
         let err = e
-            .restore(&t.path().join("no-such-vouch"), &id, &o)
+            .restore(&t.path().join("vouch"), &id, &o)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no-such-vouch"), "{err}");
+        assert!(
+            err.contains(&format!("{}/vouch-monitor", t.path().display())),
+            "{err}"
+        );
         // Mounted, then unmounted; the runtime's state deleted.
         let calls = sys.calls();
         assert!(
@@ -795,33 +758,18 @@ mod tests {
             ),
             "{calls:?}"
         );
-        assert_eq!(rt.calls(), vec![Call::Delete { id, force: true }]);
+        let calls = rt.calls();
+        assert!(
+            matches!(&calls[..], [Call::Restore { restore, .. }, Call::Delete { force: true, .. }]
+                if restore.criu.image_path == images_dir(&d)),
+            "{calls:?}"
+        );
         // The container is as it was: exited, with its checkpoint to retry.
         assert_eq!(fs::read(d.exit()).unwrap(), before);
         let st = d.read_state().unwrap();
         assert_eq!(st.status, Some(Status::Exited));
         assert!(!st.mounted && !st.network_up, "{st:?}");
         assert!(has_checkpoint(&d));
-        assert!(!RestoreRequest::path(&d).exists() && !work_dir(&d).exists());
-    }
-
-    #[test]
-    fn the_restore_request_file_keeps_its_flat_layout() {
-        let r = RestoreRequest {
-            criu: CriuOptions {
-                image_path: "/c/checkpoint".into(),
-                work_path: "/c/checkpoint-work".into(),
-                tcp_established: false,
-                criu: "/usr/sbin/criu".into(),
-                network_lock: "nftables".into(),
-            },
-        };
-        let v = serde_json::to_value(&r).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"image_path": "/c/checkpoint", "work_path": "/c/checkpoint-work",
-                "tcp_established": false, "criu": "/usr/sbin/criu", "network_lock": "nftables"})
-        );
-        assert_eq!(serde_json::from_value::<RestoreRequest>(v).unwrap(), r);
+        assert!(!work_dir(&d).exists());
     }
 }

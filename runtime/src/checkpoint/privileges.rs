@@ -79,7 +79,7 @@ mod tests {
 
     fn cfg() -> ContainerConfig {
         serde_json::from_value(serde_json::json!({
-            "id": "a", "name": "a", "image_name": "i", "image_id": "i", "created": "",
+            "id": "a".repeat(64), "name": "a", "image_name": "i", "image_id": "1".repeat(64), "created": "",
             "command": ["sh"], "env": [], "working_dir": "/", "user": "", "hostname": "h",
             "tty": false, "interactive": false, "auto_remove": false, "network": "bridge",
             "ports": [], "runtime": "runc", "read_only": false, "stop_signal": 15,

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use vouch_image::chain::one_line;
 
 use serde_json::Value;
 
@@ -374,11 +375,7 @@ pub fn read_archive(
         DumpKind::Vouch => {
             let d: VouchDump = dump::parse("config.dump", &config_dump).map_err(fail)?;
             let c = &d.vouch;
-            if c.id.len() != 64 || !c.id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(fail(
-                    "config.dump: field `vouch.id`: not a 64-digit hex container ID".into(),
-                ));
-            }
+            // The ID was validated as it was read (ContainerId).
             if !crate::engine::valid_name(&c.name) {
                 return Err(fail(
                     "config.dump: field `vouch.name`: not a valid container name".into(),
@@ -405,8 +402,12 @@ pub fn read_archive(
     };
     let creds = tasks.finish().map_err(fail)?;
     let root_mode = match (&fs_img, &files_img) {
-        (Some((id, fs)), Some(files)) => criu_image::root_mode(fs, files)
-            .map_err(|e| fail(format!("checkpoint/fs-{id}.img, files.img: {e}")))?,
+        (Some((id, fs)), Some(files)) => criu_image::root_mode(fs, files).map_err(|e| {
+            fail(format!(
+                "checkpoint/fs-{id}.img, files.img: {}",
+                one_line(&e)
+            ))
+        })?,
         _ => None,
     };
     Ok(Contents {

@@ -17,15 +17,16 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::link::{self, Conn, Mac, Netlink};
-use super::{netns, nft, NetConfig, PortMapping};
+use super::link::{Conn, Mac, Netlink};
+use super::{netns, nft, NetConfig, NetError, PortMapping};
 use crate::error::{Result, RuntimeError};
+use crate::id::ContainerId;
 use crate::state::Flock;
 
-pub fn netns_name(id: &str) -> String {
+pub fn netns_name(id: &ContainerId) -> String {
     format!("vouch-{id}")
 }
-pub fn netns_path(id: &str) -> PathBuf {
+pub fn netns_path(id: &ContainerId) -> PathBuf {
     PathBuf::from(netns::RUN_DIR).join(netns_name(id))
 }
 /// The container's MAC, derived from its address as Docker does
@@ -33,13 +34,9 @@ pub fn netns_path(id: &str) -> PathBuf {
 /// host still holds for the previous owner stay correct instead of sending
 /// the new container's traffic to a MAC that no longer exists (setup also
 /// replaces the host's entry, for owners from before this rule).
-pub fn mac_for(ip: Ipv4Addr) -> String {
-    link::format_mac(&mac_bytes(ip))
-}
-
-fn mac_bytes(ip: Ipv4Addr) -> Mac {
+pub fn mac_for(ip: Ipv4Addr) -> Mac {
     let o = ip.octets();
-    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+    Mac([0x02, 0x42, o[0], o[1], o[2], o[3]])
 }
 
 /// The bridge's own MAC: fixed and locally administered (02:76:<gateway>).
@@ -48,44 +45,63 @@ fn mac_bytes(ip: Ipv4Addr) -> Mac {
 /// containers' ARP caches.
 fn bridge_mac(cfg: &NetConfig) -> Mac {
     let g = cfg.subnet.gateway().octets();
-    [0x02, 0x76, g[0], g[1], g[2], g[3]]
+    Mac([0x02, 0x76, g[0], g[1], g[2], g[3]])
 }
 
-pub fn host_veth(id: &str) -> String {
-    format!("vv{}", &id[..12.min(id.len())])
+pub fn host_veth(id: &ContainerId) -> String {
+    format!("vv{}", id.short())
 }
 
 /// The container's eth0 inside its netns.
 const ETH0: &str = "eth0";
 
-fn net_err(id: &str, what: &str, detail: impl Into<String>) -> RuntimeError {
+fn net_err(id: &ContainerId, source: NetError) -> RuntimeError {
     RuntimeError::Network {
-        id: id.into(),
-        what: what.into(),
-        detail: detail.into(),
+        id: id.to_string(),
+        source,
     }
 }
 
 /// Maps a failed netlink request of step `what` to the container's error.
-fn nl_err(id: &str, what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> RuntimeError + '_ {
+fn nl_err(
+    id: &ContainerId,
+    what: impl Into<String>,
+) -> impl FnOnce(rtnetlink::Error) -> RuntimeError + '_ {
     let what = what.into();
-    move |e| net_err(id, &what, link::describe(&e))
+    move |e| net_err(id, NetError::netlink(what, &e))
 }
 
-fn open_netlink(id: &str) -> Result<Netlink> {
-    Netlink::new().map_err(|e| net_err(id, "starting netlink", e.to_string()))
+/// A host-side netlink step that failed before any request was sent.
+fn io_step<'a>(
+    id: &'a ContainerId,
+    step: &str,
+) -> impl FnOnce(std::io::Error) -> RuntimeError + 'a {
+    let step = step.to_string();
+    move |source| net_err(id, NetError::Netlink { step, source })
 }
 
-fn write_sysctl(path: &str, value: &str) -> std::result::Result<(), String> {
+fn open_netlink(id: &ContainerId) -> Result<Netlink> {
+    Netlink::new().map_err(io_step(id, "starting netlink"))
+}
+
+fn write_sysctl(id: &ContainerId, path: &str, value: &str) -> Result<()> {
     match fs::read_to_string(path) {
         Ok(v) if v.trim() == value => Ok(()),
-        _ => fs::write(path, value).map_err(|e| format!("{path}: {e}")),
+        _ => fs::write(path, value).map_err(|source| {
+            net_err(
+                id,
+                NetError::Sysctl {
+                    path: path.into(),
+                    source,
+                },
+            )
+        }),
     }
 }
 
 /// Creates the bridge, its address, the sysctls and the nft base once;
 /// returns the bridge's index. Callers hold the network lock.
-fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result<u32> {
+fn ensure_bridge(nl: &Netlink, host: &Conn, id: &ContainerId, cfg: &NetConfig) -> Result<u32> {
     let b = &cfg.bridge;
     let mac = bridge_mac(cfg);
     let index = nl.block_on(async {
@@ -109,7 +125,15 @@ fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result
                     .link(b)
                     .await
                     .map_err(nl_err(id, &*what))?
-                    .ok_or_else(|| net_err(id, &what, "it vanished after creation"))?;
+                    .ok_or_else(|| {
+                        net_err(
+                            id,
+                            NetError::Missing {
+                                step: what.clone(),
+                                what: "it vanished after creation".into(),
+                            },
+                        )
+                    })?;
                 host.add_address(l.index, cfg.subnet.gateway(), cfg.subnet.len)
                     .await
                     .map_err(nl_err(id, &*what))?;
@@ -120,19 +144,26 @@ fn ensure_bridge(nl: &Netlink, host: &Conn, id: &str, cfg: &NetConfig) -> Result
     })?;
     // netavark sets ip_forward and route_localnet (so 127.0.0.1 DNAT can
     // leave the loopback path) on the bridge.
-    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| net_err(id, "sysctl", e))?;
-    write_sysctl(&format!("/proc/sys/net/ipv4/conf/{b}/route_localnet"), "1")
-        .map_err(|e| net_err(id, "sysctl", e))?;
-    nft::ensure_base(b, &cfg.subnet).map_err(|source| RuntimeError::Nft {
-        id: id.into(),
-        what: "nftables base rules",
-        source,
+    write_sysctl(id, "/proc/sys/net/ipv4/ip_forward", "1")?;
+    write_sysctl(
+        id,
+        &format!("/proc/sys/net/ipv4/conf/{b}/route_localnet"),
+        "1",
+    )?;
+    nft::ensure_base(b, &cfg.subnet).map_err(|source| {
+        net_err(
+            id,
+            NetError::Nft {
+                step: "nftables base rules",
+                source,
+            },
+        )
     })?;
     Ok(index)
 }
 
 /// Reserves a free address for `id`.
-pub fn allocate(run: &Path, cfg: &NetConfig, id: &str) -> Result<Ipv4Addr> {
+pub fn allocate(run: &Path, cfg: &NetConfig, id: &ContainerId) -> Result<Ipv4Addr> {
     let dir = run.join("ipam").join(&cfg.bridge);
     fs::create_dir_all(&dir).map_err(crate::error::io(&dir))?;
     for ip in cfg.subnet.hosts() {
@@ -150,17 +181,13 @@ pub fn allocate(run: &Path, cfg: &NetConfig, id: &str) -> Result<Ipv4Addr> {
             Err(e) => return Err(crate::error::io(dir.join(ip.to_string()))(e)),
         }
     }
-    Err(net_err(
-        id,
-        "address allocation",
-        format!("subnet {} is full", cfg.subnet),
-    ))
+    Err(net_err(id, NetError::SubnetFull(cfg.subnet)))
 }
 
 /// Frees `ip` if it is still held by `id`.
-pub fn release(run: &Path, bridge: &str, id: &str, ip: &str) {
-    let p = run.join("ipam").join(bridge).join(ip);
-    if fs::read_to_string(&p).is_ok_and(|owner| owner == id) {
+pub fn release(run: &Path, bridge: &str, id: &ContainerId, ip: Ipv4Addr) {
+    let p = run.join("ipam").join(bridge).join(ip.to_string());
+    if fs::read_to_string(&p).is_ok_and(|owner| id == &owner) {
         let _ = fs::remove_file(p);
     }
 }
@@ -170,7 +197,7 @@ pub fn release(run: &Path, bridge: &str, id: &str, ip: &str) {
 pub fn setup(
     run: &Path,
     cfg: &NetConfig,
-    id: &str,
+    id: &ContainerId,
     want_ip: Option<Ipv4Addr>,
     ports: &[PortMapping],
 ) -> Result<Ipv4Addr> {
@@ -180,19 +207,32 @@ pub fn setup(
     };
     let r = (|| {
         let nl = open_netlink(id)?;
-        let host = nl
-            .connect()
-            .map_err(|e| net_err(id, "opening netlink", e.to_string()))?;
+        let host = nl.connect().map_err(io_step(id, "opening netlink"))?;
         let bridge = {
             fs::create_dir_all(run).map_err(crate::error::io(run))?;
             let _lock = Flock::take(&run.join("network.lock"))?;
-            netns::prepare_dir().map_err(|e| net_err(id, "preparing /run/netns", e.to_string()))?;
+            netns::prepare_dir().map_err(|source| {
+                net_err(
+                    id,
+                    NetError::Netns {
+                        step: "preparing /run/netns",
+                        source,
+                    },
+                )
+            })?;
             ensure_bridge(&nl, &host, id, cfg)?
         };
-        let (ns_fd, socket) = netns::create(&netns_path(id), || nl.socket())
-            .map_err(|e| net_err(id, "creating netns", e.to_string()))?;
+        let (ns_fd, socket) = netns::create(&netns_path(id), || nl.socket()).map_err(|source| {
+            net_err(
+                id,
+                NetError::Netns {
+                    step: "creating netns",
+                    source,
+                },
+            )
+        })?;
         let ns = nl.conn(socket);
-        let (hv, mac) = (host_veth(id), mac_bytes(ip));
+        let (hv, mac) = (host_veth(id), mac_for(ip));
         nl.block_on(async {
             host.add_veth(&hv, bridge, ETH0, mac, ns_fd.as_raw_fd())
                 .await
@@ -206,7 +246,15 @@ pub fn setup(
                 .link(ETH0)
                 .await
                 .map_err(nl_err(id, &*what))?
-                .ok_or_else(|| net_err(id, &what, format!("no {ETH0} in {}", netns_name(id))))?;
+                .ok_or_else(|| {
+                    net_err(
+                        id,
+                        NetError::Missing {
+                            step: what.clone(),
+                            what: format!("no {ETH0} in {}", netns_name(id)),
+                        },
+                    )
+                })?;
             ns.add_address(eth0.index, ip, cfg.subnet.len)
                 .await
                 .map_err(nl_err(
@@ -221,21 +269,25 @@ pub fn setup(
                     format!("adding the default route via {}", cfg.subnet.gateway()),
                 ))
         })?;
-        nft::add_container(id, ip, ports).map_err(|source| RuntimeError::Nft {
-            id: id.into(),
-            what: "publishing ports",
-            source,
+        nft::add_container(id, ip, ports).map_err(|source| {
+            net_err(
+                id,
+                NetError::Nft {
+                    step: "publishing ports",
+                    source,
+                },
+            )
         })
     })();
     if let Err(e) = r {
-        teardown(run, &cfg.bridge, id, Some(&ip.to_string()));
+        teardown(run, &cfg.bridge, id, Some(ip));
         return Err(e);
     }
     Ok(ip)
 }
 
 /// Removes everything `setup` may have made for `id`; safe to repeat.
-pub fn teardown(run: &Path, bridge: &str, id: &str, ip: Option<&str>) {
+pub fn teardown(run: &Path, bridge: &str, id: &ContainerId, ip: Option<Ipv4Addr>) {
     teardown_with(run, bridge, id, ip, true)
 }
 
@@ -259,7 +311,13 @@ fn gone_within(path: &Path, grace: Duration) -> bool {
 
 /// [`teardown`], skipping the nftables listing when the container never
 /// published a port (so it can have no rule): one `nft` process less.
-pub fn teardown_with(run: &Path, bridge: &str, id: &str, ip: Option<&str>, published: bool) {
+pub fn teardown_with(
+    run: &Path,
+    bridge: &str,
+    id: &ContainerId,
+    ip: Option<Ipv4Addr>,
+    published: bool,
+) {
     if published {
         let _ = nft::remove_container(id);
     }
@@ -291,8 +349,9 @@ mod tests {
     #[test]
     fn a_reused_address_keeps_its_mac() {
         let ip: Ipv4Addr = "10.90.0.5".parse().unwrap();
-        assert_eq!(mac_for(ip), "02:42:0a:5a:00:05");
-        assert_eq!(host_veth(&"ab".repeat(32)).len(), 14, "IFNAMSIZ");
+        assert_eq!(mac_for(ip).to_string(), "02:42:0a:5a:00:05");
+        let id = ContainerId::parse(&"ab".repeat(32)).unwrap();
+        assert_eq!(host_veth(&id).len(), 14, "IFNAMSIZ");
     }
 
     #[test]
@@ -302,18 +361,19 @@ mod tests {
             bridge: "t0".into(),
             subnet: Subnet::parse("10.1.0.0/29").unwrap(),
         };
-        let a = allocate(d.path(), &cfg, "a").unwrap();
-        let b = allocate(d.path(), &cfg, "b").unwrap();
+        let id = |c: &str| ContainerId::parse(&c.repeat(64)).unwrap();
+        let a = allocate(d.path(), &cfg, &id("a")).unwrap();
+        let b = allocate(d.path(), &cfg, &id("b")).unwrap();
         assert_ne!(a, b);
-        release(d.path(), "t0", "b", &a.to_string()); // not b's: kept
+        release(d.path(), "t0", &id("b"), a); // not b's: kept
         assert!(d.path().join("ipam/t0").join(a.to_string()).exists());
-        release(d.path(), "t0", "a", &a.to_string());
-        assert_eq!(allocate(d.path(), &cfg, "c").unwrap(), a);
+        release(d.path(), "t0", &id("a"), a);
+        assert_eq!(allocate(d.path(), &cfg, &id("c")).unwrap(), a);
         for _ in 0..3 {
-            allocate(d.path(), &cfg, "x").unwrap();
+            allocate(d.path(), &cfg, &id("d")).unwrap();
         }
         assert!(
-            allocate(d.path(), &cfg, "y").is_err(),
+            allocate(d.path(), &cfg, &id("e")).is_err(),
             "/29 has 5 container addresses"
         );
     }

@@ -34,37 +34,66 @@ use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessa
 
 use super::netns;
 
-/// A MAC address.
-pub type Mac = [u8; 6];
+/// A MAC address. Written as `ip` prints it (lower-case, colon-separated),
+/// which is how state files and checkpoint archives have always held it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Mac(pub [u8; 6]);
 
-/// `02:42:0a:5a:00:05` → bytes; None unless six two-digit hex octets.
-pub fn parse_mac(s: &str) -> Option<Mac> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut mac {
-        let p = parts.next()?;
-        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
+/// Why a string is not a MAC address.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a MAC address")]
+pub struct BadMac(pub String);
+
+impl Mac {
+    /// `02:42:0a:5a:00:05` (either case); nothing but six two-digit hex
+    /// octets.
+    pub fn parse(s: &str) -> Result<Self, BadMac> {
+        let bad = || BadMac(s.to_string());
+        let mut mac = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut mac {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
         }
-        *b = u8::from_str_radix(p, 16).ok()?;
+        match parts.next() {
+            None => Ok(Self(mac)),
+            Some(_) => Err(bad()),
+        }
     }
-    parts.next().is_none().then_some(mac)
 }
 
-/// Lower-case, colon-separated, as `ip` prints it.
-pub fn format_mac(m: &Mac) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = &self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
 }
 
-/// An rtnetlink error as one line: the kernel's errno text when the kernel
-/// refused ("File exists (os error 17)"), rtnetlink's own text otherwise.
-pub fn describe(e: &rtnetlink::Error) -> String {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => m.to_io().to_string(),
-        other => other.to_string().replace('\n', " "),
+impl std::str::FromStr for Mac {
+    type Err = BadMac;
+    fn from_str(s: &str) -> Result<Self, BadMac> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Mac {
+    type Error = BadMac;
+    fn try_from(s: String) -> Result<Self, BadMac> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Mac> for String {
+    fn from(m: Mac) -> String {
+        m.to_string()
     }
 }
 
@@ -84,7 +113,7 @@ pub struct Link {
 
 fn link_of(m: &LinkMessage) -> Link {
     let mac = m.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Address(b) => <Mac>::try_from(b.as_slice()).ok(),
+        LinkAttribute::Address(b) => <[u8; 6]>::try_from(b.as_slice()).ok().map(Mac),
         _ => None,
     });
     Link {
@@ -98,7 +127,7 @@ fn link_of(m: &LinkMessage) -> Link {
 /// `ip link add name NAME address MAC type bridge` (left down, as there).
 pub fn bridge_message(name: &str, mac: Mac) -> LinkMessage {
     LinkMessageBuilder::<LinkBridge>::new(name)
-        .address(mac.to_vec())
+        .address(mac.0.to_vec())
         .build()
 }
 
@@ -117,7 +146,7 @@ pub fn veth_message(
     netns: RawFd,
 ) -> LinkMessage {
     let peer = LinkUnspec::new_with_name(peer)
-        .address(peer_mac.to_vec())
+        .address(peer_mac.0.to_vec())
         .setns_by_fd(netns)
         .build();
     LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
@@ -136,7 +165,7 @@ pub fn up_message(name: &str) -> LinkMessage {
 /// `ip link set NAME address MAC`.
 pub fn mac_message(name: &str, mac: Mac) -> LinkMessage {
     LinkUnspec::new_with_name(name)
-        .address(mac.to_vec())
+        .address(mac.0.to_vec())
         .build()
 }
 
@@ -171,7 +200,7 @@ pub fn neigh_message(index: u32, ip: Ipv4Addr, mac: Mac) -> NeighbourMessage {
     m.header.state = NeighbourState::Reachable;
     m.attributes = vec![
         NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)),
-        NeighbourAttribute::LinkLayerAddress(mac.to_vec()),
+        NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()),
     ];
     m
 }
@@ -335,10 +364,13 @@ mod tests {
 
     #[test]
     fn macs_round_trip_and_junk_is_refused() {
-        let m = parse_mac("02:42:0a:5a:00:05").unwrap();
-        assert_eq!(m, [2, 0x42, 10, 0x5a, 0, 5]);
-        assert_eq!(format_mac(&m), "02:42:0a:5a:00:05");
-        assert_eq!(parse_mac("02:42:0A:5A:00:05"), Some(m));
+        let m = Mac::parse("02:42:0a:5a:00:05").unwrap();
+        assert_eq!(m, Mac([2, 0x42, 10, 0x5a, 0, 5]));
+        assert_eq!(m.to_string(), "02:42:0a:5a:00:05");
+        assert_eq!(Mac::parse("02:42:0A:5A:00:05").unwrap(), m);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, "\"02:42:0a:5a:00:05\"", "as state files hold it");
+        assert_eq!(serde_json::from_str::<Mac>(&json).unwrap(), m);
         for bad in [
             "",
             "02:42:0a:5a:00",
@@ -348,7 +380,7 @@ mod tests {
             "02-42-0a-5a-00-05",
             "+2:42:0a:5a:00:05",
         ] {
-            assert_eq!(parse_mac(bad), None, "{bad:?}");
+            assert!(Mac::parse(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -361,7 +393,7 @@ mod tests {
 
     #[test]
     fn veth_peer_carries_name_mac_and_namespace() {
-        let mac = parse_mac("02:42:0a:5a:00:05").unwrap();
+        let mac = Mac::parse("02:42:0a:5a:00:05").unwrap();
         let m = wire(&veth_message("vv0123456789ab", 7, "eth0", mac, 42));
         assert!(m.header.flags.contains(LinkFlags::Up));
         assert!(m.header.change_mask.contains(LinkFlags::Up));
@@ -389,7 +421,7 @@ mod tests {
             .contains(&LinkAttribute::IfName("eth0".into())));
         assert!(peer
             .attributes
-            .contains(&LinkAttribute::Address(mac.to_vec())));
+            .contains(&LinkAttribute::Address(mac.0.to_vec())));
         assert!(peer.attributes.contains(&LinkAttribute::NetNsFd(42)));
         assert_eq!(
             link_of(&m).mac,
@@ -400,7 +432,7 @@ mod tests {
 
     #[test]
     fn bridge_is_created_down_with_its_fixed_mac() {
-        let mac = [2, 0x76, 10, 0x5a, 0, 1];
+        let mac = Mac([2, 0x76, 10, 0x5a, 0, 1]);
         let m = wire(&bridge_message("vouch0", mac));
         assert!(!m.header.flags.contains(LinkFlags::Up));
         assert!(m
@@ -430,13 +462,13 @@ mod tests {
         );
         assert_eq!(r.attributes.len(), 1, "only RTA_GATEWAY: {r:?}");
 
-        let mac = [2, 0x42, 10, 0x5a, 0, 5];
+        let mac = Mac([2, 0x42, 10, 0x5a, 0, 5]);
         let n = neigh_message(5, Ipv4Addr::new(10, 90, 0, 5), mac);
         assert_eq!(n.header.state, NeighbourState::Reachable);
         assert_eq!(n.header.ifindex, 5);
         assert!(n
             .attributes
-            .contains(&NeighbourAttribute::LinkLayerAddress(mac.to_vec())));
+            .contains(&NeighbourAttribute::LinkLayerAddress(mac.0.to_vec())));
     }
 
     #[test]
@@ -445,7 +477,7 @@ mod tests {
         m.code = std::num::NonZeroI32::new(-libc::EEXIST);
         let e = rtnetlink::Error::NetlinkError(m);
         assert_eq!(errno(&e), Some(libc::EEXIST));
-        let s = describe(&e);
-        assert!(s.starts_with("File exists"), "{s}");
+        let s = vouch_image::chain::one_line(&super::super::NetError::netlink("adding x", &e));
+        assert!(s.starts_with("adding x: File exists"), "{s}");
     }
 }

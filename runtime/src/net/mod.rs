@@ -5,6 +5,7 @@
 //! idempotent and can finish a half-done setup.
 
 pub mod bridge;
+pub mod error;
 pub mod link;
 pub mod netns;
 pub mod nft;
@@ -12,6 +13,7 @@ pub mod ports;
 
 use std::net::Ipv4Addr;
 
+pub use error::NetError;
 pub use ports::{PortMapping, Proto};
 
 /// An IPv4 subnet such as podman's `10.88.0.0/16`.
@@ -63,7 +65,7 @@ pub const DEFAULT_BRIDGE: &str = "vouch0";
 pub const DEFAULT_SUBNET: &str = "10.90.0.0/16";
 
 impl NetConfig {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, NetError> {
         let bridge = std::env::var("VOUCH_BRIDGE").unwrap_or_else(|_| DEFAULT_BRIDGE.into());
         if bridge.is_empty()
             || bridge.len() > 15
@@ -71,13 +73,10 @@ impl NetConfig {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(format!(
-                "VOUCH_BRIDGE {bridge:?} is not a valid interface name"
-            ));
+            return Err(NetError::BadBridge(bridge));
         }
         let s = std::env::var("VOUCH_SUBNET").unwrap_or_else(|_| DEFAULT_SUBNET.into());
-        let subnet = Subnet::parse(&s)
-            .ok_or_else(|| format!("VOUCH_SUBNET {s:?} is not an IPv4 subnet like 10.90.0.0/16"))?;
+        let subnet = Subnet::parse(&s).ok_or(NetError::BadSubnet(s))?;
         Ok(Self { bridge, subnet })
     }
 }

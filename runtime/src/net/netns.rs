@@ -21,24 +21,14 @@ use nix::sched::{setns, unshare, CloneFlags};
 /// Where iproute2 (and so everyone else) looks for named namespaces.
 pub const RUN_DIR: &str = "/run/netns";
 
-/// A failed step of making, entering or deleting a namespace: one line,
-/// `<step>: <kernel error>`.
-#[derive(Debug)]
+/// A failed step of making, entering or deleting a namespace: the step,
+/// with the kernel's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}")]
 pub struct Error {
     pub step: String,
+    #[source]
     pub source: io::Error,
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.step, self.source)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
 }
 
 fn step(step: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
@@ -195,7 +185,7 @@ mod tests {
     #[test]
     fn errors_are_one_line_naming_the_step() {
         let e = step("unshare(CLONE_NEWNET)")(io::Error::from_raw_os_error(libc::EPERM));
-        let s = e.to_string();
+        let s = vouch_image::chain::one_line(&e);
         assert!(s.starts_with("unshare(CLONE_NEWNET): "), "{s}");
         assert!(!s.contains('\n'));
     }

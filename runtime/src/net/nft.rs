@@ -15,27 +15,28 @@ use serde_json::{json, Value};
 
 use super::ports::PortMapping;
 use super::Subnet;
+use crate::id::ContainerId;
 
-/// Why an nft call failed. The messages carry their cause, as every
-/// runtime error does today (docs/runtime.md, "Errors").
+/// Why an nft call failed: the step, with the cause as the source
+/// (docs/runtime.md, "Errors").
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
-    #[error("running nft: {0}")]
+    #[error("running nft")]
     Spawn(#[source] std::io::Error),
-    #[error("talking to nft: {0}")]
+    #[error("talking to nft")]
     Pipe(#[source] std::io::Error),
     /// nft ran and refused; `stderr` is its own message.
     #[error("nft {args}: {stderr}")]
     Refused { args: String, stderr: String },
-    #[error("nft -j output: {0}")]
+    #[error("nft -j output")]
     Output(#[source] serde_json::Error),
 }
 
 pub const TABLE: &str = "vouch";
 pub const FAMILY: &str = "inet";
 
-pub fn chain_name(id: &str) -> String {
-    format!("c-{}", crate::id::short(id))
+pub fn chain_name(id: &ContainerId) -> String {
+    format!("c-{}", id.short())
 }
 
 fn run_nft(args: &[&str], input: Option<&Value>) -> Result<String, NftError> {
@@ -175,7 +176,7 @@ pub fn ensure_base(bridge: &str, subnet: &Subnet) -> Result<(), NftError> {
 }
 
 /// The container's chain and its jump rules.
-pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value {
+pub fn container_ruleset(id: &ContainerId, ip: Ipv4Addr, ports: &[PortMapping]) -> Value {
     let chain = chain_name(id);
     let mut cmds =
         vec![json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": chain}}})];
@@ -188,17 +189,21 @@ pub fn container_ruleset(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Value
         sel.push(m(payload(proto, "dport"), "==", json!(p.host_port)));
         let mut jump = sel.clone();
         jump.push(json!({"jump": {"target": chain}}));
-        cmds.push(rule("hostports", jump, Some(id)));
+        cmds.push(rule("hostports", jump, Some(id.as_str())));
         let mut dnat = sel;
         dnat.push(
             json!({"dnat": {"family": "ip", "addr": ip.to_string(), "port": p.container_port}}),
         );
-        cmds.push(rule(&chain, dnat, Some(id)));
+        cmds.push(rule(&chain, dnat, Some(id.as_str())));
     }
     json!({"nftables": cmds})
 }
 
-pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<(), NftError> {
+pub fn add_container(
+    id: &ContainerId,
+    ip: Ipv4Addr,
+    ports: &[PortMapping],
+) -> Result<(), NftError> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -207,7 +212,7 @@ pub fn add_container(id: &str, ip: Ipv4Addr, ports: &[PortMapping]) -> Result<()
 
 /// Deletes the container's jump rules (found by comment) and chain; absent
 /// pieces are fine, so this can run any number of times.
-pub fn remove_container(id: &str) -> Result<(), NftError> {
+pub fn remove_container(id: &ContainerId) -> Result<(), NftError> {
     let Ok(listing) = run_nft(&["-j", "list", "table", FAMILY, TABLE], None) else {
         return Ok(()); // no table, nothing of ours
     };
@@ -217,7 +222,7 @@ pub fn remove_container(id: &str) -> Result<(), NftError> {
     let mut has_chain = false;
     for item in v["nftables"].as_array().into_iter().flatten() {
         if let Some(r) = item.get("rule") {
-            if r["chain"] == "hostports" && r["comment"] == id {
+            if r["chain"] == "hostports" && r["comment"] == id.as_str() {
                 cmds.push(json!({"delete": {"rule": {"family": FAMILY, "table": TABLE, "chain": "hostports", "handle": r["handle"]}}}));
             }
         } else if let Some(c) = item.get("chain") {
@@ -237,7 +242,7 @@ pub fn remove_container(id: &str) -> Result<(), NftError> {
 }
 
 /// Whether any rule or chain of container `id` is present (for tests).
-pub fn container_present(id: &str) -> bool {
+pub fn container_present(id: &ContainerId) -> bool {
     run_nft(&["-j", "list", "table", FAMILY, TABLE], None)
         .map(|s| {
             s.contains(&format!("\"{}\"", chain_name(id)))
@@ -265,11 +270,11 @@ mod tests {
     #[test]
     fn container_rules_are_keyed_by_id() {
         let p = vec![PortMapping::parse("127.0.0.1:8080:80").unwrap()];
-        let id = "0123456789abcdef";
-        let v = container_ruleset(id, "10.90.0.2".parse().unwrap(), &p);
+        let id = ContainerId::parse(&"0123456789abcdef".repeat(4)).unwrap();
+        let v = container_ruleset(&id, "10.90.0.2".parse().unwrap(), &p);
         let s = v.to_string();
         assert!(s.contains("\"c-0123456789ab\""));
-        assert!(s.contains("\"comment\":\"0123456789abcdef\""));
+        assert!(s.contains(&format!("\"comment\":\"{id}\"")));
         assert!(
             s.contains("\"dnat\":{\"addr\":\"10.90.0.2\",\"family\":\"ip\",\"port\":80}"),
             "{s}"

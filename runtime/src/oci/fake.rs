@@ -4,10 +4,9 @@
 //! (e.g. write the exit file a real monitor would write after a kill).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
-use super::{Checkpoint, OciRuntime, Restore};
+use super::{Checkpoint, InitCommand, OciRuntime, Restore};
 use crate::error::{Result, RuntimeError};
 
 /// One recorded runtime call.
@@ -100,58 +99,56 @@ impl FakeRuntime {
     }
 }
 
-/// A process that exits at once, standing in for runc's detached parent,
+/// A command that exits at once, standing in for runc's detached parent,
 /// with its pid in the pid file as runc leaves init's there.
-fn detached_parent(pidfile: &Path, stdio: [Stdio; 3]) -> Result<Child> {
-    let [i, o, e] = stdio;
-    let c = Command::new("true")
-        .stdin(i)
-        .stdout(o)
-        .stderr(e)
-        .spawn()
-        .map_err(crate::error::io("true"))?;
-    crate::state::write_atomic(pidfile, c.id().to_string().as_bytes())?;
-    Ok(c)
+fn detached_parent(pidfile: &Path) -> InitCommand {
+    InitCommand {
+        program: "/bin/sh".into(),
+        args: vec![
+            "-c".into(),
+            "echo $$ > \"$0\"".into(),
+            pidfile.display().to_string(),
+        ],
+        env: vec![],
+    }
 }
 
 impl OciRuntime for FakeRuntime {
     fn name(&self) -> String {
         "fake".into()
     }
-    fn spawn_run(
+    fn run_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         _console: Option<&Path>,
-        stdio: [Stdio; 3],
-    ) -> Result<Child> {
+    ) -> Result<InitCommand> {
         self.record(Call::Run {
             id: id.into(),
             bundle: bundle.into(),
         })?;
-        detached_parent(pidfile, stdio)
+        Ok(detached_parent(pidfile))
     }
-    fn spawn_restore(
+    fn restore_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         _console: Option<&Path>,
-        stdio: [Stdio; 3],
         r: &Restore,
-    ) -> Result<Child> {
+    ) -> Result<InitCommand> {
         self.record(Call::Restore {
             id: id.into(),
             bundle: bundle.into(),
             restore: r.clone(),
         })?;
-        detached_parent(pidfile, stdio)
+        Ok(detached_parent(pidfile))
     }
-    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+    fn kill(&self, id: &str, signal: crate::signal::Signal, all: bool) -> Result<()> {
         self.record(Call::Kill {
             id: id.into(),
-            signal,
+            signal: signal.as_raw(),
             all,
         })
     }

@@ -12,9 +12,9 @@ pub mod fake;
 pub mod runc;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use serde::{Deserialize, Serialize};
+pub use vouch_monitor::protocol::InitCommand;
 
 use crate::error::{Result, RuntimeError};
 
@@ -41,27 +41,25 @@ pub struct Checkpoint {
 }
 
 /// A restore request: start the container from the images instead of
-/// running its command. Serialized flat (the fields of [`CriuOptions`]),
-/// which is the monitor's `restore.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// running its command.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Restore {
-    #[serde(flatten)]
     pub criu: CriuOptions,
 }
 
 pub trait OciRuntime: Send + Sync {
     fn name(&self) -> String;
-    /// Starts `id` detached; the caller waits for the child and then reads
-    /// the pid file. stdio are the container's.
-    fn spawn_run(
+    /// The command line that starts `id` detached. The monitor runs it
+    /// with the container's stdio, waits for it and then reads the pid
+    /// file; so the monitor itself knows no runtime's flags.
+    fn run_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         console_socket: Option<&Path>,
-        stdio: [Stdio; 3],
-    ) -> Result<Child>;
-    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()>;
+    ) -> Result<InitCommand>;
+    fn kill(&self, id: &str, signal: crate::signal::Signal, all: bool) -> Result<()>;
     /// Deletes the runtime's state (and cgroup); `force` kills first. A
     /// container the runtime does not know is not an error.
     fn delete(&self, id: &str, force: bool) -> Result<()>;
@@ -80,17 +78,16 @@ pub trait OciRuntime: Send + Sync {
         let _ = c;
         Err(self.unsupported(id, "checkpoint"))
     }
-    /// Like `spawn_run`, but restores `id` from CRIU images.
-    fn spawn_restore(
+    /// Like `run_command`, but restores `id` from CRIU images.
+    fn restore_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         console_socket: Option<&Path>,
-        stdio: [Stdio; 3],
         r: &Restore,
-    ) -> Result<Child> {
-        let _ = (bundle, pidfile, console_socket, stdio, r);
+    ) -> Result<InitCommand> {
+        let _ = (bundle, pidfile, console_socket, r);
         Err(self.unsupported(id, "restore"))
     }
     #[doc(hidden)]

@@ -1,14 +1,14 @@
 //! runc (or a runc-compatible CLI) and all its command lines. They are
 //! conmon's (src/runtime_args.c): `run --detach --bundle B --pid-file P
-//! [--console-socket S] ID` from the monitor, whose stdio pipes the runtime
-//! hands to the container, and `checkpoint` / `restore --detach` with
-//! `--criu PATH` and CRIU's configuration in `CRIU_CONFIG_FILE`.
+//! [--console-socket S] ID`, built here and run by the monitor (which hands
+//! its stdio pipes to the container), and `checkpoint` / `restore --detach`
+//! with `--criu PATH` and CRIU's configuration in `CRIU_CONFIG_FILE`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::{Checkpoint, CriuOptions, OciRuntime, Restore};
+use super::{Checkpoint, CriuOptions, InitCommand, OciRuntime, Restore};
 use crate::error::{Result, RuntimeError};
 
 /// runc (or a compatible CLI) at `path` with its state under `state_root`.
@@ -84,19 +84,22 @@ impl Runc {
         Err(self.failed(id, action, msg))
     }
 
-    /// Spawns a detached `run`/`restore` with the container's stdio; the
-    /// caller waits for it (its errors arrive on the container's stderr).
-    fn spawn(
-        &self,
-        id: &str,
-        action: &'static str,
-        mut c: Command,
-        stdio: [Stdio; 3],
-    ) -> Result<Child> {
-        let [i, o, e] = stdio;
-        c.stdin(i).stdout(o).stderr(e);
-        c.spawn()
-            .map_err(|e| self.failed(id, action, e.to_string()))
+    /// `c` as the monitor's request carries it.
+    fn init_command(&self, id: &str, action: &'static str, c: &Command) -> Result<InitCommand> {
+        let text = |s: &std::ffi::OsStr| {
+            s.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| self.failed(id, action, format!("{s:?} is not UTF-8")))
+        };
+        Ok(InitCommand {
+            program: text(c.get_program())?,
+            args: c.get_args().map(text).collect::<Result<_>>()?,
+            env: c
+                .get_envs()
+                .filter_map(|(k, v)| Some((text(k), text(v?))))
+                .map(|(k, v)| Ok((k?, v?)))
+                .collect::<Result<_>>()?,
+        })
     }
 }
 
@@ -165,28 +168,27 @@ impl OciRuntime for Runc {
         self.path.display().to_string()
     }
 
-    fn spawn_run(
+    fn run_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         console_socket: Option<&Path>,
-        stdio: [Stdio; 3],
-    ) -> Result<Child> {
+    ) -> Result<InitCommand> {
         let mut c = self.cmd();
         c.arg("run");
         detached(&mut c, bundle, pidfile, console_socket);
         c.arg(id);
-        self.spawn(id, "run", c, stdio)
+        self.init_command(id, "run", &c)
     }
 
-    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+    fn kill(&self, id: &str, signal: crate::signal::Signal, all: bool) -> Result<()> {
         let mut c = self.cmd();
         c.arg("kill");
         if all {
             c.arg("--all");
         }
-        c.arg(id).arg(signal.to_string());
+        c.arg(id).arg(signal.as_raw().to_string());
         self.check(id, "kill", c, None)
     }
 
@@ -217,21 +219,20 @@ impl OciRuntime for Runc {
         self.check(id, "checkpoint", c, Some(&log))
     }
 
-    fn spawn_restore(
+    fn restore_command(
         &self,
         id: &str,
         bundle: &Path,
         pidfile: &Path,
         console_socket: Option<&Path>,
-        stdio: [Stdio; 3],
         r: &Restore,
-    ) -> Result<Child> {
+    ) -> Result<InitCommand> {
         let mut c = self.criu_cmd(&r.criu);
         c.arg("restore");
         detached(&mut c, bundle, pidfile, console_socket);
         image_args(&mut c, &r.criu);
         c.arg(id);
-        self.spawn(id, "restore", c, stdio)
+        self.init_command(id, "restore", &c)
     }
 
     fn exec(
@@ -346,6 +347,47 @@ mod tests {
     }
 
     #[test]
+    fn run_and_restore_are_conmons_detached_command_lines() {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Runc {
+            path: "/usr/sbin/runc".into(),
+            state_root: "/run/vouch/runc".into(),
+        };
+        let (b, p) = (Path::new("/c/bundle"), Path::new("/c/pidfile"));
+        let run = rt
+            .run_command("cid", b, p, Some(Path::new("/run/vouch/console/c.sock")))
+            .unwrap();
+        assert_eq!(run.program, "/usr/sbin/runc");
+        assert_eq!(
+            run.args.join(" "),
+            "--root /run/vouch/runc run --detach --bundle /c/bundle --pid-file /c/pidfile --console-socket /run/vouch/console/c.sock cid"
+        );
+        assert!(run.env.is_empty());
+        let work = t.path().join("work");
+        fs::create_dir_all(&work).unwrap();
+        let r = Restore {
+            criu: CriuOptions {
+                image_path: "/c/checkpoint".into(),
+                work_path: work.clone(),
+                tcp_established: true,
+                criu: "/usr/sbin/criu".into(),
+                network_lock: "nftables".into(),
+            },
+        };
+        let restore = rt.restore_command("cid", b, p, None, &r).unwrap();
+        assert_eq!(
+            restore.args.join(" "),
+            format!("--root /run/vouch/runc --criu /usr/sbin/criu restore --detach --bundle /c/bundle --pid-file /c/pidfile --image-path /c/checkpoint --work-path {} --tcp-established cid", work.display())
+        );
+        let conf = work.join("criu.conf");
+        assert_eq!(
+            restore.env,
+            vec![("CRIU_CONFIG_FILE".to_string(), conf.display().to_string())]
+        );
+        assert_eq!(fs::read_to_string(conf).unwrap(), "network-lock nftables\n");
+    }
+
+    #[test]
     fn delete_of_an_unknown_container_is_not_an_error() {
         let t = tempfile::tempdir().unwrap();
         let rt = script(
@@ -354,7 +396,10 @@ mod tests {
         );
         rt.delete("cid", true).unwrap();
         let rt = script(t.path(), r#"echo 'permission denied' >&2; exit 1"#);
-        let e = rt.kill("cid", 15, false).unwrap_err().to_string();
+        let e = rt
+            .kill("cid", crate::signal::Signal::TERM, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.ends_with("kill failed for container cid: permission denied"),
             "{e}"

@@ -48,7 +48,7 @@ const WRITE_PARAMS: ScryptParams = ACCEPTED_PARAMS[1];
 /// go-securesystemslib's so a user sees what skopeo or cosign would say.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
-    #[error("encrypted: invalid JSON: {0}")]
+    #[error("encrypted: invalid JSON")]
     Json(#[source] serde_json::Error),
     #[error("encrypted: unknown kdf name {0:?}")]
     UnknownKdf(String),

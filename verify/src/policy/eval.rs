@@ -125,13 +125,13 @@ pub enum SignatureFailure {
 /// Why one sigstore signature of either kind was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum SigstoreFailure {
-    #[error("attachment {index}: {}", chain(.error))]
+    #[error("attachment {index}: {}", vouch_image::chain::one_line(.error))]
     Attachment {
         index: usize,
         error: SigstoreRejection,
     },
     /// `digest` is the bundle blob's sha256 (its referrer layer digest).
-    #[error("bundle {digest}: {}", chain(.error))]
+    #[error("bundle {digest}: {}", vouch_image::chain::one_line(.error))]
     Bundle { digest: String, error: BundleError },
 }
 
@@ -139,23 +139,9 @@ pub enum SigstoreFailure {
 fn join_reasons<E: std::error::Error>(failures: &[E]) -> String {
     failures
         .iter()
-        .map(|f| chain(f))
+        .map(|f| vouch_image::chain::one_line(f))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 impl Policy {
@@ -503,5 +489,5 @@ fn load_keys(source: &KeySource) -> Result<Keyring, SignatureFailure> {
 
 #[cfg(test)]
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    chain(e)
+    vouch_image::chain::one_line(e)
 }
