@@ -3,8 +3,6 @@
 //! short form podman prints is always there to take and no caller slices
 //! an unchecked string.
 
-use std::fmt;
-
 use crate::Digest;
 
 /// Whether `s` is 64 lowercase hex characters: the shape of vouch's and
@@ -21,85 +19,105 @@ pub struct BadId {
     pub id: String,
 }
 
-/// An image ID: 64 lowercase hex characters (the config digest's hex).
-/// Serialized as the bare string, as image records have always held it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ImageId(String);
+/// Defines a validated 64-hex ID newtype: image IDs here, container IDs
+/// in the runtime. One definition, so the two kinds cannot drift in how
+/// they validate, serialize (the bare string, as records have always held
+/// it) or print (`{:?}` as the string's: podman's `.containerenv` quotes
+/// IDs this way). The calling crate needs `serde` with `derive`.
+#[macro_export]
+macro_rules! hex64_id {
+    ($(#[$meta:meta])* $name:ident, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> ::std::result::Result<Self, $crate::id::BadId> {
+                Self::try_from(s.to_string())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            /// The short form podman prints and names things by: the
+            /// first 12 characters (always there: the type is validated).
+            pub fn short(&self) -> &str {
+                &self.0[..12]
+            }
+        }
+
+        impl ::std::convert::TryFrom<String> for $name {
+            type Error = $crate::id::BadId;
+            fn try_from(s: String) -> ::std::result::Result<Self, $crate::id::BadId> {
+                if $crate::id::is_hex64(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err($crate::id::BadId { kind: $kind, id: s })
+                }
+            }
+        }
+
+        impl ::std::convert::From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::convert::AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::cmp::PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl ::std::cmp::PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl ::std::cmp::PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+hex64_id!(
+    /// An image ID: 64 lowercase hex characters (the config digest's hex).
+    ImageId,
+    "image"
+);
 
 impl ImageId {
-    pub fn parse(s: &str) -> Result<Self, BadId> {
-        Self::try_from(s.to_string())
-    }
     /// The ID of the image whose config has digest `config`.
     pub fn of_config(config: &Digest) -> Self {
         Self(config.hex().to_string())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// The first 12 characters, as podman prints image IDs.
-    pub fn short(&self) -> &str {
-        &self.0[..12]
-    }
-}
-
-impl TryFrom<String> for ImageId {
-    type Error = BadId;
-    fn try_from(s: String) -> Result<Self, BadId> {
-        if is_hex64(&s) {
-            Ok(Self(s))
-        } else {
-            Err(BadId {
-                kind: "image",
-                id: s,
-            })
-        }
-    }
-}
-
-impl From<ImageId> for String {
-    fn from(id: ImageId) -> String {
-        id.0
-    }
-}
-
-impl std::ops::Deref for ImageId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for ImageId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for ImageId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for ImageId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-/// As the string's: `{:?}` of an ID reads as it did when IDs were
-/// Strings (podman's `.containerenv` quotes them this way).
-impl fmt::Debug for ImageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Display for ImageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -262,32 +262,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn fake_proc(dir: &Path, pid: i32, state: &str, start: u64) {
-        let p = dir.join(pid.to_string());
-        fs::create_dir_all(&p).unwrap();
-        let mut fields = vec!["0"; 50];
-        fields[0] = state;
-        let start_s = start.to_string();
-        fields[19] = &start_s;
-        fs::write(
-            p.join("stat"),
-            format!("{pid} (a (weird) name) {}\n", fields.join(" ")),
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn start_time_detects_pid_reuse_and_zombies() {
-        let d = tempfile::tempdir().unwrap();
-        fake_proc(d.path(), 42, "S", 1234);
-        fake_proc(d.path(), 43, "Z", 99);
-        assert_eq!(pid_start_time(d.path(), 42), Some(1234));
-        assert!(pid_alive(d.path(), 42, Some(1234)));
-        assert!(!pid_alive(d.path(), 42, Some(1235)), "recycled pid");
-        assert!(!pid_alive(d.path(), 43, None), "zombie");
-        assert!(!pid_alive(d.path(), 44, None), "gone");
-    }
-
     /// A config as the version before typed state wrote it: string IDs,
     /// address and MAC, a numeric signal, absolute layer paths.
     #[test]
