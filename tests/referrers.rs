@@ -30,18 +30,6 @@ fn opts() -> RegistryOptions {
     }
 }
 
-/// The error and its causes on one line, as the CLI prints them.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// Pushes a one-layer image to `host/app:1`; returns it and its manifest
 /// descriptor.
 async fn push_image(host: &str, seed: &str) -> (ImageRef, Descriptor) {
@@ -262,7 +250,7 @@ fn read_error(mode: &str) -> (String, Digest) {
         let e = read_bundles(&reg, &image, &subject.digest)
             .await
             .expect_err(mode);
-        let line = chain(&e);
+        let line = vouch_image::chain::one_line(&e);
         assert!(!line.contains('\n'), "{line}");
         (line, subject.digest)
     })

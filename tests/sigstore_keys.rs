@@ -329,21 +329,6 @@ fn generate_needs_a_passphrase_file_or_a_terminal() {
     }
 }
 
-/// The error as the binary prints it: the chain on one line, each cause once.
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let msg = c.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        cur = c.source();
-    }
-    out
-}
-
 #[test]
 fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
     let Some(b) = Bench::new() else { return };
@@ -422,7 +407,8 @@ fn bad_key_files_fail_closed_with_one_line_naming_the_file() {
         let path = b.path(&format!("{name}.private"));
         std::fs::write(&path, bytes).unwrap();
         let err = SigstoreSigningKey::load(&path, &Passphrase::new(pass)).unwrap_err();
-        let line = one_line(&err);
+        // As the binary prints it: the chain on one line.
+        let line = vouch_image::chain::one_line(&err);
         assert!(line.contains(&path.display().to_string()), "{name}: {line}");
         assert!(line.contains(want), "{name}: {line}");
         assert!(!line.contains('\n'), "{name}: {line}");

@@ -58,7 +58,7 @@ fn loads_skopeo_key_and_names_file_on_wrong_passphrase() {
 
     let err = SigstoreSigningKey::load(&testdata("skopeo-1.22.private"), &Passphrase::new("nope"))
         .unwrap_err();
-    let chain = error_chain(&err);
+    let chain = vouch_image::chain::one_line(&err);
     assert!(chain.contains("skopeo-1.22.private"), "{chain}");
     assert!(
         chain.contains("decryption failed (wrong passphrase"),
@@ -84,15 +84,4 @@ fn refuses_references_and_digests_upstream_refuses() {
     ));
     let pinned = format!("example.com/a@{DIGEST}");
     key.sign(&pinned, DIGEST).unwrap();
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
 }
