@@ -20,35 +20,8 @@ use vouch_monitor::MonitorError;
 /// Starts the monitor as `vouch` does: request on stdin, sync pipe on fd
 /// 3, `held` from fd 4. Returns the report.
 fn start(req: &Request, held: Vec<OwnedFd>) -> Result<i32, MonitorError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch-monitor"));
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let wfd = w.as_raw_fd();
-    let ports: Vec<i32> = held.iter().map(|f| f.as_raw_fd()).collect();
-    // SAFETY: only dup2/setsid between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            libc::setsid();
-            libc::dup2(wfd, 100);
-            for (i, fd) in ports.iter().enumerate() {
-                libc::dup2(*fd, 101 + i as i32);
-            }
-            libc::dup2(100, 3);
-            libc::close(100);
-            for i in 0..ports.len() as i32 {
-                libc::dup2(101 + i, 4 + i);
-                libc::close(101 + i);
-            }
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().unwrap();
-    drop(w);
-    drop(held);
-    protocol::write_request(child.stdin.take().unwrap(), req).unwrap();
-    let rep = protocol::read_report(fs::File::from(r));
+    let exe = Path::new(env!("CARGO_BIN_EXE_vouch-monitor"));
+    let (mut child, rep) = protocol::launch(exe, req, held).unwrap();
     if rep.is_err() {
         child.wait().unwrap();
     } else {

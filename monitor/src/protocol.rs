@@ -9,8 +9,10 @@
 //! ([`crate::state`]).
 
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -210,6 +212,59 @@ pub fn read_report(mut r: impl Read) -> Result<i32, MonitorError> {
         Ok(Report::Failed(f)) => Err(f.into()),
         Err(_) => Err(MonitorError::NoReport(s)),
     }
+}
+
+/// Starts the monitor at `program` with the descriptors laid out as above:
+/// the request on stdin, the sync pipe at [`SYNC_FD`], `held` from
+/// [`PORTS_FD`] on, in a session of its own. Returns the child, which on
+/// success outlives the caller, and the report; `Err` only when it could
+/// not be spawned.
+pub fn launch(
+    program: &Path,
+    req: &Request,
+    held: Vec<OwnedFd>,
+) -> std::io::Result<(Child, Result<i32, MonitorError>)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let mut c = Command::new(program);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let wfd = w.as_raw_fd();
+    let port_fds: Vec<RawFd> = held.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::setsid();
+            // Move sources above the targets first so dup2 never clobbers one.
+            let base = 100;
+            if libc::dup2(wfd, base) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (i, fd) in port_fds.iter().enumerate() {
+                if libc::dup2(*fd, base + 1 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            libc::dup2(base, SYNC_FD);
+            libc::close(base);
+            for i in 0..port_fds.len() as RawFd {
+                libc::dup2(base + 1 + i, PORTS_FD + i);
+                libc::close(base + 1 + i);
+            }
+            Ok(())
+        });
+    }
+    let spawned = c.spawn();
+    drop(w);
+    drop(held);
+    let mut child = spawned?;
+    // A monitor that died before reading reports nothing; that is the
+    // error then, not the broken pipe.
+    if let Some(stdin) = child.stdin.take() {
+        let _ = write_request(stdin, req);
+    }
+    let report = read_report(std::fs::File::from(r));
+    Ok((child, report))
 }
 
 #[cfg(test)]

@@ -14,10 +14,8 @@
 //! whose monitor died is finished here: init killed, teardown, exit file.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vouch_monitor::protocol::{self, InitMode, Request, StdioMode};
@@ -116,53 +114,8 @@ impl Engine {
         init: Init<'_>,
     ) -> Result<i32> {
         let req = self.monitor_request(exe, cfg, init, held.len())?;
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| {
-            RuntimeError::Sys {
-                id: cfg.id.to_string(),
-                what: "pipe".into(),
-                source,
-            }
-        })?;
         let monitor = monitor_exe(exe);
-        let mut c = Command::new(&monitor);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let wfd = w.as_raw_fd();
-        let port_fds: Vec<i32> = held.iter().map(|f| f.as_raw_fd()).collect();
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            c.pre_exec(move || {
-                libc::setsid();
-                // Move sources above the targets first so dup2 never clobbers one.
-                let base = 100;
-                if libc::dup2(wfd, base) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                for (i, fd) in port_fds.iter().enumerate() {
-                    if libc::dup2(*fd, base + 1 + i as i32) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                libc::dup2(base, protocol::SYNC_FD);
-                libc::close(base);
-                for i in 0..port_fds.len() as i32 {
-                    libc::dup2(base + 1 + i, protocol::PORTS_FD + i);
-                    libc::close(base + 1 + i);
-                }
-                Ok(())
-            });
-        }
-        let spawned = c.spawn();
-        drop(w);
-        drop(held);
-        let mut child = spawned.map_err(io(&monitor))?;
-        // A monitor that died before reading reports nothing; that is the
-        // error then, not the broken pipe.
-        if let Some(stdin) = child.stdin.take() {
-            let _ = protocol::write_request(stdin, &req);
-        }
-        let report = protocol::read_report(fs::File::from(r));
+        let (mut child, report) = protocol::launch(&monitor, &req, held).map_err(io(&monitor))?;
         // The monitor outlives us; reap nothing (it re-parents on our exit),
         // but do not leave a zombie if it already failed.
         let _ = child.try_wait();
